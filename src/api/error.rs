@@ -1,0 +1,209 @@
+//! The one API error type. Every failure a client sees is an RFC 9457 `application/problem+json`
+//! body with the request id; internal causes are logged once here and never sent.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbError;
+use crate::domain::Invalid;
+
+use super::middleware::current_request_id;
+
+/// Where a problem was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Location {
+    Body,
+    Query,
+    Path,
+    Header,
+}
+
+/// One problem with the request: a JSON pointer (into the body, or `/name` of a query or path
+/// parameter), a stable machine code and a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldProblem {
+    pub pointer: String,
+    #[serde(rename = "in")]
+    pub location: Location,
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldProblem {
+    pub fn new(
+        location: Location,
+        pointer: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        FieldProblem {
+            pointer: pointer.into(),
+            location,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn body(pointer: impl Into<String>, invalid: &Invalid) -> Self {
+        Self::new(Location::Body, pointer, invalid.code, invalid.message.clone())
+    }
+
+    pub fn query(name: &str, invalid: &Invalid) -> Self {
+        Self::new(
+            Location::Query,
+            format!("/{name}"),
+            invalid.code,
+            invalid.message.clone(),
+        )
+    }
+}
+
+/// The problem document (RFC 9457).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub request_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request could not be read at all (malformed JSON, wrong content type).
+    #[error("malformed request: {detail}")]
+    Malformed { detail: String, errors: Vec<FieldProblem> },
+    /// Well-formed but invalid: every problem is listed.
+    #[error("validation failed")]
+    Validation(Vec<FieldProblem>),
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Absent, or belonging to another party (no existence leak).
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64, detail: String },
+    #[error("service unavailable")]
+    Unavailable { retry_after_secs: u64 },
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn validation(errors: Vec<FieldProblem>) -> Self {
+        ApiError::Validation(errors)
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(e.into())
+    }
+
+    fn parts(&self) -> (&'static str, &'static str, String) {
+        match self {
+            ApiError::Malformed { detail, .. } => ("malformed-request", "Malformed request", detail.clone()),
+            ApiError::Validation(errs) => (
+                "validation-failed",
+                "Validation failed",
+                format!("{} problem(s) in the request; see errors", errs.len()),
+            ),
+            ApiError::Unauthorized(why) => ("unauthorized", "Unauthorized", (*why).to_string()),
+            ApiError::Forbidden(why) => ("forbidden", "Forbidden", why.clone()),
+            ApiError::NotFound => ("not-found", "Not found", "no such resource".into()),
+            ApiError::Conflict(why) => ("conflict", "Conflict", why.clone()),
+            ApiError::TooManyRequests { detail, .. } => ("too-many-requests", "Too many requests", detail.clone()),
+            ApiError::Unavailable { .. } => (
+                "service-unavailable",
+                "Service unavailable",
+                "the database is unavailable; retry later".into(),
+            ),
+            ApiError::Internal(_) => ("internal", "Internal server error", "an internal error occurred".into()),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (slug, title, detail) = self.parts();
+        let errors = match self {
+            ApiError::Validation(e) | ApiError::Malformed { errors: e, .. } => e.clone(),
+            _ => Vec::new(),
+        };
+        Problem {
+            type_uri: format!("/problems/{slug}"),
+            title: title.into(),
+            status: self.status_code().as_u16(),
+            detail,
+            request_id: current_request_id(),
+            errors,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        // The cause is logged once, here; the client gets only the generic text.
+        match self {
+            ApiError::Internal(cause) => {
+                tracing::error!(request_id = %current_request_id(), error = ?cause, "internal error")
+            }
+            ApiError::Unavailable { .. } => tracing::warn!(request_id = %current_request_id(), "database unavailable"),
+            _ => {}
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        match self {
+            ApiError::TooManyRequests { retry_after_secs, .. } | ApiError::Unavailable { retry_after_secs } => {
+                res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::Unauthorized(_) => {
+                res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            _ => {}
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        res.body(body)
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Unavailable(cause) => {
+                tracing::warn!(cause, "database unavailable");
+                ApiError::Unavailable { retry_after_secs: 5 }
+            }
+            DbError::NotFound => ApiError::NotFound,
+            DbError::Conflict(cause) => {
+                tracing::info!(cause, "write refused by a constraint");
+                ApiError::Conflict("the request conflicts with the current state".into())
+            }
+            DbError::Query(q) => ApiError::Internal(q.into()),
+            DbError::Other(o) => ApiError::Internal(o),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

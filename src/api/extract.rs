@@ -1,0 +1,390 @@
+//! Request input at the edge: the bearer-token principal, query strings and JSON bodies read into
+//! domain types with *every* problem collected, and opaque pagination cursors.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::future::LocalBoxFuture;
+use serde_json::{Map, Value};
+
+use super::error::{ApiError, FieldProblem, Location};
+use crate::app::AppState;
+use crate::auth::principal::{Binding, Principal, Role, SubjectKind};
+use crate::auth::token;
+use crate::db;
+use crate::domain::Invalid;
+
+/// What the subject cache remembers of a user or client between database reads.
+#[derive(Debug, Clone)]
+pub struct CachedSubject {
+    pub active: bool,
+    pub role: Role,
+    pub binding: Binding,
+}
+
+/// Active state of users and clients, read from the database at most every few seconds, so a
+/// disabled account loses access quickly without a query per request.
+#[derive(Default)]
+pub struct SubjectCache {
+    entries: std::sync::Mutex<HashMap<(SubjectKind, String), (Instant, Option<CachedSubject>)>>,
+}
+
+impl SubjectCache {
+    fn get(&self, key: &(SubjectKind, String), ttl: Duration) -> Option<Option<CachedSubject>> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < ttl)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, key: (SubjectKind, String), value: Option<CachedSubject>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() > 100_000 {
+                entries.clear();
+            }
+            entries.insert(key, (Instant::now(), value));
+        }
+    }
+
+    /// Forgets a subject at once (after disabling it on this replica).
+    pub fn forget(&self, kind: SubjectKind, id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(&(kind, id.to_string()));
+        }
+    }
+}
+
+fn load_subject(conn: &mut db::DbConnection, kind: SubjectKind, id: &str) -> db::DbResult<Option<CachedSubject>> {
+    let (active, role, province, enterprise, operator) = match kind {
+        SubjectKind::User => match db::users::user_by_id(conn, id)? {
+            Some(u) => (u.active, u.role, u.province, u.enterprise_id, u.operator_id),
+            None => return Ok(None),
+        },
+        SubjectKind::Client => match db::users::client_by_id(conn, id)? {
+            Some(c) => (c.active, c.role, None, c.enterprise_id, c.operator_id),
+            None => return Ok(None),
+        },
+    };
+    let Some(role) = Role::parse(&role) else {
+        return Ok(None);
+    };
+    let Some(binding) = Binding::for_role(role, province.as_deref(), enterprise.as_deref(), operator.as_deref()) else {
+        return Ok(None);
+    };
+    Ok(Some(CachedSubject { active, role, binding }))
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
+            let header = header.ok_or(ApiError::Unauthorized("a bearer token is required"))?;
+            let token = header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or(ApiError::Unauthorized("a bearer token is required"))?;
+            let claims = token::verify(&state.keys, &state.config.jwt_issuer, &state.config.jwt_audience, token)
+                .map_err(|e| {
+                    tracing::info!(reason = %e, "token refused");
+                    ApiError::Unauthorized("the token is invalid or expired")
+                })?;
+            let key = (claims.kind, claims.sub.clone());
+            let ttl = Duration::from_secs(state.config.user_cache_secs);
+            let subject = match state.subject_cache.get(&key, ttl) {
+                Some(s) => s,
+                None => {
+                    let (kind, id) = key.clone();
+                    let s = state.db.run(move |conn| load_subject(conn, kind, &id)).await?;
+                    state.subject_cache.put(key, s.clone());
+                    s
+                }
+            };
+            let subject = subject.ok_or(ApiError::Unauthorized("the token's subject is unknown"))?;
+            if !subject.active {
+                return Err(ApiError::Unauthorized("the account is disabled"));
+            }
+            // A token minted before a change of role or binding no longer speaks for the subject.
+            if subject.role != claims.role || subject.binding.to_claim() != claims.binding {
+                return Err(ApiError::Unauthorized("the token no longer matches the account"));
+            }
+            Ok(Principal {
+                subject: claims.sub,
+                kind: claims.kind,
+                name: claims.name,
+                role: subject.role,
+                binding: subject.binding,
+            })
+        })
+    }
+}
+
+/// A parsed query string that refuses parameters the endpoint does not know (a misspelt filter
+/// must not silently return everything).
+pub struct QueryParams {
+    values: HashMap<String, String>,
+    pub problems: Vec<FieldProblem>,
+}
+
+impl QueryParams {
+    pub fn parse(req: &HttpRequest, known: &[&str]) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(req.query_string()).map_err(|_| ApiError::Malformed {
+                detail: "the query string is not valid URL encoding".into(),
+                errors: Vec::new(),
+            })?;
+        let mut values = HashMap::new();
+        let mut problems = Vec::new();
+        for (k, v) in pairs {
+            if !known.contains(&k.as_str()) {
+                problems.push(FieldProblem::new(
+                    Location::Query,
+                    format!("/{k}"),
+                    "query.unknown_parameter",
+                    format!("unknown parameter; this endpoint accepts: {}", known.join(", ")),
+                ));
+            } else if values.insert(k.clone(), v).is_some() {
+                problems.push(FieldProblem::new(
+                    Location::Query,
+                    format!("/{k}"),
+                    "query.repeated_parameter",
+                    "the parameter is given more than once",
+                ));
+            }
+        }
+        Ok(QueryParams { values, problems })
+    }
+
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    pub fn required(&mut self, name: &str) -> Option<&str> {
+        if !self.values.contains_key(name) {
+            self.problems.push(FieldProblem::new(
+                Location::Query,
+                format!("/{name}"),
+                "query.required",
+                "this parameter is required",
+            ));
+        }
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// Parses an optional parameter with `parse`, recording the problem if it fails.
+    pub fn parse_with<T>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, Invalid>) -> Option<T> {
+        let raw = self.values.get(name)?.clone();
+        match parse(&raw) {
+            Ok(v) => Some(v),
+            Err(invalid) => {
+                self.problems.push(FieldProblem::query(name, &invalid));
+                None
+            }
+        }
+    }
+
+    /// `limit` in 1..=max, default `default`.
+    pub fn limit(&mut self, default: i64, max: i64) -> i64 {
+        self.parse_with("limit", |s| {
+            s.parse::<i64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| Invalid::new("query.limit", format!("limit must be an integer from 1 to {max}")))
+        })
+        .unwrap_or(default)
+    }
+
+    /// The decoded `cursor` parameter.
+    pub fn cursor(&mut self) -> Option<String> {
+        self.parse_with("cursor", decode_cursor)
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.problems))
+        }
+    }
+}
+
+pub fn encode_cursor(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+pub fn decode_cursor(s: &str) -> Result<String, Invalid> {
+    URL_SAFE_NO_PAD
+        .decode(s.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| Invalid::new("query.cursor", "cursor is not one this service issued"))
+}
+
+/// Reads fields of a JSON object one by one, collecting every problem with its JSON pointer, so a
+/// client learns of all its mistakes in one answer.
+pub struct BodyReader<'a> {
+    object: Option<&'a Map<String, Value>>,
+    base: String,
+    pub problems: Vec<FieldProblem>,
+}
+
+impl<'a> BodyReader<'a> {
+    /// `base` is the JSON pointer of `value` within the body ("" for the root).
+    pub fn new(value: &'a Value, base: &str) -> Self {
+        let mut problems = Vec::new();
+        let object = value.as_object();
+        if object.is_none() {
+            problems.push(FieldProblem::new(
+                Location::Body,
+                if base.is_empty() {
+                    "/".to_string()
+                } else {
+                    base.to_string()
+                },
+                "body.not_object",
+                "a JSON object is expected",
+            ));
+        }
+        BodyReader {
+            object,
+            base: base.to_string(),
+            problems,
+        }
+    }
+
+    pub fn pointer(&self, field: &str) -> String {
+        format!("{}/{}", self.base, field)
+    }
+
+    pub fn problem(&mut self, field: &str, code: &'static str, message: impl Into<String>) {
+        let p = self.pointer(field);
+        self.problems.push(FieldProblem::new(Location::Body, p, code, message));
+    }
+
+    pub fn get(&self, field: &str) -> Option<&'a Value> {
+        self.object.and_then(|o| o.get(field)).filter(|v| !v.is_null())
+    }
+
+    /// Refuses members the endpoint does not know.
+    pub fn deny_unknown(&mut self, known: &[&str]) {
+        let unknown: Vec<String> = self
+            .object
+            .map(|o| o.keys().filter(|k| !known.contains(&k.as_str())).cloned().collect())
+            .unwrap_or_default();
+        for k in unknown {
+            self.problem(
+                &k,
+                "body.unknown_field",
+                format!("unknown field; expected one of: {}", known.join(", ")),
+            );
+        }
+    }
+
+    pub fn opt_str(&mut self, field: &str) -> Option<&'a str> {
+        match self.get(field) {
+            None => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => {
+                self.problem(field, "body.type", "must be a string");
+                None
+            }
+        }
+    }
+
+    pub fn str(&mut self, field: &str) -> Option<&'a str> {
+        if self.get(field).is_none() && self.object.is_some() {
+            self.problem(field, "body.required", "this field is required");
+            return None;
+        }
+        self.opt_str(field)
+    }
+
+    /// A required string parsed into a domain type.
+    pub fn parse<T>(&mut self, field: &str, parse: impl FnOnce(&str) -> Result<T, Invalid>) -> Option<T> {
+        let s = self.str(field)?;
+        self.check(field, parse(s))
+    }
+
+    pub fn parse_opt<T>(&mut self, field: &str, parse: impl FnOnce(&str) -> Result<T, Invalid>) -> Option<T> {
+        let s = self.opt_str(field)?;
+        self.check(field, parse(s))
+    }
+
+    pub fn check<T>(&mut self, field: &str, r: Result<T, Invalid>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(invalid) => {
+                let p = self.pointer(field);
+                self.problems.push(FieldProblem::body(p, &invalid));
+                None
+            }
+        }
+    }
+
+    pub fn array(&mut self, field: &str) -> Option<&'a Vec<Value>> {
+        match self.get(field) {
+            None => {
+                if self.object.is_some() {
+                    self.problem(field, "body.required", "this field is required");
+                }
+                None
+            }
+            Some(Value::Array(a)) => Some(a),
+            Some(_) => {
+                self.problem(field, "body.type", "must be an array");
+                None
+            }
+        }
+    }
+}
+
+/// Maps actix's JSON payload errors (bad syntax, wrong content type, too large) to a problem.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let detail = match &err {
+        E::ContentType => "the body must be JSON (Content-Type: application/json)".to_string(),
+        E::OverflowKnownLength { .. } | E::Overflow { .. } => "the body is too large".to_string(),
+        E::Deserialize(e) if e.is_syntax() || e.is_eof() => {
+            format!("the body is not valid JSON (line {}, column {})", e.line(), e.column())
+        }
+        E::Deserialize(e) => format!(
+            "the body does not have the expected shape (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+        _ => "the body could not be read".to_string(),
+    };
+    ApiError::Malformed {
+        detail,
+        errors: Vec::new(),
+    }
+    .into()
+}
+
+pub fn path_error(_err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::NotFound.into()
+}
+
+pub fn query_error(_err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::Malformed {
+        detail: "the query string is malformed".into(),
+        errors: Vec::new(),
+    }
+    .into()
+}

@@ -1,0 +1,78 @@
+//! The HTTP API: handlers, request/response DTOs, errors and the OpenAPI document. Handlers parse
+//! input into domain types, ask the permission layer, and call `db::` functions through `Db::run`.
+
+pub mod auth;
+pub mod calendar;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+pub mod reference;
+pub mod users;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hwtransfer",
+        description = "Cross-provincial hazardous-waste transfer whitelist (危险废物跨省转移白名单). \
+                       Errors are RFC 9457 problem documents listing every problem at once.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(error::Problem, error::FieldProblem)),
+    tags(
+        (name = "auth", description = "Tokens and the caller"),
+        (name = "reference", description = "Provinces and the waste catalogue"),
+        (name = "calendar", description = "Working days and the holiday calendar"),
+        (name = "users", description = "Accounts"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Everything under `/api/v1`.
+pub fn api_v1(cfg: &mut ServiceConfig) {
+    cfg.service(auth::issue_token)
+        .service(auth::me)
+        .service(reference::list_provinces)
+        .service(reference::search_waste_codes)
+        .service(reference::list_editions)
+        .service(calendar::working_days)
+        .service(calendar::overview)
+        .service(calendar::get_year)
+        .service(calendar::put_year)
+        .service(users::list_users)
+        .service(users::create_user_handler)
+        .service(users::get_user)
+        .service(users::disable_user)
+        .service(users::enable_user);
+}
+
+/// Routes outside `/api/v1`.
+pub fn root(cfg: &mut ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics)
+        .service(auth::jwks);
+}

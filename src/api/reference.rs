@@ -1,0 +1,209 @@
+//! Reference data: provinces (GB/T 2260) and the waste catalogue by edition. Public: it is
+//! published law and needs no login.
+
+use actix_web::{HttpRequest, get, web};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
+use super::extract::{QueryParams, encode_cursor};
+use crate::app::AppState;
+use crate::db;
+use crate::domain::Invalid;
+use crate::domain::calendar::shanghai_date;
+use crate::domain::catalogue::{WasteCategory, edition_in_force};
+use crate::domain::province::provinces;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProvinceDto {
+    /// GB/T 2260 code, e.g. `500000`.
+    pub code: String,
+    pub name_zh: String,
+    /// One-character abbreviation used in document numbers, e.g. 渝.
+    pub short_zh: String,
+    pub name_en: String,
+}
+
+/// The 31 provincial-level divisions.
+#[utoipa::path(tag = "reference", responses((status = 200, body = Vec<ProvinceDto>)))]
+#[get("/provinces")]
+pub async fn list_provinces() -> web::Json<Vec<ProvinceDto>> {
+    web::Json(
+        provinces()
+            .iter()
+            .map(|p| ProvinceDto {
+                code: p.code.as_str(),
+                name_zh: p.name_zh.clone(),
+                short_zh: p.short_zh.clone(),
+                name_en: p.name_en.clone(),
+            })
+            .collect(),
+    )
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WasteCodeDto {
+    /// `NNN-NNN-NN`.
+    pub code: String,
+    /// `HW01`…`HW50`.
+    pub category: String,
+    pub category_name: String,
+    pub industry_source: String,
+    pub description: String,
+    /// Hazard characteristics: T, C, I, R, In.
+    pub hazards: Vec<String>,
+    pub edition: i32,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WasteCodePage {
+    pub items: Vec<WasteCodeDto>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// The edition searched (by default the one in force today).
+    pub edition: i32,
+}
+
+/// Search the national waste catalogue.
+///
+/// `q` is a code prefix (`900-0`) or a fragment of Chinese text (废矿物油); `edition` defaults to the
+/// edition in force today (Asia/Shanghai).
+#[utoipa::path(
+    tag = "reference",
+    params(
+        ("q" = Option<String>, Query, description = "code prefix or text fragment"),
+        ("category" = Option<String>, Query, description = "HW01…HW50"),
+        ("edition" = Option<i32>, Query, description = "catalogue edition, e.g. 2021"),
+        ("limit" = Option<i64>, Query, description = "1–200, default 50"),
+        ("cursor" = Option<String>, Query, description = "from next_cursor"),
+    ),
+    responses(
+        (status = 200, body = WasteCodePage),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/waste-codes")]
+pub async fn search_waste_codes(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<web::Json<WasteCodePage>> {
+    let mut q = QueryParams::parse(&req, &["q", "category", "edition", "limit", "cursor"])?;
+    let text = q.parse_with("q", |s| {
+        let t = s.trim();
+        if t.is_empty() || t.chars().count() > 100 {
+            Err(Invalid::new("query.q", "q must be 1 to 100 characters"))
+        } else {
+            Ok(t.to_string())
+        }
+    });
+    let category = q.parse_with("category", WasteCategory::parse);
+    let edition = q.parse_with("edition", |s| {
+        s.parse::<i32>()
+            .ok()
+            .filter(|y| (2000..=2100).contains(y))
+            .ok_or_else(|| Invalid::new("query.edition", "edition must be a year such as 2021"))
+    });
+    let limit = q.limit(50, 200);
+    let after = q.cursor();
+    q.finish()?;
+
+    let page = state
+        .db
+        .run(move |conn| {
+            let editions: Vec<(i32, chrono::NaiveDate)> = db::catalogue::editions(conn)?
+                .into_iter()
+                .filter_map(|e| {
+                    chrono::NaiveDate::parse_from_str(&e.in_force_from, "%Y-%m-%d")
+                        .ok()
+                        .map(|d| (e.edition, d))
+                })
+                .collect();
+            let edition = match edition {
+                Some(e) if editions.iter().any(|(x, _)| *x == e) => e,
+                Some(e) => return Ok(Err(e)),
+                None => edition_in_force(&editions, shanghai_date(Utc::now()))
+                    .or_else(|| editions.last().map(|(e, _)| *e))
+                    .unwrap_or(2021),
+            };
+            let rows = db::catalogue::search(
+                conn,
+                edition,
+                text.as_deref(),
+                category.map(|c| c.as_str()).as_deref(),
+                after.as_deref(),
+                limit + 1,
+            )?;
+            Ok(Ok((edition, rows)))
+        })
+        .await?
+        .map_err(|e| {
+            ApiError::Validation(vec![FieldProblem::new(
+                Location::Query,
+                "/edition",
+                "catalogue.unknown_edition",
+                format!("the catalogue edition {e} is not loaded"),
+            )])
+        })?;
+    let (edition, mut rows) = page;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|r| encode_cursor(&r.code))
+    } else {
+        None
+    };
+    Ok(web::Json(WasteCodePage {
+        items: rows
+            .into_iter()
+            .map(|r| WasteCodeDto {
+                hazards: r
+                    .hazards
+                    .split('/')
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                code: r.code,
+                category: r.category,
+                category_name: r.category_name,
+                industry_source: r.industry_source,
+                description: r.description,
+                edition: r.edition,
+            })
+            .collect(),
+        next_cursor,
+        edition,
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EditionDto {
+    pub edition: i32,
+    /// YYYY-MM-DD.
+    pub in_force_from: String,
+    pub source: String,
+    pub code_count: i64,
+    /// Codes per category.
+    pub categories: std::collections::BTreeMap<String, i64>,
+}
+
+/// The catalogue editions loaded, with their in-force dates and code counts.
+#[utoipa::path(tag = "reference", responses((status = 200, body = Vec<EditionDto>)))]
+#[get("/catalogue/editions")]
+pub async fn list_editions(state: web::Data<AppState>) -> ApiResult<web::Json<Vec<EditionDto>>> {
+    let out = state
+        .db
+        .run(|conn| {
+            let mut out = Vec::new();
+            for e in db::catalogue::editions(conn)? {
+                let counts = db::catalogue::counts_by_category(conn, e.edition)?;
+                out.push(EditionDto {
+                    edition: e.edition,
+                    in_force_from: e.in_force_from,
+                    source: e.source,
+                    code_count: counts.iter().map(|(_, n)| n).sum(),
+                    categories: counts.into_iter().collect(),
+                });
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(web::Json(out))
+}

@@ -1,0 +1,233 @@
+//! Typed configuration: every setting is a command-line flag or an `HWT_` environment variable.
+//!
+//! Unknown `HWT_` variables are rejected at start-up so that a typo (say `HWT_DATABSE_URL`) never
+//! silently falls back to a default.
+
+use std::path::PathBuf;
+
+use chrono::NaiveTime;
+use clap::{Args, ValueEnum};
+
+/// Log output format: human-readable for development, JSON lines for production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Args)]
+pub struct Config {
+    /// Database URL: `sqlite://PATH` (embedded default) or `postgres://…` (production).
+    #[arg(
+        long,
+        global = true,
+        env = "HWT_DATABASE_URL",
+        default_value = "sqlite://./data/hwtransfer.db"
+    )]
+    pub database_url: String,
+
+    /// Address the HTTP server listens on.
+    #[arg(long, global = true, env = "HWT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// Directory for generated keys, attachments and the SQLite file.
+    #[arg(long, global = true, env = "HWT_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Database connections in the pool (at least 2).
+    #[arg(long, global = true, env = "HWT_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=500))]
+    pub pool_size: u32,
+
+    /// Seconds a request waits for a pooled connection before answering 503.
+    #[arg(long, global = true, env = "HWT_POOL_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub pool_timeout_secs: u64,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, global = true, env = "HWT_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=86_400))]
+    pub access_token_ttl_secs: u64,
+
+    /// PEM file with the Ed25519 private key (PKCS#8) that signs tokens. Default: DATA_DIR/jwt-ed25519.pem, generated on first start.
+    #[arg(long, global = true, env = "HWT_JWT_PRIVATE_KEY_FILE")]
+    pub jwt_private_key_file: Option<PathBuf>,
+
+    /// PEM file with the matching public key. Default: DATA_DIR/jwt-ed25519.pub.pem.
+    #[arg(long, global = true, env = "HWT_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// `iss` claim of issued tokens, required on verification.
+    #[arg(long, global = true, env = "HWT_JWT_ISSUER", default_value = "hwtransfer")]
+    pub jwt_issuer: String,
+
+    /// `aud` claim of issued tokens, required on verification.
+    #[arg(long, global = true, env = "HWT_JWT_AUDIENCE", default_value = "hwtransfer-api")]
+    pub jwt_audience: String,
+
+    /// Seconds a verified user's active state is cached before it is read again.
+    #[arg(long, global = true, env = "HWT_USER_CACHE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub user_cache_secs: u64,
+
+    /// Failed logins (per username and per client address) before a lockout.
+    #[arg(long, global = true, env = "HWT_LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub login_max_failures: u32,
+
+    /// Length of a login lockout, and of the window failures are counted in, in seconds.
+    #[arg(long, global = true, env = "HWT_LOGIN_LOCKOUT_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub login_lockout_secs: u64,
+
+    /// Office close time (Asia/Shanghai) at which a deadline day ends, HH:MM.
+    #[arg(long, global = true, env = "HWT_OFFICE_CLOSE", default_value = "17:30", value_parser = parse_office_close)]
+    pub office_close: NaiveTime,
+
+    /// Log format: `pretty` or `json` (production).
+    #[arg(long, global = true, env = "HWT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// Log filter in `tracing` syntax, e.g. `info` or `hwtransfer=debug,actix_web=info`.
+    #[arg(long, global = true, env = "HWT_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Maximum JSON request body, in bytes.
+    #[arg(long, global = true, env = "HWT_MAX_JSON_BYTES", default_value_t = 1_048_576)]
+    pub max_json_bytes: usize,
+}
+
+/// Every `HWT_` variable the service knows; anything else with that prefix is refused.
+pub const KNOWN_ENV: &[&str] = &[
+    "HWT_DATABASE_URL",
+    "HWT_LISTEN",
+    "HWT_DATA_DIR",
+    "HWT_POOL_SIZE",
+    "HWT_POOL_TIMEOUT_SECS",
+    "HWT_ACCESS_TOKEN_TTL_SECS",
+    "HWT_JWT_PRIVATE_KEY_FILE",
+    "HWT_JWT_PUBLIC_KEY_FILE",
+    "HWT_JWT_ISSUER",
+    "HWT_JWT_AUDIENCE",
+    "HWT_USER_CACHE_SECS",
+    "HWT_LOGIN_MAX_FAILURES",
+    "HWT_LOGIN_LOCKOUT_SECS",
+    "HWT_OFFICE_CLOSE",
+    "HWT_LOG_FORMAT",
+    "HWT_LOG",
+    "HWT_MAX_JSON_BYTES",
+];
+
+/// Names of `HWT_` variables in `vars` that no setting reads.
+pub fn unknown_env_keys(vars: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut unknown: Vec<String> = vars
+        .into_iter()
+        .filter(|k| k.starts_with("HWT_") && !KNOWN_ENV.contains(&k.as_str()))
+        .collect();
+    unknown.sort();
+    unknown
+}
+
+fn parse_office_close(s: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(s, "%H:%M")
+        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M:%S"))
+        .map_err(|_| format!("office close must be HH:MM, got {s:?}"))
+}
+
+impl Config {
+    /// A configuration with every default, for tests and tools.
+    pub fn defaults() -> Self {
+        Config {
+            database_url: "sqlite://./data/hwtransfer.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            pool_size: 10,
+            pool_timeout_secs: 5,
+            access_token_ttl_secs: 3600,
+            jwt_private_key_file: None,
+            jwt_public_key_file: None,
+            jwt_issuer: "hwtransfer".into(),
+            jwt_audience: "hwtransfer-api".into(),
+            user_cache_secs: 30,
+            login_max_failures: 5,
+            login_lockout_secs: 900,
+            office_close: NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default(),
+            log_format: LogFormat::Pretty,
+            log: "info".into(),
+            max_json_bytes: 1_048_576,
+        }
+    }
+
+    pub fn private_key_path(&self) -> PathBuf {
+        self.jwt_private_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("jwt-ed25519.pem"))
+    }
+
+    pub fn public_key_path(&self) -> PathBuf {
+        self.jwt_public_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("jwt-ed25519.pub.pem"))
+    }
+}
+
+/// The database URL with any password replaced, safe to log.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            if userinfo.contains(':') {
+                format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+            } else {
+                url.to_string()
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("pool_size", &self.pool_size)
+            .field("pool_timeout_secs", &self.pool_timeout_secs)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("jwt_private_key_file", &self.private_key_path())
+            .field("jwt_public_key_file", &self.public_key_path())
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("user_cache_secs", &self.user_cache_secs)
+            .field("login_max_failures", &self.login_max_failures)
+            .field("login_lockout_secs", &self.login_lockout_secs)
+            .field("office_close", &self.office_close)
+            .field("log_format", &self.log_format)
+            .field("log", &self.log)
+            .field("max_json_bytes", &self.max_json_bytes)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_hwt_keys_are_reported() {
+        let vars = ["HWT_LISTEN", "HWT_DATABSE_URL", "PATH", "HWT_X"].map(String::from);
+        assert_eq!(unknown_env_keys(vars), vec!["HWT_DATABSE_URL", "HWT_X"]);
+    }
+
+    #[test]
+    fn password_is_redacted() {
+        assert_eq!(
+            redact_url("postgres://hwt:s3cret@db:5432/hwt"),
+            "postgres://hwt:***@db:5432/hwt"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+        assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+        let mut c = Config::defaults();
+        c.database_url = "postgres://u:topsecret@h/d".into();
+        assert!(!format!("{c:?}").contains("topsecret"));
+    }
+}

@@ -1,0 +1,149 @@
+//! The national waste catalogue (国家危险废物名录), stored per edition.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::schema::{catalogue_editions, waste_codes};
+use super::{DbConnection, DbError, DbResult, db_now};
+use crate::domain::catalogue::{CatalogueEntry, edition_2021};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = waste_codes)]
+pub struct WasteCodeRow {
+    pub edition: i32,
+    pub code: String,
+    pub category: String,
+    pub category_name: String,
+    pub industry_source: String,
+    pub description: String,
+    pub hazards: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = catalogue_editions)]
+pub struct EditionRow {
+    pub edition: i32,
+    pub in_force_from: String,
+    pub source: String,
+    pub imported_at: chrono::NaiveDateTime,
+}
+
+/// Stores a whole edition in one transaction. An edition already present is a conflict: editions
+/// are legal texts and are never edited in place.
+pub fn import_edition(
+    conn: &mut DbConnection,
+    edition: i32,
+    in_force_from: NaiveDate,
+    source: &str,
+    entries: &[CatalogueEntry],
+) -> DbResult<usize> {
+    conn.transaction(|conn| {
+        let exists: i64 = catalogue_editions::table
+            .filter(catalogue_editions::edition.eq(edition))
+            .count()
+            .get_result(conn)?;
+        if exists > 0 {
+            return Err(DbError::Conflict(format!("edition {edition} is already imported")));
+        }
+        diesel::insert_into(catalogue_editions::table)
+            .values((
+                catalogue_editions::edition.eq(edition),
+                catalogue_editions::in_force_from.eq(in_force_from.to_string()),
+                catalogue_editions::source.eq(source),
+                catalogue_editions::imported_at.eq(db_now()),
+            ))
+            .execute(conn)?;
+        for e in entries {
+            let hazards: Vec<&str> = e.hazards.iter().map(|h| h.as_str()).collect();
+            diesel::insert_into(waste_codes::table)
+                .values((
+                    waste_codes::edition.eq(edition),
+                    waste_codes::code.eq(e.code.as_str()),
+                    waste_codes::category.eq(e.category.as_str()),
+                    waste_codes::category_name.eq(&e.category_name),
+                    waste_codes::industry_source.eq(&e.industry_source),
+                    waste_codes::description.eq(&e.description),
+                    waste_codes::hazards.eq(hazards.join("/")),
+                ))
+                .execute(conn)?;
+        }
+        Ok(entries.len())
+    })
+}
+
+/// Loads the embedded 2021 edition when the database lacks it (idempotent).
+pub fn ensure_embedded(conn: &mut DbConnection) -> DbResult<()> {
+    let ed = edition_2021();
+    let exists: i64 = catalogue_editions::table
+        .filter(catalogue_editions::edition.eq(ed.edition))
+        .count()
+        .get_result(conn)?;
+    if exists == 0 {
+        match import_edition(conn, ed.edition, ed.in_force_from, "部令第15号 (embedded)", &ed.entries) {
+            Ok(_) | Err(DbError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+pub fn editions(conn: &mut DbConnection) -> DbResult<Vec<EditionRow>> {
+    Ok(catalogue_editions::table
+        .select(EditionRow::as_select())
+        .order(catalogue_editions::edition.asc())
+        .load(conn)?)
+}
+
+/// Escapes LIKE wildcards so user text matches literally.
+fn like_literal(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Codes of `edition`, optionally filtered by a code prefix or a text fragment (`q`) and a
+/// category; ordered by code, after `after`, at most `limit`.
+pub fn search(
+    conn: &mut DbConnection,
+    edition: i32,
+    q: Option<&str>,
+    category: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> DbResult<Vec<WasteCodeRow>> {
+    let mut query = waste_codes::table
+        .filter(waste_codes::edition.eq(edition))
+        .select(WasteCodeRow::as_select())
+        .order(waste_codes::code.asc())
+        .into_boxed();
+    if let Some(q) = q {
+        let is_code_prefix = q.chars().all(|c| c.is_ascii_digit() || c == '-');
+        if is_code_prefix {
+            query = query.filter(waste_codes::code.like(format!("{}%", like_literal(q))).escape('\\'));
+        } else {
+            let pattern = format!("%{}%", like_literal(q));
+            query = query.filter(
+                waste_codes::description
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(waste_codes::category_name.like(pattern.clone()).escape('\\'))
+                    .or(waste_codes::industry_source.like(pattern).escape('\\')),
+            );
+        }
+    }
+    if let Some(category) = category {
+        query = query.filter(waste_codes::category.eq(category.to_string()));
+    }
+    if let Some(after) = after {
+        query = query.filter(waste_codes::code.gt(after.to_string()));
+    }
+    Ok(query.limit(limit).load(conn)?)
+}
+
+/// Number of codes per category in `edition`.
+pub fn counts_by_category(conn: &mut DbConnection, edition: i32) -> DbResult<Vec<(String, i64)>> {
+    Ok(waste_codes::table
+        .filter(waste_codes::edition.eq(edition))
+        .group_by(waste_codes::category)
+        .select((waste_codes::category, diesel::dsl::count_star()))
+        .order(waste_codes::category.asc())
+        .load(conn)?)
+}

@@ -1,0 +1,90 @@
+//! Storage: the only module that knows diesel. One schema over SQLite (embedded default) and
+//! PostgreSQL (production), chosen by the database URL.
+
+pub mod calendar;
+pub mod catalogue;
+pub mod migrate;
+pub mod pool;
+pub mod schema;
+pub mod throttle;
+pub mod users;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+
+/// One connection type over both backends.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+impl DbConnection {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DbConnection::Postgresql(_))
+    }
+}
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Storage errors, kept apart from API errors so handlers decide what a client sees.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had in time, or the database went away: answer 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("not found")]
+    NotFound,
+    /// A unique or check constraint refused the write.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Query(diesel::result::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
+        match e {
+            E::NotFound => DbError::NotFound,
+            E::DatabaseError(K::UniqueViolation, info) => DbError::Conflict(info.message().to_string()),
+            E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, info) => {
+                DbError::Unavailable(info.message().to_string())
+            }
+            E::BrokenTransactionManager => DbError::Unavailable("broken transaction manager".into()),
+            other => DbError::Query(other),
+        }
+    }
+}
+
+impl From<r2d2::Error> for DbError {
+    fn from(e: r2d2::Error) -> Self {
+        DbError::Unavailable(e.to_string())
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Timestamps are truncated to microseconds so both backends round-trip the same value.
+pub fn db_now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+pub fn to_db_time(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc().trunc_subsecs(6)
+}
+
+pub fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+/// A fresh, time-ordered identifier (UUIDv7) for new rows; generated here so no insert needs `RETURNING`.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,114 @@
+//! The r2d2 pool, and the one way handlers reach the database: `Db::run`, which takes the
+//! connection and runs the query on actix's blocking thread pool.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+
+use super::{Backend, DbConnection, DbError, DbResult};
+
+pub type DbPool = Pool<ConnectionManager<DbConnection>>;
+pub type PooledConn = PooledConnection<ConnectionManager<DbConnection>>;
+
+/// SQLite needs WAL (readers never block the writer) and a busy timeout (writers queue instead of
+/// failing at once); foreign keys are off by default there.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        if let DbConnection::Sqlite(c) = conn {
+            c.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses `sqlite://PATH` or `postgres://…` into the backend and the URL diesel expects.
+pub fn parse_database_url(url: &str) -> Result<(Backend, String), String> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err("sqlite:// URL needs a file path".into());
+        }
+        Ok((Backend::Sqlite, path.to_string()))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok((Backend::Postgres, url.to_string()))
+    } else {
+        Err("database URL must start with sqlite:// or postgres://".into())
+    }
+}
+
+/// The pool plus a counter of requests waiting for a connection (for /metrics).
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    backend: Backend,
+    waiting: Arc<AtomicI64>,
+}
+
+impl Db {
+    pub fn connect(url: &str, size: u32, timeout: Duration) -> anyhow::Result<Db> {
+        let (backend, diesel_url) = parse_database_url(url).map_err(anyhow::Error::msg)?;
+        if backend == Backend::Sqlite {
+            if let Some(parent) = std::path::Path::new(&diesel_url).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)?;
+                }
+            }
+        }
+        let manager = ConnectionManager::<DbConnection>::new(diesel_url);
+        let pool = Pool::builder()
+            .max_size(size.max(2))
+            .connection_timeout(timeout)
+            .connection_customizer(Box::new(SqlitePragmas))
+            // Start without connections so the service can come up before the database does.
+            .min_idle(Some(0))
+            .build_unchecked(manager);
+        Ok(Db {
+            pool,
+            backend,
+            waiting: Arc::new(AtomicI64::new(0)),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Takes a connection, blocking; only for code already off the async workers (CLI, jobs, `run`).
+    pub fn get(&self) -> DbResult<PooledConn> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let conn = self.pool.get();
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        conn.map_err(DbError::from)
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool: both the wait for the connection
+    /// and the query stay off the async workers.
+    pub async fn run<T, F>(&self, f: F) -> DbResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> DbResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Other(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// (connections, idle, waiting) for the metrics endpoint.
+    pub fn pool_state(&self) -> (u32, u32, i64) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections, self.waiting.load(Ordering::Relaxed))
+    }
+}

@@ -1,0 +1,16 @@
+//! hwtransfer: the cross-provincial hazardous-waste transfer whitelist service
+//! (危险废物跨省转移"白名单").
+//!
+//! Layout (see docs/ARCHITECTURE.md): `domain` holds pure rules and types; `db` is the only module
+//! that knows diesel; `auth` does tokens and permissions; `api` is the HTTP surface; `cli` the
+//! command line; `app` wires them together.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod metrics;
+pub mod telemetry;
