@@ -47,10 +47,13 @@ impl AppState {
 /// Applies migrations and loads the embedded reference data (idempotent; replicas may race).
 pub fn prepare_database(db: &Db) -> anyhow::Result<Vec<String>> {
     let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let applied = db::migrate::run_pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
-    db::catalogue::ensure_embedded(&mut conn).map_err(|e| anyhow::anyhow!("loading the catalogue: {e}"))?;
-    db::calendar::ensure_embedded(&mut conn).map_err(|e| anyhow::anyhow!("loading the calendar: {e}"))?;
-    Ok(applied)
+    db::migrate::with_setup_lock(&mut conn, |conn| {
+        let applied = db::migrate::apply_pending(conn)?;
+        db::catalogue::ensure_embedded(conn)?;
+        db::calendar::ensure_embedded(conn)?;
+        Ok(applied)
+    })
+    .map_err(|e| anyhow::anyhow!("preparing the database: {e}"))
 }
 
 /// The OpenAPI document, generated from the handlers.

@@ -29,9 +29,11 @@ pub struct CachedSubject {
 
 /// Active state of users and clients, read from the database at most every few seconds, so a
 /// disabled account loses access quickly without a query per request.
+type SubjectKey = (SubjectKind, String);
+
 #[derive(Default)]
 pub struct SubjectCache {
-    entries: std::sync::Mutex<HashMap<(SubjectKind, String), (Instant, Option<CachedSubject>)>>,
+    entries: std::sync::Mutex<HashMap<SubjectKey, (Instant, Option<CachedSubject>)>>,
 }
 
 impl SubjectCache {

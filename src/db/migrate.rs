@@ -9,30 +9,38 @@ pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// Advisory-lock key shared by every replica, so only one applies migrations at a time.
-const MIGRATION_LOCK_KEY: i64 = 0x4857_545f_4d49_47; // "HWT_MIG"
+const MIGRATION_LOCK_KEY: i64 = 0x0048_5754_5f4d_4947; // "HWT_MIG"
 
 fn harness_err(e: Box<dyn std::error::Error + Send + Sync>) -> DbError {
     DbError::Other(anyhow::anyhow!("migration failed: {e}"))
 }
 
-/// Applies every pending migration; on PostgreSQL under an advisory lock so replicas starting
-/// together do not race. Returns the versions applied.
-pub fn run_pending(conn: &mut DbConnection) -> DbResult<Vec<String>> {
-    match conn {
-        DbConnection::Postgresql(c) => {
-            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(c)?;
-            let result = c
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.iter().map(|m| m.to_string()).collect())
-                .map_err(harness_err);
-            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(c)?;
-            result
-        }
-        DbConnection::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.iter().map(|m| m.to_string()).collect())
-            .map_err(harness_err),
+/// Runs `f` while holding the set-up lock: on PostgreSQL a session advisory lock, so replicas
+/// starting together migrate and load reference data one after the other; SQLite is one process.
+pub fn with_setup_lock<T>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> DbResult<T>) -> DbResult<T> {
+    if !conn.is_postgres() {
+        return f(conn);
     }
+    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(conn)?;
+    let result = f(conn);
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(conn)?;
+    result
+}
+
+/// Applies every pending migration under the set-up lock. Returns the versions applied.
+pub fn run_pending(conn: &mut DbConnection) -> DbResult<Vec<String>> {
+    with_setup_lock(conn, apply_pending)
+}
+
+/// Applies every pending migration; the caller holds the set-up lock.
+pub fn apply_pending(conn: &mut DbConnection) -> DbResult<Vec<String>> {
+    let applied = match conn {
+        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+    };
+    applied
+        .map(|v| v.iter().map(|m| m.to_string()).collect())
+        .map_err(harness_err)
 }
 
 /// Reverts every applied migration (tests check that each down step works).

@@ -56,12 +56,11 @@ pub struct Db {
 impl Db {
     pub fn connect(url: &str, size: u32, timeout: Duration) -> anyhow::Result<Db> {
         let (backend, diesel_url) = parse_database_url(url).map_err(anyhow::Error::msg)?;
-        if backend == Backend::Sqlite {
-            if let Some(parent) = std::path::Path::new(&diesel_url).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)?;
-                }
-            }
+        if backend == Backend::Sqlite
+            && let Some(parent) = std::path::Path::new(&diesel_url).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
         }
         let manager = ConnectionManager::<DbConnection>::new(diesel_url);
         let pool = Pool::builder()

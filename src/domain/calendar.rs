@@ -49,10 +49,7 @@ impl YearCalendar {
     /// Validates and builds; reports EVERY problem with the index of the day in `days`:
     /// date outside `year`; duplicate date; `workday` on a Monday–Friday; empty `name_zh`.
     #[allow(clippy::type_complexity)]
-    pub fn new(
-        year: i32,
-        mut days: Vec<CalendarDay>,
-    ) -> Result<Self, Vec<(usize, &'static str, Invalid)>> {
+    pub fn new(year: i32, mut days: Vec<CalendarDay>) -> Result<Self, Vec<(usize, &'static str, Invalid)>> {
         let mut problems = Vec::new();
         let mut first_index: HashMap<NaiveDate, usize> = HashMap::new();
         for (i, day) in days.iter().enumerate() {
@@ -60,10 +57,7 @@ impl YearCalendar {
                 problems.push((
                     i,
                     "date",
-                    Invalid::new(
-                        "calendar.wrong_year",
-                        format!("{} is not in {year}", day.date),
-                    ),
+                    Invalid::new("calendar.wrong_year", format!("{} is not in {year}", day.date)),
                 ));
             }
             if let Some(first) = first_index.get(&day.date) {
@@ -116,12 +110,11 @@ impl YearCalendar {
     }
 }
 
-static EMBEDDED_YEARS: LazyLock<Vec<YearCalendar>> =
-    LazyLock::new(|| match parse_embedded(HOLIDAYS_CSV) {
-        Ok(years) => years,
-        // Embedded at compile time and checked by the tests: a build defect.
-        Err(e) => panic!("embedded data/cn-holidays.csv is invalid: {e}"),
-    });
+static EMBEDDED_YEARS: LazyLock<Vec<YearCalendar>> = LazyLock::new(|| match parse_embedded(HOLIDAYS_CSV) {
+    Ok(years) => years,
+    // Embedded at compile time and checked by the tests: a build defect.
+    Err(e) => panic!("embedded data/cn-holidays.csv is invalid: {e}"),
+});
 
 fn parse_embedded(text: &str) -> Result<Vec<YearCalendar>, String> {
     let mut by_year: BTreeMap<i32, Vec<CalendarDay>> = BTreeMap::new();
@@ -387,12 +380,7 @@ mod tests {
         for y in embedded_years() {
             for d in y.days() {
                 let expected = d.kind == DayKind::Workday;
-                assert_eq!(
-                    cal().is_working_day(d.date),
-                    (expected, false),
-                    "{}",
-                    d.date
-                );
+                assert_eq!(cal().is_working_day(d.date), (expected, false), "{}", d.date);
             }
         }
     }
@@ -400,11 +388,7 @@ mod tests {
     #[test]
     fn national_day_2025_is_off() {
         for d in 1..=7 {
-            assert_eq!(
-                cal().is_working_day(ymd(2025, 10, d)),
-                (false, false),
-                "10-{d}"
-            );
+            assert_eq!(cal().is_working_day(ymd(2025, 10, d)), (false, false), "10-{d}");
         }
         // An ordinary weekend and weekday.
         assert_eq!(cal().is_working_day(ymd(2025, 10, 18)), (false, false));
@@ -459,10 +443,7 @@ mod tests {
             cal().working_days_between(ymd(2025, 10, 10), ymd(2025, 9, 1)),
             (0, false)
         );
-        assert_eq!(
-            cal().working_days_between(ymd(2027, 3, 1), ymd(2027, 3, 8)),
-            (5, true)
-        );
+        assert_eq!(cal().working_days_between(ymd(2027, 3, 1), ymd(2027, 3, 8)), (5, true));
         assert_eq!(
             cal().working_days_between(ymd(2026, 12, 30), ymd(2027, 1, 6)),
             (5, true)
@@ -485,8 +466,7 @@ mod tests {
 
     #[test]
     fn later_year_replaces_earlier() {
-        let first =
-            YearCalendar::new(2030, vec![day(ymd(2030, 1, 1), DayKind::Holiday, "元旦")]).unwrap();
+        let first = YearCalendar::new(2030, vec![day(ymd(2030, 1, 1), DayKind::Holiday, "元旦")]).unwrap();
         let second = YearCalendar::new(2030, vec![]).unwrap();
         let c = WorkingDayCalendar::new([first.clone()]);
         assert_eq!(c.is_working_day(ymd(2030, 1, 1)), (false, false));
@@ -522,8 +502,7 @@ mod tests {
             day(ymd(2031, 1, 6), DayKind::Workday, ""),
         ];
         let problems = YearCalendar::new(2030, days).unwrap_err();
-        let found: Vec<(usize, &str, &str)> =
-            problems.iter().map(|(i, f, e)| (*i, *f, e.code)).collect();
+        let found: Vec<(usize, &str, &str)> = problems.iter().map(|(i, f, e)| (*i, *f, e.code)).collect();
         assert_eq!(
             found,
             vec![
@@ -559,10 +538,7 @@ mod tests {
 
     #[test]
     fn serde_day_kind_lowercase() {
-        assert_eq!(
-            serde_json::to_string(&DayKind::Workday).unwrap(),
-            "\"workday\""
-        );
+        assert_eq!(serde_json::to_string(&DayKind::Workday).unwrap(), "\"workday\"");
         let d: CalendarDay = serde_json::from_str(
             r#"{"date":"2025-10-11","kind":"workday","name_zh":"国庆节","name_en":"National Day"}"#,
         )

@@ -308,11 +308,7 @@ pub fn parse_catalogue_csv(text: &str) -> Result<Vec<CatalogueEntry>, Vec<RowPro
                 None,
                 Invalid::new(
                     "catalogue.field_count",
-                    format!(
-                        "the row has {} fields, the header has {}",
-                        record.len(),
-                        header.len()
-                    ),
+                    format!("the row has {} fields, the header has {}", record.len(), header.len()),
                 ),
             );
         }
@@ -366,10 +362,7 @@ pub fn parse_catalogue_csv(text: &str) -> Result<Vec<CatalogueEntry>, Vec<RowPro
                 Some("category"),
                 Invalid::new(
                     "catalogue.category_mismatch",
-                    format!(
-                        "code {code} belongs to {} but the row says {category}",
-                        code.category()
-                    ),
+                    format!("code {code} belongs to {} but the row says {category}", code.category()),
                 ),
             );
         }
@@ -411,14 +404,8 @@ pub fn parse_catalogue_csv(text: &str) -> Result<Vec<CatalogueEntry>, Vec<RowPro
             Some(industry_source),
             Some(description),
             Some(hazards),
-        ) = (
-            code,
-            category,
-            category_name,
-            industry_source,
-            description,
-            hazards,
-        ) {
+        ) = (code, category, category_name, industry_source, description, hazards)
+        {
             entries.push(CatalogueEntry {
                 code,
                 category,
@@ -524,10 +511,7 @@ fn parse_categories(text: &str) -> Result<BTreeMap<WasteCategory, CategoryRow>, 
         if name.is_empty() {
             return Err(bad(format!("{category} has no name")));
         }
-        let row = CategoryRow {
-            name,
-            code_count_2021,
-        };
+        let row = CategoryRow { name, code_count_2021 };
         if map.insert(category, row).is_some() {
             return Err(bad(format!("{category} listed twice")));
         }
@@ -578,34 +562,15 @@ mod tests {
 
     #[test]
     fn category_rejections() {
-        for s in [
-            "", "HW8", "HW008", "hw08", "08", "HW 8", "HWx8", "HW+8", "ＨＷ08",
-        ] {
-            assert_eq!(
-                WasteCategory::parse(s).unwrap_err().code,
-                "category.format",
-                "{s:?}"
-            );
+        for s in ["", "HW8", "HW008", "hw08", "08", "HW 8", "HWx8", "HW+8", "ＨＷ08"] {
+            assert_eq!(WasteCategory::parse(s).unwrap_err().code, "category.format", "{s:?}");
         }
         for s in ["HW00", "HW41", "HW42", "HW43", "HW44", "HW51", "HW99"] {
-            assert_eq!(
-                WasteCategory::parse(s).unwrap_err().code,
-                "category.unknown",
-                "{s:?}"
-            );
+            assert_eq!(WasteCategory::parse(s).unwrap_err().code, "category.unknown", "{s:?}");
         }
-        assert_eq!(
-            WasteCategory::from_number(0).unwrap_err().code,
-            "category.unknown"
-        );
-        assert_eq!(
-            WasteCategory::from_number(41).unwrap_err().code,
-            "category.unknown"
-        );
-        assert_eq!(
-            WasteCategory::from_number(255).unwrap_err().code,
-            "category.unknown"
-        );
+        assert_eq!(WasteCategory::from_number(0).unwrap_err().code, "category.unknown");
+        assert_eq!(WasteCategory::from_number(41).unwrap_err().code, "category.unknown");
+        assert_eq!(WasteCategory::from_number(255).unwrap_err().code, "category.unknown");
     }
 
     #[test]
@@ -614,10 +579,7 @@ mod tests {
         assert_eq!(c.as_str(), "900-041-49");
         assert_eq!(c.category().as_str(), "HW49");
         assert_eq!(c.to_string(), "900-041-49");
-        assert_eq!(
-            WasteCode::parse("841-001-01").unwrap().category().number(),
-            1
-        );
+        assert_eq!(WasteCode::parse("841-001-01").unwrap().category().number(), 1);
     }
 
     #[test]
@@ -633,11 +595,7 @@ mod tests {
             "900-041-4９",
             "900--41-49",
         ] {
-            assert_eq!(
-                WasteCode::parse(s).unwrap_err().code,
-                "waste_code.format",
-                "{s:?}"
-            );
+            assert_eq!(WasteCode::parse(s).unwrap_err().code, "waste_code.format", "{s:?}");
         }
         for s in ["900-041-00", "900-041-41", "900-041-44", "900-041-51"] {
             assert_eq!(
@@ -652,17 +610,11 @@ mod tests {
     fn serde_as_strings() {
         let c = WasteCode::parse("900-041-49").unwrap();
         assert_eq!(serde_json::to_string(&c).unwrap(), "\"900-041-49\"");
-        assert_eq!(
-            serde_json::from_str::<WasteCode>("\"900-041-49\"").unwrap(),
-            c
-        );
+        assert_eq!(serde_json::from_str::<WasteCode>("\"900-041-49\"").unwrap(), c);
         assert!(serde_json::from_str::<WasteCode>("\"900-041-41\"").is_err());
         let k = WasteCategory::parse("HW08").unwrap();
         assert_eq!(serde_json::to_string(&k).unwrap(), "\"HW08\"");
-        assert_eq!(
-            serde_json::from_str::<WasteCategory>("\"HW08\"").unwrap(),
-            k
-        );
+        assert_eq!(serde_json::from_str::<WasteCategory>("\"HW08\"").unwrap(), k);
         assert!(serde_json::from_str::<WasteCategory>("8").is_err());
         assert_eq!(serde_json::to_string(&Hazard::In).unwrap(), "\"In\"");
         assert_eq!(serde_json::from_str::<Hazard>("\"T\"").unwrap(), Hazard::T);
@@ -674,28 +626,12 @@ mod tests {
             assert_eq!(Hazard::parse(h.as_str()).unwrap(), h);
         }
         for s in ["", "t", "IN", "X", "T/C"] {
-            assert_eq!(
-                Hazard::parse(s).unwrap_err().code,
-                "hazard.unknown",
-                "{s:?}"
-            );
+            assert_eq!(Hazard::parse(s).unwrap_err().code, "hazard.unknown", "{s:?}");
         }
-        assert_eq!(
-            Hazard::parse_list("In/T").unwrap(),
-            vec![Hazard::T, Hazard::In]
-        );
-        assert_eq!(
-            Hazard::parse_list("T//C").unwrap_err().code,
-            "hazard.unknown"
-        );
-        assert_eq!(
-            Hazard::parse_list("T/T").unwrap_err().code,
-            "hazard.duplicate"
-        );
-        assert_eq!(
-            Hazard::parse_list("T，C").unwrap_err().code,
-            "hazard.unknown"
-        );
+        assert_eq!(Hazard::parse_list("In/T").unwrap(), vec![Hazard::T, Hazard::In]);
+        assert_eq!(Hazard::parse_list("T//C").unwrap_err().code, "hazard.unknown");
+        assert_eq!(Hazard::parse_list("T/T").unwrap_err().code, "hazard.duplicate");
+        assert_eq!(Hazard::parse_list("T，C").unwrap_err().code, "hazard.unknown");
     }
 
     #[test]
@@ -719,11 +655,7 @@ mod tests {
             ("HW49", 11),
             ("HW50", 44),
         ] {
-            assert_eq!(
-                counts[&WasteCategory::parse(cat).unwrap()],
-                expected,
-                "{cat}"
-            );
+            assert_eq!(counts[&WasteCategory::parse(cat).unwrap()], expected, "{cat}");
         }
         // Per-category counts equal the code_count_2021 column, and the names agree.
         assert_eq!(CATEGORIES.len(), 46);
@@ -755,11 +687,7 @@ mod tests {
         // Well-formed but absent from the 2021 table.
         assert!(!ed.contains(&WasteCode::parse("900-999-08").unwrap()));
         // A quoted description with ASCII commas survives.
-        assert!(
-            ed.entries
-                .iter()
-                .any(|e| e.description.contains("1,1,1-三氯乙烷"))
-        );
+        assert!(ed.entries.iter().any(|e| e.description.contains("1,1,1-三氯乙烷")));
     }
 
     #[test]
@@ -768,17 +696,13 @@ mod tests {
             category_name(WasteCategory::parse("HW08").unwrap()),
             Some("废矿物油与含矿物油废物")
         );
-        assert_eq!(
-            category_name(WasteCategory::parse("HW50").unwrap()),
-            Some("废催化剂")
-        );
+        assert_eq!(category_name(WasteCategory::parse("HW50").unwrap()), Some("废催化剂"));
         for c in WasteCategory::all() {
             assert!(category_name(c).is_some(), "{c}");
         }
     }
 
-    const HEADER: &str =
-        "code,category,category_name,industry_source,description,hazard,hazard_official\n";
+    const HEADER: &str = "code,category,category_name,industry_source,description,hazard,hazard_official\n";
 
     #[test]
     fn parses_a_small_valid_file() {
@@ -787,10 +711,7 @@ mod tests {
         );
         let entries = parse_catalogue_csv(&text).unwrap();
         assert_eq!(entries.len(), 1);
-        assert_eq!(
-            entries[0].description,
-            "含有或沾染毒性,感染性危险废物的废弃的包装物"
-        );
+        assert_eq!(entries[0].description, "含有或沾染毒性,感染性危险废物的废弃的包装物");
         assert_eq!(entries[0].hazards, vec![Hazard::T, Hazard::In]);
     }
 
@@ -832,17 +753,12 @@ mod tests {
             (13, Some("hazard"), "catalogue.empty_field"),
         ];
         assert_eq!(found, expected);
-        assert!(
-            problems[6].problem.message.contains("line 2"),
-            "{:?}",
-            problems[6]
-        );
+        assert!(problems[6].problem.message.contains("line 2"), "{:?}", problems[6]);
     }
 
     #[test]
     fn accepts_a_byte_order_mark() {
-        let text =
-            format!("\u{feff}{HEADER}900-041-49,HW49,其他废物,非特定行业,包装物,T/In,T/In\n");
+        let text = format!("\u{feff}{HEADER}900-041-49,HW49,其他废物,非特定行业,包装物,T/In,T/In\n");
         assert_eq!(parse_catalogue_csv(&text).unwrap().len(), 1);
     }
 

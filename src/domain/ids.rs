@@ -109,9 +109,7 @@ impl DivisionCode {
 /// Characters of a USCC in value order (GB 32100-2015: digits and upper-case letters
 /// without I, O, S, V, Z).
 const USCC_CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const USCC_WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
+const USCC_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
 fn uscc_value(c: u8) -> Option<u32> {
     USCC_CHARSET
@@ -307,10 +305,7 @@ mod tests {
         assert_eq!(cq.as_u32(), 500000);
         assert_eq!(cq.as_str(), "500000");
         assert_eq!(cq.to_string(), "500000");
-        assert_eq!(
-            "510000".parse::<ProvinceCode>().unwrap(),
-            ProvinceCode::SICHUAN
-        );
+        assert_eq!("510000".parse::<ProvinceCode>().unwrap(), ProvinceCode::SICHUAN);
         for c in [
             ProvinceCode::CHONGQING,
             ProvinceCode::SICHUAN,
@@ -326,19 +321,11 @@ mod tests {
         for s in [
             "", "50000", "5000000", "500001", "50000a", " 500000", "000000", "５00000",
         ] {
-            assert_eq!(
-                ProvinceCode::parse(s).unwrap_err().code,
-                "province.format",
-                "{s:?}"
-            );
+            assert_eq!(ProvinceCode::parse(s).unwrap_err().code, "province.format", "{s:?}");
         }
         // Well-formed but not a province: 71 Taiwan, 81 Hong Kong are outside the 31; 99 unused.
         for s in ["710000", "810000", "990000", "100000"] {
-            assert_eq!(
-                ProvinceCode::parse(s).unwrap_err().code,
-                "province.unknown",
-                "{s:?}"
-            );
+            assert_eq!(ProvinceCode::parse(s).unwrap_err().code, "province.unknown", "{s:?}");
         }
     }
 
@@ -357,11 +344,7 @@ mod tests {
     #[test]
     fn division_code_rejections() {
         for s in ["", "50011", "5001120", "50011x", "-50011", "500 12"] {
-            assert_eq!(
-                DivisionCode::parse(s).unwrap_err().code,
-                "division.format",
-                "{s:?}"
-            );
+            assert_eq!(DivisionCode::parse(s).unwrap_err().code, "division.format", "{s:?}");
         }
         for s in ["990101", "000101", "710101"] {
             assert_eq!(
@@ -387,18 +370,11 @@ mod tests {
     #[test]
     fn uscc_real_world_examples() {
         // Published codes of well-known companies (Huawei, Tencent, Alibaba).
-        for s in [
-            "914403001922038216",
-            "9144030071526726XG",
-            "91330100799655058B",
-        ] {
+        for s in ["914403001922038216", "9144030071526726XG", "91330100799655058B"] {
             assert_eq!(Uscc::parse(s).unwrap().as_str(), s);
         }
         // The brief's example "91500000MA5U8X1E6K" does not satisfy the check; computed: '3'.
-        assert_eq!(
-            Uscc::parse("91500000MA5U8X1E6K").unwrap_err().code,
-            "uscc.check"
-        );
+        assert_eq!(Uscc::parse("91500000MA5U8X1E6K").unwrap_err().code, "uscc.check");
         let u = Uscc::with_check_char("91500000MA5U8X1E6").unwrap();
         assert_eq!(u.as_str(), "91500000MA5U8X1E63");
         assert_eq!(Uscc::parse("91500000MA5U8X1E63").unwrap(), u);
@@ -457,10 +433,7 @@ mod tests {
         let l = LicenceNumber::parse("  渝危废〔2024〕12号 ").unwrap();
         assert_eq!(l.as_str(), "渝危废〔2024〕12号");
         assert_eq!(LicenceNumber::parse("").unwrap_err().code, "licence.empty");
-        assert_eq!(
-            LicenceNumber::parse(" \t ").unwrap_err().code,
-            "licence.empty"
-        );
+        assert_eq!(LicenceNumber::parse(" \t ").unwrap_err().code, "licence.empty");
         assert!(LicenceNumber::parse(&"危".repeat(64)).is_ok());
         assert_eq!(
             LicenceNumber::parse(&"危".repeat(65)).unwrap_err().code,
@@ -470,10 +443,7 @@ mod tests {
             LicenceNumber::parse("A\u{0}B").unwrap_err().code,
             "licence.control_char"
         );
-        assert_eq!(
-            LicenceNumber::parse("A\nB").unwrap_err().code,
-            "licence.control_char"
-        );
+        assert_eq!(LicenceNumber::parse("A\nB").unwrap_err().code, "licence.control_char");
     }
 
     #[test]

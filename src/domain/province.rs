@@ -20,12 +20,11 @@ pub struct Province {
     pub name_en: String,
 }
 
-static PROVINCES: LazyLock<Vec<Province>> =
-    LazyLock::new(|| match parse_provinces(PROVINCES_CSV) {
-        Ok(list) => list,
-        // Embedded at compile time and checked by the tests: a build defect.
-        Err(e) => panic!("embedded data/provinces.csv is invalid: {e}"),
-    });
+static PROVINCES: LazyLock<Vec<Province>> = LazyLock::new(|| match parse_provinces(PROVINCES_CSV) {
+    Ok(list) => list,
+    // Embedded at compile time and checked by the tests: a build defect.
+    Err(e) => panic!("embedded data/provinces.csv is invalid: {e}"),
+});
 
 /// The 31 provinces in file order (parsed once).
 pub fn provinces() -> &'static [Province] {
@@ -37,12 +36,7 @@ pub fn province(code: ProvinceCode) -> Option<&'static Province> {
 }
 
 fn parse_provinces(text: &str) -> Result<Vec<Province>, Invalid> {
-    let bad = |line: u64, what: String| {
-        Invalid::new(
-            "province.data",
-            format!("provinces.csv line {line}: {what}"),
-        )
-    };
+    let bad = |line: u64, what: String| Invalid::new("province.data", format!("provinces.csv line {line}: {what}"));
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
     if header.iter().collect::<Vec<_>>() != ["code", "name_zh", "short_zh", "name_en"] {
@@ -64,14 +58,8 @@ fn parse_provinces(text: &str) -> Result<Vec<Province>, Invalid> {
             short_zh: field(2),
             name_en: field(3),
         };
-        if province.name_zh.is_empty()
-            || province.short_zh.chars().count() != 1
-            || province.name_en.is_empty()
-        {
-            return Err(bad(
-                line,
-                "empty name or abbreviation not one character".into(),
-            ));
+        if province.name_zh.is_empty() || province.short_zh.chars().count() != 1 || province.name_en.is_empty() {
+            return Err(bad(line, "empty name or abbreviation not one character".into()));
         }
         out.push(province);
     }
@@ -114,9 +102,7 @@ mod tests {
     fn rejects_bad_data() {
         assert!(parse_provinces("code,name\n").is_err());
         assert!(parse_provinces("code,name_zh,short_zh,name_en\n500001,x,y,z\n").is_err());
-        assert!(
-            parse_provinces("code,name_zh,short_zh,name_en\n500000,a,b,c\n500000,a,b,c\n").is_err()
-        );
+        assert!(parse_provinces("code,name_zh,short_zh,name_en\n500000,a,b,c\n500000,a,b,c\n").is_err());
         assert!(parse_provinces("code,name_zh,short_zh,name_en\n500000,a,bb,c\n").is_err());
     }
 }

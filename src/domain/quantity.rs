@@ -68,9 +68,7 @@ fn parse_unsigned_grams(s: &str) -> Result<i64, Invalid> {
     if frac.len() > 3 {
         return Err(Invalid::new(
             "quantity.precision",
-            format!(
-                "quantity {s:?} has more than 3 decimals (the smallest unit is 1 g = 0.001 kg)"
-            ),
+            format!("quantity {s:?} has more than 3 decimals (the smallest unit is 1 g = 0.001 kg)"),
         ));
     }
     let mut kg: i64 = 0;
@@ -91,10 +89,7 @@ fn parse_unsigned_grams(s: &str) -> Result<i64, Invalid> {
 }
 
 fn not_positive() -> Invalid {
-    Invalid::new(
-        "quantity.not_positive",
-        "quantity must be greater than zero",
-    )
+    Invalid::new("quantity.not_positive", "quantity must be greater than zero")
 }
 
 fn too_large() -> Invalid {
@@ -149,17 +144,14 @@ mod tests {
         assert_eq!(Quantity::parse_kg("0.001").unwrap().grams(), 1);
         assert_eq!(Quantity::parse_kg("1234.500").unwrap().grams(), 1_234_500);
         assert_eq!(Quantity::parse_kg("007").unwrap().grams(), 7_000);
-        assert_eq!(
-            Quantity::parse_kg("1000000000").unwrap().grams(),
-            Quantity::MAX_GRAMS
-        );
+        assert_eq!(Quantity::parse_kg("1000000000").unwrap().grams(), Quantity::MAX_GRAMS);
     }
 
     #[test]
     fn rejects_malformed_text() {
         for s in [
-            "", " 1", "1 ", "1,000", "+1", ".5", "5.", "1e3", "1E3", "1..2", "1.2.3", "abc", "١٢",
-            "１２", "12kg", "0x10", "NaN", "inf", "-", ".",
+            "", " 1", "1 ", "1,000", "+1", ".5", "5.", "1e3", "1E3", "1..2", "1.2.3", "abc", "١٢", "１２", "12kg",
+            "0x10", "NaN", "inf", "-", ".",
         ] {
             assert_eq!(code_of(s), "quantity.format", "{s:?}");
         }
@@ -177,14 +169,8 @@ mod tests {
         for s in ["0", "0.0", "0.000", "-1", "-0", "-12.5"] {
             assert_eq!(code_of(s), "quantity.not_positive", "{s:?}");
         }
-        assert_eq!(
-            Quantity::from_grams(0).unwrap_err().code,
-            "quantity.not_positive"
-        );
-        assert_eq!(
-            Quantity::from_grams(-5).unwrap_err().code,
-            "quantity.not_positive"
-        );
+        assert_eq!(Quantity::from_grams(0).unwrap_err().code, "quantity.not_positive");
+        assert_eq!(Quantity::from_grams(-5).unwrap_err().code, "quantity.not_positive");
     }
 
     #[test]
@@ -193,15 +179,10 @@ mod tests {
         assert_eq!(code_of("9223372036854775807"), "quantity.too_large");
         assert_eq!(code_of("99999999999999999999999999"), "quantity.too_large");
         assert_eq!(
-            Quantity::from_grams(Quantity::MAX_GRAMS + 1)
-                .unwrap_err()
-                .code,
+            Quantity::from_grams(Quantity::MAX_GRAMS + 1).unwrap_err().code,
             "quantity.too_large"
         );
-        assert_eq!(
-            Quantity::from_grams(i64::MAX).unwrap_err().code,
-            "quantity.too_large"
-        );
+        assert_eq!(Quantity::from_grams(i64::MAX).unwrap_err().code, "quantity.too_large");
     }
 
     #[test]

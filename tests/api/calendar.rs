@@ -1,0 +1,206 @@
+//! Working days through the API: the DESIGN vectors, every make-up working day of 2024–2026,
+//! provisional 2027, and the admin import of a year.
+
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::support::{Backend, TestApp, assert_problem};
+
+async fn due(app: &TestApp, from: &str, add: u32) -> Value {
+    let (status, body, _) = app
+        .get(&format!("/api/v1/calendar/working-days?from={from}&add={add}"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn design_vectors(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for (from, add, expected) in [
+        ("2025-09-26", 5, "2025-10-10"),
+        ("2025-01-24", 5, "2025-02-07"),
+        ("2026-02-13", 10, "2026-03-05"),
+    ] {
+        let body = due(&app, from, add).await;
+        assert_eq!(body["due"], expected, "{from} +{add}");
+        assert_eq!(body["provisional"], false);
+        assert_eq!(body["from"], from);
+        assert_eq!(body["add"], add);
+    }
+    // The deadline instant is office close (17:30 Asia/Shanghai = 09:30 UTC).
+    let body = due(&app, "2025-09-26", 5).await;
+    assert_eq!(body["due_at"], "2025-10-10T09:30:00+00:00");
+}
+both_backends!(design_vectors, design_vectors);
+
+/// Every make-up working day (调休) of 2024–2026, as published by the State Council.
+const MAKE_UP_DAYS: &[&str] = &[
+    "2024-02-04",
+    "2024-02-18",
+    "2024-04-07",
+    "2024-04-28",
+    "2024-05-11",
+    "2024-09-14",
+    "2024-09-29",
+    "2024-10-12",
+    "2025-01-26",
+    "2025-02-08",
+    "2025-04-27",
+    "2025-09-28",
+    "2025-10-11",
+    "2026-01-04",
+    "2026-02-14",
+    "2026-02-28",
+    "2026-05-09",
+    "2026-09-20",
+    "2026-10-10",
+];
+
+async fn make_up_days_are_working_days(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // The list above is the published one; the stored calendar must agree with it exactly.
+    let mut stored = Vec::new();
+    for year in [2024, 2025, 2026] {
+        let (status, body, _) = app.get(&format!("/api/v1/calendar/{year}"), None).await;
+        assert_eq!(status, 200);
+        for d in body["days"].as_array().unwrap() {
+            if d["kind"] == "workday" {
+                stored.push(d["date"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(stored, MAKE_UP_DAYS);
+    for day in MAKE_UP_DAYS {
+        // A make-up day (a weekend day) is the first working day after the day before it.
+        let before =
+            (chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap() - chrono::Duration::days(1)).to_string();
+        let body = due(&app, &before, 1).await;
+        assert_eq!(body["due"], *day, "make-up day {day}");
+    }
+}
+both_backends!(make_up_days_are_working_days, make_up_days_are_working_days);
+
+async fn a_year_without_data_is_provisional_until_imported(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_user("root", "admin", None).await;
+    app.add_user("cq-reg", "regulator", Some("500000")).await;
+    let admin = app.login("root").await;
+
+    // 2027 has no notice yet: plain Monday–Friday, flagged provisional.
+    let body = due(&app, "2027-03-01", 5).await;
+    assert_eq!(body["due"], "2027-03-08");
+    assert_eq!(body["provisional"], true);
+    // A span that starts in 2026 and crosses into 2027 is provisional too.
+    let body = due(&app, "2026-12-30", 5).await;
+    assert_eq!(body["provisional"], true);
+    assert_eq!(body["due"], "2027-01-06");
+    // A span wholly inside 2026 is not.
+    assert_eq!(due(&app, "2026-12-01", 5).await["provisional"], false);
+    let (status, body, headers) = app.get("/api/v1/calendar/2027", None).await;
+    assert_problem(status, &body, &headers, 404);
+    let (_, overview, _) = app.get("/api/v1/calendar", None).await;
+    assert!(
+        overview["missing"].as_array().unwrap().contains(&json!(2027)),
+        "{overview}"
+    );
+
+    // A regulator may not import; an invalid year reports every problem and changes nothing.
+    let regulator = app.login("cq-reg").await;
+    let year_2027 = json!({
+        "source": "国办发明电〔2026〕7号 (test fixture)",
+        "days": [
+            {"date": "2027-01-01", "kind": "holiday", "name_zh": "元旦", "name_en": "New Year's Day"},
+            {"date": "2027-03-01", "kind": "holiday", "name_zh": "测试假日", "name_en": "Test holiday"},
+            {"date": "2027-03-06", "kind": "workday", "name_zh": "测试调休", "name_en": "Test make-up day"}
+        ]
+    });
+    let (status, body, headers) = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/calendar/2027",
+            Some(&regulator),
+            &year_2027,
+        )
+        .await;
+    assert_problem(status, &body, &headers, 403);
+    let bad = json!({
+        "source": "",
+        "days": [
+            {"date": "2026-12-31", "kind": "holiday", "name_zh": "跨年"},
+            {"date": "2027-03-03", "kind": "workday", "name_zh": "周三调休"},
+            {"date": "2027-02-30", "kind": "holiday", "name_zh": "x"},
+            {"date": "2027-05-01", "kind": "vacation", "name_zh": "劳动节"},
+            {"date": "2027-05-02", "kind": "holiday"},
+            {"date": "2027-05-02", "kind": "holiday", "name_zh": "劳动节"}
+        ]
+    });
+    let (status, body, headers) = app
+        .send_json(reqwest::Method::PUT, "/api/v1/calendar/2027", Some(&admin), &bad)
+        .await;
+    let codes = assert_problem(status, &body, &headers, 422);
+    let pointers: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    for p in ["/source", "/days/2/date", "/days/3/kind", "/days/4/name_zh"] {
+        assert!(pointers.contains(&p), "{p} missing: {body}");
+    }
+    assert!(!codes.is_empty());
+    let (status, _, _) = app.get("/api/v1/calendar/2027", None).await;
+    assert_eq!(status, 404, "nothing stored");
+    // Cross-row rules (year, weekday make-up, duplicates) are reported together too.
+    let bad = json!({
+        "source": "x",
+        "days": [
+            {"date": "2026-12-31", "kind": "holiday", "name_zh": "跨年"},
+            {"date": "2027-03-03", "kind": "workday", "name_zh": "周三调休"},
+            {"date": "2027-05-02", "kind": "holiday", "name_zh": "劳动节"},
+            {"date": "2027-05-02", "kind": "holiday", "name_zh": "劳动节"}
+        ]
+    });
+    let (status, body, headers) = app
+        .send_json(reqwest::Method::PUT, "/api/v1/calendar/2027", Some(&admin), &bad)
+        .await;
+    assert_problem(status, &body, &headers, 422);
+    assert!(body["errors"].as_array().unwrap().len() >= 3, "{body}");
+
+    // The admin imports it; the same question now has a firm answer that honours the holiday
+    // on Monday 2027-03-01 and the make-up Saturday 2027-03-06.
+    let (status, body, _) = app
+        .send_json(reqwest::Method::PUT, "/api/v1/calendar/2027", Some(&admin), &year_2027)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["days"].as_array().unwrap().len(), 3);
+    let body = due(&app, "2027-02-26", 5).await;
+    assert_eq!(body["provisional"], false);
+    // Mar 1 holiday; Mar 2,3,4,5 work; Mar 6 make-up work → 5th working day is Mar 6.
+    assert_eq!(body["due"], "2027-03-06");
+    let (status, stored, _) = app.get("/api/v1/calendar/2027", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(stored["source"], "国办发明电〔2026〕7号 (test fixture)");
+}
+both_backends!(
+    a_year_without_data_is_provisional_until_imported,
+    a_year_without_data_is_provisional_until_imported
+);
+
+#[actix_web::test]
+async fn working_day_query_problems() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (status, body, headers) = app.get("/api/v1/calendar/working-days", None).await;
+    let codes = assert_problem(status, &body, &headers, 422);
+    assert_eq!(codes, vec!["query.required", "query.required"]);
+    let (status, body, headers) = app
+        .get("/api/v1/calendar/working-days?from=2025-13-01&add=-1", None)
+        .await;
+    let codes = assert_problem(status, &body, &headers, 422);
+    assert_eq!(codes.len(), 2, "{body}");
+    let (status, body, headers) = app
+        .get("/api/v1/calendar/working-days?from=2025-1-1&add=1000", None)
+        .await;
+    assert_eq!(assert_problem(status, &body, &headers, 422).len(), 2);
+    let (status, body, headers) = app.get("/api/v1/calendar/abc", None).await;
+    assert_problem(status, &body, &headers, 422);
+}

@@ -1,0 +1,15 @@
+//! The one integration-test binary: real servers on random ports, real databases (SQLite temp
+//! files and PostgreSQL databases cloned from a migrated template).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod auth;
+mod calendar;
+mod errors;
+mod migrations;
+mod openapi;
+mod operations;
+mod permissions;
+mod reference;

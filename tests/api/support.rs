@@ -1,0 +1,369 @@
+//! Test harness: every test gets its own database (SQLite: a temp file; PostgreSQL: a database
+//! cloned from a migrated template, dropped afterwards) and a real server on a random port.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use actix_web::web;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use hwtransfer::app::{self, AppState};
+use hwtransfer::config::Config;
+use hwtransfer::db::pool::Db;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs the test body once per backend: `both_backends!(name, async_fn)` makes `name::sqlite`
+/// and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$body($crate::support::Backend::Sqlite).await
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                super::$body($crate::support::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A database of one test.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match backend {
+            Backend::Sqlite => TestDb {
+                url: format!("sqlite://{}", dir.path().join("test.db").display()),
+                backend,
+                dir,
+                pg_name: None,
+            },
+            Backend::Postgres => {
+                let template = ensure_template();
+                let name = format!("hwt_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
+                    .expect("PostgreSQL must run for the tests (see README)");
+                // Two clones of one template at the same instant can collide; retry briefly.
+                let mut tries = 0;
+                loop {
+                    match diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}")).execute(&mut admin) {
+                        Ok(_) => break,
+                        Err(e) if tries < 50 => {
+                            tries += 1;
+                            let _ = e;
+                            std::thread::sleep(std::time::Duration::from_millis(100 + tries * 20));
+                        }
+                        Err(e) => panic!("creating test database: {e}"),
+                    }
+                }
+                TestDb {
+                    url: format!("{}/{name}", postgres_base_url()),
+                    backend,
+                    dir,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    /// An empty PostgreSQL database (no migrations), or an empty SQLite file.
+    pub fn empty(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match backend {
+            Backend::Sqlite => TestDb {
+                url: format!("sqlite://{}", dir.path().join("empty.db").display()),
+                backend,
+                dir,
+                pg_name: None,
+            },
+            Backend::Postgres => {
+                let name = format!("hwt_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin =
+                    PgConnection::establish(&format!("{}/postgres", postgres_base_url())).expect("PostgreSQL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create db");
+                TestDb {
+                    url: format!("{}/{name}", postgres_base_url()),
+                    backend,
+                    dir,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name
+            && let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+        }
+    }
+}
+
+/// The migrated template database, made once per migration content and shared by every test
+/// process (nextest runs each test in its own process), under an advisory lock.
+fn ensure_template() -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut files: Vec<_> = walk(&root);
+    files.sort();
+    for f in files {
+        hasher.update(f.to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&f).expect("read migration"));
+    }
+    // The reference data loaded into the template changes with the binary's data files too.
+    hasher.update(include_bytes!("../../data/hw-catalogue-2021.csv"));
+    hasher.update(include_bytes!("../../data/cn-holidays.csv"));
+    let digest = hasher.finalize();
+    let name = format!(
+        "hwt_tpl_{}",
+        digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let mut admin = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
+        .expect("PostgreSQL must run for the tests (see README)");
+    diesel::sql_query("SELECT pg_advisory_lock(727001)")
+        .execute(&mut admin)
+        .expect("lock");
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let exists = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM pg_database WHERE datname = '{name}'"
+    ))
+    .get_result::<Count>(&mut admin)
+    .expect("query")
+    .n > 0;
+    if !exists {
+        let building = format!("{name}_building");
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).execute(&mut admin);
+        diesel::sql_query(format!("CREATE DATABASE {building}"))
+            .execute(&mut admin)
+            .expect("create template");
+        {
+            let db = Db::connect(
+                &format!("{}/{building}", postgres_base_url()),
+                2,
+                std::time::Duration::from_secs(10),
+            )
+            .expect("pool");
+            app::prepare_database(&db).expect("migrate template");
+        }
+        // Renaming marks the template complete; pooled connections must be gone first.
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{building}' AND pid <> pg_backend_pid()"
+        ))
+        .execute(&mut admin)
+        .expect("terminate");
+        diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
+            .execute(&mut admin)
+            .expect("rename");
+    }
+    diesel::sql_query("SELECT pg_advisory_unlock(727001)")
+        .execute(&mut admin)
+        .expect("unlock");
+    name
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A running service on a random port with its own database.
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub client: reqwest::Client,
+    pub state: web::Data<AppState>,
+    pub db: TestDb,
+}
+
+pub fn test_config(db: &TestDb) -> Config {
+    let mut config = Config::defaults();
+    config.database_url = db.url.clone();
+    config.data_dir = db.dir.path().join("data");
+    config.listen = "127.0.0.1:0".into();
+    config.pool_size = 4;
+    config.user_cache_secs = 0;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let db = TestDb::new(backend);
+        let mut config = test_config(&db);
+        tweak(&mut config);
+        Self::start(db, config).await
+    }
+
+    pub async fn start(db: TestDb, config: Config) -> TestApp {
+        let state = AppState::new(config).expect("state");
+        let pool = state.db.clone();
+        web::block(move || app::prepare_database(&pool))
+            .await
+            .expect("block")
+            .expect("prepare database");
+        let state = web::Data::new(state);
+        let (server, addr) = app::start_server(state.clone(), "127.0.0.1:0").expect("bind");
+        actix_web::rt::spawn(server);
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            state,
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Creates a user directly (as the CLI would) and returns its id.
+    pub async fn add_user(&self, username: &str, role: &str, binding: Option<&str>) -> String {
+        use hwtransfer::api::users::{NewUser, binding_for, create_user};
+        use hwtransfer::auth::Role;
+        let role = Role::parse(role).expect("role");
+        let (p, e, o) = match role {
+            Role::Regulator | Role::Auditor => (binding, None, None),
+            Role::Enterprise => (None, binding, None),
+            Role::Operator => (None, None, binding),
+            Role::Admin => (None, None, None),
+        };
+        let binding = binding_for(role, p, e, o).expect("binding");
+        let new = NewUser {
+            username: username.into(),
+            password: PASSWORD.into(),
+            role,
+            display_name: username.into(),
+            binding,
+        };
+        let row = self
+            .state
+            .db
+            .run(move |conn| create_user(conn, &new))
+            .await
+            .expect("create user");
+        row.id
+    }
+
+    pub async fn login(&self, username: &str) -> String {
+        self.login_with(username, PASSWORD).await
+    }
+
+    pub async fn login_with(&self, username: &str, password: &str) -> String {
+        let res = self
+            .client
+            .post(self.url("/api/v1/auth/token"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(res.status(), 200, "login of {username}");
+        let body: Value = res.json().await.expect("json");
+        body["access_token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        split(req.send().await.expect("send")).await
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req = self.client.request(method, self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        split(req.send().await.expect("send")).await
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        self.send_json(reqwest::Method::POST, path, token, body).await
+    }
+}
+
+pub const PASSWORD: &str = "test-password-123";
+
+pub async fn split(res: reqwest::Response) -> (u16, Value, reqwest::header::HeaderMap) {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body, headers)
+}
+
+/// Asserts a problem+json answer with `status`, a request id, and returns its `errors` codes.
+pub fn assert_problem(status: u16, body: &Value, headers: &reqwest::header::HeaderMap, expected: u16) -> Vec<String> {
+    assert_eq!(status, expected, "status; body: {body}");
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "content type; body: {body}"
+    );
+    assert_eq!(body["status"], expected);
+    let rid = body["request_id"].as_str().expect("request_id");
+    assert!(!rid.is_empty());
+    assert_eq!(headers.get("x-request-id").and_then(|v| v.to_str().ok()), Some(rid));
+    assert!(body["type"].as_str().is_some_and(|t| t.starts_with("/problems/")));
+    body["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["code"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub type Shared<T> = Arc<T>;
