@@ -7,6 +7,7 @@ mod support;
 
 mod auth;
 mod calendar;
+mod cli;
 mod errors;
 mod migrations;
 mod openapi;

@@ -86,6 +86,16 @@ impl TestDb {
         }
     }
 
+    /// A second handle on the same database that does not drop it (the original owns it).
+    pub fn reuse(other: &TestDb) -> TestDb {
+        TestDb {
+            url: other.url.clone(),
+            backend: other.backend,
+            dir: tempfile::tempdir().expect("tempdir"),
+            pg_name: None,
+        }
+    }
+
     /// An empty PostgreSQL database (no migrations), or an empty SQLite file.
     pub fn empty(backend: Backend) -> TestDb {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -1,0 +1,159 @@
+//! The command line, run as a real process against both backends.
+
+use std::process::Command;
+
+use crate::both_backends;
+use crate::support::{Backend, TestApp, TestDb};
+
+fn hwt(db: &TestDb) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hwtransfer"));
+    cmd.env("HWT_DATABASE_URL", &db.url)
+        .env("HWT_DATA_DIR", db.dir.path().join("data"))
+        .env("HWT_LOG", "warn");
+    cmd
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}{}",
+        cmd,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn accounts_tokens_and_seed(backend: Backend) {
+    let db = TestDb::new(backend);
+    let out = ok(hwt(&db).arg("migrate"));
+    assert!(out.contains("migrations applied"), "{out}");
+    ok(hwt(&db).args([
+        "user",
+        "add",
+        "--username",
+        "cq-officer",
+        "--password",
+        "a-long-password-1",
+        "--role",
+        "regulator",
+        "--province",
+        "500000",
+    ]));
+    // A regulator without a province is refused and nothing is stored.
+    let out = hwt(&db)
+        .args(["user", "add", "--username", "x-reg", "--password", "a-long-password-1", "--role", "regulator"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("province"));
+    let list = ok(hwt(&db).args(["user", "list"]));
+    assert!(list.contains("cq-officer") && list.contains("500000") && list.contains("active"), "{list}");
+    assert!(!list.contains("x-reg"));
+
+    let token = ok(hwt(&db).args(["token", "--user", "cq-officer"])).trim().to_string();
+    assert_eq!(token.split('.').count(), 3);
+
+    // Seeding twice changes nothing the second time.
+    let first = ok(hwt(&db).args(["seed", "--demo"]));
+    assert!(first.contains("cq-regulator") && first.contains("demo-pass-2026"), "{first}");
+    ok(hwt(&db).args(["seed", "--demo"]));
+    let list = ok(hwt(&db).args(["user", "list"]));
+    assert_eq!(list.lines().count(), 9, "{list}");
+
+    let client = ok(hwt(&db).args(["client", "add", "--name", "ERP", "--enterprise", "ent-9"]));
+    assert!(client.contains("client_id:") && client.contains("client_secret:"));
+
+    ok(hwt(&db).args(["user", "disable", "--username", "cq-officer"]));
+    assert!(ok(hwt(&db).args(["user", "list"])).lines().any(|l| l.contains("cq-officer") && l.contains("disabled")));
+    let out = hwt(&db).args(["token", "--user", "cq-officer"]).output().unwrap();
+    assert!(!out.status.success(), "no token for a disabled user");
+
+    // The token printed by the CLI works against a server on the same database and keys.
+    let mut config = crate::support::test_config(&db);
+    config.data_dir = db.dir.path().join("data");
+    let app = TestApp::start(TestDb::reuse(&db), config).await;
+    ok(hwt(&db).args(["user", "enable", "--username", "cq-officer"]));
+    let token = ok(hwt(&db).args(["token", "--user", "cq-officer"])).trim().to_string();
+    let (status, me, _) = app.get("/api/v1/auth/me", Some(&token)).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["name"], "cq-officer");
+}
+both_backends!(accounts_tokens_and_seed, accounts_tokens_and_seed);
+
+async fn catalogue_edition_import(backend: Backend) {
+    let db = TestDb::new(backend);
+    ok(hwt(&db).arg("migrate"));
+    // A fixture edition: the 2021 table plus one invented code (the real 2025 table is not
+    // available; see data/README.md). It comes into force on 2025-01-01.
+    let mut csv = include_str!("../../data/hw-catalogue-2021.csv").to_string();
+    csv.push_str("999-001-48,HW48,有色金属采选和冶炼废物,测试行业,测试用虚构废物,T,T\n");
+    let file = db.dir.path().join("cat.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let out = ok(hwt(&db).args(["catalogue", "import"]).arg(&file).args(["--edition", "2025"]));
+    assert!(out.contains("468 codes"), "{out}");
+    // Importing the same edition again is refused.
+    assert!(!hwt(&db).args(["catalogue", "import"]).arg(&file).args(["--edition", "2025"]).output().unwrap().status.success());
+    // A bad file reports every problem and imports nothing.
+    let bad = "code,category,category_name,industry_source,description,hazard,hazard_official\n\
+               900-001-08,HW09,x,y,z,T,T\n12345,HW08,x,y,z,T,T\n900-002-08,HW08,x,y,z,Q,Q\n";
+    let bad_file = db.dir.path().join("bad.csv");
+    std::fs::write(&bad_file, bad).unwrap();
+    let out = hwt(&db).args(["catalogue", "import"]).arg(&bad_file).args(["--edition", "2030"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("3 problem(s)") || err.contains("problem(s)"), "{err}");
+    assert!(err.contains("line 2") && err.contains("line 3") && err.contains("line 4"), "{err}");
+
+    // The API now defaults to the edition in force today (2025), and still answers for 2021.
+    let app = TestApp::start(TestDb::reuse(&db), crate::support::test_config(&db)).await;
+    let (_, body, _) = app.get("/api/v1/waste-codes?q=999-001", None).await;
+    assert_eq!(body["edition"], 2025);
+    assert_eq!(body["items"].as_array().unwrap().len(), 1);
+    let (_, body, _) = app.get("/api/v1/waste-codes?q=999-001&edition=2021", None).await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 0);
+    let (status, body, _) = app.get("/api/v1/waste-codes?edition=2030", None).await;
+    assert_eq!(status, 422, "{body}");
+    let (_, eds, _) = app.get("/api/v1/catalogue/editions", None).await;
+    assert_eq!(eds.as_array().unwrap().len(), 2);
+    assert_eq!(eds[1]["code_count"], 468);
+}
+both_backends!(catalogue_edition_import, catalogue_edition_import);
+
+async fn calendar_import(backend: Backend) {
+    let db = TestDb::new(backend);
+    ok(hwt(&db).arg("migrate"));
+    let file = db.dir.path().join("2027.csv");
+    std::fs::write(
+        &file,
+        "date,kind,name_zh,name_en\n2027-01-01,holiday,元旦,New Year's Day\n2027-02-20,workday,春节,Spring Festival\n",
+    )
+    .unwrap();
+    let out = ok(hwt(&db).args(["calendar", "import"]).arg(&file));
+    assert!(out.contains("calendar 2027: 2 days"), "{out}");
+    let bad = db.dir.path().join("bad.csv");
+    std::fs::write(&bad, "date,kind,name_zh,name_en\n2028-01-03,workday,x,y\n2028-13-01,holiday,x,y\n").unwrap();
+    let out = hwt(&db).args(["calendar", "import"]).arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+    let app = TestApp::start(TestDb::reuse(&db), crate::support::test_config(&db)).await;
+    let (status, body, _) = app.get("/api/v1/calendar/2027", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["days"].as_array().unwrap().len(), 2);
+    let (status, _, _) = app.get("/api/v1/calendar/2028", None).await;
+    assert_eq!(status, 404, "a bad file imports nothing");
+}
+both_backends!(calendar_import, calendar_import);
+
+#[test]
+fn unknown_settings_are_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hwtransfer"))
+        .env("HWT_DATABSE_URL", "sqlite://typo.db")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HWT_DATABSE_URL"));
+    let out = Command::new(env!("CARGO_BIN_EXE_hwtransfer")).args(["--pool-size", "1", "migrate"]).output().unwrap();
+    assert!(!out.status.success(), "a pool of one is refused");
+}
