@@ -16,7 +16,7 @@ use crate::db;
 use crate::domain::Invalid;
 use crate::domain::calendar::{CalendarDay, DayKind, YearCalendar, deadline_instant, shanghai_date};
 
-fn parse_date(s: &str) -> Result<NaiveDate, Invalid> {
+pub fn parse_date(s: &str) -> Result<NaiveDate, Invalid> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .ok()
         .filter(|d| (2000..=2100).contains(&d.year()) && s.len() == 10)

@@ -92,6 +92,9 @@ pub enum ApiError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// `If-Match` named a version that is no longer current.
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64, detail: String },
     #[error("service unavailable")]
@@ -121,6 +124,7 @@ impl ApiError {
             ApiError::Forbidden(why) => ("forbidden", "Forbidden", why.clone()),
             ApiError::NotFound => ("not-found", "Not found", "no such resource".into()),
             ApiError::Conflict(why) => ("conflict", "Conflict", why.clone()),
+            ApiError::PreconditionFailed(why) => ("precondition-failed", "Precondition failed", why.clone()),
             ApiError::TooManyRequests { detail, .. } => ("too-many-requests", "Too many requests", detail.clone()),
             ApiError::Unavailable { .. } => (
                 "service-unavailable",
@@ -157,6 +161,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

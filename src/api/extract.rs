@@ -339,6 +339,72 @@ impl<'a> BodyReader<'a> {
         }
     }
 
+    /// An optional array of strings, each parsed; problems point at the element.
+    pub fn parse_list<T>(&mut self, field: &str, required: bool, parse: impl Fn(&str) -> Result<T, Invalid>) -> Option<Vec<T>> {
+        let items = match self.get(field) {
+            None if !required => return Some(Vec::new()),
+            _ => self.array(field)?,
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, v) in items.iter().enumerate() {
+            let pointer = format!("{}/{field}/{i}", self.base);
+            match v.as_str().map(&parse) {
+                Some(Ok(x)) => out.push(x),
+                Some(Err(invalid)) => {
+                    ok = false;
+                    self.problems.push(FieldProblem::body(pointer, &invalid));
+                }
+                None => {
+                    ok = false;
+                    self.problems
+                        .push(FieldProblem::new(Location::Body, pointer, "body.type", "must be a string"));
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// A nested object's reader, sharing the problem list afterwards via `absorb`.
+    pub fn nested(&mut self, field: &str, required: bool) -> Option<BodyReader<'a>> {
+        match self.get(field) {
+            None => {
+                if required && self.object.is_some() {
+                    self.problem(field, "body.required", "this field is required");
+                }
+                None
+            }
+            Some(v) => Some(BodyReader::new(v, &self.pointer(field))),
+        }
+    }
+
+    pub fn absorb(&mut self, mut other: BodyReader<'_>) {
+        self.problems.append(&mut other.problems);
+    }
+
+    /// An optional trimmed text of at most `max` characters.
+    pub fn text(&mut self, field: &str, required: bool, max: usize) -> Option<String> {
+        let s = if required { self.str(field)? } else { self.opt_str(field)? };
+        let t = s.trim();
+        if (required && t.is_empty()) || t.chars().count() > max || t.chars().any(char::is_control) {
+            let msg = if required {
+                format!("must be 1 to {max} characters without control characters")
+            } else {
+                format!("must be at most {max} characters without control characters")
+            };
+            self.problem(field, "body.text", msg);
+            return None;
+        }
+        Some(t.to_string())
+    }
+
+    pub fn into_result<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match value {
+            Some(v) if self.problems.is_empty() => Ok(v),
+            _ => Err(ApiError::Validation(self.problems)),
+        }
+    }
+
     pub fn array(&mut self, field: &str) -> Option<&'a Vec<Value>> {
         match self.get(field) {
             None => {

@@ -8,7 +8,9 @@ pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod reference;
+pub mod registry;
 pub mod users;
+pub mod whitelist;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -29,6 +31,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
         (name = "reference", description = "Provinces and the waste catalogue"),
         (name = "calendar", description = "Working days and the holiday calendar"),
         (name = "users", description = "Accounts"),
+        (name = "registry", description = "Producer enterprises, operators and their licences"),
+        (name = "whitelist", description = "Province-pair agreements, whitelist entries and quota usage"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -66,7 +70,30 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(users::create_user_handler)
         .service(users::get_user)
         .service(users::disable_user)
-        .service(users::enable_user);
+        .service(users::enable_user)
+        .service(registry::create_enterprise)
+        .service(registry::list_enterprises)
+        .service(registry::get_enterprise)
+        .service(registry::create_operator)
+        .service(registry::list_operators)
+        .service(registry::get_operator)
+        .service(registry::licence_history)
+        .service(registry::add_licence)
+        .service(registry::suspend_licence)
+        .service(registry::reinstate_licence)
+        .service(whitelist::propose_agreement)
+        .service(whitelist::list_agreements)
+        .service(whitelist::confirm_agreement)
+        .service(whitelist::propose_entry)
+        .service(whitelist::list_entries)
+        // Before `/whitelist-entries/{id}` so the literal path wins.
+        .service(whitelist::eligible_operators)
+        .service(whitelist::get_entry)
+        .service(whitelist::entry_versions)
+        .service(whitelist::confirm_entry)
+        .service(whitelist::suspend_entry)
+        .service(whitelist::reinstate_entry)
+        .service(whitelist::entry_usage);
 }
 
 /// Routes outside `/api/v1`.

@@ -7,7 +7,9 @@ pub mod migrate;
 pub mod pool;
 pub mod schema;
 pub mod throttle;
+pub mod registry;
 pub mod users;
+pub mod whitelist;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 
@@ -87,4 +89,33 @@ pub fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
 /// A fresh, time-ordered identifier (UUIDv7) for new rows; generated here so no insert needs `RETURNING`.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write lock up
+/// front: a deferred transaction that reads first and writes later can fail at once with
+/// SQLITE_BUSY when another writer got in between, whatever the busy timeout.
+pub fn write_tx<T, E>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if !matches!(conn, DbConnection::Sqlite(_)) {
+        return diesel::Connection::transaction(conn, f);
+    }
+    if let DbConnection::Sqlite(c) = conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+    }
+    type Tm = <DbConnection as diesel::Connection>::TransactionManager;
+    match f(conn) {
+        Ok(v) => {
+            Tm::commit_transaction(conn)?;
+            Ok(v)
+        }
+        Err(e) => {
+            if let Err(rollback) = Tm::rollback_transaction(conn) {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
+            Err(e)
+        }
+    }
 }

@@ -79,8 +79,135 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    enterprises (id) {
+        id -> Text,
+        name -> Text,
+        uscc -> Text,
+        province -> Text,
+        division_code -> Text,
+        address -> Text,
+        contact_name -> Text,
+        contact_phone -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    operators (id) {
+        id -> Text,
+        name -> Text,
+        uscc -> Text,
+        province -> Text,
+        division_code -> Text,
+        address -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    operator_licences (id) {
+        id -> Text,
+        operator_id -> Text,
+        version -> Integer,
+        licence_number -> Text,
+        modes -> Text,
+        categories -> Text,
+        codes -> Text,
+        annual_capacity_g -> BigInt,
+        valid_from -> Text,
+        valid_until -> Text,
+        issuing_authority -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agreements (id) {
+        id -> Text,
+        province_a -> Text,
+        province_b -> Text,
+        valid_from -> Text,
+        valid_until -> Text,
+        receiving_consent -> Text,
+        cap_per_application_g -> Nullable<BigInt>,
+        status -> Text,
+        proposed_by -> Text,
+        proposed_by_province -> Text,
+        confirmed_by -> Nullable<Text>,
+        confirmed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    whitelist_entries (id) {
+        id -> Text,
+        year -> Integer,
+        operator_id -> Text,
+        receiving_province -> Text,
+        source_province -> Text,
+        scope_kind -> Text,
+        scope -> Text,
+        category -> Text,
+        quota_g -> BigInt,
+        reserved_g -> BigInt,
+        approved_g -> BigInt,
+        shipped_g -> BigInt,
+        received_g -> BigInt,
+        facility -> Nullable<Text>,
+        note -> Nullable<Text>,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        proposed_by -> Text,
+        proposed_by_province -> Text,
+        confirmed_by -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    whitelist_entry_versions (entry_id, version) {
+        entry_id -> Text,
+        version -> Integer,
+        valid_from -> Timestamp,
+        recorded_at -> Timestamp,
+        status -> Text,
+        quota_g -> BigInt,
+        change -> Text,
+        reason -> Nullable<Text>,
+        changed_by -> Text,
+        snapshot -> Text,
+    }
+}
+
+diesel::table! {
+    quota_ledger (id) {
+        id -> Text,
+        entry_id -> Text,
+        movement -> Text,
+        amount_g -> BigInt,
+        application_id -> Nullable<Text>,
+        actor -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(waste_codes -> catalogue_editions (edition));
 diesel::joinable!(calendar_days -> calendar_years (year));
+diesel::joinable!(operator_licences -> operators (operator_id));
+diesel::joinable!(whitelist_entries -> operators (operator_id));
+diesel::joinable!(whitelist_entry_versions -> whitelist_entries (entry_id));
+diesel::joinable!(quota_ledger -> whitelist_entries (entry_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -90,4 +217,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     waste_codes,
     calendar_years,
     calendar_days,
+    enterprises,
+    operators,
+    operator_licences,
+    agreements,
+    whitelist_entries,
+    whitelist_entry_versions,
+    quota_ledger,
 );

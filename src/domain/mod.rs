@@ -26,5 +26,6 @@ pub mod error;
 pub mod ids;
 pub mod province;
 pub mod quantity;
+pub mod whitelist;
 
 pub use error::Invalid;

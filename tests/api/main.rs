@@ -9,6 +9,7 @@ mod auth;
 mod calendar;
 mod cli;
 mod errors;
+mod fixtures;
 mod migrations;
 mod openapi;
 mod operations;

@@ -1,0 +1,665 @@
+//! The registry: producer enterprises and licensed operators with their licence history.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::calendar::parse_date;
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{BodyReader, QueryParams, encode_cursor};
+use crate::app::AppState;
+use crate::auth::permission::require_role;
+use crate::auth::principal::{Binding, Principal, Role};
+use crate::auth::{Decision, Guarded, authorize};
+use crate::db::registry::{EnterpriseRow, LicenceRow, NewLicence, OperatorRow};
+use crate::db::{self, DbConnection, DbError, db_now, new_id};
+use crate::domain::Invalid;
+use crate::domain::catalogue::{WasteCategory, WasteCode};
+use crate::domain::ids::{DivisionCode, LicenceNumber, ProvinceCode, Uscc};
+use crate::domain::quantity::{Quantity, grams_to_kg_string};
+use crate::domain::whitelist::{LicenceMode, LicenceStatus};
+
+#[derive(Debug, Clone, Copy)]
+pub enum RegistryAction {
+    Read,
+    Write,
+}
+
+fn province_of(s: &str) -> Option<ProvinceCode> {
+    ProvinceCode::parse(s).ok()
+}
+
+impl Guarded for EnterpriseRow {
+    type Action = RegistryAction;
+    fn decide(&self, who: &Principal, action: RegistryAction) -> Decision {
+        let province = province_of(&self.province);
+        let visible = match (&who.role, &who.binding) {
+            (Role::Admin, _) | (Role::Regulator, _) => true,
+            (Role::Auditor, Binding::Nationwide) => true,
+            (Role::Auditor, Binding::Province(p)) => Some(*p) == province,
+            (Role::Enterprise, Binding::Enterprise(id)) => *id == self.id,
+            _ => false,
+        };
+        if !visible {
+            return Decision::Hidden;
+        }
+        match action {
+            RegistryAction::Read => Decision::Allow,
+            RegistryAction::Write => match who.role {
+                Role::Admin => Decision::Allow,
+                Role::Regulator if who.province() == province => Decision::Allow,
+                _ => Decision::Forbidden("only a regulator of the enterprise's province may change it".into()),
+            },
+        }
+    }
+}
+
+impl Guarded for OperatorRow {
+    type Action = RegistryAction;
+    fn decide(&self, who: &Principal, action: RegistryAction) -> Decision {
+        // Licensed operators are public: every caller may read them.
+        match action {
+            RegistryAction::Read => Decision::Allow,
+            RegistryAction::Write => match who.role {
+                Role::Admin => Decision::Allow,
+                Role::Regulator if who.province() == province_of(&self.province) => Decision::Allow,
+                _ => Decision::Forbidden("only a regulator of the operator's province may change it".into()),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnterpriseDto {
+    pub id: String,
+    pub name: String,
+    /// 统一社会信用代码.
+    pub uscc: String,
+    pub province: String,
+    pub division_code: String,
+    pub address: String,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub created_at: String,
+}
+
+impl From<EnterpriseRow> for EnterpriseDto {
+    fn from(r: EnterpriseRow) -> Self {
+        EnterpriseDto {
+            id: r.id,
+            name: r.name,
+            uscc: r.uscc,
+            province: r.province,
+            division_code: r.division_code,
+            address: r.address,
+            contact_name: r.contact_name,
+            contact_phone: r.contact_phone,
+            created_at: r.created_at.and_utc().to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EnterpriseInput {
+    pub name: String,
+    pub uscc: String,
+    pub province: String,
+    pub division_code: String,
+    pub address: String,
+    pub contact_name: String,
+    pub contact_phone: String,
+}
+
+/// Reads name, uscc, province and division of a party, every problem collected.
+fn read_party(r: &mut BodyReader<'_>) -> Option<(String, Uscc, ProvinceCode, DivisionCode)> {
+    let name = r.text("name", true, 200);
+    let uscc = r.parse("uscc", Uscc::parse);
+    let province = r.parse("province", ProvinceCode::parse);
+    let division = match province {
+        Some(p) => r.parse("division_code", |s| DivisionCode::parse_in(s, p)),
+        None => r.parse("division_code", DivisionCode::parse),
+    };
+    Some((name?, uscc?, province?, division?))
+}
+
+/// Register a producer enterprise (移出人). Regulators of its province or admins.
+#[utoipa::path(
+    tag = "registry",
+    security(("bearer" = [])),
+    request_body = EnterpriseInput,
+    responses(
+        (status = 201, body = EnterpriseDto),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "USCC already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/enterprises")]
+pub async fn create_enterprise(state: web::Data<AppState>, who: Principal, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+    require_role(&who, &[Role::Admin, Role::Regulator])?;
+    let mut r = BodyReader::new(&body, "");
+    r.deny_unknown(&["name", "uscc", "province", "division_code", "address", "contact_name", "contact_phone"]);
+    let party = read_party(&mut r);
+    let address = r.text("address", true, 300);
+    let contact_name = r.text("contact_name", true, 100);
+    let contact_phone = r.text("contact_phone", true, 40);
+    let (name, uscc, province, division) = r.into_result(party)?;
+    if who.role == Role::Regulator && who.province() != Some(province) {
+        return Err(ApiError::Forbidden("a regulator registers enterprises of its own province only".into()));
+    }
+    let now = db_now();
+    let row = EnterpriseRow {
+        id: new_id(),
+        name,
+        uscc: uscc.as_str().to_string(),
+        province: province.as_str(),
+        division_code: division.as_str(),
+        address: address.unwrap_or_default(),
+        contact_name: contact_name.unwrap_or_default(),
+        contact_phone: contact_phone.unwrap_or_default(),
+        created_by: who.name.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    let stored = row.clone();
+    state
+        .db
+        .run(move |conn| db::registry::insert_enterprise(conn, &stored))
+        .await
+        .map_err(|e| match e {
+            DbError::Conflict(_) => ApiError::Conflict("an enterprise with this USCC is already registered".into()),
+            other => other.into(),
+        })?;
+    Ok(HttpResponse::Created().json(EnterpriseDto::from(row)))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnterprisePage {
+    pub items: Vec<EnterpriseDto>,
+    pub next_cursor: Option<String>,
+}
+
+/// List enterprises in the caller's scope (an enterprise sees itself).
+#[utoipa::path(
+    tag = "registry",
+    security(("bearer" = [])),
+    params(
+        ("province" = Option<String>, Query),
+        ("limit" = Option<i64>, Query),
+        ("cursor" = Option<String>, Query),
+    ),
+    responses((status = 200, body = EnterprisePage), (status = 403, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/enterprises")]
+pub async fn list_enterprises(state: web::Data<AppState>, who: Principal, req: HttpRequest) -> ApiResult<web::Json<EnterprisePage>> {
+    require_role(&who, &[Role::Admin, Role::Regulator, Role::Auditor, Role::Enterprise])?;
+    let mut q = QueryParams::parse(&req, &["province", "limit", "cursor"])?;
+    let mut province = q.parse_with("province", ProvinceCode::parse).map(|p| p.as_str());
+    let limit = q.limit(50, 200);
+    let after = q.cursor();
+    q.finish()?;
+    let only = match &who.binding {
+        Binding::Enterprise(id) => Some(id.clone()),
+        _ => None,
+    };
+    if let (Role::Auditor, Binding::Province(p)) = (who.role, &who.binding) {
+        if province.as_deref().is_some_and(|x| *x != p.as_str()) {
+            return Ok(web::Json(EnterprisePage { items: vec![], next_cursor: None }));
+        }
+        province = Some(p.as_str());
+    }
+    let mut rows = state
+        .db
+        .run(move |conn| db::registry::list_enterprises(conn, province.as_deref(), only.as_deref(), after.as_deref(), limit + 1))
+        .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(|r| encode_cursor(&r.id)) } else { None };
+    Ok(web::Json(EnterprisePage {
+        items: rows.into_iter().map(EnterpriseDto::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Read one enterprise.
+#[utoipa::path(
+    tag = "registry",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = EnterpriseDto), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/enterprises/{id}")]
+pub async fn get_enterprise(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<web::Json<EnterpriseDto>> {
+    let id = path.into_inner();
+    let row = state
+        .db
+        .run(move |conn| db::registry::enterprise_by_id(conn, &id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    authorize(&who, &row, RegistryAction::Read)?;
+    Ok(web::Json(row.into()))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LicenceDto {
+    pub id: String,
+    pub version: i32,
+    pub licence_number: String,
+    /// collect (收集), store (贮存), utilise (利用), dispose (处置).
+    pub modes: Vec<String>,
+    pub categories: Vec<String>,
+    pub codes: Vec<String>,
+    /// Licensed annual capacity in kg (3 decimals).
+    pub annual_capacity_kg: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub issuing_authority: String,
+    /// valid, suspended or revoked.
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub recorded_at: String,
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',').filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
+impl From<LicenceRow> for LicenceDto {
+    fn from(r: LicenceRow) -> Self {
+        LicenceDto {
+            id: r.id,
+            version: r.version,
+            licence_number: r.licence_number,
+            modes: list(&r.modes),
+            categories: list(&r.categories),
+            codes: list(&r.codes),
+            annual_capacity_kg: grams_to_kg_string(r.annual_capacity_g),
+            valid_from: r.valid_from,
+            valid_until: r.valid_until,
+            issuing_authority: r.issuing_authority,
+            status: r.status,
+            status_reason: r.status_reason,
+            recorded_at: r.recorded_at.and_utc().to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LicenceInput {
+    pub licence_number: String,
+    pub modes: Vec<String>,
+    /// Whole categories, HWxx.
+    pub categories: Vec<String>,
+    /// Single codes licensed outside whole categories.
+    pub codes: Option<Vec<String>>,
+    /// Annual capacity in kg, a decimal string with at most 3 decimals.
+    pub annual_capacity_kg: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub issuing_authority: String,
+}
+
+fn read_licence(r: &mut BodyReader<'_>) -> Option<NewLicence> {
+    r.deny_unknown(&[
+        "licence_number",
+        "modes",
+        "categories",
+        "codes",
+        "annual_capacity_kg",
+        "valid_from",
+        "valid_until",
+        "issuing_authority",
+    ]);
+    let number = r.parse("licence_number", LicenceNumber::parse);
+    let modes = r.parse_list("modes", true, LicenceMode::parse);
+    if modes.as_ref().is_some_and(Vec::is_empty) {
+        r.problem("modes", "licence.modes_empty", "a licence allows at least one mode");
+    }
+    let categories = r.parse_list("categories", true, WasteCategory::parse);
+    let codes = r.parse_list("codes", false, WasteCode::parse);
+    if categories.as_ref().is_some_and(Vec::is_empty) && codes.as_ref().is_some_and(Vec::is_empty) {
+        r.problem("categories", "licence.nothing_licensed", "a licence covers at least one category or code");
+    }
+    let capacity = r.parse("annual_capacity_kg", Quantity::parse_kg);
+    let from = r.parse("valid_from", parse_date);
+    let until = r.parse("valid_until", parse_date);
+    if let (Some(f), Some(u)) = (from, until)
+        && u < f
+    {
+        r.problem("valid_until", "licence.period", "valid_until is before valid_from");
+    }
+    let authority = r.text("issuing_authority", true, 200);
+    Some(NewLicence {
+        licence_number: number?.as_str().to_string(),
+        modes: modes?,
+        categories: categories?,
+        codes: codes?,
+        annual_capacity: capacity?,
+        valid_from: from?,
+        valid_until: until?,
+        issuing_authority: authority?,
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OperatorDto {
+    pub id: String,
+    pub name: String,
+    pub uscc: String,
+    pub province: String,
+    pub division_code: String,
+    pub address: String,
+    /// The current licence version.
+    pub licence: Option<LicenceDto>,
+    pub created_at: String,
+}
+
+fn operator_dto(r: OperatorRow, licence: Option<LicenceRow>) -> OperatorDto {
+    OperatorDto {
+        id: r.id,
+        name: r.name,
+        uscc: r.uscc,
+        province: r.province,
+        division_code: r.division_code,
+        address: r.address,
+        licence: licence.map(LicenceDto::from),
+        created_at: r.created_at.and_utc().to_rfc3339(),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OperatorInput {
+    pub name: String,
+    pub uscc: String,
+    pub province: String,
+    pub division_code: String,
+    pub address: String,
+    pub licence: LicenceInput,
+}
+
+/// Register a licensed operator (经营单位) with its licence. Regulators of its province or admins.
+#[utoipa::path(
+    tag = "registry",
+    security(("bearer" = [])),
+    request_body = OperatorInput,
+    responses(
+        (status = 201, body = OperatorDto),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/operators")]
+pub async fn create_operator(state: web::Data<AppState>, who: Principal, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+    require_role(&who, &[Role::Admin, Role::Regulator])?;
+    let mut r = BodyReader::new(&body, "");
+    r.deny_unknown(&["name", "uscc", "province", "division_code", "address", "licence"]);
+    let party = read_party(&mut r);
+    let address = r.text("address", true, 300);
+    let licence = match r.nested("licence", true) {
+        Some(mut lr) => {
+            let l = read_licence(&mut lr);
+            r.absorb(lr);
+            l
+        }
+        None => None,
+    };
+    let (name, uscc, province, division, licence) = r.into_result(party.zip(licence).map(|((n, u, p, d), l)| (n, u, p, d, l)))?;
+    if who.role == Role::Regulator && who.province() != Some(province) {
+        return Err(ApiError::Forbidden("a regulator registers operators of its own province only".into()));
+    }
+    let now = db_now();
+    let row = OperatorRow {
+        id: new_id(),
+        name,
+        uscc: uscc.as_str().to_string(),
+        province: province.as_str(),
+        division_code: division.as_str(),
+        address: address.unwrap_or_default(),
+        created_by: who.name.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    let by = who.name.clone();
+    let (row, lic) = state
+        .db
+        .run(move |conn| {
+            db::write_tx(conn, |conn| {
+                db::registry::insert_operator(conn, &row)?;
+                let lic = db::registry::add_licence(conn, &row.id, &licence, &by)?;
+                Ok((row, lic))
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            DbError::Conflict(_) => ApiError::Conflict("an operator with this USCC is already registered".into()),
+            other => other.into(),
+        })?;
+    Ok(HttpResponse::Created().json(operator_dto(row, Some(lic))))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OperatorPage {
+    pub items: Vec<OperatorDto>,
+    pub next_cursor: Option<String>,
+}
+
+/// List licensed operators (public to every caller).
+#[utoipa::path(
+    tag = "registry",
+    security(("bearer" = [])),
+    params(("province" = Option<String>, Query), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = OperatorPage))
+)]
+#[get("/operators")]
+pub async fn list_operators(state: web::Data<AppState>, _who: Principal, req: HttpRequest) -> ApiResult<web::Json<OperatorPage>> {
+    let mut q = QueryParams::parse(&req, &["province", "limit", "cursor"])?;
+    let province = q.parse_with("province", ProvinceCode::parse).map(|p| p.as_str());
+    let limit = q.limit(50, 200);
+    let after = q.cursor();
+    q.finish()?;
+    let (rows, more) = state
+        .db
+        .run(move |conn| {
+            let mut rows = db::registry::list_operators(conn, province.as_deref(), after.as_deref(), limit + 1)?;
+            let more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let mut out = Vec::new();
+            for r in rows {
+                let lic = db::registry::current_licence(conn, &r.id)?;
+                out.push((r, lic));
+            }
+            Ok((out, more))
+        })
+        .await?;
+    let next_cursor = if more { rows.last().map(|(r, _)| encode_cursor(&r.id)) } else { None };
+    Ok(web::Json(OperatorPage {
+        items: rows.into_iter().map(|(r, l)| operator_dto(r, l)).collect(),
+        next_cursor,
+    }))
+}
+
+async fn load_operator(state: &AppState, id: String) -> ApiResult<(OperatorRow, Option<LicenceRow>)> {
+    state
+        .db
+        .run(move |conn| {
+            let Some(op) = db::registry::operator_by_id(conn, &id)? else {
+                return Ok(None);
+            };
+            let lic = db::registry::current_licence(conn, &id)?;
+            Ok(Some((op, lic)))
+        })
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Read one operator with its current licence.
+#[utoipa::path(
+    tag = "registry",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = OperatorDto), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/operators/{id}")]
+pub async fn get_operator(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<web::Json<OperatorDto>> {
+    let (op, lic) = load_operator(&state, path.into_inner()).await?;
+    authorize(&who, &op, RegistryAction::Read)?;
+    Ok(web::Json(operator_dto(op, lic)))
+}
+
+/// Every licence version of an operator, oldest first.
+#[utoipa::path(
+    tag = "registry",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<LicenceDto>), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/operators/{id}/licences")]
+pub async fn licence_history(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<web::Json<Vec<LicenceDto>>> {
+    let (op, _) = load_operator(&state, path.into_inner()).await?;
+    authorize(&who, &op, RegistryAction::Read)?;
+    let rows = state.db.run(move |conn| db::registry::licence_history(conn, &op.id)).await?;
+    Ok(web::Json(rows.into_iter().map(LicenceDto::from).collect()))
+}
+
+/// Record a renewal or change of the licence: a new version; history is kept.
+#[utoipa::path(
+    tag = "registry",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    request_body = LicenceInput,
+    responses(
+        (status = 201, body = LicenceDto),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/operators/{id}/licences")]
+pub async fn add_licence(state: web::Data<AppState>, who: Principal, path: web::Path<String>, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+    let (op, _) = load_operator(&state, path.into_inner()).await?;
+    authorize(&who, &op, RegistryAction::Write)?;
+    let mut r = BodyReader::new(&body, "");
+    let licence = read_licence(&mut r);
+    let licence = r.into_result(licence)?;
+    let by = who.name.clone();
+    let row = state
+        .db
+        .run(move |conn| db::registry::add_licence(conn, &op.id, &licence, &by))
+        .await?;
+    Ok(HttpResponse::Created().json(LicenceDto::from(row)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReasonInput {
+    /// Why (shown to the parties and kept in the history).
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LicenceSuspension {
+    pub licence: LicenceDto,
+    /// Whitelist entries suspended with it (as a system action).
+    pub suspended_entries: Vec<String>,
+}
+
+/// Suspends an operator's current licence and, as a system action, every confirmed whitelist
+/// entry of the operator from this year on. Returns the suspended entry ids.
+pub fn suspend_licence_and_entries(
+    conn: &mut DbConnection,
+    licence: &LicenceRow,
+    status: LicenceStatus,
+    reason: &str,
+    from_year: i32,
+) -> Result<Vec<String>, DbError> {
+    db::write_tx(conn, |conn| {
+        db::registry::set_licence_status(conn, &licence.id, status, Some(reason))?;
+        let mut ids = Vec::new();
+        for e in db::whitelist::confirmed_entries_of_operator(conn, &licence.operator_id, from_year)? {
+            let why = format!("licence {}: {reason}", status.as_str());
+            if db::whitelist::change_status(conn, &e.id, e.version, "suspended", "suspend", Some(&why), "system", None)?.is_some() {
+                ids.push(e.id);
+            }
+        }
+        Ok(ids)
+    })
+}
+
+/// Suspend the operator's licence: its confirmed whitelist entries are suspended automatically.
+#[utoipa::path(
+    tag = "registry",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    request_body = ReasonInput,
+    responses(
+        (status = 200, body = LicenceSuspension),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/operators/{id}/licence/suspend")]
+pub async fn suspend_licence(state: web::Data<AppState>, who: Principal, path: web::Path<String>, body: web::Json<Value>) -> ApiResult<web::Json<LicenceSuspension>> {
+    let (op, lic) = load_operator(&state, path.into_inner()).await?;
+    authorize(&who, &op, RegistryAction::Write)?;
+    let mut r = BodyReader::new(&body, "");
+    r.deny_unknown(&["reason"]);
+    let reason = r.text("reason", true, 500);
+    let reason = r.into_result(reason)?;
+    let lic = lic.ok_or_else(|| ApiError::Conflict("the operator has no licence".into()))?;
+    if lic.status != "valid" {
+        return Err(ApiError::Conflict(format!("the licence is already {}", lic.status)));
+    }
+    let year = chrono::Datelike::year(&crate::domain::calendar::shanghai_date(chrono::Utc::now()));
+    tracing::info!(operator = %op.id, by = %who.name, "licence suspended");
+    let (ids, lic) = state
+        .db
+        .run(move |conn| {
+            let ids = suspend_licence_and_entries(conn, &lic, LicenceStatus::Suspended, &reason, year)?;
+            let lic = db::registry::current_licence(conn, &lic.operator_id)?.ok_or(DbError::NotFound)?;
+            Ok((ids, lic))
+        })
+        .await?;
+    Ok(web::Json(LicenceSuspension {
+        licence: lic.into(),
+        suspended_entries: ids,
+    }))
+}
+
+/// Lift a licence suspension. Entries suspended with it stay suspended until a regulator
+/// reinstates each one (the capacity may have changed).
+#[utoipa::path(
+    tag = "registry",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = LicenceDto),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/operators/{id}/licence/reinstate")]
+pub async fn reinstate_licence(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<web::Json<LicenceDto>> {
+    let (op, lic) = load_operator(&state, path.into_inner()).await?;
+    authorize(&who, &op, RegistryAction::Write)?;
+    let lic = lic.ok_or_else(|| ApiError::Conflict("the operator has no licence".into()))?;
+    if lic.status != "suspended" {
+        return Err(ApiError::Conflict(format!("the licence is {}, not suspended", lic.status)));
+    }
+    let lic = state
+        .db
+        .run(move |conn| {
+            db::registry::set_licence_status(conn, &lic.id, LicenceStatus::Valid, None)?;
+            db::registry::current_licence(conn, &lic.operator_id)?.ok_or(DbError::NotFound)
+        })
+        .await?;
+    Ok(web::Json(lic.into()))
+}
+
+/// Used by validation of entries: the kg string of grams.
+pub fn kg(g: i64) -> String {
+    grams_to_kg_string(g)
+}
+
+pub fn invalid_to_problem(field: &str, i: &Invalid) -> super::error::FieldProblem {
+    super::error::FieldProblem::body(format!("/{field}"), i)
+}

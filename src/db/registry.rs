@@ -1,0 +1,269 @@
+//! Producers (移出人), operators (经营单位) and their versioned licences.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::schema::{enterprises, operator_licences, operators};
+use super::{DbConnection, DbError, DbResult, db_now, new_id, write_tx};
+use crate::domain::catalogue::{WasteCategory, WasteCode};
+use crate::domain::quantity::Quantity;
+use crate::domain::whitelist::{Licence, LicenceMode, LicenceStatus};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = enterprises)]
+pub struct EnterpriseRow {
+    pub id: String,
+    pub name: String,
+    pub uscc: String,
+    pub province: String,
+    pub division_code: String,
+    pub address: String,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = operators)]
+pub struct OperatorRow {
+    pub id: String,
+    pub name: String,
+    pub uscc: String,
+    pub province: String,
+    pub division_code: String,
+    pub address: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = operator_licences)]
+pub struct LicenceRow {
+    pub id: String,
+    pub operator_id: String,
+    pub version: i32,
+    pub licence_number: String,
+    /// Comma-separated modes (collect,store,utilise,dispose).
+    pub modes: String,
+    /// Comma-separated categories (HW08,HW49).
+    pub categories: String,
+    /// Comma-separated single codes.
+    pub codes: String,
+    pub annual_capacity_g: i64,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub issuing_authority: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub recorded_by: String,
+    pub recorded_at: NaiveDateTime,
+}
+
+fn split_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').map(str::trim).filter(|x| !x.is_empty())
+}
+
+fn bad_row(what: &str) -> DbError {
+    DbError::Other(anyhow::anyhow!("stored licence has a bad {what}"))
+}
+
+impl LicenceRow {
+    /// The licence as the domain rules see it.
+    pub fn to_domain(&self) -> DbResult<Licence> {
+        let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad_row("date"));
+        Ok(Licence {
+            modes: split_list(&self.modes)
+                .map(LicenceMode::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad_row("mode"))?,
+            categories: split_list(&self.categories)
+                .map(WasteCategory::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad_row("category"))?,
+            codes: split_list(&self.codes)
+                .map(WasteCode::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad_row("code"))?,
+            annual_capacity: Quantity::from_grams(self.annual_capacity_g).map_err(|_| bad_row("capacity"))?,
+            valid_from: date(&self.valid_from)?,
+            valid_until: date(&self.valid_until)?,
+            status: LicenceStatus::parse(&self.status).map_err(|_| bad_row("status"))?,
+        })
+    }
+}
+
+pub fn insert_enterprise(conn: &mut DbConnection, row: &EnterpriseRow) -> DbResult<()> {
+    diesel::insert_into(enterprises::table).values(row.clone()).execute(conn)?;
+    Ok(())
+}
+
+pub fn enterprise_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<EnterpriseRow>> {
+    Ok(enterprises::table
+        .find(id)
+        .select(EnterpriseRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Enterprises in id order after `after`; `province` and `only` (one id) narrow the list.
+pub fn list_enterprises(
+    conn: &mut DbConnection,
+    province: Option<&str>,
+    only: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> DbResult<Vec<EnterpriseRow>> {
+    let mut q = enterprises::table
+        .select(EnterpriseRow::as_select())
+        .order(enterprises::id.asc())
+        .into_boxed();
+    if let Some(p) = province {
+        q = q.filter(enterprises::province.eq(p.to_string()));
+    }
+    if let Some(id) = only {
+        q = q.filter(enterprises::id.eq(id.to_string()));
+    }
+    if let Some(a) = after {
+        q = q.filter(enterprises::id.gt(a.to_string()));
+    }
+    Ok(q.limit(limit).load(conn)?)
+}
+
+pub fn insert_operator(conn: &mut DbConnection, row: &OperatorRow) -> DbResult<()> {
+    diesel::insert_into(operators::table).values(row.clone()).execute(conn)?;
+    Ok(())
+}
+
+pub fn operator_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<OperatorRow>> {
+    Ok(operators::table
+        .find(id)
+        .select(OperatorRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn operator_by_uscc(conn: &mut DbConnection, uscc: &str) -> DbResult<Option<OperatorRow>> {
+    Ok(operators::table
+        .filter(operators::uscc.eq(uscc))
+        .select(OperatorRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn list_operators(
+    conn: &mut DbConnection,
+    province: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> DbResult<Vec<OperatorRow>> {
+    let mut q = operators::table
+        .select(OperatorRow::as_select())
+        .order(operators::id.asc())
+        .into_boxed();
+    if let Some(p) = province {
+        q = q.filter(operators::province.eq(p.to_string()));
+    }
+    if let Some(a) = after {
+        q = q.filter(operators::id.gt(a.to_string()));
+    }
+    Ok(q.limit(limit).load(conn)?)
+}
+
+/// The fields of a new licence version.
+#[derive(Debug, Clone)]
+pub struct NewLicence {
+    pub licence_number: String,
+    pub modes: Vec<LicenceMode>,
+    pub categories: Vec<WasteCategory>,
+    pub codes: Vec<WasteCode>,
+    pub annual_capacity: Quantity,
+    pub valid_from: NaiveDate,
+    pub valid_until: NaiveDate,
+    pub issuing_authority: String,
+}
+
+/// Records a new licence version (a renewal or change); the previous versions stay as history.
+pub fn add_licence(conn: &mut DbConnection, operator_id: &str, new: &NewLicence, by: &str) -> DbResult<LicenceRow> {
+    write_tx(conn, |conn| {
+        let last: Option<i32> = operator_licences::table
+            .filter(operator_licences::operator_id.eq(operator_id))
+            .select(diesel::dsl::max(operator_licences::version))
+            .first(conn)?;
+        let join = |v: Vec<String>| v.join(",");
+        let row = LicenceRow {
+            id: new_id(),
+            operator_id: operator_id.to_string(),
+            version: last.unwrap_or(0) + 1,
+            licence_number: new.licence_number.clone(),
+            modes: join(new.modes.iter().map(|m| m.as_str().to_string()).collect()),
+            categories: join(new.categories.iter().map(|c| c.as_str()).collect()),
+            codes: join(new.codes.iter().map(|c| c.as_str().to_string()).collect()),
+            annual_capacity_g: new.annual_capacity.grams(),
+            valid_from: new.valid_from.to_string(),
+            valid_until: new.valid_until.to_string(),
+            issuing_authority: new.issuing_authority.clone(),
+            status: LicenceStatus::Valid.as_str().to_string(),
+            status_reason: None,
+            recorded_by: by.to_string(),
+            recorded_at: db_now(),
+        };
+        diesel::insert_into(operator_licences::table)
+            .values(row.clone())
+            .execute(conn)?;
+        Ok(row)
+    })
+}
+
+/// The current (highest) licence version of an operator.
+pub fn current_licence(conn: &mut DbConnection, operator_id: &str) -> DbResult<Option<LicenceRow>> {
+    Ok(operator_licences::table
+        .filter(operator_licences::operator_id.eq(operator_id))
+        .order(operator_licences::version.desc())
+        .select(LicenceRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn licence_history(conn: &mut DbConnection, operator_id: &str) -> DbResult<Vec<LicenceRow>> {
+    Ok(operator_licences::table
+        .filter(operator_licences::operator_id.eq(operator_id))
+        .order(operator_licences::version.asc())
+        .select(LicenceRow::as_select())
+        .load(conn)?)
+}
+
+pub fn set_licence_status(
+    conn: &mut DbConnection,
+    licence_id: &str,
+    status: LicenceStatus,
+    reason: Option<&str>,
+) -> DbResult<()> {
+    diesel::update(operator_licences::table.find(licence_id))
+        .set((
+            operator_licences::status.eq(status.as_str()),
+            operator_licences::status_reason.eq(reason),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Current licences whose validity ended before `today` but that still count as valid.
+pub fn expired_licences(conn: &mut DbConnection, today: NaiveDate) -> DbResult<Vec<LicenceRow>> {
+    let rows: Vec<LicenceRow> = operator_licences::table
+        .filter(operator_licences::status.eq("valid"))
+        .filter(operator_licences::valid_until.lt(today.to_string()))
+        .select(LicenceRow::as_select())
+        .load(conn)?;
+    // Only the current version of each operator matters.
+    let mut out = Vec::new();
+    for r in rows {
+        if current_licence(conn, &r.operator_id)?.is_some_and(|c| c.id == r.id) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,476 @@
+//! Province-pair agreements, whitelist entries with their versions, and the quota guard.
+//!
+//! The quota invariant `reserved + approved <= quota` (DESIGN §2) is kept by one conditional
+//! UPDATE per movement, on both backends, plus a ledger row; the table's CHECK constraint is the
+//! last line of defence.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::schema::{agreements, quota_ledger, whitelist_entries, whitelist_entry_versions};
+use super::{DbConnection, DbError, DbResult, db_now, new_id, write_tx};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = agreements)]
+pub struct AgreementRow {
+    pub id: String,
+    pub province_a: String,
+    pub province_b: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub receiving_consent: String,
+    pub cap_per_application_g: Option<i64>,
+    pub status: String,
+    pub proposed_by: String,
+    pub proposed_by_province: String,
+    pub confirmed_by: Option<String>,
+    pub confirmed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_agreement(conn: &mut DbConnection, row: &AgreementRow) -> DbResult<()> {
+    diesel::insert_into(agreements::table).values(row.clone()).execute(conn)?;
+    Ok(())
+}
+
+pub fn agreement_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<AgreementRow>> {
+    Ok(agreements::table
+        .find(id)
+        .select(AgreementRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn list_agreements(conn: &mut DbConnection, province: Option<&str>) -> DbResult<Vec<AgreementRow>> {
+    let mut q = agreements::table
+        .select(AgreementRow::as_select())
+        .order(agreements::id.asc())
+        .into_boxed();
+    if let Some(p) = province {
+        q = q.filter(agreements::province_a.eq(p.to_string()).or(agreements::province_b.eq(p.to_string())));
+    }
+    Ok(q.load(conn)?)
+}
+
+/// Confirms a proposed agreement; false when it was not (or no longer) proposed.
+pub fn confirm_agreement(conn: &mut DbConnection, id: &str, by: &str) -> DbResult<bool> {
+    let n = diesel::update(agreements::table.find(id).filter(agreements::status.eq("proposed")))
+        .set((
+            agreements::status.eq("confirmed"),
+            agreements::confirmed_by.eq(by),
+            agreements::confirmed_at.eq(db_now()),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// The confirmed agreement between two provinces that is valid on some day of `year`.
+pub fn confirmed_agreement_in_year(
+    conn: &mut DbConnection,
+    p1: &str,
+    p2: &str,
+    year: i32,
+) -> DbResult<Option<AgreementRow>> {
+    let (a, b) = if p1 < p2 { (p1, p2) } else { (p2, p1) };
+    Ok(agreements::table
+        .filter(agreements::province_a.eq(a))
+        .filter(agreements::province_b.eq(b))
+        .filter(agreements::status.eq("confirmed"))
+        .filter(agreements::valid_from.le(format!("{year}-12-31")))
+        .filter(agreements::valid_until.ge(format!("{year}-01-01")))
+        .order(agreements::created_at.desc())
+        .select(AgreementRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, serde::Deserialize)]
+#[diesel(table_name = whitelist_entries)]
+pub struct EntryRow {
+    pub id: String,
+    pub year: i32,
+    pub operator_id: String,
+    pub receiving_province: String,
+    pub source_province: String,
+    pub scope_kind: String,
+    pub scope: String,
+    pub category: String,
+    pub quota_g: i64,
+    pub reserved_g: i64,
+    pub approved_g: i64,
+    pub shipped_g: i64,
+    pub received_g: i64,
+    pub facility: Option<String>,
+    pub note: Option<String>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub proposed_by: String,
+    pub proposed_by_province: String,
+    pub confirmed_by: Option<String>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = whitelist_entry_versions)]
+pub struct EntryVersionRow {
+    pub entry_id: String,
+    pub version: i32,
+    pub valid_from: NaiveDateTime,
+    pub recorded_at: NaiveDateTime,
+    pub status: String,
+    pub quota_g: i64,
+    pub change: String,
+    pub reason: Option<String>,
+    pub changed_by: String,
+    /// The whole entry as JSON after this change.
+    pub snapshot: String,
+}
+
+fn version_row(entry: &EntryRow, change: &str, reason: Option<&str>, by: &str) -> DbResult<EntryVersionRow> {
+    Ok(EntryVersionRow {
+        entry_id: entry.id.clone(),
+        version: entry.version,
+        valid_from: entry.updated_at,
+        recorded_at: entry.updated_at,
+        status: entry.status.clone(),
+        quota_g: entry.quota_g,
+        change: change.to_string(),
+        reason: reason.map(str::to_string),
+        changed_by: by.to_string(),
+        snapshot: serde_json::to_string(entry).map_err(|e| DbError::Other(e.into()))?,
+    })
+}
+
+/// Inserts proposed entries with their first versions, all or nothing. A duplicate (same
+/// year, operator, source and scope) is a conflict naming its position in `rows`.
+pub fn insert_entries(conn: &mut DbConnection, rows: &[EntryRow]) -> DbResult<Result<(), usize>> {
+    write_tx(conn, |conn| {
+        for (i, row) in rows.iter().enumerate() {
+            let dup: i64 = whitelist_entries::table
+                .filter(whitelist_entries::year.eq(row.year))
+                .filter(whitelist_entries::operator_id.eq(&row.operator_id))
+                .filter(whitelist_entries::source_province.eq(&row.source_province))
+                .filter(whitelist_entries::scope.eq(&row.scope))
+                .count()
+                .get_result(conn)?;
+            if dup > 0 {
+                return Err(DbError::Conflict(format!("row {i}")));
+            }
+            diesel::insert_into(whitelist_entries::table)
+                .values(row.clone())
+                .execute(conn)?;
+            diesel::insert_into(whitelist_entry_versions::table)
+                .values(version_row(row, "proposed", None, &row.proposed_by)?)
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+    .map(Ok)
+    .or_else(|e| match e {
+        DbError::Conflict(msg) => {
+            let i = msg.strip_prefix("row ").and_then(|n| n.parse().ok()).unwrap_or(0);
+            Ok(Err(i))
+        }
+        other => Err(other),
+    })
+}
+
+pub fn entry_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<EntryRow>> {
+    Ok(whitelist_entries::table
+        .find(id)
+        .select(EntryRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Filters of the entry list.
+#[derive(Debug, Clone, Default)]
+pub struct EntryFilter {
+    pub year: Option<i32>,
+    pub operator_id: Option<String>,
+    pub source_province: Option<String>,
+    /// Entries that cover this code: the code itself or its whole category.
+    pub code: Option<(String, String)>,
+    pub category: Option<String>,
+    pub status: Option<String>,
+    /// Only entries one of whose provinces is this one.
+    pub involving_province: Option<String>,
+    /// Only entries of this source province (an enterprise sees its own province's list).
+    pub visible_source: Option<String>,
+}
+
+pub fn list_entries(conn: &mut DbConnection, f: &EntryFilter, after: Option<&str>, limit: i64) -> DbResult<Vec<EntryRow>> {
+    let mut q = whitelist_entries::table
+        .select(EntryRow::as_select())
+        .order(whitelist_entries::id.asc())
+        .into_boxed();
+    if let Some(y) = f.year {
+        q = q.filter(whitelist_entries::year.eq(y));
+    }
+    if let Some(o) = &f.operator_id {
+        q = q.filter(whitelist_entries::operator_id.eq(o.clone()));
+    }
+    if let Some(s) = &f.source_province {
+        q = q.filter(whitelist_entries::source_province.eq(s.clone()));
+    }
+    if let Some(s) = &f.visible_source {
+        q = q.filter(whitelist_entries::source_province.eq(s.clone()));
+    }
+    if let Some((code, category)) = &f.code {
+        q = q.filter(
+            whitelist_entries::scope
+                .eq(code.clone())
+                .or(whitelist_entries::scope.eq(category.clone())),
+        );
+    }
+    if let Some(c) = &f.category {
+        q = q.filter(whitelist_entries::category.eq(c.clone()));
+    }
+    if let Some(s) = &f.status {
+        q = q.filter(whitelist_entries::status.eq(s.clone()));
+    }
+    if let Some(p) = &f.involving_province {
+        q = q.filter(
+            whitelist_entries::source_province
+                .eq(p.clone())
+                .or(whitelist_entries::receiving_province.eq(p.clone())),
+        );
+    }
+    if let Some(a) = after {
+        q = q.filter(whitelist_entries::id.gt(a.to_string()));
+    }
+    Ok(q.limit(limit).load(conn)?)
+}
+
+/// Moves an entry to `status` if it is still at `expected_version` (optimistic concurrency);
+/// records the new version. Returns the updated entry, or None when someone changed it first.
+#[allow(clippy::too_many_arguments)]
+pub fn change_status(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: i32,
+    status: &str,
+    change: &str,
+    reason: Option<&str>,
+    by: &str,
+    confirmed_by: Option<&str>,
+) -> DbResult<Option<EntryRow>> {
+    write_tx(conn, |conn| {
+        let now = db_now();
+        let target = whitelist_entries::table
+            .find(id)
+            .filter(whitelist_entries::version.eq(expected_version));
+        let n = match confirmed_by {
+            Some(c) => diesel::update(target)
+                .set((
+                    whitelist_entries::status.eq(status),
+                    whitelist_entries::status_reason.eq(reason),
+                    whitelist_entries::confirmed_by.eq(c),
+                    whitelist_entries::version.eq(expected_version + 1),
+                    whitelist_entries::updated_at.eq(now),
+                ))
+                .execute(conn)?,
+            None => diesel::update(target)
+                .set((
+                    whitelist_entries::status.eq(status),
+                    whitelist_entries::status_reason.eq(reason),
+                    whitelist_entries::version.eq(expected_version + 1),
+                    whitelist_entries::updated_at.eq(now),
+                ))
+                .execute(conn)?,
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        let entry = entry_by_id(conn, id)?.ok_or(DbError::NotFound)?;
+        diesel::insert_into(whitelist_entry_versions::table)
+            .values(version_row(&entry, change, reason, by)?)
+            .execute(conn)?;
+        Ok(Some(entry))
+    })
+}
+
+pub fn versions(conn: &mut DbConnection, id: &str) -> DbResult<Vec<EntryVersionRow>> {
+    Ok(whitelist_entry_versions::table
+        .filter(whitelist_entry_versions::entry_id.eq(id))
+        .order(whitelist_entry_versions::version.asc())
+        .select(EntryVersionRow::as_select())
+        .load(conn)?)
+}
+
+/// The version in force at `instant` (valid time): the last one that started at or before it.
+pub fn version_as_of(conn: &mut DbConnection, id: &str, instant: NaiveDateTime) -> DbResult<Option<EntryVersionRow>> {
+    Ok(whitelist_entry_versions::table
+        .filter(whitelist_entry_versions::entry_id.eq(id))
+        .filter(whitelist_entry_versions::valid_from.le(instant))
+        .order(whitelist_entry_versions::version.desc())
+        .select(EntryVersionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Confirmed entries of `operator` (all years from `from_year`), for automatic suspension.
+pub fn confirmed_entries_of_operator(conn: &mut DbConnection, operator_id: &str, from_year: i32) -> DbResult<Vec<EntryRow>> {
+    Ok(whitelist_entries::table
+        .filter(whitelist_entries::operator_id.eq(operator_id))
+        .filter(whitelist_entries::status.eq("confirmed"))
+        .filter(whitelist_entries::year.ge(from_year))
+        .select(EntryRow::as_select())
+        .load(conn)?)
+}
+
+/// Confirmed entries that take `code` (itself or its category) from `source` in `year`.
+pub fn entries_for_code(
+    conn: &mut DbConnection,
+    source: &str,
+    code: &str,
+    category: &str,
+    year: i32,
+) -> DbResult<Vec<EntryRow>> {
+    Ok(whitelist_entries::table
+        .filter(whitelist_entries::source_province.eq(source))
+        .filter(whitelist_entries::year.eq(year))
+        .filter(whitelist_entries::scope.eq(code).or(whitelist_entries::scope.eq(category)))
+        .order(whitelist_entries::id.asc())
+        .select(EntryRow::as_select())
+        .load(conn)?)
+}
+
+/// A quota movement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Movement {
+    /// Filed on the whitelist route: hold the quantity.
+    Reserve,
+    /// Approved: the held quantity becomes approved.
+    Commit,
+    /// Refused or withdrawn: the held quantity is freed.
+    Release,
+    /// An approval expired unused: the unused approved quantity is freed.
+    ReleaseApproved,
+    Ship,
+    Receive,
+}
+
+impl Movement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Movement::Reserve => "reserve",
+            Movement::Commit => "commit",
+            Movement::Release => "release",
+            Movement::ReleaseApproved => "release_approved",
+            Movement::Ship => "ship",
+            Movement::Receive => "receive",
+        }
+    }
+}
+
+/// Applies one movement of `grams` to an entry if its guard holds, with its ledger row. Returns
+/// false (changing nothing) when it does not: for `Reserve`, when the entry is not confirmed or
+/// `reserved + approved + grams` would exceed the quota. Call inside the caller's transaction.
+pub fn apply_movement(
+    conn: &mut DbConnection,
+    entry_id: &str,
+    movement: Movement,
+    grams: i64,
+    application_id: Option<&str>,
+    actor: &str,
+) -> DbResult<bool> {
+    use whitelist_entries::dsl as e;
+    if grams <= 0 {
+        return Ok(false);
+    }
+    let now = db_now();
+    let target = e::whitelist_entries.find(entry_id);
+    let n = match movement {
+        // The guard of DESIGN §2: one conditional UPDATE, atomic on both backends.
+        Movement::Reserve => diesel::update(
+            target
+                .filter(e::status.eq("confirmed"))
+                .filter((e::reserved_g + e::approved_g + grams).le(e::quota_g)),
+        )
+        .set((e::reserved_g.eq(e::reserved_g + grams), e::updated_at.eq(now)))
+        .execute(conn)?,
+        Movement::Commit => diesel::update(target.filter(e::reserved_g.ge(grams)))
+            .set((
+                e::reserved_g.eq(e::reserved_g - grams),
+                e::approved_g.eq(e::approved_g + grams),
+                e::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        Movement::Release => diesel::update(target.filter(e::reserved_g.ge(grams)))
+            .set((e::reserved_g.eq(e::reserved_g - grams), e::updated_at.eq(now)))
+            .execute(conn)?,
+        Movement::ReleaseApproved => diesel::update(target.filter(e::approved_g.ge(grams)))
+            .set((e::approved_g.eq(e::approved_g - grams), e::updated_at.eq(now)))
+            .execute(conn)?,
+        Movement::Ship => diesel::update(target)
+            .set((e::shipped_g.eq(e::shipped_g + grams), e::updated_at.eq(now)))
+            .execute(conn)?,
+        Movement::Receive => diesel::update(target)
+            .set((e::received_g.eq(e::received_g + grams), e::updated_at.eq(now)))
+            .execute(conn)?,
+    };
+    if n == 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(quota_ledger::table)
+        .values((
+            quota_ledger::id.eq(new_id()),
+            quota_ledger::entry_id.eq(entry_id),
+            quota_ledger::movement.eq(movement.as_str()),
+            quota_ledger::amount_g.eq(grams),
+            quota_ledger::application_id.eq(application_id),
+            quota_ledger::actor.eq(actor),
+            quota_ledger::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// One movement in its own write transaction (what a filing does when it reserves).
+pub fn movement_tx(
+    conn: &mut DbConnection,
+    entry_id: &str,
+    movement: Movement,
+    grams: i64,
+    application_id: Option<&str>,
+    actor: &str,
+) -> DbResult<bool> {
+    write_tx(conn, |conn| apply_movement(conn, entry_id, movement, grams, application_id, actor))
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = quota_ledger)]
+pub struct LedgerRow {
+    pub id: String,
+    pub entry_id: String,
+    pub movement: String,
+    pub amount_g: i64,
+    pub application_id: Option<String>,
+    pub actor: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn ledger(conn: &mut DbConnection, entry_id: &str) -> DbResult<Vec<LedgerRow>> {
+    Ok(quota_ledger::table
+        .filter(quota_ledger::entry_id.eq(entry_id))
+        .order(quota_ledger::id.asc())
+        .select(LedgerRow::as_select())
+        .load(conn)?)
+}
+
+/// Entries of years before `year` that are not yet marked expired.
+pub fn entries_to_expire(conn: &mut DbConnection, year: i32) -> DbResult<Vec<EntryRow>> {
+    Ok(whitelist_entries::table
+        .filter(whitelist_entries::year.lt(year))
+        .filter(whitelist_entries::status.ne("expired"))
+        .select(EntryRow::as_select())
+        .load(conn)?)
+}
+
+pub fn parse_date(s: &str) -> DbResult<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| DbError::Other(anyhow::anyhow!("bad stored date {s}: {e}")))
+}

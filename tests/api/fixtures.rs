@@ -1,0 +1,176 @@
+//! A small registry to test against: regulators of the four southwest provinces, an admin, a
+//! Sichuan operator licensed for HW08 and HW49 (+ one HW18 code), a Chongqing producer, and a
+//! confirmed Chongqing–Sichuan agreement covering this year and next.
+
+#![allow(dead_code)]
+
+use chrono::Datelike;
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+
+pub struct Registry {
+    pub admin: String,
+    pub cq: String,
+    pub sc: String,
+    pub gz: String,
+    pub yn: String,
+    pub operator_id: String,
+    pub operator_token: String,
+    pub enterprise_id: String,
+    pub enterprise_token: String,
+    pub agreement_id: String,
+    pub year: i32,
+}
+
+pub fn this_year() -> i32 {
+    hwtransfer::domain::calendar::shanghai_date(chrono::Utc::now()).year()
+}
+
+/// A valid USCC for a 6-digit division and a serial.
+pub fn uscc(division: &str, serial: u32) -> String {
+    let first17 = format!("91{division}MA{serial:07}");
+    hwtransfer::domain::ids::Uscc::with_check_char(&first17[..17]).unwrap().as_str().to_string()
+}
+
+pub fn licence_body(categories: &[&str], capacity_kg: &str) -> Value {
+    json!({
+        "licence_number": "川环危第510100001号",
+        "modes": ["收集", "贮存", "dispose"],
+        "categories": categories,
+        "codes": ["772-003-18"],
+        "annual_capacity_kg": capacity_kg,
+        "valid_from": "2025-01-01",
+        "valid_until": "2028-12-31",
+        "issuing_authority": "四川省生态环境厅"
+    })
+}
+
+pub async fn create_operator(app: &TestApp, token: &str, name: &str, province: &str, division: &str, serial: u32, licence: Value) -> String {
+    let (status, body, _) = app
+        .post_json(
+            "/api/v1/operators",
+            Some(token),
+            &json!({
+                "name": name,
+                "uscc": uscc(division, serial),
+                "province": province,
+                "division_code": division,
+                "address": "测试地址1号",
+                "licence": licence
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+impl Registry {
+    pub async fn setup(app: &TestApp) -> Registry {
+        app.add_user("root", "admin", None).await;
+        app.add_user("cq", "regulator", Some("500000")).await;
+        app.add_user("sc", "regulator", Some("510000")).await;
+        app.add_user("gz", "regulator", Some("520000")).await;
+        app.add_user("yn", "regulator", Some("530000")).await;
+        let (admin, cq, sc, gz, yn) = (
+            app.login("root").await,
+            app.login("cq").await,
+            app.login("sc").await,
+            app.login("gz").await,
+            app.login("yn").await,
+        );
+        let year = this_year();
+        let operator_id = create_operator(
+            app,
+            &sc,
+            "四川测试环保处置有限公司",
+            "510000",
+            "510100",
+            1,
+            licence_body(&["HW08", "HW49"], "1000000"),
+        )
+        .await;
+        let (status, body, _) = app
+            .post_json(
+                "/api/v1/enterprises",
+                Some(&cq),
+                &json!({
+                    "name": "重庆测试化工有限公司",
+                    "uscc": uscc("500112", 2),
+                    "province": "500000",
+                    "division_code": "500112",
+                    "address": "重庆市渝北区测试路2号",
+                    "contact_name": "张三",
+                    "contact_phone": "023-00000000"
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let enterprise_id = body["id"].as_str().unwrap().to_string();
+        let (status, body, _) = app
+            .post_json(
+                "/api/v1/agreements",
+                Some(&cq),
+                &json!({
+                    "provinces": ["500000", "510000"],
+                    "valid_from": format!("{year}-01-01"),
+                    "valid_until": format!("{}-12-31", year + 1),
+                    "receiving_consent": "consent"
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let agreement_id = body["id"].as_str().unwrap().to_string();
+        let (status, body, _) = app
+            .post_json(&format!("/api/v1/agreements/{agreement_id}/confirm"), Some(&sc), &json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        app.add_user("op-user", "operator", Some(&operator_id)).await;
+        app.add_user("ent-user", "enterprise", Some(&enterprise_id)).await;
+        let operator_token = app.login("op-user").await;
+        let enterprise_token = app.login("ent-user").await;
+        Registry {
+            admin,
+            cq,
+            sc,
+            gz,
+            yn,
+            operator_id,
+            operator_token,
+            enterprise_id,
+            enterprise_token,
+            agreement_id,
+            year,
+        }
+    }
+
+    /// Proposes an entry as `proposer`; returns (status, body).
+    pub async fn propose(&self, app: &TestApp, proposer: &str, scope: &str, quota_kg: &str) -> (u16, Value) {
+        let (status, body, _) = app
+            .post_json(
+                "/api/v1/whitelist-entries",
+                Some(proposer),
+                &json!({
+                    "year": self.year,
+                    "operator_id": self.operator_id,
+                    "source_province": "500000",
+                    "scope": scope,
+                    "quota_kg": quota_kg
+                }),
+            )
+            .await;
+        (status, body)
+    }
+
+    /// A confirmed entry (proposed by Chongqing, confirmed by Sichuan); returns its id.
+    pub async fn confirmed_entry(&self, app: &TestApp, scope: &str, quota_kg: &str) -> String {
+        let (status, body) = self.propose(app, &self.cq, scope, quota_kg).await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["id"].as_str().unwrap().to_string();
+        let (status, body, _) = app
+            .post_json(&format!("/api/v1/whitelist-entries/{id}/confirm"), Some(&self.sc), &json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        id
+    }
+}
