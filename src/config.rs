@@ -86,6 +86,10 @@ pub struct Config {
     #[arg(long, global = true, env = "HWT_LOG", default_value = "info")]
     pub log: String,
 
+    /// Seconds between runs of the deadline and expiry sweeper (0 = never; run `hwtransfer sweep`).
+    #[arg(long, global = true, env = "HWT_SWEEP_INTERVAL_SECS", default_value_t = 60)]
+    pub sweep_interval_secs: u64,
+
     /// Maximum JSON request body, in bytes.
     #[arg(long, global = true, env = "HWT_MAX_JSON_BYTES", default_value_t = 1_048_576)]
     pub max_json_bytes: usize,
@@ -110,6 +114,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_LOG_FORMAT",
     "HWT_LOG",
     "HWT_MAX_JSON_BYTES",
+    "HWT_SWEEP_INTERVAL_SECS",
 ];
 
 /// Names of `HWT_` variables in `vars` that no setting reads.
@@ -149,6 +154,7 @@ impl Config {
             log_format: LogFormat::Pretty,
             log: "info".into(),
             max_json_bytes: 1_048_576,
+            sweep_interval_secs: 60,
         }
     }
 
@@ -201,6 +207,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("log", &self.log)
             .field("max_json_bytes", &self.max_json_bytes)
+            .field("sweep_interval_secs", &self.sweep_interval_secs)
             .finish()
     }
 }

@@ -12,5 +12,6 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod jobs;
 pub mod metrics;
 pub mod telemetry;

@@ -340,7 +340,12 @@ impl<'a> BodyReader<'a> {
     }
 
     /// An optional array of strings, each parsed; problems point at the element.
-    pub fn parse_list<T>(&mut self, field: &str, required: bool, parse: impl Fn(&str) -> Result<T, Invalid>) -> Option<Vec<T>> {
+    pub fn parse_list<T>(
+        &mut self,
+        field: &str,
+        required: bool,
+        parse: impl Fn(&str) -> Result<T, Invalid>,
+    ) -> Option<Vec<T>> {
         let items = match self.get(field) {
             None if !required => return Some(Vec::new()),
             _ => self.array(field)?,
@@ -357,8 +362,12 @@ impl<'a> BodyReader<'a> {
                 }
                 None => {
                     ok = false;
-                    self.problems
-                        .push(FieldProblem::new(Location::Body, pointer, "body.type", "must be a string"));
+                    self.problems.push(FieldProblem::new(
+                        Location::Body,
+                        pointer,
+                        "body.type",
+                        "must be a string",
+                    ));
                 }
             }
         }
@@ -384,7 +393,11 @@ impl<'a> BodyReader<'a> {
 
     /// An optional trimmed text of at most `max` characters.
     pub fn text(&mut self, field: &str, required: bool, max: usize) -> Option<String> {
-        let s = if required { self.str(field)? } else { self.opt_str(field)? };
+        let s = if required {
+            self.str(field)?
+        } else {
+            self.opt_str(field)?
+        };
         let t = s.trim();
         if (required && t.is_empty()) || t.chars().count() > max || t.chars().any(char::is_control) {
             let msg = if required {

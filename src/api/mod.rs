@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod import;
 pub mod middleware;
 pub mod reference;
 pub mod registry;
@@ -85,6 +86,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(whitelist::list_agreements)
         .service(whitelist::confirm_agreement)
         .service(whitelist::propose_entry)
+        .service(import::import_entries)
         .service(whitelist::list_entries)
         // Before `/whitelist-entries/{id}` so the literal path wins.
         .service(whitelist::eligible_operators)

@@ -136,17 +136,31 @@ fn read_party(r: &mut BodyReader<'_>) -> Option<(String, Uscc, ProvinceCode, Div
     )
 )]
 #[post("/enterprises")]
-pub async fn create_enterprise(state: web::Data<AppState>, who: Principal, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+pub async fn create_enterprise(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
     require_role(&who, &[Role::Admin, Role::Regulator])?;
     let mut r = BodyReader::new(&body, "");
-    r.deny_unknown(&["name", "uscc", "province", "division_code", "address", "contact_name", "contact_phone"]);
+    r.deny_unknown(&[
+        "name",
+        "uscc",
+        "province",
+        "division_code",
+        "address",
+        "contact_name",
+        "contact_phone",
+    ]);
     let party = read_party(&mut r);
     let address = r.text("address", true, 300);
     let contact_name = r.text("contact_name", true, 100);
     let contact_phone = r.text("contact_phone", true, 40);
     let (name, uscc, province, division) = r.into_result(party)?;
     if who.role == Role::Regulator && who.province() != Some(province) {
-        return Err(ApiError::Forbidden("a regulator registers enterprises of its own province only".into()));
+        return Err(ApiError::Forbidden(
+            "a regulator registers enterprises of its own province only".into(),
+        ));
     }
     let now = db_now();
     let row = EnterpriseRow {
@@ -192,7 +206,11 @@ pub struct EnterprisePage {
     responses((status = 200, body = EnterprisePage), (status = 403, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/enterprises")]
-pub async fn list_enterprises(state: web::Data<AppState>, who: Principal, req: HttpRequest) -> ApiResult<web::Json<EnterprisePage>> {
+pub async fn list_enterprises(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+) -> ApiResult<web::Json<EnterprisePage>> {
     require_role(&who, &[Role::Admin, Role::Regulator, Role::Auditor, Role::Enterprise])?;
     let mut q = QueryParams::parse(&req, &["province", "limit", "cursor"])?;
     let mut province = q.parse_with("province", ProvinceCode::parse).map(|p| p.as_str());
@@ -205,17 +223,26 @@ pub async fn list_enterprises(state: web::Data<AppState>, who: Principal, req: H
     };
     if let (Role::Auditor, Binding::Province(p)) = (who.role, &who.binding) {
         if province.as_deref().is_some_and(|x| *x != p.as_str()) {
-            return Ok(web::Json(EnterprisePage { items: vec![], next_cursor: None }));
+            return Ok(web::Json(EnterprisePage {
+                items: vec![],
+                next_cursor: None,
+            }));
         }
         province = Some(p.as_str());
     }
     let mut rows = state
         .db
-        .run(move |conn| db::registry::list_enterprises(conn, province.as_deref(), only.as_deref(), after.as_deref(), limit + 1))
+        .run(move |conn| {
+            db::registry::list_enterprises(conn, province.as_deref(), only.as_deref(), after.as_deref(), limit + 1)
+        })
         .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|r| encode_cursor(&r.id)) } else { None };
+    let next_cursor = if more {
+        rows.last().map(|r| encode_cursor(&r.id))
+    } else {
+        None
+    };
     Ok(web::Json(EnterprisePage {
         items: rows.into_iter().map(EnterpriseDto::from).collect(),
         next_cursor,
@@ -230,7 +257,11 @@ pub async fn list_enterprises(state: web::Data<AppState>, who: Principal, req: H
     responses((status = 200, body = EnterpriseDto), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/enterprises/{id}")]
-pub async fn get_enterprise(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<web::Json<EnterpriseDto>> {
+pub async fn get_enterprise(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<web::Json<EnterpriseDto>> {
     let id = path.into_inner();
     let row = state
         .db
@@ -319,7 +350,11 @@ fn read_licence(r: &mut BodyReader<'_>) -> Option<NewLicence> {
     let categories = r.parse_list("categories", true, WasteCategory::parse);
     let codes = r.parse_list("codes", false, WasteCode::parse);
     if categories.as_ref().is_some_and(Vec::is_empty) && codes.as_ref().is_some_and(Vec::is_empty) {
-        r.problem("categories", "licence.nothing_licensed", "a licence covers at least one category or code");
+        r.problem(
+            "categories",
+            "licence.nothing_licensed",
+            "a licence covers at least one category or code",
+        );
     }
     let capacity = r.parse("annual_capacity_kg", Quantity::parse_kg);
     let from = r.parse("valid_from", parse_date);
@@ -391,7 +426,11 @@ pub struct OperatorInput {
     )
 )]
 #[post("/operators")]
-pub async fn create_operator(state: web::Data<AppState>, who: Principal, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+pub async fn create_operator(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
     require_role(&who, &[Role::Admin, Role::Regulator])?;
     let mut r = BodyReader::new(&body, "");
     r.deny_unknown(&["name", "uscc", "province", "division_code", "address", "licence"]);
@@ -405,9 +444,12 @@ pub async fn create_operator(state: web::Data<AppState>, who: Principal, body: w
         }
         None => None,
     };
-    let (name, uscc, province, division, licence) = r.into_result(party.zip(licence).map(|((n, u, p, d), l)| (n, u, p, d, l)))?;
+    let (name, uscc, province, division, licence) =
+        r.into_result(party.zip(licence).map(|((n, u, p, d), l)| (n, u, p, d, l)))?;
     if who.role == Role::Regulator && who.province() != Some(province) {
-        return Err(ApiError::Forbidden("a regulator registers operators of its own province only".into()));
+        return Err(ApiError::Forbidden(
+            "a regulator registers operators of its own province only".into(),
+        ));
     }
     let now = db_now();
     let row = OperatorRow {
@@ -453,7 +495,11 @@ pub struct OperatorPage {
     responses((status = 200, body = OperatorPage))
 )]
 #[get("/operators")]
-pub async fn list_operators(state: web::Data<AppState>, _who: Principal, req: HttpRequest) -> ApiResult<web::Json<OperatorPage>> {
+pub async fn list_operators(
+    state: web::Data<AppState>,
+    _who: Principal,
+    req: HttpRequest,
+) -> ApiResult<web::Json<OperatorPage>> {
     let mut q = QueryParams::parse(&req, &["province", "limit", "cursor"])?;
     let province = q.parse_with("province", ProvinceCode::parse).map(|p| p.as_str());
     let limit = q.limit(50, 200);
@@ -473,7 +519,11 @@ pub async fn list_operators(state: web::Data<AppState>, _who: Principal, req: Ht
             Ok((out, more))
         })
         .await?;
-    let next_cursor = if more { rows.last().map(|(r, _)| encode_cursor(&r.id)) } else { None };
+    let next_cursor = if more {
+        rows.last().map(|(r, _)| encode_cursor(&r.id))
+    } else {
+        None
+    };
     Ok(web::Json(OperatorPage {
         items: rows.into_iter().map(|(r, l)| operator_dto(r, l)).collect(),
         next_cursor,
@@ -502,7 +552,11 @@ async fn load_operator(state: &AppState, id: String) -> ApiResult<(OperatorRow, 
     responses((status = 200, body = OperatorDto), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/operators/{id}")]
-pub async fn get_operator(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<web::Json<OperatorDto>> {
+pub async fn get_operator(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<web::Json<OperatorDto>> {
     let (op, lic) = load_operator(&state, path.into_inner()).await?;
     authorize(&who, &op, RegistryAction::Read)?;
     Ok(web::Json(operator_dto(op, lic)))
@@ -516,10 +570,17 @@ pub async fn get_operator(state: web::Data<AppState>, who: Principal, path: web:
     responses((status = 200, body = Vec<LicenceDto>), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/operators/{id}/licences")]
-pub async fn licence_history(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<web::Json<Vec<LicenceDto>>> {
+pub async fn licence_history(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<web::Json<Vec<LicenceDto>>> {
     let (op, _) = load_operator(&state, path.into_inner()).await?;
     authorize(&who, &op, RegistryAction::Read)?;
-    let rows = state.db.run(move |conn| db::registry::licence_history(conn, &op.id)).await?;
+    let rows = state
+        .db
+        .run(move |conn| db::registry::licence_history(conn, &op.id))
+        .await?;
     Ok(web::Json(rows.into_iter().map(LicenceDto::from).collect()))
 }
 
@@ -536,7 +597,12 @@ pub async fn licence_history(state: web::Data<AppState>, who: Principal, path: w
     )
 )]
 #[post("/operators/{id}/licences")]
-pub async fn add_licence(state: web::Data<AppState>, who: Principal, path: web::Path<String>, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+pub async fn add_licence(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
     let (op, _) = load_operator(&state, path.into_inner()).await?;
     authorize(&who, &op, RegistryAction::Write)?;
     let mut r = BodyReader::new(&body, "");
@@ -577,7 +643,18 @@ pub fn suspend_licence_and_entries(
         let mut ids = Vec::new();
         for e in db::whitelist::confirmed_entries_of_operator(conn, &licence.operator_id, from_year)? {
             let why = format!("licence {}: {reason}", status.as_str());
-            if db::whitelist::change_status(conn, &e.id, e.version, "suspended", "suspend", Some(&why), "system", None)?.is_some() {
+            if db::whitelist::change_status(
+                conn,
+                &e.id,
+                e.version,
+                "suspended",
+                "suspend",
+                Some(&why),
+                "system",
+                None,
+            )?
+            .is_some()
+            {
                 ids.push(e.id);
             }
         }
@@ -598,7 +675,12 @@ pub fn suspend_licence_and_entries(
     )
 )]
 #[post("/operators/{id}/licence/suspend")]
-pub async fn suspend_licence(state: web::Data<AppState>, who: Principal, path: web::Path<String>, body: web::Json<Value>) -> ApiResult<web::Json<LicenceSuspension>> {
+pub async fn suspend_licence(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult<web::Json<LicenceSuspension>> {
     let (op, lic) = load_operator(&state, path.into_inner()).await?;
     authorize(&who, &op, RegistryAction::Write)?;
     let mut r = BodyReader::new(&body, "");
@@ -638,12 +720,19 @@ pub async fn suspend_licence(state: web::Data<AppState>, who: Principal, path: w
     )
 )]
 #[post("/operators/{id}/licence/reinstate")]
-pub async fn reinstate_licence(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<web::Json<LicenceDto>> {
+pub async fn reinstate_licence(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<web::Json<LicenceDto>> {
     let (op, lic) = load_operator(&state, path.into_inner()).await?;
     authorize(&who, &op, RegistryAction::Write)?;
     let lic = lic.ok_or_else(|| ApiError::Conflict("the operator has no licence".into()))?;
     if lic.status != "suspended" {
-        return Err(ApiError::Conflict(format!("the licence is {}, not suspended", lic.status)));
+        return Err(ApiError::Conflict(format!(
+            "the licence is {}, not suspended",
+            lic.status
+        )));
     }
     let lic = state
         .db

@@ -106,10 +106,20 @@ impl Guarded for AgreementRow {
     )
 )]
 #[post("/agreements")]
-pub async fn propose_agreement(state: web::Data<AppState>, who: Principal, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+pub async fn propose_agreement(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
     require_role(&who, &[Role::Regulator])?;
     let mut r = BodyReader::new(&body, "");
-    r.deny_unknown(&["provinces", "valid_from", "valid_until", "receiving_consent", "cap_per_application_kg"]);
+    r.deny_unknown(&[
+        "provinces",
+        "valid_from",
+        "valid_until",
+        "receiving_consent",
+        "cap_per_application_kg",
+    ]);
     let provinces = r.parse_list("provinces", true, ProvinceCode::parse);
     if let Some(p) = &provinces
         && (p.len() != 2 || p[0] == p[1])
@@ -125,7 +135,10 @@ pub async fn propose_agreement(state: web::Data<AppState>, who: Principal, body:
     }
     let consent = r.parse("receiving_consent", |s| match s {
         "consent" | "inform" => Ok(s.to_string()),
-        _ => Err(Invalid::new("agreement.receiving_consent", "receiving_consent must be consent or inform")),
+        _ => Err(Invalid::new(
+            "agreement.receiving_consent",
+            "receiving_consent must be consent or inform",
+        )),
     });
     let cap = r.parse_opt("cap_per_application_kg", Quantity::parse_kg);
     let value = match (provinces, from, until, consent) {
@@ -133,9 +146,13 @@ pub async fn propose_agreement(state: web::Data<AppState>, who: Principal, body:
         _ => None,
     };
     let (mut provinces, from, until, consent) = r.into_result(value)?;
-    let mine = who.province().ok_or_else(|| ApiError::Forbidden("no province".into()))?;
+    let mine = who
+        .province()
+        .ok_or_else(|| ApiError::Forbidden("no province".into()))?;
     if !provinces.contains(&mine) {
-        return Err(ApiError::Forbidden("a regulator proposes agreements of its own province only".into()));
+        return Err(ApiError::Forbidden(
+            "a regulator proposes agreements of its own province only".into(),
+        ));
     }
     provinces.sort();
     let row = AgreementRow {
@@ -154,14 +171,21 @@ pub async fn propose_agreement(state: web::Data<AppState>, who: Principal, body:
         created_at: db_now(),
     };
     let stored = row.clone();
-    state.db.run(move |conn| db::whitelist::insert_agreement(conn, &stored)).await?;
+    state
+        .db
+        .run(move |conn| db::whitelist::insert_agreement(conn, &stored))
+        .await?;
     Ok(HttpResponse::Created().json(AgreementDto::from(row)))
 }
 
 /// List agreements.
 #[utoipa::path(tag = "whitelist", security(("bearer" = [])), params(("province" = Option<String>, Query)), responses((status = 200, body = Vec<AgreementDto>)))]
 #[get("/agreements")]
-pub async fn list_agreements(state: web::Data<AppState>, _who: Principal, req: HttpRequest) -> ApiResult<web::Json<Vec<AgreementDto>>> {
+pub async fn list_agreements(
+    state: web::Data<AppState>,
+    _who: Principal,
+    req: HttpRequest,
+) -> ApiResult<web::Json<Vec<AgreementDto>>> {
     let mut q = QueryParams::parse(&req, &["province"])?;
     let province = q.parse_with("province", ProvinceCode::parse).map(|p| p.as_str());
     q.finish()?;
@@ -184,11 +208,19 @@ pub async fn list_agreements(state: web::Data<AppState>, _who: Principal, req: H
     )
 )]
 #[post("/agreements/{id}/confirm")]
-pub async fn confirm_agreement(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<web::Json<AgreementDto>> {
+pub async fn confirm_agreement(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<web::Json<AgreementDto>> {
     let id = path.into_inner();
     let row = {
         let id = id.clone();
-        state.db.run(move |c| db::whitelist::agreement_by_id(c, &id)).await?.ok_or(ApiError::NotFound)?
+        state
+            .db
+            .run(move |c| db::whitelist::agreement_by_id(c, &id))
+            .await?
+            .ok_or(ApiError::NotFound)?
     };
     authorize(&who, &row, EntryAction::Confirm)?;
     let by = who.name.clone();
@@ -324,42 +356,65 @@ pub fn check_proposal(
     if p.year < today.year() || p.year > today.year() + 1 {
         problems.push((
             "year",
-            Invalid::new("entry.year", format!("entries are for {} or {}", today.year(), today.year() + 1)),
+            Invalid::new(
+                "entry.year",
+                format!("entries are for {} or {}", today.year(), today.year() + 1),
+            ),
         ));
     }
     let Some(operator) = db::registry::operator_by_id(conn, &p.operator_id)? else {
-        problems.push(("operator_id", Invalid::new("entry.unknown_operator", "no such operator")));
+        problems.push((
+            "operator_id",
+            Invalid::new("entry.unknown_operator", "no such operator"),
+        ));
         return Ok(Err(problems));
     };
     let receiving = ProvinceCode::parse(&operator.province).map_err(|e| DbError::Other(anyhow::anyhow!("{e}")))?;
-    let parties = EntryParties { source: p.source_province, receiving };
+    let parties = EntryParties {
+        source: p.source_province,
+        receiving,
+    };
     if p.source_province == receiving {
         problems.push((
             "source_province",
-            Invalid::new("entry.same_province", "the whitelist is for transfers between provinces"),
+            Invalid::new(
+                "entry.same_province",
+                "the whitelist is for transfers between provinces",
+            ),
         ));
     }
     if !who.province().is_some_and(|mine| parties.involves(mine)) {
         problems.push((
             "source_province",
-            Invalid::new("entry.not_your_province", "a regulator proposes entries involving its own province only"),
+            Invalid::new(
+                "entry.not_your_province",
+                "a regulator proposes entries involving its own province only",
+            ),
         ));
     }
     if p.source_province != receiving
-        && db::whitelist::confirmed_agreement_in_year(conn, &p.source_province.as_str(), &operator.province, p.year)?.is_none()
+        && db::whitelist::confirmed_agreement_in_year(conn, &p.source_province.as_str(), &operator.province, p.year)?
+            .is_none()
     {
         problems.push((
             "source_province",
             Invalid::new(
                 "entry.no_agreement",
-                format!("no confirmed agreement between {} and {} for {}", p.source_province, receiving, p.year),
+                format!(
+                    "no confirmed agreement between {} and {} for {}",
+                    p.source_province, receiving, p.year
+                ),
             ),
         ));
     }
     if let EntryScope::Code(code) = &p.scope {
         let editions: Vec<(i32, NaiveDate)> = db::catalogue::editions(conn)?
             .into_iter()
-            .filter_map(|e| NaiveDate::parse_from_str(&e.in_force_from, "%Y-%m-%d").ok().map(|d| (e.edition, d)))
+            .filter_map(|e| {
+                NaiveDate::parse_from_str(&e.in_force_from, "%Y-%m-%d")
+                    .ok()
+                    .map(|d| (e.edition, d))
+            })
             .collect();
         let jan1 = NaiveDate::from_ymd_opt(p.year, 1, 1).unwrap_or(today);
         let edition = edition_in_force(&editions, jan1).or_else(|| editions.first().map(|(e, _)| *e));
@@ -370,13 +425,24 @@ pub fn check_proposal(
         if !known {
             problems.push((
                 "scope",
-                Invalid::new("entry.unknown_code", format!("{code} is not in the catalogue edition in force in {}", p.year)),
+                Invalid::new(
+                    "entry.unknown_code",
+                    format!("{code} is not in the catalogue edition in force in {}", p.year),
+                ),
             ));
         }
     }
-    let licence = db::registry::current_licence(conn, &operator.id)?.map(|l| l.to_domain()).transpose()?;
+    let licence = db::registry::current_licence(conn, &operator.id)?
+        .map(|l| l.to_domain())
+        .transpose()?;
     for invalid in licence_fit_problems(licence.as_ref(), &p.scope, p.quota, p.year) {
-        let field = if invalid.code == "entry.over_capacity" { "quota_kg" } else if invalid.code == "entry.not_licensed" { "scope" } else { "operator_id" };
+        let field = if invalid.code == "entry.over_capacity" {
+            "quota_kg"
+        } else if invalid.code == "entry.not_licensed" {
+            "scope"
+        } else {
+            "operator_id"
+        };
         problems.push((field, invalid));
     }
     if !problems.is_empty() {
@@ -425,9 +491,20 @@ pub struct EntryInput {
 }
 
 fn read_proposal(r: &mut BodyReader<'_>) -> Option<EntryProposal> {
-    r.deny_unknown(&["year", "operator_id", "source_province", "scope", "quota_kg", "facility", "note"]);
+    r.deny_unknown(&[
+        "year",
+        "operator_id",
+        "source_province",
+        "scope",
+        "quota_kg",
+        "facility",
+        "note",
+    ]);
     let year = match r.get("year") {
-        Some(Value::Number(n)) => n.as_i64().and_then(|y| i32::try_from(y).ok()).filter(|y| (2000..=2100).contains(y)),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .and_then(|y| i32::try_from(y).ok())
+            .filter(|y| (2000..=2100).contains(y)),
         _ => None,
     };
     if year.is_none() {
@@ -475,7 +552,11 @@ fn problems_to_api(problems: Vec<(&'static str, Invalid)>, base: &str) -> Vec<Fi
     )
 )]
 #[post("/whitelist-entries")]
-pub async fn propose_entry(state: web::Data<AppState>, who: Principal, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+pub async fn propose_entry(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
     require_role(&who, &[Role::Regulator])?;
     let mut r = BodyReader::new(&body, "");
     let proposal = read_proposal(&mut r);
@@ -536,17 +617,40 @@ fn enterprise_province(conn: &mut DbConnection, who: &Principal) -> DbResult<Opt
     responses((status = 200, body = EntryPage), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/whitelist-entries")]
-pub async fn list_entries(state: web::Data<AppState>, who: Principal, req: HttpRequest) -> ApiResult<web::Json<EntryPage>> {
-    let mut q = QueryParams::parse(&req, &["year", "operator", "source_province", "code", "category", "status", "limit", "cursor"])?;
+pub async fn list_entries(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+) -> ApiResult<web::Json<EntryPage>> {
+    let mut q = QueryParams::parse(
+        &req,
+        &[
+            "year",
+            "operator",
+            "source_province",
+            "code",
+            "category",
+            "status",
+            "limit",
+            "cursor",
+        ],
+    )?;
     let mut f = EntryFilter {
         year: q.parse_with("year", |s| {
-            s.parse::<i32>().ok().filter(|y| (2000..=2100).contains(y)).ok_or_else(|| Invalid::new("query.year", "year must be like 2026"))
+            s.parse::<i32>()
+                .ok()
+                .filter(|y| (2000..=2100).contains(y))
+                .ok_or_else(|| Invalid::new("query.year", "year must be like 2026"))
         }),
         operator_id: q.raw("operator").map(str::to_string),
         source_province: q.parse_with("source_province", ProvinceCode::parse).map(|p| p.as_str()),
-        code: q.parse_with("code", WasteCode::parse).map(|c| (c.as_str().to_string(), c.category().as_str())),
+        code: q
+            .parse_with("code", WasteCode::parse)
+            .map(|c| (c.as_str().to_string(), c.category().as_str())),
         category: q.parse_with("category", WasteCategory::parse).map(|c| c.as_str()),
-        status: q.parse_with("status", EntryStatus::parse).map(|s| s.as_str().to_string()),
+        status: q
+            .parse_with("status", EntryStatus::parse)
+            .map(|s| s.as_str().to_string()),
         ..Default::default()
     };
     let limit = q.limit(50, 200);
@@ -571,7 +675,11 @@ pub async fn list_entries(state: web::Data<AppState>, who: Principal, req: HttpR
             Ok((rows, more))
         })
         .await?;
-    let next_cursor = if more { rows.last().map(|r| encode_cursor(&r.id)) } else { None };
+    let next_cursor = if more {
+        rows.last().map(|r| encode_cursor(&r.id))
+    } else {
+        None
+    };
     Ok(web::Json(EntryPage {
         items: rows.into_iter().map(entry_dto).collect(),
         next_cursor,
@@ -643,17 +751,29 @@ fn version_dto(v: EntryVersionRow) -> ApiResult<EntryVersionDto> {
     )
 )]
 #[get("/whitelist-entries/{id}")]
-pub async fn get_entry(state: web::Data<AppState>, who: Principal, path: web::Path<String>, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn get_entry(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let mut q = QueryParams::parse(&req, &["as_of"])?;
     let as_of = q.parse_with("as_of", |s| {
         DateTime::parse_from_rfc3339(s)
             .map(|d| d.with_timezone(&Utc))
-            .map_err(|_| Invalid::new("query.as_of", "as_of must be an RFC 3339 instant such as 2026-03-01T00:00:00+08:00"))
+            .map_err(|_| {
+                Invalid::new(
+                    "query.as_of",
+                    "as_of must be an RFC 3339 instant such as 2026-03-01T00:00:00+08:00",
+                )
+            })
     });
     q.finish()?;
     let entry = load_entry(&state, &who, path.into_inner(), None).await?;
     match as_of {
-        None => Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(entry.version))).json(entry_dto(entry))),
+        None => Ok(HttpResponse::Ok()
+            .insert_header((header::ETAG, etag(entry.version)))
+            .json(entry_dto(entry))),
         Some(instant) => {
             let id = entry.id.clone();
             let v = state
@@ -669,9 +789,16 @@ pub async fn get_entry(state: web::Data<AppState>, who: Principal, path: web::Pa
 /// Every version of an entry, oldest first.
 #[utoipa::path(tag = "whitelist", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, body = Vec<EntryVersionDto>)))]
 #[get("/whitelist-entries/{id}/versions")]
-pub async fn entry_versions(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<web::Json<Vec<EntryVersionDto>>> {
+pub async fn entry_versions(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<web::Json<Vec<EntryVersionDto>>> {
     let entry = load_entry(&state, &who, path.into_inner(), None).await?;
-    let rows = state.db.run(move |conn| db::whitelist::versions(conn, &entry.id)).await?;
+    let rows = state
+        .db
+        .run(move |conn| db::whitelist::versions(conn, &entry.id))
+        .await?;
     Ok(web::Json(rows.into_iter().map(version_dto).collect::<ApiResult<_>>()?))
 }
 
@@ -726,7 +853,9 @@ async fn transition(
         })
         .await?
         .ok_or_else(|| ApiError::Conflict("someone changed the entry first; reload and try again".into()))?;
-    Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(updated.version))).json(entry_dto(updated)))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(updated.version)))
+        .json(entry_dto(updated)))
 }
 
 /// Confirm an entry proposed by the other province.
@@ -740,7 +869,12 @@ async fn transition(
     )
 )]
 #[post("/whitelist-entries/{id}/confirm")]
-pub async fn confirm_entry(state: web::Data<AppState>, who: Principal, path: web::Path<String>, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn confirm_entry(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     transition(state, who, path.into_inner(), &req, None, EntryAction::Confirm).await
 }
 
@@ -750,7 +884,13 @@ pub async fn confirm_entry(state: web::Data<AppState>, who: Principal, path: web
     responses((status = 200, body = EntryDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/whitelist-entries/{id}/suspend")]
-pub async fn suspend_entry(state: web::Data<AppState>, who: Principal, path: web::Path<String>, req: HttpRequest, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+pub async fn suspend_entry(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
     transition(state, who, path.into_inner(), &req, Some(&body), EntryAction::Suspend).await
 }
 
@@ -760,7 +900,13 @@ pub async fn suspend_entry(state: web::Data<AppState>, who: Principal, path: web
     responses((status = 200, body = EntryDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/whitelist-entries/{id}/reinstate")]
-pub async fn reinstate_entry(state: web::Data<AppState>, who: Principal, path: web::Path<String>, req: HttpRequest, body: web::Json<Value>) -> ApiResult<HttpResponse> {
+pub async fn reinstate_entry(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
     transition(state, who, path.into_inner(), &req, Some(&body), EntryAction::Reinstate).await
 }
 
@@ -791,7 +937,11 @@ pub struct UsageDto {
 /// Quota usage of an entry and its ledger of movements.
 #[utoipa::path(tag = "whitelist", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, body = UsageDto), (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/whitelist-entries/{id}/usage")]
-pub async fn entry_usage(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<web::Json<UsageDto>> {
+pub async fn entry_usage(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<web::Json<UsageDto>> {
     let entry = load_entry(&state, &who, path.into_inner(), None).await?;
     let id = entry.id.clone();
     let ledger: Vec<LedgerRow> = state.db.run(move |conn| db::whitelist::ledger(conn, &id)).await?;
@@ -837,12 +987,21 @@ pub struct EligibleOperator {
     responses((status = 200, body = Vec<EligibleOperator>), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/whitelist-entries/eligible-operators")]
-pub async fn eligible_operators(state: web::Data<AppState>, who: Principal, req: HttpRequest) -> ApiResult<web::Json<Vec<EligibleOperator>>> {
+pub async fn eligible_operators(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+) -> ApiResult<web::Json<Vec<EligibleOperator>>> {
     let mut q = QueryParams::parse(&req, &["code", "year", "source_province"])?;
     q.required("code");
     let code = q.parse_with("code", WasteCode::parse);
     let year = q
-        .parse_with("year", |s| s.parse::<i32>().ok().filter(|y| (2000..=2100).contains(y)).ok_or_else(|| Invalid::new("query.year", "year must be like 2026")))
+        .parse_with("year", |s| {
+            s.parse::<i32>()
+                .ok()
+                .filter(|y| (2000..=2100).contains(y))
+                .ok_or_else(|| Invalid::new("query.year", "year must be like 2026"))
+        })
         .unwrap_or_else(|| today().year());
     let source = q.parse_with("source_province", ProvinceCode::parse);
     let Some(code) = code else {
@@ -856,7 +1015,9 @@ pub async fn eligible_operators(state: web::Data<AppState>, who: Principal, req:
             let source = match principal.role {
                 Role::Enterprise => enterprise_province(conn, &principal)?,
                 Role::Operator => return Ok(Err(())),
-                _ => source.map(|p| p.as_str()).or_else(|| principal.province().map(|p| p.as_str())),
+                _ => source
+                    .map(|p| p.as_str())
+                    .or_else(|| principal.province().map(|p| p.as_str())),
             };
             let Some(source) = source else {
                 return Ok(Ok(Vec::new()));
@@ -867,8 +1028,12 @@ pub async fn eligible_operators(state: web::Data<AppState>, who: Principal, req:
                 if e.status != "confirmed" {
                     continue;
                 }
-                let Some(op) = db::registry::operator_by_id(conn, &e.operator_id)? else { continue };
-                let licence = db::registry::current_licence(conn, &op.id)?.map(|l| l.to_domain()).transpose()?;
+                let Some(op) = db::registry::operator_by_id(conn, &e.operator_id)? else {
+                    continue;
+                };
+                let licence = db::registry::current_licence(conn, &op.id)?
+                    .map(|l| l.to_domain())
+                    .transpose()?;
                 if !licence.is_some_and(|l| l.in_force_on(today) && l.covers_code(&code)) {
                     continue;
                 }

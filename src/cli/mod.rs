@@ -62,6 +62,8 @@ pub enum Command {
     Catalogue(CatalogueCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Run the sweeper once (licence expiry, entry expiry) and print what it did.
+    Sweep,
 }
 
 #[derive(Subcommand)]
@@ -241,7 +243,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            println!("{}", app::openapi().to_pretty_json()?);
+            use std::io::Write;
+            // A closed pipe (`| head`) ends the output quietly instead of panicking.
+            let _ = writeln!(std::io::stdout(), "{}", app::openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Command::Sweep => {
+            let state = open(&config)?;
+            let report = crate::jobs::sweep_once(&mut *conn(&state)?).map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
     }
@@ -260,6 +270,12 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     };
     warn_missing_calendar(&state).await;
     let state = actix_web::web::Data::new(state);
+    if config.sweep_interval_secs > 0 {
+        crate::jobs::spawn_sweeper(
+            state.clone(),
+            std::time::Duration::from_secs(config.sweep_interval_secs),
+        );
+    }
     let (server, addr) = app::start_server(state, &config.listen)?;
     println!("hwtransfer listening on http://{addr}  (API docs: http://{addr}/docs/)");
     if let Some(logins) = logins {

@@ -1,13 +1,14 @@
 //! Storage: the only module that knows diesel. One schema over SQLite (embedded default) and
 //! PostgreSQL (production), chosen by the database URL.
 
+pub mod applications;
 pub mod calendar;
 pub mod catalogue;
 pub mod migrate;
 pub mod pool;
+pub mod registry;
 pub mod schema;
 pub mod throttle;
-pub mod registry;
 pub mod users;
 pub mod whitelist;
 
@@ -99,13 +100,18 @@ where
     E: From<diesel::result::Error>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    if !matches!(conn, DbConnection::Sqlite(_)) {
+    type Tm = <DbConnection as diesel::Connection>::TransactionManager;
+    // Nested inside another transaction (a savepoint) or on PostgreSQL: the usual way.
+    let nested = Tm::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map(|d| d.is_some())
+        .unwrap_or(true);
+    if nested || !matches!(conn, DbConnection::Sqlite(_)) {
         return diesel::Connection::transaction(conn, f);
     }
     if let DbConnection::Sqlite(c) = conn {
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
     }
-    type Tm = <DbConnection as diesel::Connection>::TransactionManager;
     match f(conn) {
         Ok(v) => {
             Tm::commit_transaction(conn)?;

@@ -97,7 +97,9 @@ impl LicenceRow {
 }
 
 pub fn insert_enterprise(conn: &mut DbConnection, row: &EnterpriseRow) -> DbResult<()> {
-    diesel::insert_into(enterprises::table).values(row.clone()).execute(conn)?;
+    diesel::insert_into(enterprises::table)
+        .values(row.clone())
+        .execute(conn)?;
     Ok(())
 }
 
@@ -134,7 +136,9 @@ pub fn list_enterprises(
 }
 
 pub fn insert_operator(conn: &mut DbConnection, row: &OperatorRow) -> DbResult<()> {
-    diesel::insert_into(operators::table).values(row.clone()).execute(conn)?;
+    diesel::insert_into(operators::table)
+        .values(row.clone())
+        .execute(conn)?;
     Ok(())
 }
 

@@ -202,12 +202,133 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    transfer_applications (id) {
+        id -> Text,
+        enterprise_id -> Text,
+        source_province -> Text,
+        source_division -> Text,
+        operator_id -> Text,
+        receiving_province -> Text,
+        route -> Text,
+        route_reasons -> Text,
+        receiving_consent -> Text,
+        status -> Text,
+        method -> Text,
+        period_start -> Text,
+        period_end -> Text,
+        carriers -> Text,
+        catalogue_edition -> Integer,
+        received_at -> Timestamp,
+        received_on -> Text,
+        accepted_on -> Nullable<Text>,
+        deemed_accepted -> Bool,
+        correction_notice -> Nullable<Text>,
+        approval_number -> Nullable<Text>,
+        approved_at -> Nullable<Timestamp>,
+        valid_until -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        request_hash -> Text,
+        filed_by -> Text,
+        next_due_at -> Nullable<Timestamp>,
+        next_side -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    application_items (application_id, line) {
+        application_id -> Text,
+        line -> Integer,
+        waste_code -> Text,
+        category -> Text,
+        waste_name -> Text,
+        physical_form -> Text,
+        hazards -> Text,
+        packaging -> Text,
+        quantity_g -> BigInt,
+        entry_id -> Nullable<Text>,
+        entry_version -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    application_steps (id) {
+        id -> Text,
+        application_id -> Text,
+        kind -> Text,
+        side -> Text,
+        started_on -> Text,
+        working_days -> Integer,
+        due_on -> Text,
+        due_at -> Timestamp,
+        provisional -> Bool,
+        completed_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        overdue_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    clock_suspensions (id) {
+        id -> Text,
+        application_id -> Text,
+        step_id -> Text,
+        reason -> Text,
+        suspended_on -> Text,
+        resumed_on -> Nullable<Text>,
+        suspended_by -> Text,
+        resumed_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    decisions (id) {
+        id -> Text,
+        application_id -> Text,
+        side -> Text,
+        outcome -> Text,
+        reasons -> Text,
+        conditions -> Text,
+        decided_by -> Text,
+        decided_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    application_events (id) {
+        id -> Text,
+        application_id -> Text,
+        kind -> Text,
+        actor -> Text,
+        role -> Text,
+        detail -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    approval_counters (source_province, year) {
+        source_province -> Text,
+        year -> Integer,
+        last_seq -> Integer,
+    }
+}
+
 diesel::joinable!(waste_codes -> catalogue_editions (edition));
 diesel::joinable!(calendar_days -> calendar_years (year));
 diesel::joinable!(operator_licences -> operators (operator_id));
 diesel::joinable!(whitelist_entries -> operators (operator_id));
 diesel::joinable!(whitelist_entry_versions -> whitelist_entries (entry_id));
 diesel::joinable!(quota_ledger -> whitelist_entries (entry_id));
+diesel::joinable!(application_items -> transfer_applications (application_id));
+diesel::joinable!(application_steps -> transfer_applications (application_id));
+diesel::joinable!(clock_suspensions -> application_steps (step_id));
+diesel::joinable!(decisions -> transfer_applications (application_id));
+diesel::joinable!(application_events -> transfer_applications (application_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -224,4 +345,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     whitelist_entries,
     whitelist_entry_versions,
     quota_ledger,
+    transfer_applications,
+    application_items,
+    application_steps,
+    clock_suspensions,
+    decisions,
+    application_events,
+    approval_counters,
 );

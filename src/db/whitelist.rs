@@ -30,7 +30,9 @@ pub struct AgreementRow {
 }
 
 pub fn insert_agreement(conn: &mut DbConnection, row: &AgreementRow) -> DbResult<()> {
-    diesel::insert_into(agreements::table).values(row.clone()).execute(conn)?;
+    diesel::insert_into(agreements::table)
+        .values(row.clone())
+        .execute(conn)?;
     Ok(())
 }
 
@@ -48,7 +50,11 @@ pub fn list_agreements(conn: &mut DbConnection, province: Option<&str>) -> DbRes
         .order(agreements::id.asc())
         .into_boxed();
     if let Some(p) = province {
-        q = q.filter(agreements::province_a.eq(p.to_string()).or(agreements::province_b.eq(p.to_string())));
+        q = q.filter(
+            agreements::province_a
+                .eq(p.to_string())
+                .or(agreements::province_b.eq(p.to_string())),
+        );
     }
     Ok(q.load(conn)?)
 }
@@ -202,7 +208,12 @@ pub struct EntryFilter {
     pub visible_source: Option<String>,
 }
 
-pub fn list_entries(conn: &mut DbConnection, f: &EntryFilter, after: Option<&str>, limit: i64) -> DbResult<Vec<EntryRow>> {
+pub fn list_entries(
+    conn: &mut DbConnection,
+    f: &EntryFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> DbResult<Vec<EntryRow>> {
     let mut q = whitelist_entries::table
         .select(EntryRow::as_select())
         .order(whitelist_entries::id.asc())
@@ -313,7 +324,11 @@ pub fn version_as_of(conn: &mut DbConnection, id: &str, instant: NaiveDateTime) 
 }
 
 /// Confirmed entries of `operator` (all years from `from_year`), for automatic suspension.
-pub fn confirmed_entries_of_operator(conn: &mut DbConnection, operator_id: &str, from_year: i32) -> DbResult<Vec<EntryRow>> {
+pub fn confirmed_entries_of_operator(
+    conn: &mut DbConnection,
+    operator_id: &str,
+    from_year: i32,
+) -> DbResult<Vec<EntryRow>> {
     Ok(whitelist_entries::table
         .filter(whitelist_entries::operator_id.eq(operator_id))
         .filter(whitelist_entries::status.eq("confirmed"))
@@ -333,7 +348,11 @@ pub fn entries_for_code(
     Ok(whitelist_entries::table
         .filter(whitelist_entries::source_province.eq(source))
         .filter(whitelist_entries::year.eq(year))
-        .filter(whitelist_entries::scope.eq(code).or(whitelist_entries::scope.eq(category)))
+        .filter(
+            whitelist_entries::scope
+                .eq(code)
+                .or(whitelist_entries::scope.eq(category)),
+        )
         .order(whitelist_entries::id.asc())
         .select(EntryRow::as_select())
         .load(conn)?)
@@ -439,7 +458,9 @@ pub fn movement_tx(
     application_id: Option<&str>,
     actor: &str,
 ) -> DbResult<bool> {
-    write_tx(conn, |conn| apply_movement(conn, entry_id, movement, grams, application_id, actor))
+    write_tx(conn, |conn| {
+        apply_movement(conn, entry_id, movement, grams, application_id, actor)
+    })
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]

@@ -27,5 +27,6 @@ pub mod ids;
 pub mod province;
 pub mod quantity;
 pub mod whitelist;
+pub mod workflow;
 
 pub use error::Invalid;

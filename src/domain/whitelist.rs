@@ -74,7 +74,10 @@ impl LicenceStatus {
             "valid" => Ok(LicenceStatus::Valid),
             "suspended" => Ok(LicenceStatus::Suspended),
             "revoked" => Ok(LicenceStatus::Revoked),
-            _ => Err(Invalid::new("licence.status", "status must be valid, suspended or revoked")),
+            _ => Err(Invalid::new(
+                "licence.status",
+                "status must be valid, suspended or revoked",
+            )),
         }
     }
 }
@@ -203,7 +206,11 @@ impl EntryStatus {
 
     /// The status as it stands on `today`: an entry of a past year has expired.
     pub fn effective(self, year: i32, today: NaiveDate) -> EntryStatus {
-        if year < today.year() { EntryStatus::Expired } else { self }
+        if year < today.year() {
+            EntryStatus::Expired
+        } else {
+            self
+        }
     }
 }
 
@@ -234,7 +241,11 @@ pub fn entry_transition(from: EntryStatus, action: EntryAction) -> Result<EntryS
         (S::Suspended, A::Reinstate) => Ok(S::Confirmed),
         (from, action) => Err(Invalid::new(
             "entry.transition",
-            format!("a {} entry cannot be {}ed", from.as_str(), action.as_str().trim_end_matches('e')),
+            format!(
+                "a {} entry cannot be {}ed",
+                from.as_str(),
+                action.as_str().trim_end_matches('e')
+            ),
         )),
     }
 }
@@ -253,14 +264,21 @@ impl EntryParties {
 
     /// The province that must confirm what `proposer` proposed.
     pub fn other_side(&self, proposer: ProvinceCode) -> ProvinceCode {
-        if proposer == self.source { self.receiving } else { self.source }
+        if proposer == self.source {
+            self.receiving
+        } else {
+            self.source
+        }
     }
 }
 
 /// Every reason an entry does not fit the operator's licence for `year`. Empty when it fits.
 pub fn licence_fit_problems(licence: Option<&Licence>, scope: &EntryScope, quota: Quantity, year: i32) -> Vec<Invalid> {
     let Some(licence) = licence else {
-        return vec![Invalid::new("entry.no_licence", "the operator has no licence on record")];
+        return vec![Invalid::new(
+            "entry.no_licence",
+            "the operator has no licence on record",
+        )];
     };
     let mut problems = Vec::new();
     if licence.status != LicenceStatus::Valid {
@@ -346,17 +364,24 @@ mod tests {
         // Every reason at once.
         let p = licence_fit_problems(
             Some(&l),
-            &EntryScope::parse("261-051-11").unwrap(),
+            &EntryScope::parse("252-001-11").unwrap(),
             Quantity::parse_kg("2000000").unwrap(),
             2028,
         );
         assert_eq!(
             p.iter().map(|i| i.code).collect::<Vec<_>>(),
-            vec!["entry.licence_not_in_force", "entry.not_licensed", "entry.over_capacity"]
+            vec![
+                "entry.licence_not_in_force",
+                "entry.not_licensed",
+                "entry.over_capacity"
+            ]
         );
         let mut s = l.clone();
         s.status = LicenceStatus::Suspended;
-        assert_eq!(licence_fit_problems(Some(&s), &code, q, 2026)[0].code, "entry.licence_not_valid");
+        assert_eq!(
+            licence_fit_problems(Some(&s), &code, q, 2026)[0].code,
+            "entry.licence_not_valid"
+        );
         assert_eq!(licence_fit_problems(None, &code, q, 2026)[0].code, "entry.no_licence");
     }
 
@@ -372,6 +397,9 @@ mod tests {
         assert!(l.covers_period(d(2026, 1, 1), d(2026, 12, 31)));
         assert!(!l.covers_period(d(2026, 1, 1), d(2027, 3, 1)));
         assert!(l.in_force_in_year(2025) && l.in_force_in_year(2027) && !l.in_force_in_year(2028));
-        assert_eq!(EntryStatus::Confirmed.effective(2025, d(2026, 1, 2)), EntryStatus::Expired);
+        assert_eq!(
+            EntryStatus::Confirmed.effective(2025, d(2026, 1, 2)),
+            EntryStatus::Expired
+        );
     }
 }

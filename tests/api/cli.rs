@@ -43,13 +43,25 @@ async fn accounts_tokens_and_seed(backend: Backend) {
     ]));
     // A regulator without a province is refused and nothing is stored.
     let out = hwt(&db)
-        .args(["user", "add", "--username", "x-reg", "--password", "a-long-password-1", "--role", "regulator"])
+        .args([
+            "user",
+            "add",
+            "--username",
+            "x-reg",
+            "--password",
+            "a-long-password-1",
+            "--role",
+            "regulator",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("province"));
     let list = ok(hwt(&db).args(["user", "list"]));
-    assert!(list.contains("cq-officer") && list.contains("500000") && list.contains("active"), "{list}");
+    assert!(
+        list.contains("cq-officer") && list.contains("500000") && list.contains("active"),
+        "{list}"
+    );
     assert!(!list.contains("x-reg"));
 
     let token = ok(hwt(&db).args(["token", "--user", "cq-officer"])).trim().to_string();
@@ -57,7 +69,10 @@ async fn accounts_tokens_and_seed(backend: Backend) {
 
     // Seeding twice changes nothing the second time.
     let first = ok(hwt(&db).args(["seed", "--demo"]));
-    assert!(first.contains("cq-regulator") && first.contains("demo-pass-2026"), "{first}");
+    assert!(
+        first.contains("cq-regulator") && first.contains("demo-pass-2026"),
+        "{first}"
+    );
     ok(hwt(&db).args(["seed", "--demo"]));
     let list = ok(hwt(&db).args(["user", "list"]));
     assert_eq!(list.lines().count(), 9, "{list}");
@@ -66,7 +81,11 @@ async fn accounts_tokens_and_seed(backend: Backend) {
     assert!(client.contains("client_id:") && client.contains("client_secret:"));
 
     ok(hwt(&db).args(["user", "disable", "--username", "cq-officer"]));
-    assert!(ok(hwt(&db).args(["user", "list"])).lines().any(|l| l.contains("cq-officer") && l.contains("disabled")));
+    assert!(
+        ok(hwt(&db).args(["user", "list"]))
+            .lines()
+            .any(|l| l.contains("cq-officer") && l.contains("disabled"))
+    );
     let out = hwt(&db).args(["token", "--user", "cq-officer"]).output().unwrap();
     assert!(!out.status.success(), "no token for a disabled user");
 
@@ -79,6 +98,36 @@ async fn accounts_tokens_and_seed(backend: Backend) {
     let (status, me, _) = app.get("/api/v1/auth/me", Some(&token)).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["name"], "cq-officer");
+    // The demo registry: a dozen operators, four provinces' agreements, a confirmed whitelist,
+    // loaded once although the seed ran twice.
+    let (_, ops, _) = app.get("/api/v1/operators?limit=200", Some(&token)).await;
+    assert_eq!(ops["items"].as_array().unwrap().len(), 12);
+    let (_, agreements, _) = app.get("/api/v1/agreements", Some(&token)).await;
+    assert_eq!(agreements.as_array().unwrap().len(), 6);
+    assert!(
+        agreements
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["status"] == "confirmed")
+    );
+    let (_, entries, _) = app
+        .get("/api/v1/whitelist-entries?limit=200&status=confirmed", Some(&token))
+        .await;
+    // Chongqing is source or receiving in: 3 CQ operators × 3 sources × 2 + 9 others × 2 from CQ.
+    assert_eq!(entries["items"].as_array().unwrap().len(), 18 + 18);
+    // The demo producer can log in and is a real registry record.
+    let producer = app.login_with("cq-producer", "demo-pass-2026").await;
+    let (status, ent, _) = app.get("/api/v1/enterprises/demo-producer-cq", Some(&producer)).await;
+    assert_eq!(status, 200, "{ent}");
+    assert_eq!(ent["province"], "500000");
+    let (_, eligible, _) = app
+        .get(
+            "/api/v1/whitelist-entries/eligible-operators?code=900-249-08",
+            Some(&producer),
+        )
+        .await;
+    assert!(eligible.as_array().unwrap().len() >= 3, "{eligible}");
 }
 both_backends!(accounts_tokens_and_seed, accounts_tokens_and_seed);
 
@@ -91,20 +140,40 @@ async fn catalogue_edition_import(backend: Backend) {
     csv.push_str("999-001-48,HW48,有色金属采选和冶炼废物,测试行业,测试用虚构废物,T,T\n");
     let file = db.dir.path().join("cat.csv");
     std::fs::write(&file, &csv).unwrap();
-    let out = ok(hwt(&db).args(["catalogue", "import"]).arg(&file).args(["--edition", "2025"]));
+    let out = ok(hwt(&db)
+        .args(["catalogue", "import"])
+        .arg(&file)
+        .args(["--edition", "2025"]));
     assert!(out.contains("468 codes"), "{out}");
     // Importing the same edition again is refused.
-    assert!(!hwt(&db).args(["catalogue", "import"]).arg(&file).args(["--edition", "2025"]).output().unwrap().status.success());
+    assert!(
+        !hwt(&db)
+            .args(["catalogue", "import"])
+            .arg(&file)
+            .args(["--edition", "2025"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
     // A bad file reports every problem and imports nothing.
     let bad = "code,category,category_name,industry_source,description,hazard,hazard_official\n\
                900-001-08,HW09,x,y,z,T,T\n12345,HW08,x,y,z,T,T\n900-002-08,HW08,x,y,z,Q,Q\n";
     let bad_file = db.dir.path().join("bad.csv");
     std::fs::write(&bad_file, bad).unwrap();
-    let out = hwt(&db).args(["catalogue", "import"]).arg(&bad_file).args(["--edition", "2030"]).output().unwrap();
+    let out = hwt(&db)
+        .args(["catalogue", "import"])
+        .arg(&bad_file)
+        .args(["--edition", "2030"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("3 problem(s)") || err.contains("problem(s)"), "{err}");
-    assert!(err.contains("line 2") && err.contains("line 3") && err.contains("line 4"), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("line 3") && err.contains("line 4"),
+        "{err}"
+    );
 
     // The API now defaults to the edition in force today (2025), and still answers for 2021.
     let app = TestApp::start(TestDb::reuse(&db), crate::support::test_config(&db)).await;
@@ -133,7 +202,11 @@ async fn calendar_import(backend: Backend) {
     let out = ok(hwt(&db).args(["calendar", "import"]).arg(&file));
     assert!(out.contains("calendar 2027: 2 days"), "{out}");
     let bad = db.dir.path().join("bad.csv");
-    std::fs::write(&bad, "date,kind,name_zh,name_en\n2028-01-03,workday,x,y\n2028-13-01,holiday,x,y\n").unwrap();
+    std::fs::write(
+        &bad,
+        "date,kind,name_zh,name_en\n2028-01-03,workday,x,y\n2028-13-01,holiday,x,y\n",
+    )
+    .unwrap();
     let out = hwt(&db).args(["calendar", "import"]).arg(&bad).output().unwrap();
     assert!(!out.status.success());
     let app = TestApp::start(TestDb::reuse(&db), crate::support::test_config(&db)).await;
@@ -154,6 +227,9 @@ fn unknown_settings_are_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HWT_DATABSE_URL"));
-    let out = Command::new(env!("CARGO_BIN_EXE_hwtransfer")).args(["--pool-size", "1", "migrate"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hwtransfer"))
+        .args(["--pool-size", "1", "migrate"])
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "a pool of one is refused");
 }

@@ -30,7 +30,10 @@ pub fn this_year() -> i32 {
 /// A valid USCC for a 6-digit division and a serial.
 pub fn uscc(division: &str, serial: u32) -> String {
     let first17 = format!("91{division}MA{serial:07}");
-    hwtransfer::domain::ids::Uscc::with_check_char(&first17[..17]).unwrap().as_str().to_string()
+    hwtransfer::domain::ids::Uscc::with_check_char(&first17[..17])
+        .unwrap()
+        .as_str()
+        .to_string()
 }
 
 pub fn licence_body(categories: &[&str], capacity_kg: &str) -> Value {
@@ -46,7 +49,15 @@ pub fn licence_body(categories: &[&str], capacity_kg: &str) -> Value {
     })
 }
 
-pub async fn create_operator(app: &TestApp, token: &str, name: &str, province: &str, division: &str, serial: u32, licence: Value) -> String {
+pub async fn create_operator(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    province: &str,
+    division: &str,
+    serial: u32,
+    licence: Value,
+) -> String {
     let (status, body, _) = app
         .post_json(
             "/api/v1/operators",
@@ -122,7 +133,11 @@ impl Registry {
         assert_eq!(status, 201, "{body}");
         let agreement_id = body["id"].as_str().unwrap().to_string();
         let (status, body, _) = app
-            .post_json(&format!("/api/v1/agreements/{agreement_id}/confirm"), Some(&sc), &json!({}))
+            .post_json(
+                &format!("/api/v1/agreements/{agreement_id}/confirm"),
+                Some(&sc),
+                &json!({}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         app.add_user("op-user", "operator", Some(&operator_id)).await;
@@ -168,7 +183,11 @@ impl Registry {
         assert_eq!(status, 201, "{body}");
         let id = body["id"].as_str().unwrap().to_string();
         let (status, body, _) = app
-            .post_json(&format!("/api/v1/whitelist-entries/{id}/confirm"), Some(&self.sc), &json!({}))
+            .post_json(
+                &format!("/api/v1/whitelist-entries/{id}/confirm"),
+                Some(&self.sc),
+                &json!({}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         id

@@ -245,6 +245,10 @@ impl TestApp {
     }
 
     pub async fn start(db: TestDb, config: Config) -> TestApp {
+        // TEST_LOG=debug shows the service's logs while debugging a test.
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            hwtransfer::telemetry::init(hwtransfer::config::LogFormat::Pretty, &filter);
+        }
         let state = AppState::new(config).expect("state");
         let pool = state.db.clone();
         web::block(move || app::prepare_database(&pool))

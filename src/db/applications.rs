@@ -1,0 +1,1439 @@
+//! Transfer applications: filing with routing and quota reservation in one transaction, the
+//! workflow steps with their clocks, decisions and approvals, and the sweeper's duties.
+
+use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::schema::{
+    application_events, application_items, application_steps, approval_counters, clock_suspensions, decisions,
+    transfer_applications,
+};
+use super::whitelist::{EntryRow, Movement, apply_movement};
+use super::{DbConnection, DbError, DbResult, db_now, new_id, to_db_time, write_tx};
+use crate::domain::Invalid;
+use crate::domain::calendar::{WorkingDayCalendar, deadline_instant, shanghai_date};
+use crate::domain::catalogue::{WasteCode, edition_in_force};
+use crate::domain::province::province;
+use crate::domain::quantity::Quantity;
+use crate::domain::whitelist::LicenceMode;
+use crate::domain::workflow::{self, Action, Actor, Route, Side, Status, StepKind, Suspension};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = transfer_applications)]
+pub struct AppRow {
+    pub id: String,
+    pub enterprise_id: String,
+    pub source_province: String,
+    pub source_division: String,
+    pub operator_id: String,
+    pub receiving_province: String,
+    pub route: String,
+    pub route_reasons: String,
+    pub receiving_consent: String,
+    pub status: String,
+    pub method: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub carriers: String,
+    pub catalogue_edition: i32,
+    pub received_at: NaiveDateTime,
+    pub received_on: String,
+    pub accepted_on: Option<String>,
+    pub deemed_accepted: bool,
+    pub correction_notice: Option<String>,
+    pub approval_number: Option<String>,
+    pub approved_at: Option<NaiveDateTime>,
+    pub valid_until: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: String,
+    pub filed_by: String,
+    pub next_due_at: Option<NaiveDateTime>,
+    pub next_side: Option<String>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = application_items)]
+pub struct ItemRow {
+    pub application_id: String,
+    pub line: i32,
+    pub waste_code: String,
+    pub category: String,
+    pub waste_name: String,
+    pub physical_form: String,
+    pub hazards: String,
+    pub packaging: String,
+    pub quantity_g: i64,
+    pub entry_id: Option<String>,
+    pub entry_version: Option<i32>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = application_steps)]
+pub struct StepRow {
+    pub id: String,
+    pub application_id: String,
+    pub kind: String,
+    pub side: String,
+    pub started_on: String,
+    pub working_days: i32,
+    pub due_on: String,
+    pub due_at: NaiveDateTime,
+    pub provisional: bool,
+    pub completed_at: Option<NaiveDateTime>,
+    pub outcome: Option<String>,
+    pub overdue_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = clock_suspensions)]
+pub struct SuspensionRow {
+    pub id: String,
+    pub application_id: String,
+    pub step_id: String,
+    pub reason: String,
+    pub suspended_on: String,
+    pub resumed_on: Option<String>,
+    pub suspended_by: String,
+    pub resumed_by: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = decisions)]
+pub struct DecisionRow {
+    pub id: String,
+    pub application_id: String,
+    pub side: String,
+    pub outcome: String,
+    pub reasons: String,
+    pub conditions: String,
+    pub decided_by: String,
+    pub decided_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = application_events)]
+pub struct EventRow {
+    pub id: String,
+    pub application_id: String,
+    pub kind: String,
+    pub actor: String,
+    pub role: String,
+    pub detail: String,
+    pub at: NaiveDateTime,
+}
+
+/// 利用 / 处置 / 贮存.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Utilise,
+    Dispose,
+    Store,
+}
+
+impl Method {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "utilise" | "利用" => Ok(Method::Utilise),
+            "dispose" | "处置" => Ok(Method::Dispose),
+            "store" | "贮存" => Ok(Method::Store),
+            _ => Err(Invalid::new(
+                "application.method",
+                "method must be utilise (利用), dispose (处置) or store (贮存)",
+            )),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Utilise => "utilise",
+            Method::Dispose => "dispose",
+            Method::Store => "store",
+        }
+    }
+    fn licence_mode(self) -> LicenceMode {
+        match self {
+            Method::Utilise => LicenceMode::Utilise,
+            Method::Dispose => LicenceMode::Dispose,
+            Method::Store => LicenceMode::Store,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carrier {
+    pub name: String,
+    pub permit_number: String,
+    pub plate: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FilingItem {
+    pub code: WasteCode,
+    pub name: String,
+    pub physical_form: String,
+    pub hazards: String,
+    pub packaging: String,
+    pub quantity: Quantity,
+}
+
+#[derive(Debug, Clone)]
+pub struct Filing {
+    pub enterprise_id: String,
+    pub operator_id: String,
+    pub method: Method,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub carriers: Vec<Carrier>,
+    pub items: Vec<FilingItem>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: String,
+    pub filed_by: String,
+}
+
+/// Per item: the entry it would draw on and the quota left after it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemMatch {
+    pub line: usize,
+    pub entry: Option<EntryRow>,
+    /// Grams left on the entry after this item (and earlier items on the same entry).
+    pub remaining_after_g: Option<i64>,
+    /// Why this item does not fit the whitelist.
+    pub reasons: Vec<String>,
+}
+
+/// What the service thinks of a filing before storing anything.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    /// Problems that refuse the filing outright (422), as (JSON pointer, problem).
+    pub refusals: Vec<(String, Invalid)>,
+    pub route: Route,
+    /// Why not the whitelist route (empty on the whitelist route).
+    pub reasons: Vec<String>,
+    pub receiving_consent: String,
+    pub items: Vec<ItemMatch>,
+    pub edition: i32,
+    pub source_province: String,
+    pub source_division: String,
+    pub receiving_province: String,
+}
+
+/// Routes a filing: whitelist when every item has a confirmed entry with room, the provinces
+/// have a confirmed agreement and the licence covers the period; standard otherwise. Waste the
+/// operator may not take at all is a refusal.
+pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult<Assessment> {
+    let mut refusals: Vec<(String, Invalid)> = Vec::new();
+    let mut reasons: Vec<String> = Vec::new();
+    let enterprise = super::registry::enterprise_by_id(conn, &f.enterprise_id)?;
+    let operator = super::registry::operator_by_id(conn, &f.operator_id)?;
+    let mut out = Assessment {
+        refusals: Vec::new(),
+        route: Route::Standard,
+        reasons: Vec::new(),
+        receiving_consent: "consent".into(),
+        items: Vec::new(),
+        edition: 0,
+        source_province: String::new(),
+        source_division: String::new(),
+        receiving_province: String::new(),
+    };
+    let Some(enterprise) = enterprise else {
+        out.refusals.push((
+            "/".into(),
+            Invalid::new("application.no_enterprise", "the filing enterprise is not registered"),
+        ));
+        return Ok(out);
+    };
+    let Some(operator) = operator else {
+        out.refusals.push((
+            "/operator_id".into(),
+            Invalid::new("application.unknown_operator", "no such operator"),
+        ));
+        return Ok(out);
+    };
+    out.source_province = enterprise.province.clone();
+    out.source_division = enterprise.division_code.clone();
+    out.receiving_province = operator.province.clone();
+    if enterprise.province == operator.province {
+        refusals.push((
+            "/operator_id".into(),
+            Invalid::new(
+                "application.not_cross_provincial",
+                "the operator is in the producer's own province",
+            ),
+        ));
+    }
+    // The catalogue edition in force on the application date.
+    let editions: Vec<(i32, NaiveDate)> = super::catalogue::editions(conn)?
+        .into_iter()
+        .filter_map(|e| {
+            NaiveDate::parse_from_str(&e.in_force_from, "%Y-%m-%d")
+                .ok()
+                .map(|d| (e.edition, d))
+        })
+        .collect();
+    out.edition = edition_in_force(&editions, today).unwrap_or(2021);
+    let licence = super::registry::current_licence(conn, &operator.id)?
+        .map(|l| l.to_domain())
+        .transpose()?;
+    match &licence {
+        None => refusals.push((
+            "/operator_id".into(),
+            Invalid::new("application.unlicensed", "the operator has no licence"),
+        )),
+        Some(l) if !l.in_force_on(f.period_start.max(today)) => refusals.push((
+            "/operator_id".into(),
+            Invalid::new(
+                "application.licence_not_in_force",
+                format!(
+                    "the operator's licence ({} to {}, {}) is not in force at the start of the period",
+                    l.valid_from,
+                    l.valid_until,
+                    l.status.as_str()
+                ),
+            ),
+        )),
+        Some(l) if !l.modes.contains(&f.method.licence_mode()) => refusals.push((
+            "/method".into(),
+            Invalid::new(
+                "application.method_not_licensed",
+                format!("the licence does not allow {}", f.method.as_str()),
+            ),
+        )),
+        Some(l) if !l.covers_period(f.period_start, f.period_end) => {
+            reasons.push(format!(
+                "the operator's licence ends on {}, before the requested period ends",
+                l.valid_until
+            ));
+        }
+        Some(_) => {}
+    }
+    let year = today.year();
+    let agreement =
+        super::whitelist::confirmed_agreement_in_year(conn, &enterprise.province, &operator.province, year)?;
+    match &agreement {
+        None => reasons.push(format!(
+            "no confirmed whitelist agreement between {} and {} for {year}",
+            enterprise.province, operator.province
+        )),
+        Some(a) => {
+            out.receiving_consent = a.receiving_consent.clone();
+            let total: i64 = f.items.iter().map(|i| i.quantity.grams()).sum();
+            if let Some(cap) = a.cap_per_application_g
+                && total > cap
+            {
+                reasons.push(format!(
+                    "the total {} kg exceeds the agreement's cap of {} kg per application",
+                    crate::domain::quantity::grams_to_kg_string(total),
+                    crate::domain::quantity::grams_to_kg_string(cap)
+                ));
+            }
+        }
+    }
+    // Room used so far per entry by earlier items of this filing.
+    let mut used: std::collections::HashMap<String, i64> = Default::default();
+    for (i, item) in f.items.iter().enumerate() {
+        let pointer = format!("/items/{i}/waste_code");
+        let known = !super::catalogue::search(conn, out.edition, Some(item.code.as_str()), None, None, 1)?.is_empty();
+        if !known {
+            refusals.push((
+                pointer.clone(),
+                Invalid::new(
+                    "application.unknown_code",
+                    format!("{} is not in the {} catalogue", item.code, out.edition),
+                ),
+            ));
+        }
+        if let Some(l) = &licence
+            && !l.covers_code(&item.code)
+        {
+            refusals.push((
+                pointer.clone(),
+                Invalid::new(
+                    "application.not_licensed",
+                    format!(
+                        "the operator is not licensed for {} ({})",
+                        item.code,
+                        item.code.category().as_str()
+                    ),
+                ),
+            ));
+        }
+        let mut m = ItemMatch {
+            line: i,
+            entry: None,
+            remaining_after_g: None,
+            reasons: Vec::new(),
+        };
+        let candidates: Vec<EntryRow> = super::whitelist::entries_for_code(
+            conn,
+            &enterprise.province,
+            item.code.as_str(),
+            &item.code.category().as_str(),
+            year,
+        )?
+        .into_iter()
+        .filter(|e| e.operator_id == operator.id)
+        .collect();
+        // A code-specific entry wins over a whole-category one.
+        let mut sorted = candidates.clone();
+        sorted.sort_by_key(|e| (e.scope_kind != "code", e.id.clone()));
+        match sorted.iter().find(|e| e.status == "confirmed") {
+            None if candidates.is_empty() => m.reasons.push(format!(
+                "no whitelist entry for {} from {} to this operator in {year}",
+                item.code, enterprise.province
+            )),
+            None => m.reasons.push(format!(
+                "the whitelist entry for {} is {}",
+                item.code, candidates[0].status
+            )),
+            Some(e) => {
+                let before = used.get(&e.id).copied().unwrap_or(0);
+                let left = e.quota_g - e.reserved_g - e.approved_g - before - item.quantity.grams();
+                if left < 0 {
+                    m.reasons.push(format!(
+                        "over quota: {} kg requested, {} kg left on entry {}",
+                        item.quantity,
+                        crate::domain::quantity::grams_to_kg_string(e.quota_g - e.reserved_g - e.approved_g - before),
+                        e.id
+                    ));
+                } else {
+                    used.insert(e.id.clone(), before + item.quantity.grams());
+                }
+                m.remaining_after_g = Some(left);
+                m.entry = Some(e.clone());
+            }
+        }
+        reasons.extend(m.reasons.iter().cloned());
+        out.items.push(m);
+    }
+    out.refusals = refusals;
+    out.route = if reasons.is_empty() {
+        Route::Whitelist
+    } else {
+        Route::Standard
+    };
+    out.reasons = reasons;
+    Ok(out)
+}
+
+pub enum FileOutcome {
+    Filed(AppRow),
+    /// The same Idempotency-Key was used before for the same request: the first answer.
+    Replayed(AppRow),
+    /// The same Idempotency-Key with a different request.
+    KeyReused,
+    Refused(Vec<(String, Invalid)>),
+}
+
+fn event(
+    conn: &mut DbConnection,
+    app_id: &str,
+    kind: &str,
+    actor: &str,
+    role: &str,
+    detail: serde_json::Value,
+) -> DbResult<()> {
+    diesel::insert_into(application_events::table)
+        .values(EventRow {
+            id: new_id(),
+            application_id: app_id.to_string(),
+            kind: kind.to_string(),
+            actor: actor.to_string(),
+            role: role.to_string(),
+            detail: detail.to_string(),
+            at: db_now(),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn app_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<AppRow>> {
+    Ok(transfer_applications::table
+        .find(id)
+        .select(AppRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Files an application: idempotency, routing, reservation and the acceptance clock, all in one
+/// transaction.
+pub fn file(
+    conn: &mut DbConnection,
+    cal: &WorkingDayCalendar,
+    office_close: NaiveTime,
+    f: &Filing,
+    now: DateTime<Utc>,
+) -> DbResult<(FileOutcome, Option<Assessment>)> {
+    let today = shanghai_date(now);
+    write_tx(conn, |conn| {
+        if let Some(key) = &f.idempotency_key {
+            let existing: Option<AppRow> = transfer_applications::table
+                .filter(transfer_applications::enterprise_id.eq(&f.enterprise_id))
+                .filter(transfer_applications::idempotency_key.eq(key))
+                .select(AppRow::as_select())
+                .first(conn)
+                .optional()?;
+            if let Some(app) = existing {
+                return Ok(if app.request_hash == f.request_hash {
+                    (FileOutcome::Replayed(app), None)
+                } else {
+                    (FileOutcome::KeyReused, None)
+                });
+            }
+        }
+        let mut a = assess(conn, f, today)?;
+        if !a.refusals.is_empty() {
+            let refusals = a.refusals.clone();
+            return Ok((FileOutcome::Refused(refusals), Some(a)));
+        }
+        let id = new_id();
+        // Reserve every item's quantity; if any reservation loses a race, none stays
+        // (the savepoint rolls back) and the filing takes the standard route.
+        if a.route == Route::Whitelist {
+            let reserved = conn.transaction::<_, DbError, _>(|conn| {
+                for (item, m) in f.items.iter().zip(&a.items) {
+                    let Some(entry) = &m.entry else {
+                        return Err(DbError::Conflict("no entry".into()));
+                    };
+                    if !apply_movement(
+                        conn,
+                        &entry.id,
+                        Movement::Reserve,
+                        item.quantity.grams(),
+                        Some(&id),
+                        &f.filed_by,
+                    )? {
+                        return Err(DbError::Conflict(entry.id.clone()));
+                    }
+                }
+                Ok(())
+            });
+            match reserved {
+                Ok(()) => {}
+                Err(DbError::Conflict(entry)) => {
+                    a.route = Route::Standard;
+                    a.reasons.push(format!(
+                        "over quota: the remaining quantity of entry {entry} was taken by another filing"
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let now_db = to_db_time(now);
+        let app = AppRow {
+            id: id.clone(),
+            enterprise_id: f.enterprise_id.clone(),
+            source_province: a.source_province.clone(),
+            source_division: a.source_division.clone(),
+            operator_id: f.operator_id.clone(),
+            receiving_province: a.receiving_province.clone(),
+            route: a.route.as_str().to_string(),
+            route_reasons: serde_json::to_string(&a.reasons).unwrap_or_default(),
+            receiving_consent: a.receiving_consent.clone(),
+            status: Status::Submitted.as_str().to_string(),
+            method: f.method.as_str().to_string(),
+            period_start: f.period_start.to_string(),
+            period_end: f.period_end.to_string(),
+            carriers: serde_json::to_string(&f.carriers).unwrap_or_default(),
+            catalogue_edition: a.edition,
+            received_at: now_db,
+            received_on: today.to_string(),
+            accepted_on: None,
+            deemed_accepted: false,
+            correction_notice: None,
+            approval_number: None,
+            approved_at: None,
+            valid_until: None,
+            idempotency_key: f.idempotency_key.clone(),
+            request_hash: f.request_hash.clone(),
+            filed_by: f.filed_by.clone(),
+            next_due_at: None,
+            next_side: None,
+            version: 1,
+            created_at: now_db,
+            updated_at: now_db,
+        };
+        diesel::insert_into(transfer_applications::table)
+            .values(app.clone())
+            .execute(conn)?;
+        for (i, (item, m)) in f.items.iter().zip(&a.items).enumerate() {
+            let on_whitelist = a.route == Route::Whitelist;
+            diesel::insert_into(application_items::table)
+                .values(ItemRow {
+                    application_id: id.clone(),
+                    line: i as i32,
+                    waste_code: item.code.as_str().to_string(),
+                    category: item.code.category().as_str(),
+                    waste_name: item.name.clone(),
+                    physical_form: item.physical_form.clone(),
+                    hazards: item.hazards.clone(),
+                    packaging: item.packaging.clone(),
+                    quantity_g: item.quantity.grams(),
+                    entry_id: m.entry.as_ref().filter(|_| on_whitelist).map(|e| e.id.clone()),
+                    entry_version: m.entry.as_ref().filter(|_| on_whitelist).map(|e| e.version),
+                })
+                .execute(conn)?;
+        }
+        start_step(conn, cal, office_close, &id, StepKind::Acceptance, today, today)?;
+        event(
+            conn,
+            &id,
+            "filed",
+            &f.filed_by,
+            "enterprise",
+            serde_json::json!({"route": a.route.as_str(), "reasons": a.reasons}),
+        )?;
+        let app = app_by_id(conn, &id)?.ok_or(DbError::NotFound)?;
+        Ok((FileOutcome::Filed(app), Some(a)))
+    })
+}
+
+fn due_for(
+    cal: &WorkingDayCalendar,
+    office_close: NaiveTime,
+    kind: StepKind,
+    started_on: NaiveDate,
+    suspensions: &[Suspension],
+    today: NaiveDate,
+) -> (NaiveDate, NaiveDateTime, bool) {
+    let due = workflow::step_due(cal, kind, started_on, suspensions, today);
+    (
+        due.date,
+        to_db_time(deadline_instant(due.date, office_close)),
+        due.provisional,
+    )
+}
+
+/// Opens (or restarts) a step and makes it the application's next due instant.
+fn start_step(
+    conn: &mut DbConnection,
+    cal: &WorkingDayCalendar,
+    office_close: NaiveTime,
+    app_id: &str,
+    kind: StepKind,
+    started_on: NaiveDate,
+    today: NaiveDate,
+) -> DbResult<StepRow> {
+    let (due_on, due_at, provisional) = due_for(cal, office_close, kind, started_on, &[], today);
+    diesel::delete(
+        application_steps::table
+            .filter(application_steps::application_id.eq(app_id))
+            .filter(application_steps::kind.eq(kind.as_str())),
+    )
+    .execute(conn)?;
+    let step = StepRow {
+        id: new_id(),
+        application_id: app_id.to_string(),
+        kind: kind.as_str().to_string(),
+        side: kind.side().as_str().to_string(),
+        started_on: started_on.to_string(),
+        working_days: kind.working_days() as i32,
+        due_on: due_on.to_string(),
+        due_at,
+        provisional,
+        completed_at: None,
+        outcome: None,
+        overdue_at: None,
+    };
+    diesel::insert_into(application_steps::table)
+        .values(step.clone())
+        .execute(conn)?;
+    diesel::update(transfer_applications::table.find(app_id))
+        .set((
+            transfer_applications::next_due_at.eq(Some(due_at)),
+            transfer_applications::next_side.eq(Some(step.side.clone())),
+        ))
+        .execute(conn)?;
+    Ok(step)
+}
+
+pub fn steps(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<StepRow>> {
+    Ok(application_steps::table
+        .filter(application_steps::application_id.eq(app_id))
+        .order(application_steps::id.asc())
+        .select(StepRow::as_select())
+        .load(conn)?)
+}
+
+fn open_step(conn: &mut DbConnection, app_id: &str) -> DbResult<Option<StepRow>> {
+    Ok(application_steps::table
+        .filter(application_steps::application_id.eq(app_id))
+        .filter(application_steps::completed_at.is_null())
+        .select(StepRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn complete_open_step(conn: &mut DbConnection, app_id: &str, outcome: &str) -> DbResult<()> {
+    diesel::update(
+        application_steps::table
+            .filter(application_steps::application_id.eq(app_id))
+            .filter(application_steps::completed_at.is_null()),
+    )
+    .set((
+        application_steps::completed_at.eq(Some(db_now())),
+        application_steps::outcome.eq(Some(outcome)),
+    ))
+    .execute(conn)?;
+    diesel::update(transfer_applications::table.find(app_id))
+        .set((
+            transfer_applications::next_due_at.eq(None::<NaiveDateTime>),
+            transfer_applications::next_side.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn items(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<ItemRow>> {
+    Ok(application_items::table
+        .filter(application_items::application_id.eq(app_id))
+        .order(application_items::line.asc())
+        .select(ItemRow::as_select())
+        .load(conn)?)
+}
+
+pub fn suspensions(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<SuspensionRow>> {
+    Ok(clock_suspensions::table
+        .filter(clock_suspensions::application_id.eq(app_id))
+        .order(clock_suspensions::id.asc())
+        .select(SuspensionRow::as_select())
+        .load(conn)?)
+}
+
+pub fn decisions_of(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<DecisionRow>> {
+    Ok(decisions::table
+        .filter(decisions::application_id.eq(app_id))
+        .order(decisions::id.asc())
+        .select(DecisionRow::as_select())
+        .load(conn)?)
+}
+
+pub fn events(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<EventRow>> {
+    Ok(application_events::table
+        .filter(application_events::application_id.eq(app_id))
+        .order(application_events::id.asc())
+        .select(EventRow::as_select())
+        .load(conn)?)
+}
+
+/// A workflow request from a party.
+#[derive(Debug, Clone)]
+pub enum Act {
+    Accept,
+    RequestCorrection {
+        problems: Vec<String>,
+    },
+    Resubmit {
+        note: String,
+    },
+    Decide {
+        side: Side,
+        approve: bool,
+        reasons: Vec<String>,
+        conditions: Vec<String>,
+    },
+    Withdraw {
+        reason: String,
+    },
+    SuspendClock {
+        reason: String,
+    },
+    ResumeClock,
+}
+
+/// Why an act was refused.
+#[derive(Debug, Clone)]
+pub enum ActRefusal {
+    /// Not this party's step (403).
+    NotYours(Invalid),
+    /// Not possible in the current state (409).
+    State(Invalid),
+    /// If-Match named an older version (412).
+    Stale { current: i32 },
+}
+
+pub struct ActContext<'a> {
+    pub cal: &'a WorkingDayCalendar,
+    pub office_close: NaiveTime,
+    pub actor: Actor,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+fn state_err(code: &'static str, msg: impl Into<String>) -> ActRefusal {
+    ActRefusal::State(Invalid::new(code, msg))
+}
+
+/// Moves quantities of the whitelist entries the application drew on.
+fn move_items(conn: &mut DbConnection, app: &AppRow, movement: Movement, actor: &str) -> DbResult<()> {
+    for item in items(conn, &app.id)? {
+        if let Some(entry) = &item.entry_id
+            && !apply_movement(conn, entry, movement, item.quantity_g, Some(&app.id), actor)?
+        {
+            return Err(DbError::Other(anyhow::anyhow!(
+                "ledger refused {} of {} g on entry {entry} for application {}",
+                movement.as_str(),
+                item.quantity_g,
+                app.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Issues the approval: a gap-free number per source province and year, validity capped by the
+/// requested period and the licence.
+fn issue_approval(
+    conn: &mut DbConnection,
+    app: &AppRow,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> DbResult<(String, NaiveDate)> {
+    let today = shanghai_date(now);
+    let year = today.year();
+    let bumped = diesel::update(
+        approval_counters::table
+            .filter(approval_counters::source_province.eq(&app.source_province))
+            .filter(approval_counters::year.eq(year)),
+    )
+    .set(approval_counters::last_seq.eq(approval_counters::last_seq + 1))
+    .execute(conn)?;
+    if bumped == 0 {
+        diesel::insert_into(approval_counters::table)
+            .values((
+                approval_counters::source_province.eq(&app.source_province),
+                approval_counters::year.eq(year),
+                approval_counters::last_seq.eq(1),
+            ))
+            .execute(conn)?;
+    }
+    let seq: i32 = approval_counters::table
+        .filter(approval_counters::source_province.eq(&app.source_province))
+        .filter(approval_counters::year.eq(year))
+        .select(approval_counters::last_seq)
+        .first(conn)?;
+    let short = crate::domain::ids::ProvinceCode::parse(&app.source_province)
+        .ok()
+        .and_then(province)
+        .map(|p| p.short_zh.clone())
+        .unwrap_or_default();
+    let number = format!("{short}危转〔{year}〕{seq:04}号");
+    let period_end = super::whitelist::parse_date(&app.period_end)?;
+    let licence_until = super::registry::current_licence(conn, &app.operator_id)?
+        .map(|l| super::whitelist::parse_date(&l.valid_until))
+        .transpose()?;
+    let mut valid_until = today
+        .checked_add_months(Months::new(12))
+        .unwrap_or(today)
+        .min(period_end);
+    if let Some(l) = licence_until {
+        valid_until = valid_until.min(l);
+    }
+    move_items(conn, app, Movement::Commit, actor)?;
+    diesel::update(transfer_applications::table.find(&app.id))
+        .set((
+            transfer_applications::approval_number.eq(Some(&number)),
+            transfer_applications::approved_at.eq(Some(to_db_time(now))),
+            transfer_applications::valid_until.eq(Some(valid_until.to_string())),
+        ))
+        .execute(conn)?;
+    Ok((number, valid_until))
+}
+
+/// Applies one act to an application, inside one transaction. `expected_version` is the
+/// If-Match version when the client sent one.
+pub fn act(
+    conn: &mut DbConnection,
+    ctx: &ActContext<'_>,
+    app_id: &str,
+    expected_version: Option<i32>,
+    act: &Act,
+) -> DbResult<Result<AppRow, ActRefusal>> {
+    let today = shanghai_date(ctx.now);
+    write_tx(conn, |conn| {
+        let app = app_by_id(conn, app_id)?.ok_or(DbError::NotFound)?;
+        if let Some(v) = expected_version
+            && v != app.version
+        {
+            return Ok(Err(ActRefusal::Stale { current: app.version }));
+        }
+        let status = Status::parse(&app.status).map_err(|e| DbError::Other(anyhow::anyhow!("{e}")))?;
+        let route = Route::parse(&app.route).map_err(|e| DbError::Other(anyhow::anyhow!("{e}")))?;
+        let check = |action: Action| workflow::check(route, status, action, ctx.actor);
+        let refusal = |e: Invalid| {
+            if e.code == "workflow.not_your_step" {
+                ActRefusal::NotYours(e)
+            } else {
+                ActRefusal::State(e)
+            }
+        };
+        let mut new_status = status;
+        let mut detail = serde_json::json!({});
+        let kind: &str;
+        match act {
+            Act::Accept => {
+                let t = match check(Action::Accept) {
+                    Ok(t) => t,
+                    Err(e) => return Ok(Err(refusal(e))),
+                };
+                kind = t.event;
+                new_status = t.to;
+                accept(conn, ctx, &app, route, today, false)?;
+            }
+            Act::RequestCorrection { problems } => {
+                let t = match check(Action::RequestCorrection) {
+                    Ok(t) => t,
+                    Err(e) => return Ok(Err(refusal(e))),
+                };
+                if app.correction_notice.is_some() {
+                    return Ok(Err(state_err(
+                        "workflow.correction_once",
+                        "the one-time correction notice was already sent",
+                    )));
+                }
+                kind = t.event;
+                new_status = t.to;
+                complete_open_step(conn, &app.id, "correction_requested")?;
+                diesel::update(transfer_applications::table.find(&app.id))
+                    .set(
+                        transfer_applications::correction_notice
+                            .eq(Some(serde_json::to_string(problems).unwrap_or_default())),
+                    )
+                    .execute(conn)?;
+                detail = serde_json::json!({ "problems": problems });
+            }
+            Act::Resubmit { note } => {
+                let t = match check(Action::Resubmit) {
+                    Ok(t) => t,
+                    Err(e) => return Ok(Err(refusal(e))),
+                };
+                kind = t.event;
+                new_status = t.to;
+                // The acceptance clock starts again from the day the corrected materials arrive.
+                start_step(
+                    conn,
+                    ctx.cal,
+                    ctx.office_close,
+                    &app.id,
+                    StepKind::Acceptance,
+                    today,
+                    today,
+                )?;
+                detail = serde_json::json!({ "note": note });
+            }
+            Act::Withdraw { reason } => {
+                let t = match check(Action::Withdraw) {
+                    Ok(t) => t,
+                    Err(e) => return Ok(Err(refusal(e))),
+                };
+                kind = t.event;
+                new_status = t.to;
+                complete_open_step(conn, &app.id, "withdrawn")?;
+                move_items(conn, &app, Movement::Release, ctx.name)?;
+                detail = serde_json::json!({ "reason": reason });
+            }
+            Act::Decide {
+                side,
+                approve,
+                reasons,
+                conditions,
+            } => {
+                let own_side = match ctx.actor {
+                    Actor::SourceRegulator => Some(Side::Source),
+                    Actor::ReceivingRegulator => Some(Side::Receiving),
+                    _ => None,
+                };
+                if own_side != Some(*side) {
+                    return Ok(Err(ActRefusal::NotYours(Invalid::new(
+                        "workflow.not_your_side",
+                        format!("the {} side is not this regulator's", side.as_str()),
+                    ))));
+                }
+                let action = match (route, status, side, approve) {
+                    (Route::Standard, Status::UnderReview, Side::Source, true) => Action::SendConsultation,
+                    (Route::Standard, Status::ConsultationSent, Side::Receiving, true) => Action::ReceivingAgree,
+                    (Route::Standard, Status::ConsultationSent, Side::Receiving, false) => Action::ReceivingDisagree,
+                    (_, _, _, true) => Action::Approve,
+                    (_, _, _, false) => Action::Refuse,
+                };
+                let t = match check(action) {
+                    Ok(t) => t,
+                    Err(e) => return Ok(Err(refusal(e))),
+                };
+                let previous = decisions_of(conn, &app.id)?;
+                if route == Route::Whitelist && previous.iter().any(|d| d.side == side.as_str()) {
+                    return Ok(Err(state_err(
+                        "workflow.already_decided",
+                        format!("the {} side has already decided", side.as_str()),
+                    )));
+                }
+                diesel::insert_into(decisions::table)
+                    .values(DecisionRow {
+                        id: new_id(),
+                        application_id: app.id.clone(),
+                        side: side.as_str().to_string(),
+                        outcome: if *approve { "approve" } else { "refuse" }.to_string(),
+                        reasons: serde_json::to_string(reasons).unwrap_or_default(),
+                        conditions: serde_json::to_string(conditions).unwrap_or_default(),
+                        decided_by: ctx.name.to_string(),
+                        decided_at: to_db_time(ctx.now),
+                    })
+                    .execute(conn)?;
+                kind = t.event;
+                new_status = t.to;
+                if route == Route::Whitelist && *approve {
+                    let approved =
+                        |s: Side| previous.iter().any(|d| d.side == s.as_str() && d.outcome == "approve") || s == *side;
+                    new_status = workflow::whitelist_after_approval(
+                        app.receiving_consent == "consent",
+                        approved(Side::Source),
+                        approved(Side::Receiving),
+                    );
+                }
+                detail = serde_json::json!({ "side": side.as_str(), "outcome": if *approve { "approve" } else { "refuse" }, "reasons": reasons, "conditions": conditions });
+                match new_status {
+                    Status::Approved => {
+                        complete_open_step(conn, &app.id, "approved")?;
+                        let (number, valid_until) = issue_approval(conn, &app, ctx.now, ctx.name)?;
+                        detail["approval_number"] = serde_json::json!(number);
+                        detail["valid_until"] = serde_json::json!(valid_until.to_string());
+                    }
+                    Status::Refused => {
+                        complete_open_step(conn, &app.id, "refused")?;
+                        move_items(conn, &app, Movement::Release, ctx.name)?;
+                    }
+                    Status::ConsultationSent => {
+                        complete_open_step(conn, &app.id, "consultation_sent")?;
+                        start_step(
+                            conn,
+                            ctx.cal,
+                            ctx.office_close,
+                            &app.id,
+                            StepKind::ReceivingOpinion,
+                            today,
+                            today,
+                        )?;
+                    }
+                    Status::ReceivingReplied => {
+                        complete_open_step(conn, &app.id, "receiving_agreed")?;
+                        start_step(
+                            conn,
+                            ctx.cal,
+                            ctx.office_close,
+                            &app.id,
+                            StepKind::SourceDecision,
+                            today,
+                            today,
+                        )?;
+                    }
+                    _ => {}
+                }
+            }
+            Act::SuspendClock { .. } | Act::ResumeClock
+                if !matches!(ctx.actor, Actor::SourceRegulator | Actor::ReceivingRegulator) =>
+            {
+                return Ok(Err(ActRefusal::NotYours(Invalid::new(
+                    "workflow.not_your_step",
+                    "only a regulator of the case suspends its clock",
+                ))));
+            }
+            Act::SuspendClock { reason } => {
+                let Some(step) = open_step(conn, &app.id)? else {
+                    return Ok(Err(state_err("workflow.no_open_step", "no step is running")));
+                };
+                let acting = if step.side == "source" {
+                    Actor::SourceRegulator
+                } else {
+                    Actor::ReceivingRegulator
+                };
+                if acting != ctx.actor {
+                    return Ok(Err(ActRefusal::NotYours(Invalid::new(
+                        "workflow.not_your_step",
+                        "the running step is the other province's",
+                    ))));
+                }
+                if suspensions(conn, &app.id)?.iter().any(|s| s.resumed_on.is_none()) {
+                    return Ok(Err(state_err(
+                        "workflow.already_suspended",
+                        "the clock is already suspended",
+                    )));
+                }
+                diesel::insert_into(clock_suspensions::table)
+                    .values(SuspensionRow {
+                        id: new_id(),
+                        application_id: app.id.clone(),
+                        step_id: step.id.clone(),
+                        reason: reason.clone(),
+                        suspended_on: today.to_string(),
+                        resumed_on: None,
+                        suspended_by: ctx.name.to_string(),
+                        resumed_by: None,
+                        created_at: db_now(),
+                    })
+                    .execute(conn)?;
+                kind = "clock_suspended";
+                detail = serde_json::json!({ "reason": reason, "step": step.kind });
+            }
+            Act::ResumeClock => {
+                let open = suspensions(conn, &app.id)?.into_iter().find(|s| s.resumed_on.is_none());
+                let Some(s) = open else {
+                    return Ok(Err(state_err("workflow.not_suspended", "the clock is not suspended")));
+                };
+                diesel::update(clock_suspensions::table.find(&s.id))
+                    .set((
+                        clock_suspensions::resumed_on.eq(Some(today.to_string())),
+                        clock_suspensions::resumed_by.eq(Some(ctx.name)),
+                    ))
+                    .execute(conn)?;
+                recompute_step(conn, ctx.cal, ctx.office_close, &s.step_id, today)?;
+                kind = "clock_resumed";
+                detail = serde_json::json!({ "suspended_on": s.suspended_on, "resumed_on": today.to_string() });
+            }
+        }
+        let n = diesel::update(
+            transfer_applications::table
+                .find(&app.id)
+                .filter(transfer_applications::version.eq(app.version)),
+        )
+        .set((
+            transfer_applications::status.eq(new_status.as_str()),
+            transfer_applications::version.eq(app.version + 1),
+            transfer_applications::updated_at.eq(to_db_time(ctx.now)),
+        ))
+        .execute(conn)?;
+        if n == 0 {
+            // Someone else moved the case between our read and write: undo everything.
+            return Err(DbError::Conflict("version".into()));
+        }
+        event(conn, &app.id, kind, ctx.name, ctx.role, detail)?;
+        Ok(Ok(app_by_id(conn, &app.id)?.ok_or(DbError::NotFound)?))
+    })
+}
+
+/// Completes acceptance: really (today) or deemed (as of the day of receipt).
+fn accept(
+    conn: &mut DbConnection,
+    ctx: &ActContext<'_>,
+    app: &AppRow,
+    route: Route,
+    today: NaiveDate,
+    deemed: bool,
+) -> DbResult<()> {
+    let received = super::whitelist::parse_date(&app.received_on)?;
+    let accepted_on = if deemed { received } else { today };
+    complete_open_step(conn, &app.id, if deemed { "deemed_accepted" } else { "accepted" })?;
+    diesel::update(transfer_applications::table.find(&app.id))
+        .set((
+            transfer_applications::accepted_on.eq(Some(accepted_on.to_string())),
+            transfer_applications::deemed_accepted.eq(deemed),
+        ))
+        .execute(conn)?;
+    let next = match route {
+        Route::Whitelist => StepKind::WhitelistDecision,
+        Route::Standard => StepKind::SourceReview,
+    };
+    start_step(conn, ctx.cal, ctx.office_close, &app.id, next, accepted_on, today)?;
+    Ok(())
+}
+
+/// Recomputes one step's due date from its start and its suspensions.
+fn recompute_step(
+    conn: &mut DbConnection,
+    cal: &WorkingDayCalendar,
+    office_close: NaiveTime,
+    step_id: &str,
+    today: NaiveDate,
+) -> DbResult<()> {
+    let step: StepRow = application_steps::table
+        .find(step_id)
+        .select(StepRow::as_select())
+        .first(conn)?;
+    let kind = StepKind::parse(&step.kind).map_err(|e| DbError::Other(anyhow::anyhow!("{e}")))?;
+    let susp: Vec<Suspension> = clock_suspensions::table
+        .filter(clock_suspensions::step_id.eq(step_id))
+        .select(SuspensionRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .filter_map(|s| {
+            let from = NaiveDate::parse_from_str(&s.suspended_on, "%Y-%m-%d").ok()?;
+            let until = s
+                .resumed_on
+                .and_then(|r| NaiveDate::parse_from_str(&r, "%Y-%m-%d").ok());
+            Some(Suspension { from, until })
+        })
+        .collect();
+    let started = super::whitelist::parse_date(&step.started_on)?;
+    let (due_on, due_at, provisional) = due_for(cal, office_close, kind, started, &susp, today);
+    diesel::update(application_steps::table.find(step_id))
+        .set((
+            application_steps::due_on.eq(due_on.to_string()),
+            application_steps::due_at.eq(due_at),
+            application_steps::provisional.eq(provisional),
+        ))
+        .execute(conn)?;
+    if step.completed_at.is_none() {
+        diesel::update(transfer_applications::table.find(&step.application_id))
+            .set(transfer_applications::next_due_at.eq(Some(due_at)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Recomputes every open step whose deadline was provisional (after a calendar year is
+/// imported). Returns how many steps were recomputed.
+pub fn recompute_provisional(
+    conn: &mut DbConnection,
+    cal: &WorkingDayCalendar,
+    office_close: NaiveTime,
+    today: NaiveDate,
+) -> DbResult<usize> {
+    write_tx(conn, |conn| {
+        let ids: Vec<String> = application_steps::table
+            .filter(application_steps::completed_at.is_null())
+            .filter(application_steps::provisional.eq(true))
+            .select(application_steps::id)
+            .load(conn)?;
+        for id in &ids {
+            recompute_step(conn, cal, office_close, id, today)?;
+        }
+        Ok(ids.len())
+    })
+}
+
+/// What the sweeper did to applications.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct ApplicationSweep {
+    pub deemed_accepted: Vec<String>,
+    pub overdue_marked: Vec<String>,
+    pub expired: Vec<String>,
+}
+
+/// The sweeper's duties: deemed acceptance, overdue marking (an escalation record in the
+/// timeline), approval expiry with release of the unused quantity. Safe to run twice.
+pub fn sweep(
+    conn: &mut DbConnection,
+    cal: &WorkingDayCalendar,
+    office_close: NaiveTime,
+    now: DateTime<Utc>,
+) -> DbResult<ApplicationSweep> {
+    let mut report = ApplicationSweep::default();
+    let now_db = to_db_time(now);
+    let today = shanghai_date(now);
+    let late: Vec<StepRow> = application_steps::table
+        .filter(application_steps::completed_at.is_null())
+        .filter(application_steps::due_at.lt(now_db))
+        .filter(application_steps::overdue_at.is_null())
+        .select(StepRow::as_select())
+        .load(conn)?;
+    for step in late {
+        // A suspended clock is not late.
+        if clock_suspensions::table
+            .filter(clock_suspensions::step_id.eq(&step.id))
+            .filter(clock_suspensions::resumed_on.is_null())
+            .count()
+            .get_result::<i64>(conn)?
+            > 0
+        {
+            continue;
+        }
+        if step.kind == StepKind::Acceptance.as_str() {
+            let ctx = ActContext {
+                cal,
+                office_close,
+                actor: Actor::System,
+                name: "system",
+                role: "system",
+                now,
+            };
+            let done = write_tx(conn, |conn| {
+                let Some(app) = app_by_id(conn, &step.application_id)? else {
+                    return Ok(false);
+                };
+                let status = Status::parse(&app.status).map_err(|e| DbError::Other(anyhow::anyhow!("{e}")))?;
+                let route = Route::parse(&app.route).map_err(|e| DbError::Other(anyhow::anyhow!("{e}")))?;
+                let Ok(t) = workflow::check(route, status, Action::DeemAccept, Actor::System) else {
+                    return Ok(false);
+                };
+                accept(conn, &ctx, &app, route, today, true)?;
+                let n = diesel::update(
+                    transfer_applications::table
+                        .find(&app.id)
+                        .filter(transfer_applications::version.eq(app.version)),
+                )
+                .set((
+                    transfer_applications::status.eq(t.to.as_str()),
+                    transfer_applications::version.eq(app.version + 1),
+                    transfer_applications::updated_at.eq(now_db),
+                ))
+                .execute(conn)?;
+                if n == 0 {
+                    return Err(DbError::Conflict("version".into()));
+                }
+                event(
+                    conn,
+                    &app.id,
+                    t.event,
+                    "system",
+                    "system",
+                    serde_json::json!({ "accepted_on": app.received_on }),
+                )?;
+                Ok(true)
+            });
+            match done {
+                Ok(true) => report.deemed_accepted.push(step.application_id.clone()),
+                Ok(false) | Err(DbError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        } else {
+            write_tx(conn, |conn| {
+                let n = diesel::update(
+                    application_steps::table
+                        .find(&step.id)
+                        .filter(application_steps::overdue_at.is_null()),
+                )
+                .set(application_steps::overdue_at.eq(Some(now_db)))
+                .execute(conn)?;
+                if n == 1 {
+                    // No deemed consent: a late step is flagged and escalated, never approved.
+                    event(
+                        conn,
+                        &step.application_id,
+                        "overdue",
+                        "system",
+                        "system",
+                        serde_json::json!({ "step": step.kind, "side": step.side, "due_at": step.due_at.and_utc().to_rfc3339(), "escalated_to": "provincial department head" }),
+                    )?;
+                }
+                Ok::<_, DbError>(())
+            })?;
+            report.overdue_marked.push(step.application_id.clone());
+        }
+    }
+    let ended: Vec<AppRow> = transfer_applications::table
+        .filter(transfer_applications::status.eq(Status::Approved.as_str()))
+        .filter(transfer_applications::valid_until.lt(today.to_string()))
+        .select(AppRow::as_select())
+        .load(conn)?;
+    for app in ended {
+        let done = write_tx(conn, |conn| {
+            let n = diesel::update(
+                transfer_applications::table
+                    .find(&app.id)
+                    .filter(transfer_applications::version.eq(app.version)),
+            )
+            .set((
+                transfer_applications::status.eq(Status::Expired.as_str()),
+                transfer_applications::version.eq(app.version + 1),
+                transfer_applications::updated_at.eq(now_db),
+            ))
+            .execute(conn)?;
+            if n == 0 {
+                return Ok::<bool, DbError>(false);
+            }
+            // Nothing is shipped against approvals yet (manifests come later): the whole
+            // approved quantity is unused and goes back to the entry.
+            move_items(conn, &app, Movement::ReleaseApproved, "system")?;
+            event(
+                conn,
+                &app.id,
+                "expired",
+                "system",
+                "system",
+                serde_json::json!({ "valid_until": app.valid_until }),
+            )?;
+            Ok(true)
+        })?;
+        if done {
+            report.expired.push(app.id);
+        }
+    }
+    Ok(report)
+}
+
+/// Filters of the application list.
+#[derive(Debug, Clone, Default)]
+pub struct AppFilter {
+    pub enterprise_id: Option<String>,
+    pub operator_id: Option<String>,
+    /// Cases where this province is the source or the receiving side.
+    pub province: Option<String>,
+    /// With `province`: only cases where that province must act now.
+    pub side: Option<Side>,
+    pub status: Option<String>,
+    pub route: Option<String>,
+    pub overdue_at: Option<NaiveDateTime>,
+    pub due_before: Option<NaiveDateTime>,
+    pub code: Option<String>,
+}
+
+/// Applications sorted by the open step's due instant (those without one last), then id.
+pub fn list(
+    conn: &mut DbConnection,
+    f: &AppFilter,
+    after: Option<(Option<NaiveDateTime>, String)>,
+    limit: i64,
+) -> DbResult<Vec<AppRow>> {
+    use transfer_applications::dsl as t;
+    let mut q = t::transfer_applications.select(AppRow::as_select()).into_boxed();
+    if let Some(e) = &f.enterprise_id {
+        q = q.filter(t::enterprise_id.eq(e.clone()));
+    }
+    if let Some(o) = &f.operator_id {
+        q = q.filter(t::operator_id.eq(o.clone()));
+    }
+    if let Some(p) = &f.province {
+        q = match f.side {
+            Some(Side::Source) => q
+                .filter(t::source_province.eq(p.clone()))
+                .filter(t::next_side.eq("source")),
+            Some(Side::Receiving) => q
+                .filter(t::receiving_province.eq(p.clone()))
+                .filter(t::next_side.eq("receiving")),
+            None => q.filter(t::source_province.eq(p.clone()).or(t::receiving_province.eq(p.clone()))),
+        };
+    }
+    if let Some(s) = &f.status {
+        q = q.filter(t::status.eq(s.clone()));
+    }
+    if let Some(r) = &f.route {
+        q = q.filter(t::route.eq(r.clone()));
+    }
+    if let Some(now) = f.overdue_at {
+        q = q.filter(t::next_due_at.lt(now));
+    }
+    if let Some(before) = f.due_before {
+        q = q.filter(t::next_due_at.lt(before));
+    }
+    if let Some(code) = &f.code {
+        let ids = application_items::table
+            .filter(application_items::waste_code.eq(code.clone()))
+            .select(application_items::application_id);
+        q = q.filter(t::id.eq_any(ids));
+    }
+    // Keyset on (next_due_at, id), NULLs (no open step) last.
+    match after {
+        Some((Some(due), id)) => {
+            q = q.filter(
+                t::next_due_at
+                    .gt(due)
+                    .or(t::next_due_at.eq(due).and(t::id.gt(id)))
+                    .or(t::next_due_at.is_null()),
+            );
+        }
+        Some((None, id)) => {
+            q = q.filter(t::next_due_at.is_null()).filter(t::id.gt(id));
+        }
+        None => {}
+    }
+    Ok(
+        q.order((t::next_due_at.is_null().asc(), t::next_due_at.asc(), t::id.asc()))
+            .limit(limit)
+            .load(conn)?,
+    )
+}

@@ -1,0 +1,617 @@
+//! The transfer-application state machine (部令第23号 and the whitelist route), as an explicit
+//! transition table that tests walk exhaustively, and the statutory clocks.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::Invalid;
+use super::calendar::{Due, WorkingDayCalendar};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    /// Inside the whitelist: both provinces decide within 5 working days of acceptance.
+    Whitelist,
+    /// The standard route of 部令第23号: 5 / 10 / 5 working days.
+    Standard,
+}
+
+impl Route {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Whitelist => "whitelist",
+            Route::Standard => "standard",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "whitelist" => Ok(Route::Whitelist),
+            "standard" => Ok(Route::Standard),
+            _ => Err(Invalid::new("route", "route must be whitelist or standard")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Submitted,
+    CorrectionRequested,
+    Resubmitted,
+    Accepted,
+    UnderReview,
+    ConsultationSent,
+    ReceivingReplied,
+    Approved,
+    Refused,
+    Withdrawn,
+    Expired,
+}
+
+impl Status {
+    pub const ALL: [Status; 11] = [
+        Status::Submitted,
+        Status::CorrectionRequested,
+        Status::Resubmitted,
+        Status::Accepted,
+        Status::UnderReview,
+        Status::ConsultationSent,
+        Status::ReceivingReplied,
+        Status::Approved,
+        Status::Refused,
+        Status::Withdrawn,
+        Status::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Submitted => "submitted",
+            Status::CorrectionRequested => "correction_requested",
+            Status::Resubmitted => "resubmitted",
+            Status::Accepted => "accepted",
+            Status::UnderReview => "under_review",
+            Status::ConsultationSent => "consultation_sent",
+            Status::ReceivingReplied => "receiving_replied",
+            Status::Approved => "approved",
+            Status::Refused => "refused",
+            Status::Withdrawn => "withdrawn",
+            Status::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        Status::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| Invalid::new("status", format!("unknown status {s}")))
+    }
+
+    /// No decision has been taken yet: the enterprise may still withdraw.
+    pub fn is_open(self) -> bool {
+        !matches!(
+            self,
+            Status::Approved | Status::Refused | Status::Withdrawn | Status::Expired
+        )
+    }
+}
+
+/// Which province acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Source,
+    Receiving,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Source => "source",
+            Side::Receiving => "receiving",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "source" => Ok(Side::Source),
+            "receiving" => Ok(Side::Receiving),
+            _ => Err(Invalid::new("decision.side", "side must be source or receiving")),
+        }
+    }
+}
+
+/// Who takes an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// The producer enterprise (user or API client) that filed.
+    Enterprise,
+    SourceRegulator,
+    ReceivingRegulator,
+    /// The deadline sweeper.
+    System,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// 受理.
+    Accept,
+    /// 补正: a one-time notice listing every problem.
+    RequestCorrection,
+    Resubmit,
+    /// No notice within 5 WD: counts as accepted on the day it was received.
+    DeemAccept,
+    /// Source preliminary review agrees: the consultation letter (商请函) goes out (standard route).
+    SendConsultation,
+    /// The receiving province's opinion (standard route).
+    ReceivingAgree,
+    ReceivingDisagree,
+    /// A decision of one province on the whitelist route, or the source's final decision.
+    Approve,
+    Refuse,
+    Withdraw,
+    /// The approval's validity is over.
+    Expire,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Accept => "accept",
+            Action::RequestCorrection => "request_correction",
+            Action::Resubmit => "resubmit",
+            Action::DeemAccept => "deem_accept",
+            Action::SendConsultation => "send_consultation",
+            Action::ReceivingAgree => "receiving_agree",
+            Action::ReceivingDisagree => "receiving_disagree",
+            Action::Approve => "approve",
+            Action::Refuse => "refuse",
+            Action::Withdraw => "withdraw",
+            Action::Expire => "expire",
+        }
+    }
+}
+
+/// One row of the transition table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub route: Option<Route>,
+    pub from: Status,
+    pub action: Action,
+    pub actor: Actor,
+    pub to: Status,
+    /// The event recorded in the case's timeline.
+    pub event: &'static str,
+}
+
+use Action as A;
+use Actor as W;
+use Status as S;
+
+const fn t(
+    route: Option<Route>,
+    from: Status,
+    action: Action,
+    actor: Actor,
+    to: Status,
+    event: &'static str,
+) -> Transition {
+    Transition {
+        route,
+        from,
+        action,
+        actor,
+        to,
+        event,
+    }
+}
+
+const WL: Option<Route> = Some(Route::Whitelist);
+const STD: Option<Route> = Some(Route::Standard);
+
+/// The whole table. `Approve` on the whitelist route lands on `UnderReview` while another
+/// province's consent is still due; see [`whitelist_after_approval`].
+pub const TRANSITIONS: &[Transition] = &[
+    // Acceptance (受理), both routes.
+    t(
+        None,
+        S::Submitted,
+        A::Accept,
+        W::SourceRegulator,
+        S::UnderReview,
+        "accepted",
+    ),
+    t(
+        None,
+        S::Resubmitted,
+        A::Accept,
+        W::SourceRegulator,
+        S::UnderReview,
+        "accepted",
+    ),
+    t(
+        None,
+        S::Submitted,
+        A::RequestCorrection,
+        W::SourceRegulator,
+        S::CorrectionRequested,
+        "correction_requested",
+    ),
+    t(
+        None,
+        S::CorrectionRequested,
+        A::Resubmit,
+        W::Enterprise,
+        S::Resubmitted,
+        "resubmitted",
+    ),
+    t(
+        None,
+        S::Submitted,
+        A::DeemAccept,
+        W::System,
+        S::UnderReview,
+        "deemed_accepted",
+    ),
+    t(
+        None,
+        S::Resubmitted,
+        A::DeemAccept,
+        W::System,
+        S::UnderReview,
+        "deemed_accepted",
+    ),
+    // Whitelist route: both provinces decide in one 5-WD clock, in either order.
+    t(
+        WL,
+        S::UnderReview,
+        A::Approve,
+        W::SourceRegulator,
+        S::Approved,
+        "source_approved",
+    ),
+    t(
+        WL,
+        S::UnderReview,
+        A::Approve,
+        W::ReceivingRegulator,
+        S::Approved,
+        "receiving_approved",
+    ),
+    t(
+        WL,
+        S::UnderReview,
+        A::Refuse,
+        W::SourceRegulator,
+        S::Refused,
+        "source_refused",
+    ),
+    t(
+        WL,
+        S::UnderReview,
+        A::Refuse,
+        W::ReceivingRegulator,
+        S::Refused,
+        "receiving_refused",
+    ),
+    // Standard route: review, consultation, opinion, final decision.
+    t(
+        STD,
+        S::UnderReview,
+        A::SendConsultation,
+        W::SourceRegulator,
+        S::ConsultationSent,
+        "consultation_sent",
+    ),
+    t(
+        STD,
+        S::UnderReview,
+        A::Refuse,
+        W::SourceRegulator,
+        S::Refused,
+        "source_refused",
+    ),
+    t(
+        STD,
+        S::ConsultationSent,
+        A::ReceivingAgree,
+        W::ReceivingRegulator,
+        S::ReceivingReplied,
+        "receiving_agreed",
+    ),
+    t(
+        STD,
+        S::ConsultationSent,
+        A::ReceivingDisagree,
+        W::ReceivingRegulator,
+        S::Refused,
+        "receiving_disagreed",
+    ),
+    t(
+        STD,
+        S::ReceivingReplied,
+        A::Approve,
+        W::SourceRegulator,
+        S::Approved,
+        "source_approved",
+    ),
+    t(
+        STD,
+        S::ReceivingReplied,
+        A::Refuse,
+        W::SourceRegulator,
+        S::Refused,
+        "source_refused",
+    ),
+    // Withdrawal by the enterprise before a decision.
+    t(
+        None,
+        S::Submitted,
+        A::Withdraw,
+        W::Enterprise,
+        S::Withdrawn,
+        "withdrawn",
+    ),
+    t(
+        None,
+        S::CorrectionRequested,
+        A::Withdraw,
+        W::Enterprise,
+        S::Withdrawn,
+        "withdrawn",
+    ),
+    t(
+        None,
+        S::Resubmitted,
+        A::Withdraw,
+        W::Enterprise,
+        S::Withdrawn,
+        "withdrawn",
+    ),
+    t(
+        None,
+        S::UnderReview,
+        A::Withdraw,
+        W::Enterprise,
+        S::Withdrawn,
+        "withdrawn",
+    ),
+    t(
+        None,
+        S::ConsultationSent,
+        A::Withdraw,
+        W::Enterprise,
+        S::Withdrawn,
+        "withdrawn",
+    ),
+    t(
+        None,
+        S::ReceivingReplied,
+        A::Withdraw,
+        W::Enterprise,
+        S::Withdrawn,
+        "withdrawn",
+    ),
+    // The approval's validity is over.
+    t(None, S::Approved, A::Expire, W::System, S::Expired, "expired"),
+];
+
+/// The transition for (route, status, action, actor), if the table has one.
+pub fn find(route: Route, from: Status, action: Action, actor: Actor) -> Option<&'static Transition> {
+    TRANSITIONS
+        .iter()
+        .find(|t| t.route.is_none_or(|r| r == route) && t.from == from && t.action == action && t.actor == actor)
+}
+
+/// Like [`find`], with a message naming why not.
+pub fn check(route: Route, from: Status, action: Action, actor: Actor) -> Result<&'static Transition, Invalid> {
+    if let Some(t) = find(route, from, action, actor) {
+        return Ok(t);
+    }
+    let someone_can = TRANSITIONS
+        .iter()
+        .any(|t| t.route.is_none_or(|r| r == route) && t.from == from && t.action == action);
+    Err(if someone_can {
+        Invalid::new(
+            "workflow.not_your_step",
+            format!("{} is not this party's step", action.as_str()),
+        )
+    } else {
+        Invalid::new(
+            "workflow.invalid_transition",
+            format!(
+                "a {} application on the {} route cannot be {}",
+                from.as_str(),
+                route.as_str(),
+                action.as_str()
+            ),
+        )
+    })
+}
+
+/// On the whitelist route, whether an approval completes the case: with a receiving province
+/// that must consent, both sides' approvals are needed; if it is only informed, the source's is.
+pub fn whitelist_after_approval(
+    receiving_must_consent: bool,
+    source_approved: bool,
+    receiving_approved: bool,
+) -> Status {
+    let complete = source_approved && (receiving_approved || !receiving_must_consent);
+    if complete {
+        Status::Approved
+    } else {
+        Status::UnderReview
+    }
+}
+
+/// The statutory steps and their working-day allowances (DESIGN §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// 5 WD from receipt; a late notice means the application counts as accepted on receipt.
+    Acceptance,
+    /// Whitelist route: 5 WD from acceptance for both provinces' decisions.
+    WhitelistDecision,
+    /// Standard: 5 WD from acceptance.
+    SourceReview,
+    /// Standard: 10 WD from receipt of the consultation letter.
+    ReceivingOpinion,
+    /// Standard: 5 WD from receipt of the reply.
+    SourceDecision,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Acceptance => "acceptance",
+            StepKind::WhitelistDecision => "whitelist_decision",
+            StepKind::SourceReview => "source_review",
+            StepKind::ReceivingOpinion => "receiving_opinion",
+            StepKind::SourceDecision => "source_decision",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        [
+            StepKind::Acceptance,
+            StepKind::WhitelistDecision,
+            StepKind::SourceReview,
+            StepKind::ReceivingOpinion,
+            StepKind::SourceDecision,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| Invalid::new("step", format!("unknown step {s}")))
+    }
+
+    pub fn working_days(self) -> u32 {
+        match self {
+            StepKind::ReceivingOpinion => 10,
+            _ => 5,
+        }
+    }
+
+    /// The province that must act in this step.
+    pub fn side(self) -> Side {
+        match self {
+            StepKind::ReceivingOpinion => Side::Receiving,
+            _ => Side::Source,
+        }
+    }
+}
+
+/// A recorded clock suspension (行政许可法 第45条): expert review, testing or a hearing. The
+/// working days from `from` (inclusive) to `until` (exclusive; open = still suspended, counted
+/// up to `today`) are excluded from the step's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Suspension {
+    pub from: NaiveDate,
+    pub until: Option<NaiveDate>,
+}
+
+/// The due day of a step started on `trigger` (the start day excluded), extended by the working
+/// days its clock was suspended.
+pub fn step_due(
+    cal: &WorkingDayCalendar,
+    kind: StepKind,
+    trigger: NaiveDate,
+    suspensions: &[Suspension],
+    today: NaiveDate,
+) -> Due {
+    let mut extra = 0u32;
+    let mut provisional = false;
+    for s in suspensions {
+        let until = s.until.unwrap_or(today.succ_opt().unwrap_or(today));
+        // Working days in [from, until): those between from-1 (excluded) and until-1 (included).
+        let start = s.from.pred_opt().unwrap_or(s.from);
+        let end = until.pred_opt().unwrap_or(until);
+        let (n, p) = cal.working_days_between(start, end);
+        extra += n;
+        provisional |= p;
+    }
+    let due = cal.add_working_days(trigger, kind.working_days() + extra);
+    Due {
+        date: due.date,
+        provisional: due.provisional || provisional,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::calendar::embedded_calendar;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn table_is_deterministic() {
+        // No two rows share (route, from, action, actor) for the same route.
+        for route in [Route::Whitelist, Route::Standard] {
+            for (i, a) in TRANSITIONS.iter().enumerate() {
+                for b in &TRANSITIONS[i + 1..] {
+                    let overlap = a.route.is_none_or(|r| r == route) && b.route.is_none_or(|r| r == route);
+                    assert!(
+                        !(overlap && a.from == b.from && a.action == b.action && a.actor == b.actor),
+                        "{a:?} / {b:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn terminal_states_have_no_way_out_but_expiry() {
+        for s in [Status::Refused, Status::Withdrawn, Status::Expired] {
+            assert!(TRANSITIONS.iter().all(|t| t.from != s), "{s:?}");
+        }
+        assert!(
+            TRANSITIONS
+                .iter()
+                .filter(|t| t.from == Status::Approved)
+                .all(|t| t.action == Action::Expire)
+        );
+    }
+
+    #[test]
+    fn whitelist_consent_policy() {
+        assert_eq!(whitelist_after_approval(true, true, false), Status::UnderReview);
+        assert_eq!(whitelist_after_approval(true, false, true), Status::UnderReview);
+        assert_eq!(whitelist_after_approval(true, true, true), Status::Approved);
+        assert_eq!(whitelist_after_approval(false, true, false), Status::Approved);
+        assert_eq!(whitelist_after_approval(false, false, true), Status::UnderReview);
+    }
+
+    #[test]
+    fn clocks_follow_the_calendar_and_suspensions() {
+        let cal = embedded_calendar();
+        let today = d("2025-12-31");
+        assert_eq!(
+            step_due(cal, StepKind::WhitelistDecision, d("2025-09-26"), &[], today).date,
+            d("2025-10-10")
+        );
+        assert_eq!(
+            step_due(cal, StepKind::ReceivingOpinion, d("2026-02-13"), &[], today).date,
+            d("2026-03-05")
+        );
+        // Suspended Mon 2025-03-03 to Wed 2025-03-05: two working days (Mon, Tue) excluded.
+        let s = [Suspension {
+            from: d("2025-03-03"),
+            until: Some(d("2025-03-05")),
+        }];
+        let plain = step_due(cal, StepKind::SourceReview, d("2025-02-28"), &[], today).date;
+        assert_eq!(plain, d("2025-03-07"));
+        assert_eq!(
+            step_due(cal, StepKind::SourceReview, d("2025-02-28"), &s, today).date,
+            d("2025-03-11")
+        );
+        // A suspension over a weekend costs nothing.
+        let s = [Suspension {
+            from: d("2025-03-08"),
+            until: Some(d("2025-03-10")),
+        }];
+        assert_eq!(
+            step_due(cal, StepKind::SourceReview, d("2025-02-28"), &s, today).date,
+            plain
+        );
+    }
+}

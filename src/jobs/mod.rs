@@ -1,0 +1,116 @@
+//! Background jobs. The sweeper runs on exactly one replica at a time: each run holds a
+//! PostgreSQL advisory lock (SQLite is a single process), and every step is safe to run twice.
+
+use std::time::Duration;
+
+use actix_web::web;
+use chrono::{Datelike, Utc};
+use diesel::RunQueryDsl;
+
+use crate::app::AppState;
+use crate::db::{self, DbConnection, DbResult};
+use crate::domain::calendar::shanghai_date;
+
+const SWEEPER_LOCK_KEY: i64 = 0x0048_5754_5357_4545; // "HWTSWEE"
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// False when another replica held the lock and this one did nothing.
+    pub ran: bool,
+    /// Entries suspended because their operator's licence expired.
+    pub entries_suspended: Vec<String>,
+    /// Entries of past years marked expired.
+    pub entries_expired: usize,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+}
+
+/// One sweep, if this process wins the lock.
+pub fn sweep_once(conn: &mut DbConnection) -> DbResult<SweepReport> {
+    if conn.is_postgres() {
+        let got: Locked =
+            diesel::sql_query(format!("SELECT pg_try_advisory_lock({SWEEPER_LOCK_KEY}) AS locked")).get_result(conn)?;
+        if !got.locked {
+            return Ok(SweepReport::default());
+        }
+        let result = sweep_steps(conn);
+        diesel::sql_query(format!("SELECT pg_advisory_unlock({SWEEPER_LOCK_KEY})")).execute(conn)?;
+        result
+    } else {
+        sweep_steps(conn)
+    }
+}
+
+fn sweep_steps(conn: &mut DbConnection) -> DbResult<SweepReport> {
+    let today = shanghai_date(Utc::now());
+    let mut report = SweepReport {
+        ran: true,
+        ..Default::default()
+    };
+    // A licence past its validity suspends the operator's confirmed entries (a system action).
+    for licence in db::registry::expired_licences(conn, today)? {
+        let reason = format!("licence expired on {}", licence.valid_until);
+        for e in db::whitelist::confirmed_entries_of_operator(conn, &licence.operator_id, today.year())? {
+            if db::whitelist::change_status(
+                conn,
+                &e.id,
+                e.version,
+                "suspended",
+                "suspend",
+                Some(&reason),
+                "system",
+                None,
+            )?
+            .is_some()
+            {
+                tracing::info!(entry = %e.id, operator = %licence.operator_id, "entry suspended: licence expired");
+                report.entries_suspended.push(e.id);
+            }
+        }
+    }
+    // Entries of past years expire.
+    for e in db::whitelist::entries_to_expire(conn, today.year())? {
+        if db::whitelist::change_status(
+            conn,
+            &e.id,
+            e.version,
+            "expired",
+            "expire",
+            Some("the year is over"),
+            "system",
+            None,
+        )?
+        .is_some()
+        {
+            report.entries_expired += 1;
+        }
+    }
+    Ok(report)
+}
+
+/// Runs the sweeper every `interval` until the process ends.
+pub fn spawn_sweeper(state: web::Data<AppState>, interval: Duration) {
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match state.db.run(sweep_once).await {
+                Ok(r) if r.ran && (!r.entries_suspended.is_empty() || r.entries_expired > 0) => {
+                    tracing::info!(
+                        suspended = r.entries_suspended.len(),
+                        expired = r.entries_expired,
+                        "sweep"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweep failed; retrying at the next tick"),
+            }
+        }
+    });
+}
