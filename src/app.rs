@@ -14,6 +14,7 @@ use crate::api::{self, ApiDoc, error::ApiError, extract};
 use crate::auth::keys::JwtKeys;
 use crate::config::Config;
 use crate::db::{self, pool::Db};
+use crate::domain::calendar::WorkingDayCalendar;
 use crate::metrics::Metrics;
 
 /// State shared by every worker; built once, outside `HttpServer::new`.
@@ -23,6 +24,9 @@ pub struct AppState {
     pub keys: Arc<JwtKeys>,
     pub metrics: Arc<Metrics>,
     pub subject_cache: extract::SubjectCache,
+    /// The working-day calendar, re-read from the database at most every minute (another replica
+    /// may have imported a year) and at once after an import here.
+    calendar: std::sync::RwLock<Option<(std::time::Instant, Arc<WorkingDayCalendar>)>>,
 }
 
 impl AppState {
@@ -40,7 +44,30 @@ impl AppState {
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::new()?),
             subject_cache: extract::SubjectCache::default(),
+            calendar: std::sync::RwLock::new(None),
         })
+    }
+
+    /// The current working-day calendar.
+    pub async fn calendar(&self) -> Result<Arc<WorkingDayCalendar>, crate::db::DbError> {
+        if let Ok(guard) = self.calendar.read()
+            && let Some((at, cal)) = guard.as_ref()
+            && at.elapsed() < Duration::from_secs(60)
+        {
+            return Ok(cal.clone());
+        }
+        let cal = Arc::new(self.db.run(db::calendar::load).await?);
+        if let Ok(mut guard) = self.calendar.write() {
+            *guard = Some((std::time::Instant::now(), cal.clone()));
+        }
+        Ok(cal)
+    }
+
+    /// Forgets the cached calendar (after an import).
+    pub fn invalidate_calendar(&self) {
+        if let Ok(mut guard) = self.calendar.write() {
+            *guard = None;
+        }
     }
 }
 

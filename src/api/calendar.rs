@@ -278,13 +278,20 @@ pub async fn put_year(
     let year = parse_year(&path)?;
     let (source, cal) = read_year(year, &body)?;
     tracing::info!(year, by = %who.name, days = cal.days().len(), "calendar year imported");
-    let stored = state
+    let office_close = state.config.office_close;
+    let (stored, recomputed) = state
         .db
         .run(move |conn| {
             db::calendar::put_year(conn, &cal, &source)?;
-            db::calendar::year(conn, year)
+            // Deadlines computed provisionally (plain Monday–Friday) are recomputed now.
+            let calendar = db::calendar::load(conn)?;
+            let recomputed =
+                db::applications::recompute_provisional(conn, &calendar, office_close, shanghai_date(Utc::now()))?;
+            Ok((db::calendar::year(conn, year)?, recomputed))
         })
         .await?;
+    state.invalidate_calendar();
+    tracing::info!(year, recomputed, "open provisional deadlines recomputed");
     let (meta, days) =
         stored.ok_or_else(|| ApiError::internal(anyhow::anyhow!("calendar year vanished after import")))?;
     Ok(web::Json(year_dto(meta, days)))

@@ -92,6 +92,9 @@ pub enum ApiError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// `If-Match` is required here and was not sent.
+    #[error("precondition required: {0}")]
+    PreconditionRequired(String),
     /// `If-Match` named a version that is no longer current.
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),
@@ -125,6 +128,7 @@ impl ApiError {
             ApiError::NotFound => ("not-found", "Not found", "no such resource".into()),
             ApiError::Conflict(why) => ("conflict", "Conflict", why.clone()),
             ApiError::PreconditionFailed(why) => ("precondition-failed", "Precondition failed", why.clone()),
+            ApiError::PreconditionRequired(why) => ("precondition-required", "Precondition required", why.clone()),
             ApiError::TooManyRequests { detail, .. } => ("too-many-requests", "Too many requests", detail.clone()),
             ApiError::Unavailable { .. } => (
                 "service-unavailable",
@@ -162,6 +166,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,6 +1,7 @@
 //! The HTTP API: handlers, request/response DTOs, errors and the OpenAPI document. Handlers parse
 //! input into domain types, ask the permission layer, and call `db::` functions through `Db::run`.
 
+pub mod applications;
 pub mod auth;
 pub mod calendar;
 pub mod error;
@@ -34,6 +35,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
         (name = "users", description = "Accounts"),
         (name = "registry", description = "Producer enterprises, operators and their licences"),
         (name = "whitelist", description = "Province-pair agreements, whitelist entries and quota usage"),
+        (name = "applications", description = "Transfer applications and their five-working-day workflow"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -95,7 +97,20 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(whitelist::confirm_entry)
         .service(whitelist::suspend_entry)
         .service(whitelist::reinstate_entry)
-        .service(whitelist::entry_usage);
+        .service(whitelist::entry_usage)
+        // `/check` before `/{id}` routes.
+        .service(applications::check_application)
+        .service(applications::file_application)
+        .service(applications::list_applications)
+        .service(applications::get_application)
+        .service(applications::application_events)
+        .service(applications::accept)
+        .service(applications::request_correction)
+        .service(applications::resubmit)
+        .service(applications::decide)
+        .service(applications::withdraw)
+        .service(applications::suspend_clock)
+        .service(applications::resume_clock);
 }
 
 /// Routes outside `/api/v1`.

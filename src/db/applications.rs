@@ -955,6 +955,16 @@ pub fn act(
                         format!("the {} side is not this regulator's", side.as_str()),
                     ))));
                 }
+                // On the standard route each step belongs to one province.
+                if route == Route::Standard
+                    && let Some(step) = open_step(conn, &app.id)?
+                    && step.side != side.as_str()
+                {
+                    return Ok(Err(ActRefusal::NotYours(Invalid::new(
+                        "workflow.not_your_step",
+                        format!("the running step ({}) is the {} province's", step.kind, step.side),
+                    ))));
+                }
                 let action = match (route, status, side, approve) {
                     (Route::Standard, Status::UnderReview, Side::Source, true) => Action::SendConsultation,
                     (Route::Standard, Status::ConsultationSent, Side::Receiving, true) => Action::ReceivingAgree,

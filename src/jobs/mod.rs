@@ -22,6 +22,8 @@ pub struct SweepReport {
     pub entries_suspended: Vec<String>,
     /// Entries of past years marked expired.
     pub entries_expired: usize,
+    /// Deemed acceptances, overdue steps, expired approvals.
+    pub applications: db::applications::ApplicationSweep,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -32,22 +34,39 @@ struct Locked {
 
 /// One sweep, if this process wins the lock.
 pub fn sweep_once(conn: &mut DbConnection) -> DbResult<SweepReport> {
+    sweep_once_with(
+        conn,
+        chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default(),
+        Utc::now(),
+    )
+}
+
+/// One sweep at `now` with the configured office close time.
+pub fn sweep_once_with(
+    conn: &mut DbConnection,
+    office_close: chrono::NaiveTime,
+    now: chrono::DateTime<Utc>,
+) -> DbResult<SweepReport> {
     if conn.is_postgres() {
         let got: Locked =
             diesel::sql_query(format!("SELECT pg_try_advisory_lock({SWEEPER_LOCK_KEY}) AS locked")).get_result(conn)?;
         if !got.locked {
             return Ok(SweepReport::default());
         }
-        let result = sweep_steps(conn);
+        let result = sweep_steps(conn, office_close, now);
         diesel::sql_query(format!("SELECT pg_advisory_unlock({SWEEPER_LOCK_KEY})")).execute(conn)?;
         result
     } else {
-        sweep_steps(conn)
+        sweep_steps(conn, office_close, now)
     }
 }
 
-fn sweep_steps(conn: &mut DbConnection) -> DbResult<SweepReport> {
-    let today = shanghai_date(Utc::now());
+fn sweep_steps(
+    conn: &mut DbConnection,
+    office_close: chrono::NaiveTime,
+    now: chrono::DateTime<Utc>,
+) -> DbResult<SweepReport> {
+    let today = shanghai_date(now);
     let mut report = SweepReport {
         ran: true,
         ..Default::default()
@@ -90,6 +109,8 @@ fn sweep_steps(conn: &mut DbConnection) -> DbResult<SweepReport> {
             report.entries_expired += 1;
         }
     }
+    let calendar = db::calendar::load(conn)?;
+    report.applications = db::applications::sweep(conn, &calendar, office_close, now)?;
     Ok(report)
 }
 
@@ -100,7 +121,8 @@ pub fn spawn_sweeper(state: web::Data<AppState>, interval: Duration) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match state.db.run(sweep_once).await {
+            let close = state.config.office_close;
+            match state.db.run(move |c| sweep_once_with(c, close, Utc::now())).await {
                 Ok(r) if r.ran && (!r.entries_suspended.is_empty() || r.entries_expired > 0) => {
                     tracing::info!(
                         suspended = r.entries_suspended.len(),

@@ -98,9 +98,9 @@ CREATE TABLE decisions (
     reasons TEXT NOT NULL,
     conditions TEXT NOT NULL,
     decided_by TEXT NOT NULL,
-    decided_at TIMESTAMP NOT NULL,
-    UNIQUE (application_id, side, outcome)
+    decided_at TIMESTAMP NOT NULL
 );
+CREATE INDEX decisions_app ON decisions (application_id, id);
 
 -- The case timeline shown to every party of the case.
 CREATE TABLE application_events (

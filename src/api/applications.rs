@@ -1,0 +1,1086 @@
+//! Transfer applications (转移申请): filing with `Idempotency-Key`, the dry-run check, the
+//! regulators' queue, the case view with its clocks, and every workflow step.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::calendar::parse_date;
+use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
+use super::extract::{BodyReader, QueryParams, decode_cursor, encode_cursor};
+use crate::app::AppState;
+use crate::auth::permission::require_role;
+use crate::auth::principal::{Binding, Principal, Role};
+use crate::auth::{Decision, Guarded, authorize};
+use crate::db::applications::{
+    Act, ActContext, ActRefusal, AppFilter, AppRow, Assessment, Carrier, FileOutcome, Filing, FilingItem, Method,
+};
+use crate::db::{self, from_db_time, to_db_time};
+use crate::domain::Invalid;
+use crate::domain::calendar::{WorkingDayCalendar, deadline_instant, shanghai_date};
+use crate::domain::catalogue::{Hazard, WasteCode};
+use crate::domain::quantity::{Quantity, grams_to_kg_string};
+use crate::domain::workflow::{Actor, Route, Side, Status, StepKind, step_due};
+
+impl Guarded for AppRow {
+    type Action = ();
+    fn decide(&self, who: &Principal, _: ()) -> Decision {
+        let visible = match (&who.role, &who.binding) {
+            (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => true,
+            (Role::Regulator | Role::Auditor, Binding::Province(p)) => {
+                self.source_province == p.as_str() || self.receiving_province == p.as_str()
+            }
+            (Role::Enterprise, Binding::Enterprise(id)) => *id == self.enterprise_id,
+            (Role::Operator, Binding::Operator(id)) => *id == self.operator_id,
+            _ => false,
+        };
+        if visible { Decision::Allow } else { Decision::Hidden }
+    }
+}
+
+/// The workflow party the caller is for this case; None for those who only read.
+fn actor_for(who: &Principal, app: &AppRow) -> Option<Actor> {
+    match (&who.role, &who.binding) {
+        (Role::Enterprise, Binding::Enterprise(id)) if *id == app.enterprise_id => Some(Actor::Enterprise),
+        (Role::Regulator, Binding::Province(p)) if p.as_str() == app.source_province => Some(Actor::SourceRegulator),
+        (Role::Regulator, Binding::Province(p)) if p.as_str() == app.receiving_province => {
+            Some(Actor::ReceivingRegulator)
+        }
+        _ => None,
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ItemDto {
+    pub line: i32,
+    pub waste_code: String,
+    pub category: String,
+    pub waste_name: String,
+    pub physical_form: String,
+    pub hazards: Vec<String>,
+    pub packaging: String,
+    pub quantity_kg: String,
+    /// The whitelist entry this item draws on (whitelist route), with the version relied on.
+    pub entry_id: Option<String>,
+    pub entry_version: Option<i32>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SuspensionDto {
+    pub reason: String,
+    pub suspended_on: String,
+    pub resumed_on: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StepDto {
+    /// acceptance, whitelist_decision, source_review, receiving_opinion, source_decision.
+    pub kind: String,
+    /// The province side that must act.
+    pub side: String,
+    pub started_on: String,
+    pub working_days: i32,
+    pub due_on: String,
+    /// Office close on `due_on`, Asia/Shanghai (RFC 3339, UTC).
+    pub due_at: String,
+    /// True while the calendar lacks a year the clock crosses (plain Monday–Friday used).
+    pub provisional: bool,
+    /// Working days from today to the due day (0 when due today or late); open steps only.
+    pub working_days_left: Option<u32>,
+    pub overdue: bool,
+    pub suspended: bool,
+    pub suspensions: Vec<SuspensionDto>,
+    pub completed_at: Option<String>,
+    pub outcome: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CarrierDto {
+    pub name: String,
+    pub permit_number: String,
+    pub plate: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DecisionDto {
+    pub side: String,
+    pub outcome: String,
+    pub reasons: Vec<String>,
+    pub conditions: Vec<String>,
+    pub decided_by: String,
+    pub decided_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalDto {
+    /// e.g. 渝危转〔2026〕0001号.
+    pub number: String,
+    pub approved_at: String,
+    /// min(decision + 12 months, end of the requested period, the operator's licence expiry).
+    pub valid_until: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationDto {
+    pub id: String,
+    pub status: String,
+    pub route: String,
+    /// Why the standard route (empty on the whitelist route).
+    pub route_reasons: Vec<String>,
+    /// Whitelist route: `consent` (the receiving province approves too) or `inform`.
+    pub receiving_consent: String,
+    pub enterprise_id: String,
+    pub operator_id: String,
+    pub source_province: String,
+    pub receiving_province: String,
+    pub method: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub items: Vec<ItemDto>,
+    pub carriers: Vec<CarrierDto>,
+    pub catalogue_edition: i32,
+    pub received_at: String,
+    pub accepted_on: Option<String>,
+    /// Accepted because no correction notice came within 5 working days.
+    pub deemed_accepted: bool,
+    pub correction_notice: Option<Vec<String>>,
+    pub steps: Vec<StepDto>,
+    pub decisions: Vec<DecisionDto>,
+    pub approval: Option<ApprovalDto>,
+    /// The ETag value (without quotes) for If-Match.
+    pub version: i32,
+    pub updated_at: String,
+}
+
+fn json_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+/// The whole case as one DTO.
+fn load_dto(
+    conn: &mut db::DbConnection,
+    cal: &WorkingDayCalendar,
+    app: AppRow,
+    now: DateTime<Utc>,
+) -> db::DbResult<ApplicationDto> {
+    let today = shanghai_date(now);
+    let items = db::applications::items(conn, &app.id)?;
+    let steps = db::applications::steps(conn, &app.id)?;
+    let suspensions = db::applications::suspensions(conn, &app.id)?;
+    let decisions = db::applications::decisions_of(conn, &app.id)?;
+    Ok(ApplicationDto {
+        steps: steps
+            .into_iter()
+            .map(|s| {
+                let mine: Vec<SuspensionDto> = suspensions
+                    .iter()
+                    .filter(|x| x.step_id == s.id)
+                    .map(|x| SuspensionDto {
+                        reason: x.reason.clone(),
+                        suspended_on: x.suspended_on.clone(),
+                        resumed_on: x.resumed_on.clone(),
+                    })
+                    .collect();
+                let suspended = mine.iter().any(|x| x.resumed_on.is_none());
+                let open = s.completed_at.is_none();
+                let due_on = NaiveDate::parse_from_str(&s.due_on, "%Y-%m-%d").unwrap_or(today);
+                StepDto {
+                    working_days_left: open.then(|| cal.working_days_between(today, due_on).0),
+                    overdue: open && !suspended && now > from_db_time(s.due_at),
+                    suspended,
+                    suspensions: mine,
+                    kind: s.kind,
+                    side: s.side,
+                    started_on: s.started_on,
+                    working_days: s.working_days,
+                    due_on: s.due_on,
+                    due_at: from_db_time(s.due_at).to_rfc3339(),
+                    provisional: s.provisional,
+                    completed_at: s.completed_at.map(|t| t.and_utc().to_rfc3339()),
+                    outcome: s.outcome,
+                }
+            })
+            .collect(),
+        items: items
+            .into_iter()
+            .map(|i| ItemDto {
+                line: i.line,
+                hazards: i
+                    .hazards
+                    .split('/')
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                waste_code: i.waste_code,
+                category: i.category,
+                waste_name: i.waste_name,
+                physical_form: i.physical_form,
+                packaging: i.packaging,
+                quantity_kg: grams_to_kg_string(i.quantity_g),
+                entry_id: i.entry_id,
+                entry_version: i.entry_version,
+            })
+            .collect(),
+        decisions: decisions
+            .into_iter()
+            .map(|d| DecisionDto {
+                reasons: json_list(&d.reasons),
+                conditions: json_list(&d.conditions),
+                side: d.side,
+                outcome: d.outcome,
+                decided_by: d.decided_by,
+                decided_at: d.decided_at.and_utc().to_rfc3339(),
+            })
+            .collect(),
+        approval: match (app.approval_number.clone(), app.approved_at, app.valid_until.clone()) {
+            (Some(number), Some(at), Some(valid_until)) => Some(ApprovalDto {
+                number,
+                approved_at: at.and_utc().to_rfc3339(),
+                valid_until,
+            }),
+            _ => None,
+        },
+        route_reasons: json_list(&app.route_reasons),
+        carriers: serde_json::from_str::<Vec<Carrier>>(&app.carriers)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| CarrierDto {
+                name: c.name,
+                permit_number: c.permit_number,
+                plate: c.plate,
+            })
+            .collect(),
+        correction_notice: app.correction_notice.as_deref().map(json_list),
+        id: app.id,
+        status: app.status,
+        route: app.route,
+        receiving_consent: app.receiving_consent,
+        enterprise_id: app.enterprise_id,
+        operator_id: app.operator_id,
+        source_province: app.source_province,
+        receiving_province: app.receiving_province,
+        method: app.method,
+        period_start: app.period_start,
+        period_end: app.period_end,
+        catalogue_edition: app.catalogue_edition,
+        received_at: app.received_at.and_utc().to_rfc3339(),
+        accepted_on: app.accepted_on,
+        deemed_accepted: app.deemed_accepted,
+        version: app.version,
+        updated_at: app.updated_at.and_utc().to_rfc3339(),
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ItemInput {
+    /// NNN-NNN-NN, in the catalogue edition in force today.
+    pub waste_code: String,
+    pub waste_name: String,
+    /// 固态, 液态, 半固态, 气态 …
+    pub physical_form: String,
+    /// T, C, I, R, In.
+    pub hazards: Vec<String>,
+    pub packaging: String,
+    /// kg, a decimal string with at most 3 decimals.
+    pub quantity_kg: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CarrierInput {
+    pub name: String,
+    /// 道路运输经营许可证 number.
+    pub permit_number: String,
+    pub plate: Option<String>,
+}
+
+/// Body of a filing (and of the dry-run check).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ApplicationInput {
+    pub operator_id: String,
+    /// utilise (利用), dispose (处置) or store (贮存).
+    pub method: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub items: Vec<ItemInput>,
+    pub carriers: Vec<CarrierInput>,
+}
+
+fn read_filing(
+    body: &Value,
+    enterprise_id: &str,
+    filed_by: &str,
+    key: Option<String>,
+    today: NaiveDate,
+) -> ApiResult<Filing> {
+    let mut r = BodyReader::new(body, "");
+    r.deny_unknown(&[
+        "operator_id",
+        "method",
+        "period_start",
+        "period_end",
+        "items",
+        "carriers",
+    ]);
+    let operator_id = r.text("operator_id", true, 64);
+    let method = r.parse("method", Method::parse);
+    let start = r.parse("period_start", parse_date);
+    let end = r.parse("period_end", parse_date);
+    if let (Some(s), Some(e)) = (start, end) {
+        if e < s {
+            r.problem("period_end", "application.period", "period_end is before period_start");
+        } else if e > s + chrono::Duration::days(366) {
+            r.problem(
+                "period_end",
+                "application.period_too_long",
+                "a requested period is at most one year",
+            );
+        }
+        if e < today {
+            r.problem(
+                "period_end",
+                "application.period_past",
+                "the requested period is already over",
+            );
+        }
+    }
+    let mut items = Vec::new();
+    if let Some(list) = r.array("items") {
+        if list.is_empty() || list.len() > 50 {
+            r.problem("items", "application.items", "1 to 50 items");
+        }
+        for (i, v) in list.iter().enumerate() {
+            let mut ir = BodyReader::new(v, &format!("/items/{i}"));
+            ir.deny_unknown(&[
+                "waste_code",
+                "waste_name",
+                "physical_form",
+                "hazards",
+                "packaging",
+                "quantity_kg",
+            ]);
+            let code = ir.parse("waste_code", WasteCode::parse);
+            let name = ir.text("waste_name", true, 200);
+            let form = ir.text("physical_form", true, 50);
+            let hazards = ir.parse_list("hazards", true, Hazard::parse);
+            if hazards.as_ref().is_some_and(Vec::is_empty) {
+                ir.problem("hazards", "application.hazards", "at least one hazard characteristic");
+            }
+            let packaging = ir.text("packaging", true, 100);
+            let quantity = ir.parse("quantity_kg", Quantity::parse_kg);
+            let item = (|| {
+                Some(FilingItem {
+                    code: code?,
+                    name: name?,
+                    physical_form: form?,
+                    hazards: hazards?.iter().map(|h| h.as_str()).collect::<Vec<_>>().join("/"),
+                    packaging: packaging?,
+                    quantity: quantity?,
+                })
+            })();
+            r.absorb(ir);
+            if let Some(item) = item {
+                items.push(item);
+            }
+        }
+    }
+    let mut carriers = Vec::new();
+    if let Some(list) = r.array("carriers") {
+        if list.is_empty() {
+            r.problem("carriers", "application.carriers", "at least one carrier");
+        }
+        for (i, v) in list.iter().enumerate() {
+            let mut cr = BodyReader::new(v, &format!("/carriers/{i}"));
+            cr.deny_unknown(&["name", "permit_number", "plate"]);
+            let name = cr.text("name", true, 200);
+            let permit = cr.text("permit_number", true, 64);
+            let plate = cr.text("plate", false, 20);
+            r.absorb(cr);
+            if let (Some(name), Some(permit_number)) = (name, permit) {
+                carriers.push(Carrier {
+                    name,
+                    permit_number,
+                    plate,
+                });
+            }
+        }
+    }
+    let canonical = serde_json::to_string(body).unwrap_or_default();
+    let hash = Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let filing = (|| {
+        Some(Filing {
+            enterprise_id: enterprise_id.to_string(),
+            operator_id: operator_id?,
+            method: method?,
+            period_start: start?,
+            period_end: end?,
+            carriers,
+            items,
+            idempotency_key: key,
+            request_hash: hash,
+            filed_by: filed_by.to_string(),
+        })
+    })();
+    r.into_result(filing)
+}
+
+fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
+    match req.headers().get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let s = v.to_str().unwrap_or_default().trim().to_string();
+            if s.is_empty() || s.len() > 128 || !s.chars().all(|c| c.is_ascii_graphic()) {
+                Err(ApiError::Validation(vec![FieldProblem::new(
+                    Location::Header,
+                    "/Idempotency-Key",
+                    "idempotency.key",
+                    "Idempotency-Key must be 1 to 128 visible ASCII characters",
+                )]))
+            } else {
+                Ok(Some(s))
+            }
+        }
+    }
+}
+
+fn enterprise_of(who: &Principal) -> ApiResult<String> {
+    match (&who.role, &who.binding) {
+        (Role::Enterprise, Binding::Enterprise(id)) => Ok(id.clone()),
+        _ => Err(ApiError::Forbidden(
+            "only a producer enterprise files transfer applications".into(),
+        )),
+    }
+}
+
+fn refusals(list: Vec<(String, Invalid)>) -> ApiError {
+    ApiError::Validation(list.into_iter().map(|(p, i)| FieldProblem::body(p, &i)).collect())
+}
+
+/// File a transfer application (enterprise user or API client).
+///
+/// Routed to the whitelist when every item matches a confirmed entry with quota left (the
+/// quantities are reserved in the same transaction), else to the standard route with the reasons
+/// kept. Waste the operator may not take is refused (422). With `Idempotency-Key`, a retry
+/// returns the first answer (header `Idempotent-Replayed: true`) and creates nothing.
+#[utoipa::path(
+    tag = "applications",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header)),
+    request_body = ApplicationInput,
+    responses(
+        (status = 201, body = ApplicationDto),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/transfer-applications")]
+pub async fn file_application(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let enterprise_id = enterprise_of(&who)?;
+    let key = idempotency_key(&req)?;
+    let now = Utc::now();
+    let filing = read_filing(&body, &enterprise_id, &who.name, key, shanghai_date(now))?;
+    let cal = state.calendar().await?;
+    let close = state.config.office_close;
+    let (outcome, dto) = state
+        .db
+        .run(move |conn| {
+            let (outcome, _) = db::applications::file(conn, &cal, close, &filing, now)?;
+            let dto = match &outcome {
+                FileOutcome::Filed(app) | FileOutcome::Replayed(app) => Some(load_dto(conn, &cal, app.clone(), now)?),
+                _ => None,
+            };
+            Ok((outcome, dto))
+        })
+        .await?;
+    match (outcome, dto) {
+        (FileOutcome::Filed(app), Some(dto)) => {
+            tracing::info!(application = %app.id, route = %app.route, "application filed");
+            Ok(HttpResponse::Created()
+                .insert_header((header::ETAG, etag(app.version)))
+                .json(dto))
+        }
+        (FileOutcome::Replayed(app), Some(dto)) => Ok(HttpResponse::Created()
+            .insert_header((header::ETAG, etag(app.version)))
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(dto)),
+        (FileOutcome::KeyReused, _) => Err(ApiError::Validation(vec![FieldProblem::new(
+            Location::Header,
+            "/Idempotency-Key",
+            "idempotency.key_reused",
+            "this Idempotency-Key was used for a different request",
+        )])),
+        (FileOutcome::Refused(list), _) => Err(refusals(list)),
+        _ => Err(ApiError::internal(anyhow::anyhow!("filing returned no application"))),
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ItemCheck {
+    pub line: usize,
+    pub entry_id: Option<String>,
+    pub entry_version: Option<i32>,
+    /// Quota left on the entry after this item (and earlier items on the same entry), kg.
+    pub remaining_after_kg: Option<String>,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckResult {
+    /// Would the filing be accepted at all (no refusal)?
+    pub acceptable: bool,
+    pub route: String,
+    /// Every reason it is not on the whitelist route.
+    pub reasons: Vec<String>,
+    /// Every reason it would be refused outright.
+    pub refusals: Vec<FieldProblem>,
+    pub receiving_consent: String,
+    pub items: Vec<ItemCheck>,
+    /// If filed now: acceptance due (5 working days from today).
+    pub acceptance_due_at: String,
+    /// If accepted today: the decision due (whitelist 5 WD; standard: the source review, 5 WD).
+    pub decision_due_at: String,
+    pub provisional: bool,
+}
+
+fn check_result(a: Assessment, cal: &WorkingDayCalendar, close: chrono::NaiveTime, today: NaiveDate) -> CheckResult {
+    let acc = step_due(cal, StepKind::Acceptance, today, &[], today);
+    let kind = if a.route == Route::Whitelist {
+        StepKind::WhitelistDecision
+    } else {
+        StepKind::SourceReview
+    };
+    let dec = step_due(cal, kind, today, &[], today);
+    CheckResult {
+        acceptable: a.refusals.is_empty(),
+        route: a.route.as_str().to_string(),
+        reasons: a.reasons,
+        refusals: a
+            .refusals
+            .iter()
+            .map(|(p, i)| FieldProblem::body(p.clone(), i))
+            .collect(),
+        receiving_consent: a.receiving_consent,
+        items: a
+            .items
+            .into_iter()
+            .map(|m| ItemCheck {
+                line: m.line,
+                entry_id: m.entry.as_ref().map(|e| e.id.clone()),
+                entry_version: m.entry.as_ref().map(|e| e.version),
+                remaining_after_kg: m.remaining_after_g.map(grams_to_kg_string),
+                reasons: m.reasons,
+            })
+            .collect(),
+        acceptance_due_at: deadline_instant(acc.date, close).to_rfc3339(),
+        decision_due_at: deadline_instant(dec.date, close).to_rfc3339(),
+        provisional: acc.provisional || dec.provisional,
+    }
+}
+
+/// Dry run of a filing: the route and why, the matched entries with the quota left, the
+/// deadlines, and every reason it would fail. Nothing is stored.
+#[utoipa::path(
+    tag = "applications",
+    security(("bearer" = [])),
+    request_body = ApplicationInput,
+    responses((status = 200, body = CheckResult), (status = 422, body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/transfer-applications/check")]
+pub async fn check_application(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: web::Json<Value>,
+) -> ApiResult<web::Json<CheckResult>> {
+    let enterprise_id = enterprise_of(&who)?;
+    let now = Utc::now();
+    let today = shanghai_date(now);
+    let filing = read_filing(&body, &enterprise_id, &who.name, None, today)?;
+    let cal = state.calendar().await?;
+    let close = state.config.office_close;
+    let a = state
+        .db
+        .run(move |conn| db::applications::assess(conn, &filing, today))
+        .await?;
+    Ok(web::Json(check_result(a, &cal, close, today)))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationPage {
+    pub items: Vec<ApplicationDto>,
+    pub next_cursor: Option<String>,
+}
+
+fn parse_instant(s: &str) -> Result<DateTime<Utc>, Invalid> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| Invalid::new("query.instant", "must be an RFC 3339 instant"))
+}
+
+/// The queue: applications in the caller's scope sorted by the open step's due instant.
+///
+/// Regulators see cases of their province; `side=source|receiving` narrows to those where their
+/// province must act now. Enterprises and operators see only their own.
+#[utoipa::path(
+    tag = "applications",
+    security(("bearer" = [])),
+    params(
+        ("side" = Option<String>, Query, description = "source or receiving (regulators)"),
+        ("status" = Option<String>, Query), ("route" = Option<String>, Query),
+        ("overdue" = Option<bool>, Query), ("due_before" = Option<String>, Query, description = "RFC 3339"),
+        ("operator" = Option<String>, Query), ("code" = Option<String>, Query),
+        ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query),
+    ),
+    responses((status = 200, body = ApplicationPage), (status = 422, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/transfer-applications")]
+pub async fn list_applications(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+) -> ApiResult<web::Json<ApplicationPage>> {
+    let mut q = QueryParams::parse(
+        &req,
+        &[
+            "side",
+            "status",
+            "route",
+            "overdue",
+            "due_before",
+            "operator",
+            "code",
+            "limit",
+            "cursor",
+        ],
+    )?;
+    let now = Utc::now();
+    let mut f = AppFilter {
+        side: q.parse_with("side", Side::parse),
+        status: q.parse_with("status", Status::parse).map(|s| s.as_str().to_string()),
+        route: q.parse_with("route", Route::parse).map(|r| r.as_str().to_string()),
+        overdue_at: q
+            .parse_with("overdue", |s| match s {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(Invalid::new("query.overdue", "overdue must be true or false")),
+            })
+            .filter(|o| *o)
+            .map(|_| to_db_time(now)),
+        due_before: q.parse_with("due_before", parse_instant).map(to_db_time),
+        operator_id: q.raw("operator").map(str::to_string),
+        code: q.parse_with("code", WasteCode::parse).map(|c| c.as_str().to_string()),
+        ..Default::default()
+    };
+    let limit = q.limit(50, 200);
+    let after = q.parse_with("cursor", |s| {
+        let raw = decode_cursor(s)?;
+        let (due, id) = raw
+            .split_once('|')
+            .ok_or_else(|| Invalid::new("query.cursor", "cursor is not one this service issued"))?;
+        let due = if due.is_empty() {
+            None
+        } else {
+            Some(
+                parse_instant(due)
+                    .map_err(|_| Invalid::new("query.cursor", "cursor is not one this service issued"))?,
+            )
+        };
+        Ok((due.map(to_db_time), id.to_string()))
+    });
+    q.finish()?;
+    match (&who.role, &who.binding) {
+        (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => f.side = None,
+        (Role::Regulator | Role::Auditor, Binding::Province(p)) => f.province = Some(p.as_str()),
+        (Role::Enterprise, Binding::Enterprise(id)) => f.enterprise_id = Some(id.clone()),
+        (Role::Operator, Binding::Operator(id)) => f.operator_id = Some(id.clone()),
+        _ => return Err(ApiError::Forbidden("no application scope".into())),
+    }
+    if f.province.is_none() {
+        f.side = None;
+    }
+    let cal = state.calendar().await?;
+    let (rows, more) = state
+        .db
+        .run(move |conn| {
+            let mut rows = db::applications::list(conn, &f, after, limit + 1)?;
+            let more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let mut out = Vec::new();
+            for r in rows {
+                let key = format!(
+                    "{}|{}",
+                    r.next_due_at.map(|d| d.and_utc().to_rfc3339()).unwrap_or_default(),
+                    r.id
+                );
+                out.push((key, load_dto(conn, &cal, r, now)?));
+            }
+            Ok((out, more))
+        })
+        .await?;
+    let next_cursor = if more {
+        rows.last().map(|(k, _)| encode_cursor(k))
+    } else {
+        None
+    };
+    Ok(web::Json(ApplicationPage {
+        items: rows.into_iter().map(|(_, d)| d).collect(),
+        next_cursor,
+    }))
+}
+
+async fn load_visible(state: &AppState, who: &Principal, id: String) -> ApiResult<AppRow> {
+    let app = state
+        .db
+        .run(move |conn| db::applications::app_by_id(conn, &id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    authorize(who, &app, ())?;
+    Ok(app)
+}
+
+/// One application with its items, steps (due instants, working days left, overdue), decisions
+/// and approval. The ETag is its version, for If-Match.
+#[utoipa::path(
+    tag = "applications",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = ApplicationDto), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/transfer-applications/{id}")]
+pub async fn get_application(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let app = load_visible(&state, &who, path.into_inner()).await?;
+    let cal = state.calendar().await?;
+    let version = app.version;
+    let dto = state.db.run(move |conn| load_dto(conn, &cal, app, Utc::now())).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(version)))
+        .json(dto))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventDto {
+    pub id: String,
+    pub kind: String,
+    pub actor: String,
+    pub role: String,
+    pub detail: Value,
+    pub at: String,
+}
+
+/// The case's timeline.
+#[utoipa::path(
+    tag = "applications",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<EventDto>), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/transfer-applications/{id}/events")]
+pub async fn application_events(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<web::Json<Vec<EventDto>>> {
+    let app = load_visible(&state, &who, path.into_inner()).await?;
+    let rows = state
+        .db
+        .run(move |conn| db::applications::events(conn, &app.id))
+        .await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|e| EventDto {
+                detail: serde_json::from_str(&e.detail).unwrap_or(Value::Null),
+                id: e.id,
+                kind: e.kind,
+                actor: e.actor,
+                role: e.role,
+                at: e.at.and_utc().to_rfc3339(),
+            })
+            .collect(),
+    ))
+}
+
+fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
+    match req.headers().get(header::IF_MATCH) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+            .and_then(|s| s.parse::<i32>().ok())
+            .map(Some)
+            .ok_or_else(|| ApiError::PreconditionFailed("If-Match must be the ETag of the application".into())),
+    }
+}
+
+async fn perform(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: String,
+    req: &HttpRequest,
+    act: Act,
+    require_if_match: bool,
+) -> ApiResult<HttpResponse> {
+    let expected = if_match(req)?;
+    if require_if_match && expected.is_none() {
+        return Err(ApiError::PreconditionRequired(
+            "send If-Match with the application's ETag, so two officers cannot decide the same step twice".into(),
+        ));
+    }
+    let app = load_visible(&state, &who, id).await?;
+    let actor =
+        actor_for(&who, &app).ok_or_else(|| ApiError::Forbidden("this caller takes no step in this case".into()))?;
+    let cal = state.calendar().await?;
+    let close = state.config.office_close;
+    let (name, role) = (who.name.clone(), who.role.as_str());
+    let now = Utc::now();
+    let result = state
+        .db
+        .run(move |conn| {
+            let ctx = ActContext {
+                cal: &cal,
+                office_close: close,
+                actor,
+                name: &name,
+                role,
+                now,
+            };
+            match db::applications::act(conn, &ctx, &app.id, expected, &act)? {
+                Ok(app) => Ok(Ok((app.version, load_dto(conn, &cal, app, now)?))),
+                Err(r) => Ok(Err(r)),
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            db::DbError::Conflict(_) => ApiError::Conflict("someone acted on the case first; reload it".into()),
+            other => other.into(),
+        })?;
+    match result {
+        Ok((version, dto)) => Ok(HttpResponse::Ok()
+            .insert_header((header::ETAG, etag(version)))
+            .json(dto)),
+        Err(ActRefusal::NotYours(i)) => Err(ApiError::Forbidden(i.message)),
+        Err(ActRefusal::State(i)) => Err(ApiError::Conflict(i.message)),
+        Err(ActRefusal::Stale { current }) => Err(ApiError::PreconditionFailed(format!(
+            "the application changed (now version {current}); reload it — someone may have decided first"
+        ))),
+    }
+}
+
+fn reason_body(body: &Value, field: &str, required: bool) -> ApiResult<String> {
+    let mut r = BodyReader::new(body, "");
+    r.deny_unknown(&[field]);
+    let v = r.text(field, required, 2000);
+    r.into_result(Some(v.unwrap_or_default()))
+}
+
+fn string_list(r: &mut BodyReader<'_>, field: &str, required: bool) -> Option<Vec<String>> {
+    let list = r.parse_list(field, required, |s| {
+        let t = s.trim();
+        if t.is_empty() || t.chars().count() > 2000 {
+            Err(Invalid::new("body.text", "each entry must be 1 to 2000 characters"))
+        } else {
+            Ok(t.to_string())
+        }
+    });
+    if required && list.as_ref().is_some_and(Vec::is_empty) {
+        r.problem(field, "body.empty", "at least one entry");
+    }
+    list
+}
+
+/// 受理: accept the application (source province). Starts the decision clock.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = ApplicationDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 412, body = Problem, content_type = "application/problem+json")))]
+#[post("/transfer-applications/{id}/accept")]
+pub async fn accept(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    perform(state, who, path.into_inner(), &req, Act::Accept, false).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CorrectionInput {
+    /// Every problem, at once (the notice is one-time).
+    pub problems: Vec<String>,
+}
+
+/// 补正: the one-time correction notice listing every problem (source province).
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), request_body = CorrectionInput,
+    responses((status = 200, body = ApplicationDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
+#[post("/transfer-applications/{id}/request-correction")]
+pub async fn request_correction(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let mut r = BodyReader::new(&body, "");
+    r.deny_unknown(&["problems"]);
+    let problems = string_list(&mut r, "problems", true);
+    let problems = r.into_result(problems)?;
+    perform(
+        state,
+        who,
+        path.into_inner(),
+        &req,
+        Act::RequestCorrection { problems },
+        false,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResubmitInput {
+    /// What was corrected.
+    pub note: String,
+}
+
+/// Resubmit after a correction notice (the enterprise). The acceptance clock starts again.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), request_body = ResubmitInput,
+    responses((status = 200, body = ApplicationDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
+#[post("/transfer-applications/{id}/resubmit")]
+pub async fn resubmit(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let note = reason_body(&body, "note", true)?;
+    perform(state, who, path.into_inner(), &req, Act::Resubmit { note }, false).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DecisionInput {
+    /// source or receiving: must be the caller's province's side.
+    pub side: String,
+    /// approve or refuse. On the standard route the source's approve at review sends the
+    /// consultation letter, and the receiving side's approve is its agreeing opinion.
+    pub outcome: String,
+    pub reasons: Vec<String>,
+    pub conditions: Option<Vec<String>>,
+}
+
+/// Decide a step: `If-Match` with the application's ETag is required. A refusal by either side
+/// ends the case and releases the reservation; the final approval commits the quantity and
+/// issues the approval number.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path), ("If-Match" = String, Header)), request_body = DecisionInput,
+    responses(
+        (status = 200, body = ApplicationDto),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Someone decided first", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/transfer-applications/{id}/decisions")]
+pub async fn decide(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let mut r = BodyReader::new(&body, "");
+    r.deny_unknown(&["side", "outcome", "reasons", "conditions"]);
+    let side = r.parse("side", Side::parse);
+    let approve = r.parse("outcome", |s| match s {
+        "approve" => Ok(true),
+        "refuse" => Ok(false),
+        _ => Err(Invalid::new("decision.outcome", "outcome must be approve or refuse")),
+    });
+    let refusing = approve == Some(false);
+    let reasons = string_list(&mut r, "reasons", refusing);
+    let conditions = string_list(&mut r, "conditions", false);
+    let value = (|| Some((side?, approve?, reasons?, conditions?)))();
+    let (side, approve, reasons, conditions) = r.into_result(value)?;
+    perform(
+        state,
+        who,
+        path.into_inner(),
+        &req,
+        Act::Decide {
+            side,
+            approve,
+            reasons,
+            conditions,
+        },
+        true,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WithdrawInput {
+    pub reason: Option<String>,
+}
+
+/// Withdraw before a decision (the enterprise). Releases the reservation.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), request_body = WithdrawInput,
+    responses((status = 200, body = ApplicationDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
+#[post("/transfer-applications/{id}/withdraw")]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let reason = reason_body(&body, "reason", false)?;
+    perform(state, who, path.into_inner(), &req, Act::Withdraw { reason }, false).await
+}
+
+/// Suspend the running step's clock (expert review, testing, hearing — 行政许可法 第45条), with
+/// the reason shown to the applicant. Only the province whose step is running.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), request_body = super::registry::ReasonInput,
+    responses((status = 200, body = ApplicationDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
+#[post("/transfer-applications/{id}/suspend-clock")]
+pub async fn suspend_clock(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let reason = reason_body(&body, "reason", true)?;
+    perform(state, who, path.into_inner(), &req, Act::SuspendClock { reason }, false).await
+}
+
+/// Resume the clock; the step's due day moves by the working days it stood still.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = ApplicationDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
+#[post("/transfer-applications/{id}/resume-clock")]
+pub async fn resume_clock(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    perform(state, who, path.into_inner(), &req, Act::ResumeClock, false).await
+}
+
+/// Used by the role check of collection endpoints.
+pub fn require_filer(who: &Principal) -> ApiResult<()> {
+    require_role(who, &[Role::Enterprise])
+}

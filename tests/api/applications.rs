@@ -1,0 +1,674 @@
+//! Transfer applications: routing and reservation, the workflow on both routes with its
+//! permission matrix, deadlines through the API, deemed acceptance, clock suspension,
+//! idempotent filing, ETag conflicts, and the quota race over two server processes.
+
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::fixtures::{Registry, this_year};
+use crate::support::{Backend, TestApp, assert_problem};
+
+fn filing(operator_id: &str, code: &str, kg: &str) -> Value {
+    let y = this_year();
+    json!({
+        "operator_id": operator_id,
+        "method": "dispose",
+        "period_start": format!("{y}-12-01"),
+        "period_end": format!("{}-05-31", y + 1),
+        "items": [{
+            "waste_code": code,
+            "waste_name": "废矿物油",
+            "physical_form": "液态",
+            "hazards": ["T", "I"],
+            "packaging": "200L铁桶",
+            "quantity_kg": kg
+        }],
+        "carriers": [{"name": "重庆危运物流有限公司", "permit_number": "渝交运管许可字500000001号", "plate": "渝A12345"}]
+    })
+}
+
+async fn file(app: &TestApp, reg: &Registry, body: &Value) -> (u16, Value) {
+    let (s, b, _) = app
+        .post_json("/api/v1/transfer-applications", Some(&reg.enterprise_token), body)
+        .await;
+    (s, b)
+}
+
+async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value, if_match: Option<i64>) -> (u16, Value) {
+    let mut req = app
+        .client
+        .post(app.url(&format!("/api/v1/transfer-applications/{id}/{action}")))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(v) = if_match {
+        req = req.header("if-match", format!("\"{v}\""));
+    }
+    let (s, b, _) = crate::support::split(req.send().await.unwrap()).await;
+    (s, b)
+}
+
+async fn usage(app: &TestApp, reg: &Registry, entry: &str) -> Value {
+    app.get(&format!("/api/v1/whitelist-entries/{entry}/usage"), Some(&reg.cq))
+        .await
+        .1
+}
+
+async fn whitelist_route_end_to_end(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let entry = reg.confirmed_entry(&app, "HW08", "100").await;
+
+    // The dry run says where it would go, and stores nothing.
+    let (s, check, _) = app
+        .post_json(
+            "/api/v1/transfer-applications/check",
+            Some(&reg.enterprise_token),
+            &filing(&reg.operator_id, "900-249-08", "40.5"),
+        )
+        .await;
+    assert_eq!(s, 200, "{check}");
+    assert_eq!(check["route"], "whitelist");
+    assert_eq!(check["acceptable"], true);
+    assert_eq!(check["items"][0]["entry_id"], entry.as_str());
+    assert_eq!(check["items"][0]["remaining_after_kg"], "59.500");
+    assert_eq!(usage(&app, &reg, &entry).await["reserved_kg"], "0.000");
+
+    let (s, a) = file(&app, &reg, &filing(&reg.operator_id, "900-249-08", "40.5")).await;
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(a["route"], "whitelist");
+    assert_eq!(a["status"], "submitted");
+    assert_eq!(a["items"][0]["entry_id"], entry.as_str());
+    assert_eq!(a["steps"][0]["kind"], "acceptance");
+    assert_eq!(a["steps"][0]["working_days"], 5);
+    assert_eq!(a["receiving_consent"], "consent");
+    let id = a["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        usage(&app, &reg, &entry).await["reserved_kg"],
+        "40.500",
+        "reserved when filed"
+    );
+
+    // The permission matrix on this case.
+    assert_eq!(
+        act(&app, &reg.sc, &id, "accept", json!({}), None).await.0,
+        403,
+        "Sichuan is the receiving side"
+    );
+    assert_eq!(
+        act(&app, &reg.gz, &id, "accept", json!({}), None).await.0,
+        404,
+        "Guizhou has no part in it"
+    );
+    assert_eq!(
+        act(&app, &reg.operator_token, &id, "accept", json!({}), None).await.0,
+        403
+    );
+    assert_eq!(
+        act(&app, &reg.enterprise_token, &id, "accept", json!({}), None).await.0,
+        403
+    );
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/transfer-applications/{id}"),
+            Some(&reg.operator_token)
+        )
+        .await
+        .0,
+        200
+    );
+
+    let (s, a) = act(&app, &reg.cq, &id, "accept", json!({}), Some(1)).await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["status"], "under_review");
+    assert_eq!(a["steps"][1]["kind"], "whitelist_decision");
+    assert_eq!(a["version"], 2);
+    // Decisions need If-Match; a stale one is refused.
+    let approve = |side: &str| json!({"side": side, "outcome": "approve", "reasons": ["符合白名单"], "conditions": ["按规定路线运输"]});
+    assert_eq!(
+        act(&app, &reg.cq, &id, "decisions", approve("source"), None).await.0,
+        428
+    );
+    assert_eq!(
+        act(&app, &reg.cq, &id, "decisions", approve("source"), Some(1)).await.0,
+        412
+    );
+    // A regulator decides only its own side.
+    assert_eq!(
+        act(&app, &reg.cq, &id, "decisions", approve("receiving"), Some(2))
+            .await
+            .0,
+        403
+    );
+    // Receiving first (either order), then the source: consent policy needs both.
+    let (s, a) = act(&app, &reg.sc, &id, "decisions", approve("receiving"), Some(2)).await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["status"], "under_review");
+    assert_eq!(
+        act(&app, &reg.sc, &id, "decisions", approve("receiving"), Some(3))
+            .await
+            .0,
+        409,
+        "no second decision"
+    );
+    let (s, a) = act(&app, &reg.cq, &id, "decisions", approve("source"), Some(3)).await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["status"], "approved");
+    let number = a["approval"]["number"].as_str().unwrap();
+    assert_eq!(number, format!("渝危转〔{}〕0001号", this_year()));
+    assert_eq!(
+        a["approval"]["valid_until"], a["period_end"],
+        "capped by the requested period"
+    );
+    assert_eq!(a["decisions"].as_array().unwrap().len(), 2);
+    let u = usage(&app, &reg, &entry).await;
+    assert_eq!(
+        (u["reserved_kg"].as_str(), u["approved_kg"].as_str()),
+        (Some("0.000"), Some("40.500"))
+    );
+    // Withdrawing after the decision is not possible.
+    assert_eq!(
+        act(&app, &reg.enterprise_token, &id, "withdraw", json!({}), None)
+            .await
+            .0,
+        409
+    );
+
+    // The next approval of the province takes the next number, without gaps.
+    let (_, b) = file(&app, &reg, &filing(&reg.operator_id, "900-249-08", "1")).await;
+    let id2 = b["id"].as_str().unwrap();
+    act(&app, &reg.cq, id2, "accept", json!({}), None).await;
+    act(&app, &reg.sc, id2, "decisions", approve("receiving"), Some(2)).await;
+    let (_, b) = act(&app, &reg.cq, id2, "decisions", approve("source"), Some(3)).await;
+    assert_eq!(b["approval"]["number"], format!("渝危转〔{}〕0002号", this_year()));
+
+    // The timeline.
+    let (_, events, _) = app
+        .get(
+            &format!("/api/v1/transfer-applications/{id}/events"),
+            Some(&reg.enterprise_token),
+        )
+        .await;
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["filed", "accepted", "receiving_approved", "source_approved"]
+    );
+    assert_eq!(events[3]["detail"]["approval_number"], number);
+}
+both_backends!(whitelist_route_end_to_end, whitelist_route_end_to_end);
+
+async fn standard_route_and_refusals(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    // No entry at all: standard route, with the reason kept.
+    let (s, a) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "10")).await;
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(a["route"], "standard");
+    assert!(
+        a["route_reasons"][0].as_str().unwrap().contains("no whitelist entry"),
+        "{a}"
+    );
+    let id = a["id"].as_str().unwrap().to_string();
+    act(&app, &reg.cq, &id, "accept", json!({}), None).await;
+    let ok = |side: &str| json!({"side": side, "outcome": "approve", "reasons": []});
+    let (s, a) = act(&app, &reg.cq, &id, "decisions", ok("source"), Some(2)).await;
+    assert_eq!((s, a["status"].as_str()), (200, Some("consultation_sent")), "{a}");
+    assert_eq!(a["steps"][2]["kind"], "receiving_opinion");
+    assert_eq!(a["steps"][2]["working_days"], 10);
+    assert_eq!(a["steps"][2]["side"], "receiving");
+    // The source cannot give the receiving opinion.
+    assert_eq!(act(&app, &reg.cq, &id, "decisions", ok("source"), Some(3)).await.0, 403);
+    let (_, a) = act(&app, &reg.sc, &id, "decisions", ok("receiving"), Some(3)).await;
+    assert_eq!(a["status"], "receiving_replied");
+    assert_eq!(a["steps"][3]["kind"], "source_decision");
+    let (_, a) = act(&app, &reg.cq, &id, "decisions", ok("source"), Some(4)).await;
+    assert_eq!(a["status"], "approved");
+    assert!(a["approval"]["number"].as_str().unwrap().starts_with("渝危转"));
+
+    // Refusal on the whitelist route releases the reservation; refusing needs reasons.
+    let entry = reg.confirmed_entry(&app, "HW08", "50").await;
+    let (_, a) = file(&app, &reg, &filing(&reg.operator_id, "900-249-08", "20")).await;
+    let id = a["id"].as_str().unwrap().to_string();
+    act(&app, &reg.cq, &id, "accept", json!({}), None).await;
+    let (s, body) = act(
+        &app,
+        &reg.sc,
+        &id,
+        "decisions",
+        json!({"side": "receiving", "outcome": "refuse", "reasons": []}),
+        Some(2),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    let (s, a) = act(
+        &app,
+        &reg.sc,
+        &id,
+        "decisions",
+        json!({"side": "receiving", "outcome": "refuse", "reasons": ["处置能力不足"]}),
+        Some(2),
+    )
+    .await;
+    assert_eq!((s, a["status"].as_str()), (200, Some("refused")), "{a}");
+    assert_eq!(usage(&app, &reg, &entry).await["reserved_kg"], "0.000");
+    let u = usage(&app, &reg, &entry).await;
+    let moves: Vec<&str> = u["movements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["movement"].as_str().unwrap())
+        .collect();
+    assert_eq!(moves, vec!["reserve", "release"]);
+
+    // Withdrawal releases too.
+    let (_, a) = file(&app, &reg, &filing(&reg.operator_id, "900-249-08", "30")).await;
+    let id = a["id"].as_str().unwrap().to_string();
+    assert_eq!(usage(&app, &reg, &entry).await["reserved_kg"], "30.000");
+    let (s, a) = act(
+        &app,
+        &reg.enterprise_token,
+        &id,
+        "withdraw",
+        json!({"reason": "合同取消"}),
+        None,
+    )
+    .await;
+    assert_eq!((s, a["status"].as_str()), (200, Some("withdrawn")));
+    assert_eq!(usage(&app, &reg, &entry).await["reserved_kg"], "0.000");
+
+    // Over quota goes to the standard route, told why.
+    let (_, a) = file(&app, &reg, &filing(&reg.operator_id, "900-249-08", "50.001")).await;
+    assert_eq!(a["route"], "standard");
+    assert!(a["route_reasons"][0].as_str().unwrap().contains("over quota"), "{a}");
+
+    // Waste the operator is not licensed for: refused outright, nothing stored.
+    let (s, body) = file(&app, &reg, &filing(&reg.operator_id, "252-001-11", "1")).await;
+    assert_eq!(s, 422, "{body}");
+    assert_eq!(body["errors"][0]["code"], "application.not_licensed");
+    assert_eq!(body["errors"][0]["pointer"], "/items/0/waste_code");
+    let (_, list, _) = app
+        .get("/api/v1/transfer-applications?limit=200", Some(&reg.enterprise_token))
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 4);
+}
+both_backends!(standard_route_and_refusals, standard_route_and_refusals);
+
+async fn corrections_and_bad_input(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    // Every problem at once.
+    let (s, body) = file(
+        &app,
+        &reg,
+        &json!({"operator_id": reg.operator_id, "method": "burn", "period_start": "2026-13-01", "period_end": "x",
+                "items": [{"waste_code": "900-249-41", "waste_name": "", "physical_form": "液态", "hazards": ["X"], "packaging": "桶", "quantity_kg": "0"}],
+                "carriers": []}),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    let pointers: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    for p in [
+        "/method",
+        "/period_start",
+        "/period_end",
+        "/items/0/waste_code",
+        "/items/0/waste_name",
+        "/items/0/hazards/0",
+        "/items/0/quantity_kg",
+        "/carriers",
+    ] {
+        assert!(pointers.contains(&p), "{p} missing in {body}");
+    }
+    // The one-time correction notice lists every problem; resubmission restarts acceptance.
+    let (_, a) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
+    let id = a["id"].as_str().unwrap().to_string();
+    let (s, a) = act(
+        &app,
+        &reg.cq,
+        &id,
+        "request-correction",
+        json!({"problems": ["缺少合同", "危险特性鉴别报告缺失"]}),
+        None,
+    )
+    .await;
+    assert_eq!((s, a["status"].as_str()), (200, Some("correction_requested")), "{a}");
+    assert_eq!(a["correction_notice"], json!(["缺少合同", "危险特性鉴别报告缺失"]));
+    assert_eq!(act(&app, &reg.cq, &id, "accept", json!({}), None).await.0, 409);
+    let (s, a) = act(
+        &app,
+        &reg.enterprise_token,
+        &id,
+        "resubmit",
+        json!({"note": "已补充合同"}),
+        None,
+    )
+    .await;
+    assert_eq!((s, a["status"].as_str()), (200, Some("resubmitted")));
+    assert_eq!(
+        act(
+            &app,
+            &reg.cq,
+            &id,
+            "request-correction",
+            json!({"problems": ["再补"]}),
+            None
+        )
+        .await
+        .0,
+        409,
+        "one-time"
+    );
+    let (s, a) = act(&app, &reg.cq, &id, "accept", json!({}), None).await;
+    assert_eq!((s, a["status"].as_str()), (200, Some("under_review")));
+    // Operators do not file.
+    let (s, _, _) = app
+        .post_json(
+            "/api/v1/transfer-applications",
+            Some(&reg.operator_token),
+            &filing(&reg.operator_id, "900-041-49", "3"),
+        )
+        .await;
+    assert_eq!(s, 403);
+}
+both_backends!(corrections_and_bad_input, corrections_and_bad_input);
+
+async fn idempotent_filing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let entry = reg.confirmed_entry(&app, "HW08", "100").await;
+    let body = filing(&reg.operator_id, "900-249-08", "10");
+    let post = |b: Value, key: &str| {
+        app.client
+            .post(app.url("/api/v1/transfer-applications"))
+            .bearer_auth(&reg.enterprise_token)
+            .header("idempotency-key", key.to_string())
+            .json(&b)
+            .send()
+    };
+    let first = post(body.clone(), "erp-order-42").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = post(body.clone(), "erp-order-42").await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(first["id"], again["id"]);
+    assert_eq!(
+        usage(&app, &reg, &entry).await["reserved_kg"],
+        "10.000",
+        "reserved once"
+    );
+    let (_, list, _) = app
+        .get("/api/v1/transfer-applications", Some(&reg.enterprise_token))
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    // The same key for a different request is refused.
+    let other = post(filing(&reg.operator_id, "900-249-08", "11"), "erp-order-42")
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 422);
+    let other: Value = other.json().await.unwrap();
+    assert_eq!(other["errors"][0]["code"], "idempotency.key_reused");
+}
+both_backends!(idempotent_filing, idempotent_filing);
+
+async fn deemed_acceptance_overdue_and_suspension(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let (_, a) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
+    let late = a["id"].as_str().unwrap().to_string();
+    let received_on = a["received_at"].as_str().unwrap().to_string();
+    let (_, b) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "4")).await;
+    let paused = b["id"].as_str().unwrap().to_string();
+    act(&app, &reg.cq, &paused, "accept", json!({}), None).await;
+    let (s, p) = act(
+        &app,
+        &reg.cq,
+        &paused,
+        "suspend-clock",
+        json!({"reason": "专家评审"}),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["steps"][1]["suspended"], true);
+    assert_eq!(p["steps"][1]["suspensions"][0]["reason"], "专家评审");
+    assert_eq!(
+        act(
+            &app,
+            &reg.cq,
+            &paused,
+            "suspend-clock",
+            json!({"reason": "again"}),
+            None
+        )
+        .await
+        .0,
+        409
+    );
+    assert_eq!(
+        act(&app, &reg.sc, &paused, "suspend-clock", json!({"reason": "x"}), None)
+            .await
+            .0,
+        403,
+        "not Sichuan's step"
+    );
+
+    // Thirty days later the sweeper runs: no correction notice came in time, so the application
+    // counts as accepted on the day it was received; the suspended one is not overdue.
+    let later = chrono::Utc::now() + chrono::Duration::days(30);
+    let close = app.state.config.office_close;
+    let report = app
+        .state
+        .db
+        .run(move |c| hwtransfer::jobs::sweep_once_with(c, close, later))
+        .await
+        .unwrap();
+    assert_eq!(report.applications.deemed_accepted, vec![late.clone()]);
+    assert!(!report.applications.overdue_marked.contains(&paused));
+    let (_, a, _) = app
+        .get(&format!("/api/v1/transfer-applications/{late}"), Some(&reg.cq))
+        .await;
+    assert_eq!(a["status"], "under_review");
+    assert_eq!(a["deemed_accepted"], true);
+    let received = chrono::DateTime::parse_from_rfc3339(&received_on)
+        .unwrap()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    assert_eq!(a["accepted_on"], received.to_string());
+    assert_eq!(a["steps"][1]["started_on"], received.to_string());
+    // Running again changes nothing; and 30 days on, the review step is overdue: flagged and
+    // escalated, never approved.
+    let again = app
+        .state
+        .db
+        .run(move |c| hwtransfer::jobs::sweep_once_with(c, close, later))
+        .await
+        .unwrap();
+    assert!(again.applications.deemed_accepted.is_empty());
+    assert_eq!(again.applications.overdue_marked, vec![late.clone()]);
+    let third = app
+        .state
+        .db
+        .run(move |c| hwtransfer::jobs::sweep_once_with(c, close, later))
+        .await
+        .unwrap();
+    assert!(third.applications.overdue_marked.is_empty(), "marked once");
+    let (_, a, _) = app
+        .get(&format!("/api/v1/transfer-applications/{late}"), Some(&reg.cq))
+        .await;
+    assert_eq!(a["status"], "under_review");
+    let (_, events, _) = app
+        .get(&format!("/api/v1/transfer-applications/{late}/events"), Some(&reg.cq))
+        .await;
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["filed", "deemed_accepted", "overdue"]);
+
+    // Resuming the clock the same day it stopped costs no working day.
+    let due_before = p["steps"][1]["due_on"].clone();
+    let (s, p) = act(&app, &reg.cq, &paused, "resume-clock", json!({}), None).await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["steps"][1]["suspended"], false);
+    assert_eq!(p["steps"][1]["due_on"], due_before);
+    assert!(p["steps"][1]["suspensions"][0]["resumed_on"].is_string());
+}
+both_backends!(
+    deemed_acceptance_overdue_and_suspension,
+    deemed_acceptance_overdue_and_suspension
+);
+
+/// DESIGN §1's vector through the application: accepted on 2025-09-26, decision due at office
+/// close on 2025-10-10 (the National Day week and its make-up days counted right).
+async fn design_vector_through_an_application(backend: Backend) {
+    use hwtransfer::db::applications::{Act, ActContext, Carrier, FileOutcome, Filing, FilingItem, Method};
+    use hwtransfer::domain::workflow::Actor;
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let then = chrono::DateTime::parse_from_rfc3339("2025-09-26T10:00:00+08:00")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let f = Filing {
+        enterprise_id: reg.enterprise_id.clone(),
+        operator_id: reg.operator_id.clone(),
+        method: Method::Dispose,
+        period_start: chrono::NaiveDate::from_ymd_opt(2025, 10, 1).unwrap(),
+        period_end: chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
+        carriers: vec![Carrier {
+            name: "c".into(),
+            permit_number: "p".into(),
+            plate: None,
+        }],
+        items: vec![FilingItem {
+            code: hwtransfer::domain::catalogue::WasteCode::parse("900-249-08").unwrap(),
+            name: "废矿物油".into(),
+            physical_form: "液态".into(),
+            hazards: "T/I".into(),
+            packaging: "桶".into(),
+            quantity: hwtransfer::domain::quantity::Quantity::parse_kg("5").unwrap(),
+        }],
+        idempotency_key: None,
+        request_hash: "h".into(),
+        filed_by: "ent-user".into(),
+    };
+    let close = app.state.config.office_close;
+    let id = app
+        .state
+        .db
+        .run(move |conn| {
+            let cal = hwtransfer::db::calendar::load(conn)?;
+            let (outcome, _) = hwtransfer::db::applications::file(conn, &cal, close, &f, then)?;
+            let FileOutcome::Filed(a) = outcome else {
+                panic!("not filed")
+            };
+            let ctx = ActContext {
+                cal: &cal,
+                office_close: close,
+                actor: Actor::SourceRegulator,
+                name: "cq",
+                role: "regulator",
+                now: then,
+            };
+            hwtransfer::db::applications::act(conn, &ctx, &a.id, None, &Act::Accept)?
+                .map_err(|_| hwtransfer::db::DbError::NotFound)?;
+            Ok(a.id)
+        })
+        .await
+        .unwrap();
+    let (s, a, _) = app
+        .get(&format!("/api/v1/transfer-applications/{id}"), Some(&reg.cq))
+        .await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["accepted_on"], "2025-09-26");
+    assert_eq!(
+        a["steps"][0]["due_on"], "2025-10-10",
+        "acceptance due 5 WD after receipt"
+    );
+    assert_eq!(a["steps"][1]["due_on"], "2025-10-10");
+    assert_eq!(a["steps"][1]["due_at"], "2025-10-10T09:30:00+00:00");
+    assert_eq!(a["steps"][1]["provisional"], false);
+    assert_eq!(a["steps"][1]["overdue"], true, "it is long past");
+}
+both_backends!(
+    design_vector_through_an_application,
+    design_vector_through_an_application
+);
+
+async fn queue_for_regulators(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    let mut ids = Vec::new();
+    for kg in ["1", "2", "3"] {
+        let (_, a) = file(&app, &reg, &filing(&reg.operator_id, "900-249-08", kg)).await;
+        ids.push(a["id"].as_str().unwrap().to_string());
+    }
+    act(&app, &reg.cq, &ids[1], "accept", json!({}), None).await;
+    // Chongqing must act on all three (acceptance or decision); Sichuan (consent) on the accepted one.
+    let (_, q, _) = app
+        .get("/api/v1/transfer-applications?side=source", Some(&reg.cq))
+        .await;
+    assert_eq!(q["items"].as_array().unwrap().len(), 3);
+    let (_, q, _) = app
+        .get("/api/v1/transfer-applications?status=under_review", Some(&reg.sc))
+        .await;
+    assert_eq!(q["items"].as_array().unwrap().len(), 1);
+    let (_, q, _) = app
+        .get("/api/v1/transfer-applications?route=standard", Some(&reg.cq))
+        .await;
+    assert_eq!(q["items"].as_array().unwrap().len(), 0);
+    let (_, q, _) = app
+        .get("/api/v1/transfer-applications?code=900-249-08&limit=2", Some(&reg.cq))
+        .await;
+    assert_eq!(q["items"].as_array().unwrap().len(), 2);
+    let cursor = q["next_cursor"].as_str().unwrap();
+    let (_, q2, _) = app
+        .get(
+            &format!("/api/v1/transfer-applications?code=900-249-08&limit=2&cursor={cursor}"),
+            Some(&reg.cq),
+        )
+        .await;
+    assert_eq!(q2["items"].as_array().unwrap().len(), 1);
+    // Sorted by due instant.
+    let (_, all, _) = app.get("/api/v1/transfer-applications", Some(&reg.cq)).await;
+    let dues: Vec<String> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            a["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["completed_at"].is_null())
+                .unwrap()["due_at"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let mut sorted = dues.clone();
+    sorted.sort();
+    assert_eq!(dues, sorted);
+    let (_, q, _) = app.get("/api/v1/transfer-applications", Some(&reg.gz)).await;
+    assert_eq!(q["items"].as_array().unwrap().len(), 0);
+    let (s, b, h) = app
+        .get("/api/v1/transfer-applications?side=up&overdue=maybe", Some(&reg.cq))
+        .await;
+    assert_eq!(assert_problem(s, &b, &h, 422).len(), 2);
+}
+both_backends!(queue_for_regulators, queue_for_regulators);
