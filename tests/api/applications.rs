@@ -672,3 +672,76 @@ async fn queue_for_regulators(backend: Backend) {
     assert_eq!(assert_problem(s, &b, &h, 422).len(), 2);
 }
 both_backends!(queue_for_regulators, queue_for_regulators);
+
+/// A clock that runs into a year without a holiday notice is provisional; importing the year
+/// recomputes it.
+async fn provisional_deadlines_are_recomputed_on_import(backend: Backend) {
+    use hwtransfer::db::applications::{Carrier, FileOutcome, Filing, FilingItem, Method};
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    app.add_user("cal-admin", "admin", None).await;
+    let admin = app.login("cal-admin").await;
+    let then = chrono::DateTime::parse_from_rfc3339("2026-12-28T10:00:00+08:00")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let f = Filing {
+        enterprise_id: reg.enterprise_id.clone(),
+        operator_id: reg.operator_id.clone(),
+        method: Method::Dispose,
+        period_start: chrono::NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(),
+        period_end: chrono::NaiveDate::from_ymd_opt(2027, 6, 30).unwrap(),
+        carriers: vec![Carrier {
+            name: "c".into(),
+            permit_number: "p".into(),
+            plate: None,
+        }],
+        items: vec![FilingItem {
+            code: hwtransfer::domain::catalogue::WasteCode::parse("900-041-49").unwrap(),
+            name: "废弃包装物".into(),
+            physical_form: "固态".into(),
+            hazards: "T/In".into(),
+            packaging: "吨袋".into(),
+            quantity: hwtransfer::domain::quantity::Quantity::parse_kg("2").unwrap(),
+        }],
+        idempotency_key: None,
+        request_hash: "h".into(),
+        filed_by: "ent-user".into(),
+    };
+    let close = app.state.config.office_close;
+    let id = app
+        .state
+        .db
+        .run(move |conn| {
+            let cal = hwtransfer::db::calendar::load(conn)?;
+            let (outcome, _) = hwtransfer::db::applications::file(conn, &cal, close, &f, then)?;
+            let FileOutcome::Filed(a) = outcome else {
+                panic!("not filed")
+            };
+            Ok(a.id)
+        })
+        .await
+        .unwrap();
+    let (_, a, _) = app
+        .get(&format!("/api/v1/transfer-applications/{id}"), Some(&reg.cq))
+        .await;
+    // Dec 29, 30, 31, then 2027 by the plain rule: Fri Jan 1, Mon Jan 4.
+    assert_eq!(a["steps"][0]["due_on"], "2027-01-04");
+    assert_eq!(a["steps"][0]["provisional"], true);
+    let year_2027 = json!({"source": "test notice", "days": [
+        {"date": "2027-01-01", "kind": "holiday", "name_zh": "元旦", "name_en": "New Year's Day"}
+    ]});
+    let (s, body, _) = app
+        .send_json(reqwest::Method::PUT, "/api/v1/calendar/2027", Some(&admin), &year_2027)
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (_, a, _) = app
+        .get(&format!("/api/v1/transfer-applications/{id}"), Some(&reg.cq))
+        .await;
+    assert_eq!(a["steps"][0]["due_on"], "2027-01-05", "Jan 1 is a holiday after all");
+    assert_eq!(a["steps"][0]["provisional"], false);
+    assert_eq!(a["steps"][0]["due_at"], "2027-01-05T09:30:00+00:00");
+}
+both_backends!(
+    provisional_deadlines_are_recomputed_on_import,
+    provisional_deadlines_are_recomputed_on_import
+);

@@ -16,5 +16,6 @@ mod migrations;
 mod openapi;
 mod operations;
 mod permissions;
+mod race;
 mod reference;
 mod whitelist;

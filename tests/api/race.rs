@@ -1,0 +1,141 @@
+//! The quota race of the workflow issue: 200 concurrent filings over real HTTP against an entry
+//! with room for 150, on PostgreSQL with two server processes on one database.
+
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::fixtures::{Registry, this_year};
+use crate::support::{Backend, TestApp, TestDb, test_config};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_server(db: &TestDb, data_dir: &std::path::Path) -> (Server, String) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_hwtransfer"))
+        .arg("serve")
+        .env("HWT_DATABASE_URL", &db.url)
+        .env("HWT_DATA_DIR", data_dir)
+        .env("HWT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HWT_LOG", "warn")
+        .env("HWT_SWEEP_INTERVAL_SECS", "0")
+        .env("HWT_POOL_SIZE", "8")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            return (server, base);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("server on {base} did not become ready");
+}
+
+fn filing(operator_id: &str, n: usize) -> Value {
+    let y = this_year();
+    json!({
+        "operator_id": operator_id,
+        "method": "dispose",
+        "period_start": format!("{y}-12-01"),
+        "period_end": format!("{}-05-31", y + 1),
+        "items": [{"waste_code": "900-249-08", "waste_name": format!("废矿物油 批次{n}"), "physical_form": "液态",
+                   "hazards": ["T", "I"], "packaging": "200L铁桶", "quantity_kg": "1"}],
+        "carriers": [{"name": "危运公司", "permit_number": "渝交运500000001号"}]
+    })
+}
+
+#[actix_web::test]
+async fn two_processes_never_over_reserve() {
+    let db = TestDb::new(Backend::Postgres);
+    let config = test_config(&db);
+    let data_dir = config.data_dir.clone();
+    // The in-process app sets up the registry and generates the shared signing keys.
+    let app = TestApp::start(TestDb::reuse(&db), config).await;
+    let reg = Registry::setup(&app).await;
+    let entry = reg.confirmed_entry(&app, "900-249-08", "150").await;
+    let (_a, base_a) = start_server(&db, &data_dir).await;
+    let (_b, base_b) = start_server(&db, &data_dir).await;
+
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let requests = (0..200).map(|i| {
+        let base = if i % 2 == 0 { &base_a } else { &base_b };
+        client
+            .post(format!("{base}/api/v1/transfer-applications"))
+            .bearer_auth(&reg.enterprise_token)
+            .header("idempotency-key", format!("race-{i}"))
+            .json(&filing(&reg.operator_id, i))
+            .send()
+    });
+    let responses = futures_util::future::join_all(requests).await;
+    let mut whitelist = 0;
+    let mut standard = 0;
+    for r in responses {
+        let r = r.unwrap();
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.unwrap();
+        match body["route"].as_str().unwrap() {
+            "whitelist" => {
+                whitelist += 1;
+                assert_eq!(body["items"][0]["entry_id"], entry.as_str());
+            }
+            _ => {
+                standard += 1;
+                // Every re-routed filing is told why.
+                let reasons = body["route_reasons"].to_string();
+                assert!(reasons.contains("over quota"), "{body}");
+            }
+        }
+    }
+    assert_eq!((whitelist, standard), (150, 50));
+
+    // The ledger and the entry agree with the applications.
+    let (_, u, _) = app
+        .get(&format!("/api/v1/whitelist-entries/{entry}/usage"), Some(&reg.cq))
+        .await;
+    assert_eq!(u["reserved_kg"], "150.000");
+    assert_eq!(u["remaining_kg"], "0.000");
+    let reserves = u["movements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["movement"] == "reserve")
+        .count();
+    assert_eq!(reserves, 150);
+    let mut on_whitelist = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/transfer-applications?route=whitelist&limit=200&cursor={c}"),
+            None => "/api/v1/transfer-applications?route=whitelist&limit=200".into(),
+        };
+        let (_, page, _) = app.get(&path, Some(&reg.cq)).await;
+        on_whitelist += page["items"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(on_whitelist, 150);
+}
