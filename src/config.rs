@@ -90,6 +90,10 @@ pub struct Config {
     #[arg(long, global = true, env = "HWT_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     pub sweep_interval_secs: u64,
 
+    /// Largest attachment (PDF, JPEG, PNG) accepted with an application, in bytes.
+    #[arg(long, global = true, env = "HWT_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_attachment_bytes: usize,
+
     /// Maximum JSON request body, in bytes.
     #[arg(long, global = true, env = "HWT_MAX_JSON_BYTES", default_value_t = 1_048_576)]
     pub max_json_bytes: usize,
@@ -115,6 +119,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_LOG",
     "HWT_MAX_JSON_BYTES",
     "HWT_SWEEP_INTERVAL_SECS",
+    "HWT_MAX_ATTACHMENT_BYTES",
 ];
 
 /// Names of `HWT_` variables in `vars` that no setting reads.
@@ -155,6 +160,7 @@ impl Config {
             log: "info".into(),
             max_json_bytes: 1_048_576,
             sweep_interval_secs: 60,
+            max_attachment_bytes: 10 * 1024 * 1024,
         }
     }
 
@@ -208,6 +214,7 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("max_json_bytes", &self.max_json_bytes)
             .field("sweep_interval_secs", &self.sweep_interval_secs)
+            .field("max_attachment_bytes", &self.max_attachment_bytes)
             .finish()
     }
 }

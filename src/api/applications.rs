@@ -1084,3 +1084,232 @@ pub async fn resume_clock(
 pub fn require_filer(who: &Principal) -> ApiResult<()> {
     require_role(who, &[Role::Enterprise])
 }
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentDto {
+    pub id: String,
+    /// contract, licence_copy or other.
+    pub kind: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+    pub uploaded_by: String,
+    pub uploaded_at: String,
+}
+
+impl From<db::applications::AttachmentRow> for AttachmentDto {
+    fn from(r: db::applications::AttachmentRow) -> Self {
+        AttachmentDto {
+            id: r.id,
+            kind: r.kind,
+            filename: r.filename,
+            content_type: r.content_type,
+            size_bytes: r.size_bytes,
+            sha256: r.sha256,
+            uploaded_by: r.uploaded_by,
+            uploaded_at: r.uploaded_at.and_utc().to_rfc3339(),
+        }
+    }
+}
+
+/// The file types accepted, recognised by their first bytes as well as the declared type.
+fn sniff(content_type: &str, bytes: &[u8]) -> bool {
+    match content_type {
+        "application/pdf" => bytes.starts_with(b"%PDF-"),
+        "image/jpeg" => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/png" => bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]),
+        _ => false,
+    }
+}
+
+fn attachment_dir(state: &AppState, app_id: &str) -> std::path::PathBuf {
+    state.config.data_dir.join("attachments").join(app_id)
+}
+
+/// Attach a material to an open application (the filing enterprise): the body is the file itself,
+/// `Content-Type` application/pdf, image/jpeg or image/png (checked against the file's first
+/// bytes), at most `HWT_MAX_ATTACHMENT_BYTES` (10 MiB by default).
+#[utoipa::path(
+    tag = "applications",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path),
+        ("kind" = String, Query, description = "contract, licence_copy or other"),
+        ("filename" = String, Query, description = "the original file name"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/pdf"),
+    responses(
+        (status = 201, body = AttachmentDto),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/transfer-applications/{id}/attachments")]
+pub async fn add_attachment(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    use futures_util::StreamExt;
+    let mut q = QueryParams::parse(&req, &["kind", "filename"])?;
+    q.required("kind");
+    q.required("filename");
+    let kind = q.parse_with("kind", |s| match s {
+        "contract" | "licence_copy" | "other" => Ok(s.to_string()),
+        _ => Err(Invalid::new(
+            "attachment.kind",
+            "kind must be contract, licence_copy or other",
+        )),
+    });
+    let filename = q.parse_with("filename", |s| {
+        let t = s.trim();
+        if t.is_empty() || t.chars().count() > 200 || t.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+            Err(Invalid::new(
+                "attachment.filename",
+                "filename must be 1 to 200 characters without / \\ or control characters",
+            ))
+        } else {
+            Ok(t.to_string())
+        }
+    });
+    let (Some(kind), Some(filename)) = (kind, filename) else {
+        return Err(ApiError::Validation(q.problems));
+    };
+    q.finish()?;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if !["application/pdf", "image/jpeg", "image/png"].contains(&content_type.as_str()) {
+        return Err(ApiError::UnsupportedMediaType(
+            "attachments are application/pdf, image/jpeg or image/png".into(),
+        ));
+    }
+    let app = load_visible(&state, &who, path.into_inner()).await?;
+    if actor_for(&who, &app) != Some(Actor::Enterprise) {
+        return Err(ApiError::Forbidden("only the filing enterprise adds materials".into()));
+    }
+    let status = Status::parse(&app.status).map_err(ApiError::internal)?;
+    if !status.is_open() {
+        return Err(ApiError::Conflict(format!(
+            "the application is {}; materials can no longer be added",
+            status.as_str()
+        )));
+    }
+    let max = state.config.max_attachment_bytes;
+    let too_large = || ApiError::PayloadTooLarge(format!("an attachment is at most {max} bytes"));
+    let mut bytes = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::Malformed {
+            detail: "the body could not be read".into(),
+            errors: vec![],
+        })?;
+        if bytes.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if bytes.is_empty() || !sniff(&content_type, &bytes) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "the file is not a valid {content_type}"
+        )));
+    }
+    let sha = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let row = db::applications::AttachmentRow {
+        id: db::new_id(),
+        application_id: app.id.clone(),
+        kind,
+        filename,
+        content_type,
+        size_bytes: bytes.len() as i64,
+        sha256: sha,
+        uploaded_by: who.name.clone(),
+        uploaded_at: db::db_now(),
+    };
+    // The bytes first (named by the attachment id, never by the client's filename), then the row.
+    let dir = attachment_dir(&state, &app.id);
+    let file = dir.join(&row.id);
+    web::block(move || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(&file, &bytes)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let stored = row.clone();
+    state
+        .db
+        .run(move |conn| db::applications::add_attachment(conn, &stored))
+        .await?;
+    Ok(HttpResponse::Created().json(AttachmentDto::from(row)))
+}
+
+/// The materials of an application.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Vec<AttachmentDto>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/transfer-applications/{id}/attachments")]
+pub async fn list_attachments(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<web::Json<Vec<AttachmentDto>>> {
+    let app = load_visible(&state, &who, path.into_inner()).await?;
+    let rows = state
+        .db
+        .run(move |conn| db::applications::attachments(conn, &app.id))
+        .await?;
+    Ok(web::Json(rows.into_iter().map(AttachmentDto::from).collect()))
+}
+
+/// Download one material (every party of the case).
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path), ("attachment_id" = String, Path)),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/transfer-applications/{id}/attachments/{attachment_id}")]
+pub async fn download_attachment(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, attachment_id) = path.into_inner();
+    let app = load_visible(&state, &who, id).await?;
+    let app_id = app.id.clone();
+    let row = state
+        .db
+        .run(move |conn| db::applications::attachments(conn, &app_id))
+        .await?
+        .into_iter()
+        .find(|a| a.id == attachment_id)
+        .ok_or(ApiError::NotFound)?;
+    let file = attachment_dir(&state, &app.id).join(&row.id);
+    let bytes = web::block(move || std::fs::read(file))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let ascii_name: String = row
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .content_type(row.content_type.clone())
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{ascii_name}\"")))
+        .insert_header(("X-Checksum-SHA256", row.sha256))
+        .body(bytes))
+}

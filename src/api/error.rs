@@ -98,6 +98,10 @@ pub enum ApiError {
     /// `If-Match` named a version that is no longer current.
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),
+    #[error("payload too large")]
+    PayloadTooLarge(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64, detail: String },
     #[error("service unavailable")]
@@ -129,6 +133,8 @@ impl ApiError {
             ApiError::Conflict(why) => ("conflict", "Conflict", why.clone()),
             ApiError::PreconditionFailed(why) => ("precondition-failed", "Precondition failed", why.clone()),
             ApiError::PreconditionRequired(why) => ("precondition-required", "Precondition required", why.clone()),
+            ApiError::PayloadTooLarge(why) => ("payload-too-large", "Payload too large", why.clone()),
+            ApiError::UnsupportedMediaType(why) => ("unsupported-media-type", "Unsupported media type", why.clone()),
             ApiError::TooManyRequests { detail, .. } => ("too-many-requests", "Too many requests", detail.clone()),
             ApiError::Unavailable { .. } => (
                 "service-unavailable",
@@ -167,6 +173,8 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

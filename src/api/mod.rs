@@ -110,7 +110,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(applications::decide)
         .service(applications::withdraw)
         .service(applications::suspend_clock)
-        .service(applications::resume_clock);
+        .service(applications::resume_clock)
+        .service(applications::add_attachment)
+        .service(applications::list_attachments)
+        .service(applications::download_attachment);
 }
 
 /// Routes outside `/api/v1`.

@@ -1,13 +1,15 @@
 //! Demo data for a first look: one account of each role (and a regulator per southwest
 //! province) with well-known passwords. Idempotent: existing accounts are left alone.
 //!
-//! The registry (enterprises, operators, licences, whitelist) and applications join this seed as
-//! those features land.
+//! The registry (enterprises, operators, licences, a confirmed whitelist for the current year) and
+//! transfer applications in every state of the workflow, some due today and some overdue.
 
 use crate::api::users::{NewUser, create_user};
 use crate::auth::principal::{Binding, Role};
+use crate::db::applications::{Act, ActRefusal, AppRow, Method};
 use crate::db::{self, DbConnection};
 use crate::domain::ids::ProvinceCode;
+use crate::domain::workflow::{Actor, Route, Side, Status};
 
 /// Demo identifiers of the producer and operator the enterprise and operator accounts act for.
 pub const DEMO_ENTERPRISE_ID: &str = "demo-producer-cq";
@@ -371,9 +373,733 @@ fn demo_registry(conn: &mut DbConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A waste line of a demo application: (code, name, physical form, hazards, packaging, kg).
+type DemoItem = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// The demo account (or ERP client) that acts for a party.
+fn demo_actor_name(party: &str) -> String {
+    match party {
+        DEMO_ENTERPRISE_ID => "cq-producer".into(),
+        "500000" => "cq-regulator".into(),
+        "510000" => "sc-regulator".into(),
+        "520000" => "gz-regulator".into(),
+        "530000" => "yn-regulator".into(),
+        other => format!("erp:{other}"),
+    }
+}
+
+/// A licensed hazardous-goods road carrier of the source province.
+fn demo_carrier(province: &str) -> crate::db::applications::Carrier {
+    let (name, permit, plate) = match province {
+        "510000" => (
+            "四川蜀运危险货物运输有限公司",
+            "川交运管许可成字510100000527号",
+            "川A6G291",
+        ),
+        "520000" => (
+            "贵州黔通危险品运输有限公司",
+            "黔交运管许可筑字520100000214号",
+            "贵A3K778",
+        ),
+        "530000" => (
+            "云南滇运危险货物运输有限公司",
+            "云交运管许可昆字530100000863号",
+            "云A8M205",
+        ),
+        _ => ("重庆安运危险品物流有限公司", "渝交运管许可字500112000318号", "渝AH3127"),
+    };
+    crate::db::applications::Carrier {
+        name: name.into(),
+        permit_number: permit.into(),
+        plate: Some(plate.into()),
+    }
+}
+
+/// Files and moves the demo applications. Times are real instants in the past: the day a step
+/// started decides its due day, so "due today" and "overdue" are chosen by going back working days.
+struct AppSeeder<'c> {
+    conn: &'c mut DbConnection,
+    cal: crate::domain::calendar::WorkingDayCalendar,
+    close: chrono::NaiveTime,
+    now: chrono::DateTime<chrono::Utc>,
+    /// The day the "due today" cases fall due: today, or the next working day when today is not
+    /// one (a deadline always falls on a working day).
+    due_day: chrono::NaiveDate,
+    filed: u32,
+}
+
+const APPROVE_CONDITIONS: &[&str] = &[
+    "按申报路线和车辆运输，全程执行电子转移联单",
+    "接受单位应在收到废物后5个工作日内确认接收",
+];
+
+impl AppSeeder<'_> {
+    /// `n` working days before the due day, at `hh:mm` Asia/Shanghai (never later than now).
+    fn wd(&self, n: u32, hh: u32, mm: u32) -> chrono::DateTime<chrono::Utc> {
+        let mut day = self.due_day;
+        let mut counted = 0;
+        while counted < n {
+            let Some(prev) = day.pred_opt() else { break };
+            day = prev;
+            if self.cal.is_working_day(day).0 {
+                counted += 1;
+            }
+        }
+        let time = chrono::NaiveTime::from_hms_opt(hh, mm, 0).unwrap_or_default();
+        crate::domain::calendar::deadline_instant(day, time).min(self.now)
+    }
+
+    fn day(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        crate::domain::calendar::shanghai_date(at)
+    }
+
+    /// Files an application at `at`; the requested period is half a year from the filing day
+    /// unless given.
+    fn file(
+        &mut self,
+        enterprise: &str,
+        operator: &str,
+        method: Method,
+        items: &[DemoItem],
+        at: chrono::DateTime<chrono::Utc>,
+        period: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    ) -> anyhow::Result<AppRow> {
+        use crate::db::applications::{FileOutcome, Filing, FilingItem};
+        use crate::domain::catalogue::WasteCode;
+        use crate::domain::quantity::Quantity;
+
+        self.filed += 1;
+        let province = DEMO_ENTERPRISES
+            .iter()
+            .find(|e| e.0 == enterprise)
+            .map(|e| e.2)
+            .ok_or_else(|| anyhow::anyhow!("{enterprise} is not a demo enterprise"))?;
+        let start = Self::day(at);
+        let (period_start, period_end) = period.unwrap_or((start, start + chrono::Duration::days(180)));
+        let mut lines = Vec::new();
+        for (code, name, form, hazards, packaging, kg) in items {
+            lines.push(FilingItem {
+                code: WasteCode::parse(code).map_err(err)?,
+                name: name.to_string(),
+                physical_form: form.to_string(),
+                hazards: hazards.to_string(),
+                packaging: packaging.to_string(),
+                quantity: Quantity::parse_kg(kg).map_err(err)?,
+            });
+        }
+        let filing = Filing {
+            enterprise_id: enterprise.into(),
+            operator_id: operator.into(),
+            method,
+            period_start,
+            period_end,
+            carriers: vec![demo_carrier(province)],
+            items: lines,
+            idempotency_key: None,
+            request_hash: format!("demo-seed-{}", self.filed),
+            filed_by: demo_actor_name(enterprise),
+        };
+        let (outcome, _) = db::applications::file(self.conn, &self.cal, self.close, &filing, at).map_err(err)?;
+        match outcome {
+            FileOutcome::Filed(app) => Ok(app),
+            FileOutcome::Refused(problems) => {
+                let list: Vec<String> = problems
+                    .iter()
+                    .map(|(pointer, p)| format!("{pointer}: {}", p.message))
+                    .collect();
+                anyhow::bail!(
+                    "demo application {} ({enterprise} to {operator}) was refused: {}",
+                    self.filed,
+                    list.join("; ")
+                )
+            }
+            FileOutcome::Replayed(_) | FileOutcome::KeyReused => anyhow::bail!(
+                "demo application {} ({enterprise} to {operator}) was not filed anew",
+                self.filed
+            ),
+        }
+    }
+
+    /// One workflow act; a refusal means the seed asked for a step the workflow does not allow.
+    fn act(
+        &mut self,
+        app: &AppRow,
+        actor: Actor,
+        at: chrono::DateTime<chrono::Utc>,
+        act: Act,
+    ) -> anyhow::Result<AppRow> {
+        use crate::db::applications::ActContext;
+        let (name, role) = match actor {
+            Actor::Enterprise => (demo_actor_name(&app.enterprise_id), "enterprise"),
+            Actor::SourceRegulator => (demo_actor_name(&app.source_province), "regulator"),
+            Actor::ReceivingRegulator => (demo_actor_name(&app.receiving_province), "regulator"),
+            Actor::System => ("system".to_string(), "system"),
+        };
+        let ctx = ActContext {
+            cal: &self.cal,
+            office_close: self.close,
+            actor,
+            name: &name,
+            role,
+            now: at,
+        };
+        match db::applications::act(self.conn, &ctx, &app.id, None, &act).map_err(err)? {
+            Ok(row) => Ok(row),
+            Err(ActRefusal::NotYours(why) | ActRefusal::State(why)) => anyhow::bail!(
+                "demo application {} ({} to {}, {} route, {}): {act:?} by {actor:?} refused: {} ({})",
+                app.id,
+                app.enterprise_id,
+                app.operator_id,
+                app.route,
+                app.status,
+                why.message,
+                why.code
+            ),
+            Err(ActRefusal::Stale { current }) => {
+                anyhow::bail!("demo application {}: version {current} changed under the seed", app.id)
+            }
+        }
+    }
+
+    fn decide(
+        &mut self,
+        app: &AppRow,
+        side: Side,
+        approve: bool,
+        reasons: &[&str],
+        conditions: &[&str],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<AppRow> {
+        let actor = match side {
+            Side::Source => Actor::SourceRegulator,
+            Side::Receiving => Actor::ReceivingRegulator,
+        };
+        let strings = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        self.act(
+            app,
+            actor,
+            at,
+            Act::Decide {
+                side,
+                approve,
+                reasons: strings(reasons),
+                conditions: strings(conditions),
+            },
+        )
+    }
+
+    /// Takes the next favourable steps, all at `at`, until the application is in `until`. Works
+    /// on either route, so a case routed differently than planned (a filing day in a year without
+    /// an agreement) still lands where asked, or fails loudly.
+    fn advance(&mut self, mut app: AppRow, until: Status, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<AppRow> {
+        loop {
+            let status = Status::parse(&app.status).map_err(err)?;
+            if status == until {
+                return Ok(app);
+            }
+            let whitelist = app.route == Route::Whitelist.as_str();
+            app = match status {
+                Status::Submitted | Status::Resubmitted => self.act(&app, Actor::SourceRegulator, at, Act::Accept)?,
+                Status::UnderReview if whitelist => {
+                    let decided = db::applications::decisions_of(self.conn, &app.id).map_err(err)?;
+                    let side = if decided.iter().any(|d| d.side == Side::Source.as_str()) {
+                        Side::Receiving
+                    } else {
+                        Side::Source
+                    };
+                    let reasons: &[&str] = match side {
+                        Side::Source => &["属白名单范围，数量在年度额度内，同意转出"],
+                        Side::Receiving => &["接受单位许可类别和能力满足要求，同意接收"],
+                    };
+                    self.decide(&app, side, true, reasons, APPROVE_CONDITIONS, at)?
+                }
+                Status::UnderReview => self.decide(
+                    &app,
+                    Side::Source,
+                    true,
+                    &["初审通过，函商接受地省级生态环境主管部门"],
+                    &[],
+                    at,
+                )?,
+                Status::ConsultationSent => self.decide(
+                    &app,
+                    Side::Receiving,
+                    true,
+                    &["接受单位具备相应利用处置能力，同意接收"],
+                    &[],
+                    at,
+                )?,
+                Status::ReceivingReplied => self.decide(
+                    &app,
+                    Side::Source,
+                    true,
+                    &["接受地同意接收，准予转移"],
+                    APPROVE_CONDITIONS,
+                    at,
+                )?,
+                other => anyhow::bail!(
+                    "demo application {} is {} on the {} route and cannot reach {}",
+                    app.id,
+                    other.as_str(),
+                    app.route,
+                    until.as_str()
+                ),
+            };
+        }
+    }
+
+    fn correction(
+        &mut self,
+        app: &AppRow,
+        problems: &[&str],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<AppRow> {
+        self.act(
+            app,
+            Actor::SourceRegulator,
+            at,
+            Act::RequestCorrection {
+                problems: problems.iter().map(|p| p.to_string()).collect(),
+            },
+        )
+    }
+
+    fn resubmit(&mut self, app: &AppRow, note: &str, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<AppRow> {
+        self.act(app, Actor::Enterprise, at, Act::Resubmit { note: note.into() })
+    }
+
+    fn withdraw(&mut self, app: &AppRow, reason: &str, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<AppRow> {
+        self.act(app, Actor::Enterprise, at, Act::Withdraw { reason: reason.into() })
+    }
+
+    /// Every state on both routes where it applies (`accepted` has no way in: acceptance moves a
+    /// case straight to `under_review`). The whitelist route needs a confirmed entry with room;
+    /// the standard ones use a category the operator has no entry for, or more than the quota.
+    fn all_states(&mut self) -> anyhow::Result<()> {
+        use Method::{Dispose, Utilise};
+        const CQ: &str = DEMO_ENTERPRISE_ID;
+        const CQ2: &str = "demo-producer-cq-2";
+        const SC1: &str = "demo-producer-sc-1";
+        const GZ1: &str = "demo-producer-gz-1";
+        const YN1: &str = "demo-producer-yn-1";
+        const OP_SC: &str = DEMO_OPERATOR_ID;
+        const OP_SC2: &str = "demo-operator-sc-2";
+        const OP_SC3: &str = "demo-operator-sc-3";
+        const OP_CQ1: &str = "demo-operator-cq-1";
+        const OP_GZ1: &str = "demo-operator-gz-1";
+        const OP_GZ2: &str = "demo-operator-gz-2";
+        const OP_GZ3: &str = "demo-operator-gz-3";
+        const OP_YN1: &str = "demo-operator-yn-1";
+        const OP_YN2: &str = "demo-operator-yn-2";
+        let now = self.now;
+        let oil = |kg| {
+            (
+                "900-249-08",
+                "废矿物油（设备检修更换的废润滑油）",
+                "液态",
+                "T/I",
+                "200L铁桶",
+                kg,
+            )
+        };
+
+        // Approvals first, oldest first, so the approval numbers follow the approval days.
+        // Expired, standard route (渝 → 川, HW50 has no entry): approved long ago for a period
+        // that ended last week; the sweep below expires it.
+        let filed = self.wd(60, 9, 30);
+        let app = self.file(
+            CQ,
+            OP_SC,
+            Dispose,
+            &[(
+                "261-151-50",
+                "废催化剂（酯化工序）",
+                "固态",
+                "T",
+                "内衬塑料袋的钢桶",
+                "500",
+            )],
+            filed,
+            Some((Self::day(filed), Self::day(self.wd(8, 9, 0)))),
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(58, 10, 0))?;
+        let app = self.advance(app, Status::ConsultationSent, self.wd(55, 15, 0))?;
+        let app = self.advance(app, Status::ReceivingReplied, self.wd(50, 11, 0))?;
+        self.advance(app, Status::Approved, self.wd(47, 16, 0))?;
+        // Expired, whitelist route (渝 → 川 informs only: the source's approval completes it).
+        let filed = self.wd(45, 9, 10);
+        let app = self.file(
+            CQ,
+            OP_SC,
+            Utilise,
+            &[oil("3000")],
+            filed,
+            Some((Self::day(filed), Self::day(self.wd(4, 9, 0)))),
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(44, 10, 30))?;
+        self.advance(app, Status::Approved, self.wd(42, 14, 0))?;
+        // Approved, standard route (黔 → 川: no HW48 entry for the operator): the whole path.
+        let app = self.file(
+            GZ1,
+            OP_SC3,
+            Utilise,
+            &[("321-026-48", "铝灰渣（熔铸工序）", "固态", "R", "防潮吨袋", "1800000")],
+            self.wd(30, 9, 0),
+            None,
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(28, 10, 0))?;
+        let app = self.advance(app, Status::ConsultationSent, self.wd(25, 16, 20))?;
+        let app = self.advance(app, Status::ReceivingReplied, self.wd(16, 11, 0))?;
+        self.advance(app, Status::Approved, self.wd(13, 15, 30))?;
+        // Approved, whitelist route, source only (川渝 inform).
+        let app = self.file(CQ, OP_SC, Utilise, &[oil("25000")], self.wd(12, 9, 20), None)?;
+        let app = self.advance(app, Status::UnderReview, self.wd(11, 10, 0))?;
+        self.advance(app, Status::Approved, self.wd(9, 16, 0))?;
+        // Approved, whitelist route, both provinces (渝 → 黔 asks for consent).
+        let app = self.file(
+            CQ2,
+            OP_GZ1,
+            Dispose,
+            &[("900-252-12", "喷漆废物（漆渣）", "半固态", "T/I", "200L铁桶", "8600")],
+            self.wd(10, 9, 0),
+            None,
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(9, 11, 0))?;
+        let app = self.decide(
+            &app,
+            Side::Source,
+            true,
+            &["属白名单范围，数量在年度额度内，同意转出"],
+            APPROVE_CONDITIONS,
+            self.wd(7, 10, 0),
+        )?;
+        self.advance(app, Status::Approved, self.wd(6, 14, 40))?;
+
+        // Submitted: fresh on both routes, and one whose acceptance is due today.
+        self.file(CQ, OP_SC, Utilise, &[oil("12500")], now, None)?;
+        self.file(
+            CQ,
+            OP_SC,
+            Dispose,
+            &[(
+                "261-151-50",
+                "废催化剂（酯化工序）",
+                "固态",
+                "T",
+                "内衬塑料袋的钢桶",
+                "860",
+            )],
+            now,
+            None,
+        )?;
+        self.file(
+            CQ,
+            OP_YN1,
+            Dispose,
+            &[(
+                "900-041-49",
+                "沾染危险化学品的废包装桶",
+                "固态",
+                "T/In",
+                "捆扎托盘",
+                "3200.5",
+            )],
+            self.wd(5, 10, 12),
+            None,
+        )?;
+
+        // Correction requested (补正): one notice listing every problem.
+        let app = self.file(
+            CQ2,
+            OP_GZ1,
+            Dispose,
+            &[("900-252-12", "喷漆废物（漆渣）", "半固态", "T/I", "200L铁桶", "5400")],
+            self.wd(4, 9, 40),
+            None,
+        )?;
+        self.correction(
+            &app,
+            &[
+                "缺少与接受单位签订的委托利用处置合同",
+                "危险废物特性说明未注明含水率和主要有害成分",
+                "承运单位道路危险货物运输许可证已过有效期",
+            ],
+            self.wd(3, 15, 5),
+        )?;
+        let app = self.file(
+            SC1,
+            OP_CQ1,
+            Dispose,
+            &[(
+                "900-047-49",
+                "实验室无机废液及废弃化学试剂",
+                "液态",
+                "T/C/I/R",
+                "25L塑料桶",
+                "18.75",
+            )],
+            self.wd(3, 14, 0),
+            None,
+        )?;
+        self.correction(
+            &app,
+            &["未附废液成分检测报告", "包装方式与危险特性不符：含氰废液须单独包装"],
+            self.wd(2, 10, 30),
+        )?;
+
+        // Resubmitted today: the acceptance clock starts again.
+        let app = self.file(
+            CQ,
+            OP_GZ1,
+            Utilise,
+            &[("900-218-08", "废液压油", "液态", "T/I", "200L铁桶", "7800")],
+            self.wd(8, 9, 15),
+            None,
+        )?;
+        let app = self.correction(&app, &["未提供接受单位危险废物经营许可证复印件"], self.wd(6, 11, 0))?;
+        self.resubmit(&app, "已补充接受单位经营许可证复印件", now)?;
+        let app = self.file(
+            GZ1,
+            OP_YN2,
+            Utilise,
+            &[("321-026-48", "二次铝灰", "固态", "R", "防潮吨袋", "420000")],
+            self.wd(7, 9, 0),
+            None,
+        )?;
+        let app = self.correction(
+            &app,
+            &["转移数量超出环评批复的年产生量，请说明依据", "未填写运输路线"],
+            self.wd(5, 16, 0),
+        )?;
+        self.resubmit(&app, "已附产能核定文件并补充运输路线", now)?;
+
+        // Under review on the whitelist route: due today; overdue; half consented.
+        let app = self.file(
+            CQ,
+            OP_SC,
+            Dispose,
+            &[("900-039-49", "VOCs治理废活性炭", "固态", "T", "编织吨袋", "96.5")],
+            self.wd(6, 9, 5),
+            None,
+        )?;
+        self.advance(app, Status::UnderReview, self.wd(5, 11, 20))?;
+        let app = self.file(CQ, OP_GZ1, Utilise, &[oil("15000")], self.wd(14, 10, 0), None)?;
+        self.advance(app, Status::UnderReview, self.wd(12, 9, 45))?;
+        let app = self.file(
+            CQ,
+            OP_YN1,
+            Dispose,
+            &[(
+                "900-249-08",
+                "沾染矿物油的废弃包装物",
+                "固态",
+                "T/I",
+                "编织吨袋",
+                "2600",
+            )],
+            self.wd(4, 9, 0),
+            None,
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(3, 10, 0))?;
+        if app.route == Route::Whitelist.as_str() {
+            self.decide(
+                &app,
+                Side::Source,
+                true,
+                &["属白名单范围，数量在年度额度内，同意转出"],
+                APPROVE_CONDITIONS,
+                self.wd(1, 15, 0),
+            )?;
+        }
+        // Filed long ago and never answered: the sweep deems it accepted on the day of receipt.
+        self.file(
+            CQ2,
+            OP_SC2,
+            Dispose,
+            &[("900-006-09", "机加工废乳化液", "液态", "T", "IBC吨桶", "36000")],
+            self.wd(13, 14, 30),
+            None,
+        )?;
+        // Under review on the standard route, due today: more than the entry's quota (900 t).
+        let app = self.file(
+            CQ,
+            OP_GZ3,
+            Dispose,
+            &[("772-003-18", "危险废物焚烧飞灰", "固态", "T", "防渗吨袋", "950000")],
+            self.wd(7, 9, 30),
+            None,
+        )?;
+        self.advance(app, Status::UnderReview, self.wd(5, 10, 40))?;
+
+        // Consultation sent (商请函): the receiving opinion due today, and one overdue.
+        let app = self.file(
+            CQ,
+            OP_GZ1,
+            Dispose,
+            &[("265-104-13", "树脂合成废水处理污泥", "半固态", "T", "防渗吨袋", "3800")],
+            self.wd(14, 9, 0),
+            None,
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(13, 10, 0))?;
+        self.advance(app, Status::ConsultationSent, self.wd(10, 15, 0))?;
+        let app = self.file(
+            CQ,
+            OP_YN1,
+            Dispose,
+            &[("900-048-50", "废液体催化剂", "液态", "T", "200L塑料桶", "640")],
+            self.wd(26, 9, 0),
+            None,
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(24, 10, 0))?;
+        self.advance(app, Status::ConsultationSent, self.wd(20, 16, 0))?;
+
+        // Receiving province replied: the source's final decision is running.
+        let app = self.file(
+            SC1,
+            OP_GZ1,
+            Dispose,
+            &[("900-015-13", "废弃离子交换树脂", "固态", "T", "编织吨袋", "2150")],
+            self.wd(20, 9, 0),
+            None,
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(18, 10, 0))?;
+        let app = self.advance(app, Status::ConsultationSent, self.wd(16, 14, 0))?;
+        self.advance(app, Status::ReceivingReplied, self.wd(2, 11, 0))?;
+
+        // Refused: by the receiving province (whitelist), in its opinion (standard), and by the
+        // source (whitelist).
+        let app = self.file(
+            CQ,
+            OP_YN1,
+            Dispose,
+            &[(
+                "900-041-49",
+                "沾染危险化学品的废包装桶",
+                "固态",
+                "T/In",
+                "捆扎托盘",
+                "5200",
+            )],
+            self.wd(9, 9, 0),
+            None,
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(8, 10, 0))?;
+        let refusal = ["接受单位回转窑焚烧线停产检修至下月底，近期处置能力不足"];
+        if app.route == Route::Whitelist.as_str() {
+            self.decide(&app, Side::Receiving, false, &refusal, &[], self.wd(6, 16, 0))?;
+        } else {
+            let app = self.advance(app, Status::ConsultationSent, self.wd(7, 10, 0))?;
+            self.decide(&app, Side::Receiving, false, &refusal, &[], self.wd(6, 16, 0))?;
+        }
+        let app = self.file(
+            YN1,
+            OP_GZ2,
+            Utilise,
+            &[("900-037-46", "废镍催化剂", "固态", "T/I", "钢桶", "12000")],
+            self.wd(22, 9, 0),
+            None,
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(20, 10, 0))?;
+        let app = self.advance(app, Status::ConsultationSent, self.wd(17, 15, 0))?;
+        self.decide(
+            &app,
+            Side::Receiving,
+            false,
+            &[
+                "接受单位含镍废物利用能力已满负荷",
+                "申报废物的镍含量低于接受单位入场标准",
+            ],
+            &[],
+            self.wd(9, 11, 0),
+        )?;
+        let app = self.file(
+            SC1,
+            OP_CQ1,
+            Dispose,
+            &[("900-013-11", "溶剂精馏釜底残渣", "半固态", "T", "200L铁桶", "2750")],
+            self.wd(8, 9, 30),
+            None,
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(7, 10, 0))?;
+        self.decide(
+            &app,
+            Side::Source,
+            false,
+            &["申报转移量与排污许可执行报告中的年产生量不符"],
+            &[],
+            self.wd(4, 15, 0),
+        )?;
+
+        // Withdrawn: after acceptance (whitelist), and before it (standard).
+        let app = self.file(CQ, OP_SC, Utilise, &[oil("9000")], self.wd(6, 10, 0), None)?;
+        let app = self.advance(app, Status::UnderReview, self.wd(5, 9, 30))?;
+        self.withdraw(&app, "合同变更，改由厂内再生装置综合利用", self.wd(3, 14, 0))?;
+        let app = self.file(
+            CQ2,
+            OP_SC2,
+            Dispose,
+            &[("900-252-12", "喷漆废物（废漆渣）", "半固态", "T/I", "200L铁桶", "4300")],
+            self.wd(5, 9, 0),
+            None,
+        )?;
+        self.withdraw(&app, "与接受单位未就处置价格达成一致，暂不转移", self.wd(2, 10, 0))?;
+        Ok(())
+    }
+}
+
+/// Applications from the demo producers in every state on both routes, some due today and some
+/// overdue, loaded in one transaction and only while the demo producers have none.
+fn demo_applications(conn: &mut DbConnection) -> anyhow::Result<()> {
+    use crate::db::applications::AppFilter;
+    for (id, ..) in DEMO_ENTERPRISES {
+        let filter = AppFilter {
+            enterprise_id: Some(id.to_string()),
+            ..Default::default()
+        };
+        if !db::applications::list(conn, &filter, None, 1).map_err(err)?.is_empty() {
+            return Ok(());
+        }
+    }
+    db::write_tx(conn, |conn| -> anyhow::Result<()> {
+        let cal = db::calendar::load(conn).map_err(err)?;
+        let close = chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default();
+        let now = chrono::Utc::now();
+        let mut due_day = crate::domain::calendar::shanghai_date(now);
+        for _ in 0..30 {
+            if cal.is_working_day(due_day).0 {
+                break;
+            }
+            due_day = due_day.succ_opt().unwrap_or(due_day);
+        }
+        let mut seeder = AppSeeder {
+            conn,
+            cal,
+            close,
+            now,
+            due_day,
+            filed: 0,
+        };
+        seeder.all_states()?;
+        // Deemed acceptance, overdue marking and expiry as the sweeper would do them; the second
+        // pass flags the review steps that deemed acceptance just opened (already late).
+        for _ in 0..2 {
+            db::applications::sweep(seeder.conn, &seeder.cal, close, now).map_err(err)?;
+        }
+        Ok(())
+    })
+}
+
 /// Loads the demo data; returns the accounts to show.
 pub fn demo(conn: &mut DbConnection) -> anyhow::Result<Vec<DemoLogin>> {
     demo_registry(conn)?;
+    demo_applications(conn)?;
     let mut logins = Vec::new();
     for (username, name, role, binding) in demo_accounts() {
         if db::users::user_by_username(conn, username)

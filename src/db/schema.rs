@@ -318,6 +318,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    application_attachments (id) {
+        id -> Text,
+        application_id -> Text,
+        kind -> Text,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(waste_codes -> catalogue_editions (edition));
 diesel::joinable!(calendar_days -> calendar_years (year));
 diesel::joinable!(operator_licences -> operators (operator_id));
@@ -329,6 +343,7 @@ diesel::joinable!(application_steps -> transfer_applications (application_id));
 diesel::joinable!(clock_suspensions -> application_steps (step_id));
 diesel::joinable!(decisions -> transfer_applications (application_id));
 diesel::joinable!(application_events -> transfer_applications (application_id));
+diesel::joinable!(application_attachments -> transfer_applications (application_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -352,4 +367,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     decisions,
     application_events,
     approval_counters,
+    application_attachments,
 );

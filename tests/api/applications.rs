@@ -745,3 +745,172 @@ both_backends!(
     provisional_deadlines_are_recomputed_on_import,
     provisional_deadlines_are_recomputed_on_import
 );
+
+async fn attachments_with_type_and_size_limits(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.max_attachment_bytes = 4096).await;
+    let reg = Registry::setup(&app).await;
+    let (_, a) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
+    let id = a["id"].as_str().unwrap().to_string();
+    let url = |q: &str| app.url(&format!("/api/v1/transfer-applications/{id}/attachments{q}"));
+    let pdf = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
+    let upload = |token: &str, ct: &str, q: &str, body: Vec<u8>| {
+        app.client
+            .post(url(q))
+            .bearer_auth(token.to_string())
+            .header("content-type", ct.to_string())
+            .body(body)
+            .send()
+    };
+    let r = upload(
+        &reg.enterprise_token,
+        "application/pdf",
+        "?kind=contract&filename=%E5%90%88%E5%90%8C.pdf",
+        pdf.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let att: Value = r.json().await.unwrap();
+    assert_eq!(att["filename"], "合同.pdf");
+    assert_eq!(att["size_bytes"], pdf.len());
+    // A PNG declared as PDF, an executable, an oversize file, a regulator, a bad kind.
+    let png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0];
+    assert_eq!(
+        upload(
+            &reg.enterprise_token,
+            "application/pdf",
+            "?kind=other&filename=a.pdf",
+            png.clone()
+        )
+        .await
+        .unwrap()
+        .status(),
+        415
+    );
+    assert_eq!(
+        upload(
+            &reg.enterprise_token,
+            "application/x-msdownload",
+            "?kind=other&filename=a.exe",
+            b"MZ".to_vec()
+        )
+        .await
+        .unwrap()
+        .status(),
+        415
+    );
+    let mut big = pdf.clone();
+    big.resize(5000, b' ');
+    assert_eq!(
+        upload(
+            &reg.enterprise_token,
+            "application/pdf",
+            "?kind=other&filename=big.pdf",
+            big
+        )
+        .await
+        .unwrap()
+        .status(),
+        413
+    );
+    assert_eq!(
+        upload(&reg.cq, "image/png", "?kind=other&filename=a.png", png.clone())
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        upload(
+            &reg.enterprise_token,
+            "image/png",
+            "?kind=selfie&filename=a.png",
+            png.clone()
+        )
+        .await
+        .unwrap()
+        .status(),
+        422
+    );
+    assert_eq!(
+        upload(
+            &reg.enterprise_token,
+            "image/png",
+            "?kind=other&filename=../../etc/passwd",
+            png.clone()
+        )
+        .await
+        .unwrap()
+        .status(),
+        422
+    );
+    let r = upload(
+        &reg.enterprise_token,
+        "image/png",
+        "?kind=licence_copy&filename=licence.png",
+        png.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    // Listed and downloadable by every party of the case, byte for byte; hidden from others.
+    let (s, list, _) = app
+        .get(
+            &format!("/api/v1/transfer-applications/{id}/attachments"),
+            Some(&reg.sc),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let att_id = att["id"].as_str().unwrap();
+    let r = app
+        .client
+        .get(url(&format!("/{att_id}")))
+        .bearer_auth(&reg.operator_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers().get("content-type").unwrap(), "application/pdf");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), pdf);
+    assert_eq!(
+        app.client
+            .get(url(&format!("/{att_id}")))
+            .bearer_auth(&reg.gz)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let (_, events, _) = app
+        .get(&format!("/api/v1/transfer-applications/{id}/events"), Some(&reg.cq))
+        .await;
+    assert_eq!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "attachment_added")
+            .count(),
+        2
+    );
+    // Not after a decision.
+    act(&app, &reg.enterprise_token, &id, "withdraw", json!({}), None).await;
+    assert_eq!(
+        upload(
+            &reg.enterprise_token,
+            "application/pdf",
+            "?kind=other&filename=late.pdf",
+            pdf
+        )
+        .await
+        .unwrap()
+        .status(),
+        409
+    );
+}
+both_backends!(
+    attachments_with_type_and_size_limits,
+    attachments_with_type_and_size_limits
+);

@@ -18,4 +18,5 @@ mod operations;
 mod permissions;
 mod race;
 mod reference;
+mod seed;
 mod whitelist;

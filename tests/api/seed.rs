@@ -1,0 +1,273 @@
+//! The demo seed's applications, loaded by the real binary: every reachable state on both routes,
+//! steps due today and overdue ones, approval numbers, idempotence, and a quota ledger that
+//! matches the applications gram for gram.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use chrono::Datelike;
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::support::{Backend, TestApp, TestDb};
+use hwtransfer::domain::workflow::{Route, Status, TRANSITIONS};
+
+fn seed(db: &TestDb) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hwtransfer"))
+        .args(["seed", "--demo"])
+        .env("HWT_DATABASE_URL", &db.url)
+        .env("HWT_DATA_DIR", db.dir.path().join("data"))
+        .env("HWT_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "seed --demo failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// "12.345" → 12345 grams, exactly.
+fn grams(kg: &str) -> i64 {
+    let (int, frac) = kg.split_once('.').unwrap_or((kg, ""));
+    assert!(
+        frac.len() <= 3 && frac.chars().all(|c| c.is_ascii_digit()),
+        "quantity {kg}"
+    );
+    int.parse::<i64>().unwrap() * 1000 + format!("{frac:0<3}").parse::<i64>().unwrap()
+}
+
+/// Every page of a list endpoint (`items` + `next_cursor`).
+async fn all(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}&cursor={c}"),
+            None => path.to_string(),
+        };
+        let (s, page, _) = app.get(&url, Some(token)).await;
+        assert_eq!(s, 200, "{url}: {page}");
+        out.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+/// 渝危转〔2026〕0001号: the source province's short name, a year, a four-digit serial.
+fn approval_number_ok(number: &str, source_province: &str) -> bool {
+    let short = match source_province {
+        "500000" => "渝",
+        "510000" => "川",
+        "520000" => "黔",
+        "530000" => "滇",
+        _ => return false,
+    };
+    let Some(rest) = number.strip_prefix(&format!("{short}危转〔")) else {
+        return false;
+    };
+    let Some((year, rest)) = rest.split_once('〕') else {
+        return false;
+    };
+    let Some(serial) = rest.strip_suffix('号') else {
+        return false;
+    };
+    year.len() == 4
+        && year.chars().all(|c| c.is_ascii_digit())
+        && serial.len() == 4
+        && serial.chars().all(|c| c.is_ascii_digit())
+}
+
+fn open_status(s: &str) -> bool {
+    Status::parse(s).unwrap().is_open()
+}
+
+async fn demo_applications(backend: Backend) {
+    let db = TestDb::new(backend);
+    seed(&db);
+    let app = TestApp::start(TestDb::reuse(&db), crate::support::test_config(&db)).await;
+    let admin = app.login_with("admin", "demo-pass-2026").await;
+    let first = all(&app, &admin, "/api/v1/transfer-applications?limit=200").await;
+    seed(&db);
+    let apps = all(&app, &admin, "/api/v1/transfer-applications?limit=200").await;
+    let ids =
+        |list: &[Value]| -> BTreeSet<String> { list.iter().map(|a| a["id"].as_str().unwrap().to_string()).collect() };
+    assert_eq!(apps.len(), first.len(), "the second seed created nothing");
+    assert_eq!(ids(&apps), ids(&first));
+
+    let now = chrono::Utc::now();
+    let today = hwtransfer::domain::calendar::shanghai_date(now);
+
+    // Every state a case can reach (submitted, and every transition's target; `accepted` has no
+    // way in), on each route where the table lets it be reached.
+    let seen: BTreeSet<(String, String)> = apps
+        .iter()
+        .map(|a| {
+            (
+                a["route"].as_str().unwrap().to_string(),
+                a["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let statuses: BTreeSet<&str> = seen.iter().map(|(_, s)| s.as_str()).collect();
+    let routes: BTreeSet<&str> = seen.iter().map(|(r, _)| r.as_str()).collect();
+    // A case filed in a year without an agreement takes the standard route, so the per-route
+    // demand holds only when the whole demo lies in this year.
+    let all_this_year = apps.iter().all(|a| {
+        let received = chrono::DateTime::parse_from_rfc3339(a["received_at"].as_str().unwrap()).unwrap();
+        hwtransfer::domain::calendar::shanghai_date(received.with_timezone(&chrono::Utc)).year() == today.year()
+    });
+    for status in Status::ALL {
+        let reachable_on = |route: Route| {
+            status == Status::Submitted
+                || TRANSITIONS
+                    .iter()
+                    .any(|t| t.to == status && t.route.is_none_or(|r| r == route))
+        };
+        if reachable_on(Route::Whitelist) || reachable_on(Route::Standard) {
+            assert!(
+                statuses.contains(status.as_str()),
+                "no demo application is {}: {statuses:?}",
+                status.as_str()
+            );
+        }
+        for route in [Route::Whitelist, Route::Standard] {
+            if all_this_year && reachable_on(route) {
+                assert!(
+                    seen.contains(&(route.as_str().to_string(), status.as_str().to_string())),
+                    "no {} application on the {} route: {seen:?}",
+                    status.as_str(),
+                    route.as_str()
+                );
+            }
+        }
+    }
+    assert_eq!(routes, BTreeSet::from(["standard", "whitelist"]), "both routes");
+
+    // Due today (a deadline falls on a working day: on a weekend or holiday, the next one), and
+    // overdue.
+    let cal = hwtransfer::domain::calendar::embedded_calendar();
+    let mut due_day = today;
+    while !cal.is_working_day(due_day).0 {
+        due_day = due_day.succ_opt().unwrap();
+    }
+    let open_steps: Vec<&Value> = apps
+        .iter()
+        .flat_map(|a| a["steps"].as_array().unwrap())
+        .filter(|s| s["completed_at"].is_null())
+        .collect();
+    assert!(
+        open_steps
+            .iter()
+            .filter(|s| s["due_on"] == due_day.to_string().as_str())
+            .count()
+            >= 2,
+        "steps due on {due_day}: {open_steps:?}"
+    );
+    assert!(
+        open_steps.iter().filter(|s| s["overdue"] == true).count() >= 2,
+        "overdue steps: {open_steps:?}"
+    );
+    assert!(
+        apps.iter()
+            .any(|a| a["deemed_accepted"] == true && a["status"] == "under_review"),
+        "a case deemed accepted by the sweep"
+    );
+
+    for a in &apps {
+        let status = a["status"].as_str().unwrap();
+        let source = a["source_province"].as_str().unwrap();
+        assert_ne!(source, a["receiving_province"], "cross-provincial: {a}");
+        match status {
+            "approved" | "expired" => {
+                let number = a["approval"]["number"].as_str().unwrap_or_default();
+                assert!(approval_number_ok(number, source), "approval number {number:?}: {a}");
+                let valid_until = a["approval"]["valid_until"].as_str().unwrap();
+                if status == "approved" {
+                    assert!(valid_until >= today.to_string().as_str(), "{a}");
+                } else {
+                    assert!(valid_until < today.to_string().as_str(), "{a}");
+                }
+            }
+            "correction_requested" => {
+                assert!(!a["correction_notice"].as_array().unwrap().is_empty(), "{a}");
+            }
+            "refused" => {
+                let refusal = a["decisions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|d| d["outcome"] == "refuse")
+                    .unwrap_or_else(|| panic!("no refusal: {a}"));
+                assert!(!refusal["reasons"].as_array().unwrap().is_empty(), "{a}");
+            }
+            _ => assert!(a["approval"].is_null(), "{a}"),
+        }
+        // Open cases have exactly one running step; closed ones none.
+        let running = a["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["completed_at"].is_null())
+            .count();
+        let expected = usize::from(open_status(status) && status != "correction_requested");
+        assert_eq!(running, expected, "{a}");
+    }
+    assert!(
+        apps.iter()
+            .filter(|a| a["enterprise_id"] == "demo-producer-cq")
+            .any(|a| a["approval"]["number"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("渝危转〔"))),
+        "渝危转 numbers for the Chongqing producer"
+    );
+
+    // The quota ledger: reserved = the open cases' items on the entry, approved = the approved
+    // cases' items on it (refused, withdrawn and expired ones released theirs).
+    let mut reserved: BTreeMap<String, i64> = BTreeMap::new();
+    let mut approved: BTreeMap<String, i64> = BTreeMap::new();
+    for a in &apps {
+        let status = a["status"].as_str().unwrap();
+        for item in a["items"].as_array().unwrap() {
+            let Some(entry) = item["entry_id"].as_str() else {
+                assert_eq!(a["route"], "standard", "{a}");
+                continue;
+            };
+            assert_eq!(a["route"], "whitelist", "{a}");
+            let g = grams(item["quantity_kg"].as_str().unwrap());
+            if open_status(status) {
+                *reserved.entry(entry.to_string()).or_default() += g;
+            } else if status == "approved" {
+                *approved.entry(entry.to_string()).or_default() += g;
+            }
+        }
+    }
+    assert!(
+        !reserved.is_empty() && !approved.is_empty(),
+        "the ledger check checks something"
+    );
+    let entries = all(&app, &admin, "/api/v1/whitelist-entries?limit=200").await;
+    assert!(!entries.is_empty());
+    for e in &entries {
+        let id = e["id"].as_str().unwrap();
+        let (s, usage, _) = app
+            .get(&format!("/api/v1/whitelist-entries/{id}/usage"), Some(&admin))
+            .await;
+        assert_eq!(s, 200, "{usage}");
+        assert_eq!(
+            grams(usage["reserved_kg"].as_str().unwrap()),
+            reserved.get(id).copied().unwrap_or(0),
+            "reserved on {id}: {usage}"
+        );
+        assert_eq!(
+            grams(usage["approved_kg"].as_str().unwrap()),
+            approved.get(id).copied().unwrap_or(0),
+            "approved on {id}: {usage}"
+        );
+        assert!(grams(usage["remaining_kg"].as_str().unwrap()) >= 0, "{usage}");
+    }
+}
+both_backends!(demo_applications, demo_applications);
