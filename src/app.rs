@@ -73,7 +73,9 @@ impl AppState {
 
 /// Applies migrations and loads the embedded reference data (idempotent; replicas may race).
 pub fn prepare_database(db: &Db) -> anyhow::Result<Vec<String>> {
-    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut conn = db
+        .get()
+        .map_err(|_| anyhow::anyhow!("cannot connect to the database: {}", db.diagnose()))?;
     db::migrate::with_setup_lock(&mut conn, |conn| {
         let applied = db::migrate::apply_pending(conn)?;
         db::catalogue::ensure_embedded(conn)?;

@@ -90,6 +90,12 @@ pub struct Config {
     #[arg(long, global = true, env = "HWT_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     pub sweep_interval_secs: u64,
 
+    /// Reverse proxies (comma-separated IP addresses) whose `X-Forwarded-For` names the client.
+    /// Login throttling per address uses the peer address otherwise, which behind a proxy would
+    /// lock everybody out together.
+    #[arg(long, global = true, env = "HWT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Largest attachment (PDF, JPEG, PNG) accepted with an application, in bytes.
     #[arg(long, global = true, env = "HWT_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_attachment_bytes: usize,
@@ -120,6 +126,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_MAX_JSON_BYTES",
     "HWT_SWEEP_INTERVAL_SECS",
     "HWT_MAX_ATTACHMENT_BYTES",
+    "HWT_TRUSTED_PROXIES",
 ];
 
 /// Names of `HWT_` variables in `vars` that no setting reads.
@@ -161,6 +168,7 @@ impl Config {
             max_json_bytes: 1_048_576,
             sweep_interval_secs: 60,
             max_attachment_bytes: 10 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -215,6 +223,7 @@ impl std::fmt::Debug for Config {
             .field("max_json_bytes", &self.max_json_bytes)
             .field("sweep_interval_secs", &self.sweep_interval_secs)
             .field("max_attachment_bytes", &self.max_attachment_bytes)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }

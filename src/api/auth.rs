@@ -137,6 +137,30 @@ fn find_credential(conn: &mut DbConnection, grant: &Grant) -> DbResult<Option<Cr
     })
 }
 
+/// The caller's address: the peer, or behind a trusted proxy the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_address(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> String {
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".into();
+    };
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<std::net::IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
+        .to_string()
+}
+
 fn too_many(until: chrono::NaiveDateTime) -> ApiError {
     let secs = (until - Utc::now().naive_utc()).num_seconds().max(1) as u64;
     ApiError::TooManyRequests {
@@ -168,12 +192,7 @@ pub async fn issue_token(
 ) -> ApiResult<HttpResponse> {
     let grant = read_grant(&body)?;
     let account_key = grant.account_key();
-    let ip_key = format!(
-        "ip:{}",
-        req.peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into())
-    );
+    let ip_key = format!("ip:{}", client_address(&req, &state.config.trusted_proxies));
     let now = to_db_time(Utc::now());
 
     // 1. Refuse at once while either key is locked out.

@@ -49,6 +49,7 @@ pub fn parse_database_url(url: &str) -> Result<(Backend, String), String> {
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
+    diesel_url: String,
     backend: Backend,
     waiting: Arc<AtomicI64>,
 }
@@ -62,7 +63,7 @@ impl Db {
         {
             std::fs::create_dir_all(parent)?;
         }
-        let manager = ConnectionManager::<DbConnection>::new(diesel_url);
+        let manager = ConnectionManager::<DbConnection>::new(diesel_url.clone());
         let pool = Pool::builder()
             .max_size(size.max(2))
             .connection_timeout(timeout)
@@ -72,6 +73,7 @@ impl Db {
             .build_unchecked(manager);
         Ok(Db {
             pool,
+            diesel_url,
             backend,
             waiting: Arc::new(AtomicI64::new(0)),
         })
@@ -103,6 +105,20 @@ impl Db {
         })
         .await
         .map_err(|e| DbError::Other(anyhow::anyhow!("blocking task failed: {e}")))?
+    }
+
+    /// Why a connection cannot be made, in the backend's own words. The multi-backend connection
+    /// only says "invalid connection url" when every backend refused, which hides the cause.
+    pub fn diagnose(&self) -> String {
+        use diesel::Connection;
+        let result = match self.backend {
+            Backend::Postgres => diesel::PgConnection::establish(&self.diesel_url).map(|_| ()),
+            Backend::Sqlite => diesel::SqliteConnection::establish(&self.diesel_url).map(|_| ()),
+        };
+        match result {
+            Ok(()) => "the database answers now".into(),
+            Err(e) => e.to_string().trim().to_string(),
+        }
     }
 
     /// (connections, idle, waiting) for the metrics endpoint.

@@ -399,3 +399,37 @@ async fn token_request_problems_are_all_listed() {
     let codes = assert_problem(status, &body, &headers, 422);
     assert_eq!(codes, vec!["auth.unsupported_grant_type"]);
 }
+
+/// Behind a trusted proxy the lockout is per client address from X-Forwarded-For, so one
+/// client's failures do not lock out everyone behind the proxy; an untrusted peer's header is ignored.
+#[actix_web::test]
+async fn throttling_behind_a_trusted_proxy() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]
+    })
+    .await;
+    app.add_user("other", "auditor", None).await;
+    let attempt = |xff: &'static str, user: &'static str, pw: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/token"))
+            .header("x-forwarded-for", xff)
+            .json(&json!({"username": user, "password": pw}))
+            .send()
+    };
+    for i in 0..5 {
+        let r = attempt("203.0.113.7", ["a", "b", "c", "d", "e"][i], "wrong")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    // 203.0.113.7 is locked out; another client behind the same proxy is not.
+    assert_eq!(attempt("203.0.113.7", "other", PASSWORD).await.unwrap().status(), 429);
+    assert_eq!(attempt("198.51.100.9", "other", PASSWORD).await.unwrap().status(), 200);
+    let locked = app
+        .state
+        .db
+        .run(|c| hwtransfer::db::throttle::locked_until(c, "ip:203.0.113.7", hwtransfer::db::db_now()))
+        .await
+        .unwrap();
+    assert!(locked.is_some());
+}
