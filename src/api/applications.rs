@@ -13,7 +13,6 @@ use super::calendar::parse_date;
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
 use super::extract::{BodyReader, QueryParams, decode_cursor, encode_cursor};
 use crate::app::AppState;
-use crate::auth::permission::require_role;
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::auth::{Decision, Guarded, authorize};
 use crate::db::applications::{
@@ -1078,11 +1077,6 @@ pub async fn resume_clock(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     perform(state, who, path.into_inner(), &req, Act::ResumeClock, false).await
-}
-
-/// Used by the role check of collection endpoints.
-pub fn require_filer(who: &Principal) -> ApiResult<()> {
-    require_role(who, &[Role::Enterprise])
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -14,7 +14,6 @@ use crate::auth::principal::{Binding, Principal, Role};
 use crate::auth::{Decision, Guarded, authorize};
 use crate::db::registry::{EnterpriseRow, LicenceRow, NewLicence, OperatorRow};
 use crate::db::{self, DbConnection, DbError, db_now, new_id};
-use crate::domain::Invalid;
 use crate::domain::catalogue::{WasteCategory, WasteCode};
 use crate::domain::ids::{DivisionCode, LicenceNumber, ProvinceCode, Uscc};
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
@@ -742,13 +741,4 @@ pub async fn reinstate_licence(
         })
         .await?;
     Ok(web::Json(lic.into()))
-}
-
-/// Used by validation of entries: the kg string of grams.
-pub fn kg(g: i64) -> String {
-    grams_to_kg_string(g)
-}
-
-pub fn invalid_to_problem(field: &str, i: &Invalid) -> super::error::FieldProblem {
-    super::error::FieldProblem::body(format!("/{field}"), i)
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::calendar::parse_date;
-use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
+use super::error::{ApiError, ApiResult, FieldProblem, Problem};
 use super::extract::{BodyReader, QueryParams, encode_cursor};
 use crate::app::AppState;
 use crate::auth::permission::require_role;
@@ -1053,8 +1053,4 @@ pub async fn eligible_operators(
         .await?
         .map_err(|_| ApiError::Forbidden("operators do not file transfers".into()))?;
     Ok(web::Json(out))
-}
-
-pub fn query_problem(name: &str, code: &'static str, message: &str) -> FieldProblem {
-    FieldProblem::new(Location::Query, format!("/{name}"), code, message)
 }

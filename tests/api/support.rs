@@ -3,8 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
-
 use actix_web::web;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use hwtransfer::app::{self, AppState};
@@ -379,5 +377,3 @@ pub fn assert_problem(status: u16, body: &Value, headers: &reqwest::header::Head
         })
         .unwrap_or_default()
 }
-
-pub type Shared<T> = Arc<T>;
