@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::calendar::parse_date;
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
-use super::extract::{BodyReader, QueryParams, decode_cursor, encode_cursor};
+use super::extract::{BodyReader, QueryParams, cut_page, decode_cursor, next_cursor};
 use crate::app::AppState;
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::auth::{Decision, Guarded, authorize};
@@ -716,8 +716,7 @@ pub async fn list_applications(
         .db
         .run(move |conn| {
             let mut rows = db::applications::list(conn, &f, after, limit + 1)?;
-            let more = rows.len() as i64 > limit;
-            rows.truncate(limit as usize);
+            let more = cut_page(&mut rows, limit);
             let mut out = Vec::new();
             for r in rows {
                 let key = format!(
@@ -730,11 +729,7 @@ pub async fn list_applications(
             Ok((out, more))
         })
         .await?;
-    let next_cursor = if more {
-        rows.last().map(|(k, _)| encode_cursor(k))
-    } else {
-        None
-    };
+    let next_cursor = next_cursor(&rows, more, |(k, _)| k);
     Ok(web::Json(ApplicationPage {
         items: rows.into_iter().map(|(_, d)| d).collect(),
         next_cursor,

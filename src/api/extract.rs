@@ -226,6 +226,22 @@ impl QueryParams {
     }
 }
 
+/// Cuts a page fetched with `limit + 1` rows down to `limit`; true when more rows follow.
+pub fn cut_page<T>(rows: &mut Vec<T>, limit: i64) -> bool {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    more
+}
+
+/// The cursor for the page after `rows`, when there is one.
+pub fn next_cursor<T>(rows: &[T], more: bool, key: impl Fn(&T) -> &str) -> Option<String> {
+    if more {
+        rows.last().map(|r| encode_cursor(key(r)))
+    } else {
+        None
+    }
+}
+
 pub fn encode_cursor(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key.as_bytes())
 }

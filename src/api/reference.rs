@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
-use super::extract::{QueryParams, encode_cursor};
+use super::extract::{QueryParams, cut_page, next_cursor};
 use crate::app::AppState;
 use crate::db;
 use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
-use crate::domain::catalogue::{WasteCategory, edition_in_force};
+use crate::domain::catalogue::WasteCategory;
 use crate::domain::province::provinces;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -108,20 +108,10 @@ pub async fn search_waste_codes(state: web::Data<AppState>, req: HttpRequest) ->
     let page = state
         .db
         .run(move |conn| {
-            let editions: Vec<(i32, chrono::NaiveDate)> = db::catalogue::editions(conn)?
-                .into_iter()
-                .filter_map(|e| {
-                    chrono::NaiveDate::parse_from_str(&e.in_force_from, "%Y-%m-%d")
-                        .ok()
-                        .map(|d| (e.edition, d))
-                })
-                .collect();
             let edition = match edition {
-                Some(e) if editions.iter().any(|(x, _)| *x == e) => e,
+                Some(e) if db::catalogue::edition_dates(conn)?.iter().any(|(x, _)| *x == e) => e,
                 Some(e) => return Ok(Err(e)),
-                None => edition_in_force(&editions, shanghai_date(Utc::now()))
-                    .or_else(|| editions.last().map(|(e, _)| *e))
-                    .unwrap_or(2021),
+                None => db::catalogue::edition_on(conn, shanghai_date(Utc::now()))?.unwrap_or(2021),
             };
             let rows = db::catalogue::search(
                 conn,
@@ -143,13 +133,8 @@ pub async fn search_waste_codes(state: web::Data<AppState>, req: HttpRequest) ->
             )])
         })?;
     let (edition, mut rows) = page;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| encode_cursor(&r.code))
-    } else {
-        None
-    };
+    let more = cut_page(&mut rows, limit);
+    let next_cursor = next_cursor(&rows, more, |r| &r.code);
     Ok(web::Json(WasteCodePage {
         items: rows
             .into_iter()

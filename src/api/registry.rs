@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::calendar::parse_date;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{BodyReader, QueryParams, encode_cursor};
+use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
 use crate::app::AppState;
 use crate::auth::permission::require_role;
 use crate::auth::principal::{Binding, Principal, Role};
@@ -235,13 +235,8 @@ pub async fn list_enterprises(
             db::registry::list_enterprises(conn, province.as_deref(), only.as_deref(), after.as_deref(), limit + 1)
         })
         .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| encode_cursor(&r.id))
-    } else {
-        None
-    };
+    let more = cut_page(&mut rows, limit);
+    let next_cursor = next_cursor(&rows, more, |r| &r.id);
     Ok(web::Json(EnterprisePage {
         items: rows.into_iter().map(EnterpriseDto::from).collect(),
         next_cursor,
@@ -508,8 +503,7 @@ pub async fn list_operators(
         .db
         .run(move |conn| {
             let mut rows = db::registry::list_operators(conn, province.as_deref(), after.as_deref(), limit + 1)?;
-            let more = rows.len() as i64 > limit;
-            rows.truncate(limit as usize);
+            let more = cut_page(&mut rows, limit);
             let mut out = Vec::new();
             for r in rows {
                 let lic = db::registry::current_licence(conn, &r.id)?;
@@ -518,11 +512,7 @@ pub async fn list_operators(
             Ok((out, more))
         })
         .await?;
-    let next_cursor = if more {
-        rows.last().map(|(r, _)| encode_cursor(&r.id))
-    } else {
-        None
-    };
+    let next_cursor = next_cursor(&rows, more, |(r, _)| &r.id);
     Ok(web::Json(OperatorPage {
         items: rows.into_iter().map(|(r, l)| operator_dto(r, l)).collect(),
         next_cursor,

@@ -6,7 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{BodyReader, QueryParams, encode_cursor};
+use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
 use crate::app::AppState;
 use crate::auth::permission::require_role;
 use crate::auth::principal::{Binding, Principal, Role, SubjectKind};
@@ -100,13 +100,8 @@ pub async fn list_users(
         .db
         .run(move |conn| db::users::list_users(conn, after.as_deref(), limit + 1))
         .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|u| encode_cursor(&u.username))
-    } else {
-        None
-    };
+    let more = cut_page(&mut rows, limit);
+    let next_cursor = next_cursor(&rows, more, |u| &u.username);
     Ok(web::Json(UserPage {
         items: rows.into_iter().map(UserDto::from).collect(),
         next_cursor,

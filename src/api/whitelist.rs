@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::calendar::parse_date;
 use super::error::{ApiError, ApiResult, FieldProblem, Problem};
-use super::extract::{BodyReader, QueryParams, encode_cursor};
+use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
 use crate::app::AppState;
 use crate::auth::permission::require_role;
 use crate::auth::principal::{Binding, Principal, Role};
@@ -19,7 +19,7 @@ use crate::db::whitelist::{AgreementRow, EntryFilter, EntryRow, EntryVersionRow,
 use crate::db::{self, DbConnection, DbError, DbResult, db_now, new_id};
 use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
-use crate::domain::catalogue::{WasteCategory, WasteCode, edition_in_force};
+use crate::domain::catalogue::{WasteCategory, WasteCode};
 use crate::domain::ids::ProvinceCode;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
 use crate::domain::whitelist::{
@@ -408,18 +408,9 @@ pub fn check_proposal(
         ));
     }
     if let EntryScope::Code(code) = &p.scope {
-        let editions: Vec<(i32, NaiveDate)> = db::catalogue::editions(conn)?
-            .into_iter()
-            .filter_map(|e| {
-                NaiveDate::parse_from_str(&e.in_force_from, "%Y-%m-%d")
-                    .ok()
-                    .map(|d| (e.edition, d))
-            })
-            .collect();
         let jan1 = NaiveDate::from_ymd_opt(p.year, 1, 1).unwrap_or(today);
-        let edition = edition_in_force(&editions, jan1).or_else(|| editions.first().map(|(e, _)| *e));
-        let known = match edition {
-            Some(ed) => !db::catalogue::search(conn, ed, Some(code.as_str()), None, None, 1)?.is_empty(),
+        let known = match db::catalogue::edition_on(conn, jan1)? {
+            Some(ed) => db::catalogue::contains(conn, ed, code.as_str())?,
             None => false,
         };
         if !known {
@@ -670,16 +661,11 @@ pub async fn list_entries(
                 _ => return Ok((Vec::new(), false)),
             }
             let mut rows = db::whitelist::list_entries(conn, &f, after.as_deref(), limit + 1)?;
-            let more = rows.len() as i64 > limit;
-            rows.truncate(limit as usize);
+            let more = cut_page(&mut rows, limit);
             Ok((rows, more))
         })
         .await?;
-    let next_cursor = if more {
-        rows.last().map(|r| encode_cursor(&r.id))
-    } else {
-        None
-    };
+    let next_cursor = next_cursor(&rows, more, |r| &r.id);
     Ok(web::Json(EntryPage {
         items: rows.into_iter().map(entry_dto).collect(),
         next_cursor,

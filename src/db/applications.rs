@@ -13,7 +13,7 @@ use super::whitelist::{EntryRow, Movement, apply_movement};
 use super::{DbConnection, DbError, DbResult, db_now, new_id, to_db_time, write_tx};
 use crate::domain::Invalid;
 use crate::domain::calendar::{WorkingDayCalendar, deadline_instant, shanghai_date};
-use crate::domain::catalogue::{WasteCode, edition_in_force};
+use crate::domain::catalogue::WasteCode;
 use crate::domain::province::province;
 use crate::domain::quantity::Quantity;
 use crate::domain::whitelist::LicenceMode;
@@ -268,15 +268,7 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
         ));
     }
     // The catalogue edition in force on the application date.
-    let editions: Vec<(i32, NaiveDate)> = super::catalogue::editions(conn)?
-        .into_iter()
-        .filter_map(|e| {
-            NaiveDate::parse_from_str(&e.in_force_from, "%Y-%m-%d")
-                .ok()
-                .map(|d| (e.edition, d))
-        })
-        .collect();
-    out.edition = edition_in_force(&editions, today).unwrap_or(2021);
+    out.edition = super::catalogue::edition_on(conn, today)?.unwrap_or(2021);
     let licence = super::registry::current_licence(conn, &operator.id)?
         .map(|l| l.to_domain())
         .transpose()?;
@@ -338,7 +330,7 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
     let mut used: std::collections::HashMap<String, i64> = Default::default();
     for (i, item) in f.items.iter().enumerate() {
         let pointer = format!("/items/{i}/waste_code");
-        let known = !super::catalogue::search(conn, out.edition, Some(item.code.as_str()), None, None, 1)?.is_empty();
+        let known = super::catalogue::contains(conn, out.edition, item.code.as_str())?;
         if !known {
             refusals.push((
                 pointer.clone(),

@@ -147,3 +147,31 @@ pub fn counts_by_category(conn: &mut DbConnection, edition: i32) -> DbResult<Vec
         .order(waste_codes::category.asc())
         .load(conn)?)
 }
+
+/// The loaded editions with the day each came into force.
+pub fn edition_dates(conn: &mut DbConnection) -> DbResult<Vec<(i32, NaiveDate)>> {
+    Ok(editions(conn)?
+        .into_iter()
+        .filter_map(|e| {
+            NaiveDate::parse_from_str(&e.in_force_from, "%Y-%m-%d")
+                .ok()
+                .map(|d| (e.edition, d))
+        })
+        .collect())
+}
+
+/// The edition in force on `date`; before any edition is in force, the earliest one loaded.
+pub fn edition_on(conn: &mut DbConnection, date: NaiveDate) -> DbResult<Option<i32>> {
+    let dates = edition_dates(conn)?;
+    Ok(crate::domain::catalogue::edition_in_force(&dates, date).or_else(|| dates.first().map(|(e, _)| *e)))
+}
+
+/// Whether `code` is in `edition`.
+pub fn contains(conn: &mut DbConnection, edition: i32, code: &str) -> DbResult<bool> {
+    let n: i64 = waste_codes::table
+        .filter(waste_codes::edition.eq(edition))
+        .filter(waste_codes::code.eq(code))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
