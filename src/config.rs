@@ -100,6 +100,11 @@ pub struct Config {
     #[arg(long, global = true, env = "HWT_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_attachment_bytes: usize,
 
+    /// A received quantity that differs from the shipped one by more than this share (percent)
+    /// of it is a significant discrepancy: the operator must explain it and it is flagged.
+    #[arg(long, global = true, env = "HWT_DISCREPANCY_PERCENT", default_value_t = 5.0, value_parser = parse_percent)]
+    pub discrepancy_percent: f64,
+
     /// Maximum JSON request body, in bytes.
     #[arg(long, global = true, env = "HWT_MAX_JSON_BYTES", default_value_t = 1_048_576)]
     pub max_json_bytes: usize,
@@ -124,6 +129,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_LOG_FORMAT",
     "HWT_LOG",
     "HWT_MAX_JSON_BYTES",
+    "HWT_DISCREPANCY_PERCENT",
     "HWT_SWEEP_INTERVAL_SECS",
     "HWT_MAX_ATTACHMENT_BYTES",
     "HWT_TRUSTED_PROXIES",
@@ -137,6 +143,13 @@ pub fn unknown_env_keys(vars: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect();
     unknown.sort();
     unknown
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=100.0).contains(&v) => Ok(v),
+        _ => Err("a percentage from 0 to 100".into()),
+    }
 }
 
 fn parse_office_close(s: &str) -> Result<NaiveTime, String> {
@@ -169,6 +182,7 @@ impl Config {
             sweep_interval_secs: 60,
             max_attachment_bytes: 10 * 1024 * 1024,
             trusted_proxies: Vec::new(),
+            discrepancy_percent: 5.0,
         }
     }
 
@@ -222,6 +236,7 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("max_json_bytes", &self.max_json_bytes)
             .field("sweep_interval_secs", &self.sweep_interval_secs)
+            .field("discrepancy_percent", &self.discrepancy_percent)
             .field("max_attachment_bytes", &self.max_attachment_bytes)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()

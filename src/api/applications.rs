@@ -66,6 +66,10 @@ pub struct ItemDto {
     /// The whitelist entry this item draws on (whitelist route), with the version relied on.
     pub entry_id: Option<String>,
     pub entry_version: Option<i32>,
+    /// Drawn by manifests that were not rejected or cancelled, kg.
+    pub shipped_kg: String,
+    /// Accepted by the operator at receipt, kg.
+    pub received_kg: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -159,7 +163,7 @@ fn json_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-fn etag(version: i32) -> String {
+pub(crate) fn etag(version: i32) -> String {
     format!("\"{version}\"")
 }
 
@@ -226,6 +230,8 @@ fn load_dto(
                 quantity_kg: grams_to_kg_string(i.quantity_g),
                 entry_id: i.entry_id,
                 entry_version: i.entry_version,
+                shipped_kg: grams_to_kg_string(i.shipped_g),
+                received_kg: grams_to_kg_string(i.received_g),
             })
             .collect(),
         decisions: decisions
@@ -433,7 +439,7 @@ fn read_filing(
     r.into_result(filing)
 }
 
-fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
     match req.headers().get("idempotency-key") {
         None => Ok(None),
         Some(v) => {
@@ -624,7 +630,7 @@ pub struct ApplicationPage {
     pub next_cursor: Option<String>,
 }
 
-fn parse_instant(s: &str) -> Result<DateTime<Utc>, Invalid> {
+pub(crate) fn parse_instant(s: &str) -> Result<DateTime<Utc>, Invalid> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|_| Invalid::new("query.instant", "must be an RFC 3339 instant"))
@@ -736,7 +742,7 @@ pub async fn list_applications(
     }))
 }
 
-async fn load_visible(state: &AppState, who: &Principal, id: String) -> ApiResult<AppRow> {
+pub(crate) async fn load_visible(state: &AppState, who: &Principal, id: String) -> ApiResult<AppRow> {
     let app = state
         .db
         .run(move |conn| db::applications::app_by_id(conn, &id))
@@ -811,7 +817,7 @@ pub async fn application_events(
     ))
 }
 
-fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
+pub(crate) fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
     match req.headers().get(header::IF_MATCH) {
         None => Ok(None),
         Some(v) => v

@@ -286,7 +286,8 @@ pub async fn put_year(
             // Deadlines computed provisionally (plain Monday–Friday) are recomputed now.
             let calendar = db::calendar::load(conn)?;
             let recomputed =
-                db::applications::recompute_provisional(conn, &calendar, office_close, shanghai_date(Utc::now()))?;
+                db::applications::recompute_provisional(conn, &calendar, office_close, shanghai_date(Utc::now()))?
+                    + db::manifests::recompute_provisional(conn, &calendar, office_close)?;
             Ok((db::calendar::year(conn, year)?, recomputed))
         })
         .await?;

@@ -126,6 +126,7 @@ impl FromRequest for Principal {
             if subject.role != claims.role || subject.binding.to_claim() != claims.binding {
                 return Err(ApiError::Unauthorized("the token no longer matches the account"));
             }
+            crate::audit::set_request_actor(&claims.sub, &claims.name, subject.role.as_str());
             Ok(Principal {
                 subject: claims.sub,
                 kind: claims.kind,

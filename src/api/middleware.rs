@@ -1,6 +1,7 @@
 //! Per-request context: the request id (echoed in `x-request-id` and in every problem body),
 //! one log line per request, and the Prometheus request metrics.
 
+use std::cell::RefCell;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -10,6 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 
 use crate::app::AppState;
+use crate::audit;
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -44,8 +46,50 @@ pub async fn request_context(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let mut res = REQUEST_ID.scope(id.clone(), next.call(req)).await?;
+    let query = req.query_string().to_string();
+    let is_read = req.method() == actix_web::http::Method::GET;
+    let (res, actor) = REQUEST_ID
+        .scope(
+            id.clone(),
+            audit::REQUEST_ACTOR.scope(RefCell::new(None), async move {
+                let res = next.call(req).await;
+                let actor = audit::REQUEST_ACTOR.with(|a| a.borrow().clone());
+                (res, actor)
+            }),
+        )
+        .await;
+    let mut res = res?;
     let status = res.status().as_u16();
+    // Auditors' reads are part of the trail too: who queried what, when.
+    if let (Some(state), Some((actor, actor_name, role))) = (&state, actor)
+        && role == "auditor"
+        && is_read
+        && res.status().is_success()
+    {
+        let ctx = audit::Context {
+            actor,
+            actor_name,
+            role,
+            request_id: Some(id.clone()),
+        };
+        let object = path.clone();
+        let logged = state
+            .db
+            .run_as(ctx, move |conn| {
+                crate::db::audit::record(
+                    conn,
+                    "query",
+                    &object,
+                    "read",
+                    serde_json::json!({ "query": query, "status": status }),
+                )
+            })
+            .await;
+        if let Err(e) = logged {
+            // The answer is already computed; refusing it now would not un-read it. Say so loudly.
+            tracing::error!(request_id = %id, error = %e, "could not log an auditor's read");
+        }
+    }
     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
     let elapsed = started.elapsed();
     if let Some(state) = state {

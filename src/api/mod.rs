@@ -2,12 +2,14 @@
 //! input into domain types, ask the permission layer, and call `db::` functions through `Db::run`.
 
 pub mod applications;
+pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod import;
+pub mod manifests;
 pub mod middleware;
 pub mod reference;
 pub mod registry;
@@ -36,6 +38,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
         (name = "registry", description = "Producer enterprises, operators and their licences"),
         (name = "whitelist", description = "Province-pair agreements, whitelist entries and quota usage"),
         (name = "applications", description = "Transfer applications and their five-working-day workflow"),
+        (name = "manifests", description = "Shipment manifests (电子转移联单) and receipt"),
+        (name = "audit", description = "The hash-chained audit trail"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -113,7 +117,15 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(applications::resume_clock)
         .service(applications::add_attachment)
         .service(applications::list_attachments)
-        .service(applications::download_attachment);
+        .service(applications::download_attachment)
+        .service(manifests::create_manifest)
+        .service(manifests::list_manifests)
+        .service(manifests::get_manifest)
+        .service(manifests::dispatch)
+        .service(manifests::cancel)
+        .service(manifests::receipt)
+        .service(audit::verify)
+        .service(audit::events);
 }
 
 /// Routes outside `/api/v1`.

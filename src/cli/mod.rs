@@ -64,6 +64,15 @@ pub enum Command {
     Openapi,
     /// Run the sweeper once (licence expiry, entry expiry) and print what it did.
     Sweep,
+    /// The hash-chained audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Walk the chain and report the first broken link (exit status 1 when broken).
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -153,6 +162,10 @@ fn fail<E: std::fmt::Display>(e: E) -> anyhow::Error {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // Changes made from the command line are audited as such.
+        crate::audit::set_thread_context(crate::audit::Context::cli());
+    }
     match cli.command {
         Command::Serve { demo } => serve(config, demo).await,
         Command::Migrate => {
@@ -247,6 +260,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // A closed pipe (`| head`) ends the output quietly instead of panicking.
             let _ = writeln!(std::io::stdout(), "{}", app::openapi().to_pretty_json()?);
             Ok(())
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let state = open(&config)?;
+            let report = db::audit::verify(&mut *conn(&state)?).map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            match report.first_break {
+                None => Ok(()),
+                Some(b) => Err(anyhow::anyhow!(
+                    "the audit chain is broken at record {}: {} ({})",
+                    b.seq,
+                    b.kind,
+                    b.detail
+                )),
+            }
         }
         Command::Sweep => {
             let state = open(&config)?;

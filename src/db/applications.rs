@@ -53,6 +53,10 @@ pub struct AppRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The sum of the items' quantities, and what manifests shipped and what was accepted.
+    pub quantity_g: i64,
+    pub shipped_g: i64,
+    pub received_g: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -69,6 +73,9 @@ pub struct ItemRow {
     pub quantity_g: i64,
     pub entry_id: Option<String>,
     pub entry_version: Option<i32>,
+    /// Drawn by manifests that are not rejected or cancelled; accepted at receipt.
+    pub shipped_g: i64,
+    pub received_g: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -452,6 +459,28 @@ pub fn app_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<AppRow>> 
         .optional()?)
 }
 
+/// Audits a change of an application: its fields that changed plus what the timeline event
+/// says (decisions, suspensions, notices live in rows of their own).
+fn audit_app(
+    conn: &mut DbConnection,
+    before: Option<&AppRow>,
+    app_id: &str,
+    action: &str,
+    detail: &serde_json::Value,
+) -> DbResult<()> {
+    let after = app_by_id(conn, app_id)?;
+    let mut diff = crate::audit::diff(
+        before.map(crate::audit::snapshot).as_ref(),
+        after.as_ref().map(crate::audit::snapshot).as_ref(),
+    );
+    if let serde_json::Value::Object(m) = &mut diff
+        && detail.as_object().is_some_and(|d| !d.is_empty())
+    {
+        m.insert("detail".into(), serde_json::json!({ "from": null, "to": detail }));
+    }
+    super::audit::record(conn, "transfer_application", app_id, action, diff)
+}
+
 /// Files an application: idempotency, routing, reservation and the acceptance clock, all in one
 /// transaction.
 pub fn file(
@@ -549,6 +578,9 @@ pub fn file(
             version: 1,
             created_at: now_db,
             updated_at: now_db,
+            quantity_g: f.items.iter().map(|i| i.quantity.grams()).sum(),
+            shipped_g: 0,
+            received_g: 0,
         };
         diesel::insert_into(transfer_applications::table)
             .values(app.clone())
@@ -568,18 +600,20 @@ pub fn file(
                     quantity_g: item.quantity.grams(),
                     entry_id: m.entry.as_ref().filter(|_| on_whitelist).map(|e| e.id.clone()),
                     entry_version: m.entry.as_ref().filter(|_| on_whitelist).map(|e| e.version),
+                    shipped_g: 0,
+                    received_g: 0,
                 })
                 .execute(conn)?;
         }
         start_step(conn, cal, office_close, &id, StepKind::Acceptance, today, today)?;
-        event(
-            conn,
-            &id,
-            "filed",
-            &f.filed_by,
-            "enterprise",
-            serde_json::json!({"route": a.route.as_str(), "reasons": a.reasons}),
-        )?;
+        let detail = serde_json::json!({"route": a.route.as_str(), "reasons": a.reasons});
+        event(conn, &id, "filed", &f.filed_by, "enterprise", detail.clone())?;
+        let items_detail = serde_json::json!({
+            "route": a.route.as_str(),
+            "reasons": a.reasons,
+            "items": items(conn, &id)?,
+        });
+        audit_app(conn, None, &id, "filed", &items_detail)?;
         let app = app_by_id(conn, &id)?.ok_or(DbError::NotFound)?;
         Ok((FileOutcome::Filed(app), Some(a)))
     })
@@ -1113,7 +1147,8 @@ pub fn act(
             // Someone else moved the case between our read and write: undo everything.
             return Err(DbError::Conflict("version".into()));
         }
-        event(conn, &app.id, kind, ctx.name, ctx.role, detail)?;
+        event(conn, &app.id, kind, ctx.name, ctx.role, detail.clone())?;
+        audit_app(conn, Some(&app), &app.id, kind, &detail)?;
         Ok(Ok(app_by_id(conn, &app.id)?.ok_or(DbError::NotFound)?))
     })
 }
@@ -1172,6 +1207,18 @@ fn recompute_step(
         .collect();
     let started = super::whitelist::parse_date(&step.started_on)?;
     let (due_on, due_at, provisional) = due_for(cal, office_close, kind, started, &susp, today);
+    if due_on.to_string() != step.due_on || provisional != step.provisional {
+        super::audit::record(
+            conn,
+            "application_step",
+            step_id,
+            "deadline_recomputed",
+            serde_json::json!({
+                "due_on": {"from": step.due_on, "to": due_on.to_string()},
+                "provisional": {"from": step.provisional, "to": provisional},
+            }),
+        )?;
+    }
     diesel::update(application_steps::table.find(step_id))
         .set((
             application_steps::due_on.eq(due_on.to_string()),
@@ -1277,14 +1324,9 @@ pub fn sweep(
                 if n == 0 {
                     return Err(DbError::Conflict("version".into()));
                 }
-                event(
-                    conn,
-                    &app.id,
-                    t.event,
-                    "system",
-                    "system",
-                    serde_json::json!({ "accepted_on": app.received_on }),
-                )?;
+                let detail = serde_json::json!({ "accepted_on": app.received_on });
+                event(conn, &app.id, t.event, "system", "system", detail.clone())?;
+                audit_app(conn, Some(&app), &app.id, t.event, &detail)?;
                 Ok(true)
             });
             match done {
@@ -1303,13 +1345,24 @@ pub fn sweep(
                 .execute(conn)?;
                 if n == 1 {
                     // No deemed consent: a late step is flagged and escalated, never approved.
+                    let detail = serde_json::json!({ "step": step.kind, "side": step.side, "due_at": step.due_at.and_utc().to_rfc3339(), "escalated_to": "provincial department head" });
                     event(
                         conn,
                         &step.application_id,
                         "overdue",
                         "system",
                         "system",
-                        serde_json::json!({ "step": step.kind, "side": step.side, "due_at": step.due_at.and_utc().to_rfc3339(), "escalated_to": "provincial department head" }),
+                        detail.clone(),
+                    )?;
+                    super::audit::record(
+                        conn,
+                        "application_step",
+                        &step.id,
+                        "overdue",
+                        serde_json::json!({
+                            "overdue_at": {"from": null, "to": now_db},
+                            "detail": {"from": null, "to": detail},
+                        }),
                     )?;
                 }
                 Ok::<_, DbError>(())
@@ -1338,17 +1391,22 @@ pub fn sweep(
             if n == 0 {
                 return Ok::<bool, DbError>(false);
             }
-            // Nothing is shipped against approvals yet (manifests come later): the whole
-            // approved quantity is unused and goes back to the entry.
-            move_items(conn, &app, Movement::ReleaseApproved, "system")?;
-            event(
-                conn,
-                &app.id,
-                "expired",
-                "system",
-                "system",
-                serde_json::json!({ "valid_until": app.valid_until }),
-            )?;
+            // What manifests did not draw goes back to the entry; what they drew stays approved.
+            for item in items(conn, &app.id)? {
+                let unused = item.quantity_g - item.shipped_g;
+                if let Some(entry) = &item.entry_id
+                    && unused > 0
+                    && !apply_movement(conn, entry, Movement::ReleaseApproved, unused, Some(&app.id), "system")?
+                {
+                    return Err(DbError::Other(anyhow::anyhow!(
+                        "ledger refused releasing {unused} g on entry {entry} for application {}",
+                        app.id
+                    )));
+                }
+            }
+            let detail = serde_json::json!({ "valid_until": app.valid_until });
+            event(conn, &app.id, "expired", "system", "system", detail.clone())?;
+            audit_app(conn, Some(&app), &app.id, "expired", &detail)?;
             Ok(true)
         })?;
         if done {
@@ -1467,7 +1525,8 @@ pub fn add_attachment(conn: &mut DbConnection, row: &AttachmentRow) -> DbResult<
             &row.uploaded_by,
             "enterprise",
             serde_json::json!({ "kind": row.kind, "filename": row.filename, "sha256": row.sha256, "size_bytes": row.size_bytes }),
-        )
+        )?;
+        super::audit::record_change(conn, "application_attachment", &row.id, "uploaded", None, Some(row))
     })
 }
 

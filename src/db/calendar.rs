@@ -45,8 +45,16 @@ fn to_day(row: DayRow) -> DbResult<CalendarDay> {
 
 /// Replaces one year's days in a single transaction. Returns true when the year was new.
 pub fn put_year(conn: &mut DbConnection, cal: &YearCalendar, source: &str) -> DbResult<bool> {
-    conn.transaction(|conn| {
+    super::write_tx(conn, |conn| {
         let year = cal.year();
+        let day_list = |days: Vec<(String, String)>| -> Vec<String> {
+            days.into_iter().map(|(d, k)| format!("{d} {k}")).collect()
+        };
+        let before: Vec<(String, String)> = calendar_days::table
+            .filter(calendar_days::year.eq(year))
+            .order(calendar_days::day.asc())
+            .select((calendar_days::day, calendar_days::kind))
+            .load(conn)?;
         let existed = diesel::delete(calendar_years::table.find(year)).execute(conn)? > 0;
         diesel::delete(calendar_days::table.filter(calendar_days::year.eq(year))).execute(conn)?;
         diesel::insert_into(calendar_years::table)
@@ -71,6 +79,23 @@ pub fn put_year(conn: &mut DbConnection, cal: &YearCalendar, source: &str) -> Db
                 ))
                 .execute(conn)?;
         }
+        let after: Vec<(String, String)> = calendar_days::table
+            .filter(calendar_days::year.eq(year))
+            .order(calendar_days::day.asc())
+            .select((calendar_days::day, calendar_days::kind))
+            .load(conn)?;
+        super::audit::record(
+            conn,
+            "calendar_year",
+            &year.to_string(),
+            "imported",
+            crate::audit::diff(
+                existed
+                    .then(|| serde_json::json!({ "days": day_list(before) }))
+                    .as_ref(),
+                Some(&serde_json::json!({ "days": day_list(after), "source": source })),
+            ),
+        )?;
         Ok(!existed)
     })
 }

@@ -37,7 +37,19 @@ pub fn import_edition(
     source: &str,
     entries: &[CatalogueEntry],
 ) -> DbResult<usize> {
-    conn.transaction(|conn| {
+    super::write_tx(conn, |conn| {
+        super::audit::record(
+            conn,
+            "catalogue_edition",
+            &edition.to_string(),
+            "imported",
+            crate::audit::diff(
+                None,
+                Some(&serde_json::json!({
+                    "in_force_from": in_force_from.to_string(), "source": source, "codes": entries.len()
+                })),
+            ),
+        )?;
         let exists: i64 = catalogue_editions::table
             .filter(catalogue_editions::edition.eq(edition))
             .count()

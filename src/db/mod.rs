@@ -2,8 +2,10 @@
 //! PostgreSQL (production), chosen by the database URL.
 
 pub mod applications;
+pub mod audit;
 pub mod calendar;
 pub mod catalogue;
+pub mod manifests;
 pub mod migrate;
 pub mod pool;
 pub mod registry;
@@ -94,8 +96,23 @@ pub fn new_id() -> String {
 
 /// A write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write lock up
 /// front: a deferred transaction that reads first and writes later can fail at once with
-/// SQLITE_BUSY when another writer got in between, whatever the busy timeout.
+/// SQLITE_BUSY when another writer got in between, whatever the busy timeout. The audit records
+/// the work made (see `audit::record`) are chained in as its last statements.
 pub fn write_tx<T, E>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let (outermost, mark) = audit::enter();
+    let result = write_tx_inner(conn, outermost, f);
+    audit::leave(result.is_ok(), mark);
+    result
+}
+
+fn write_tx_inner<T, E>(
+    conn: &mut DbConnection,
+    outermost: bool,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
 where
     E: From<diesel::result::Error>,
 {
@@ -106,13 +123,20 @@ where
         .transaction_depth()
         .map(|d| d.is_some())
         .unwrap_or(true);
+    let body = |conn: &mut DbConnection| -> Result<T, E> {
+        let v = f(conn)?;
+        if outermost {
+            audit::flush(conn)?;
+        }
+        Ok(v)
+    };
     if nested || !matches!(conn, DbConnection::Sqlite(_)) {
-        return diesel::Connection::transaction(conn, f);
+        return diesel::Connection::transaction(conn, body);
     }
     if let DbConnection::Sqlite(c) = conn {
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
     }
-    match f(conn) {
+    match body(conn) {
         Ok(v) => {
             Tm::commit_transaction(conn)?;
             Ok(v)

@@ -93,15 +93,27 @@ impl Db {
 
     /// Runs `f` with a pooled connection on the blocking pool: both the wait for the connection
     /// and the query stay off the async workers.
+    /// Changes it makes are audited as the caller of the current request (see `audit::Context`).
     pub async fn run<T, F>(&self, f: F) -> DbResult<T>
+    where
+        F: FnOnce(&mut DbConnection) -> DbResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_as(crate::audit::Context::capture(), f).await
+    }
+
+    /// `run`, auditing changes as `ctx`.
+    pub async fn run_as<T, F>(&self, ctx: crate::audit::Context, f: F) -> DbResult<T>
     where
         F: FnOnce(&mut DbConnection) -> DbResult<T> + Send + 'static,
         T: Send + 'static,
     {
         let db = self.clone();
         actix_web::web::block(move || {
-            let mut conn = db.get()?;
-            f(&mut conn)
+            crate::audit::with_context(ctx, || {
+                let mut conn = db.get()?;
+                f(&mut conn)
+            })
         })
         .await
         .map_err(|e| DbError::Other(anyhow::anyhow!("blocking task failed: {e}")))?

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::schema::{enterprises, operator_licences, operators};
-use super::{DbConnection, DbError, DbResult, db_now, new_id, write_tx};
+use super::{DbConnection, DbError, DbResult, audit, db_now, new_id, write_tx};
 use crate::domain::catalogue::{WasteCategory, WasteCode};
 use crate::domain::quantity::Quantity;
 use crate::domain::whitelist::{Licence, LicenceMode, LicenceStatus};
@@ -97,10 +97,12 @@ impl LicenceRow {
 }
 
 pub fn insert_enterprise(conn: &mut DbConnection, row: &EnterpriseRow) -> DbResult<()> {
-    diesel::insert_into(enterprises::table)
-        .values(row.clone())
-        .execute(conn)?;
-    Ok(())
+    write_tx(conn, |conn| {
+        diesel::insert_into(enterprises::table)
+            .values(row.clone())
+            .execute(conn)?;
+        audit::record_change(conn, "enterprise", &row.id, "created", None, Some(row))
+    })
 }
 
 pub fn enterprise_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<EnterpriseRow>> {
@@ -136,10 +138,12 @@ pub fn list_enterprises(
 }
 
 pub fn insert_operator(conn: &mut DbConnection, row: &OperatorRow) -> DbResult<()> {
-    diesel::insert_into(operators::table)
-        .values(row.clone())
-        .execute(conn)?;
-    Ok(())
+    write_tx(conn, |conn| {
+        diesel::insert_into(operators::table)
+            .values(row.clone())
+            .execute(conn)?;
+        audit::record_change(conn, "operator", &row.id, "created", None, Some(row))
+    })
 }
 
 pub fn operator_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<OperatorRow>> {
@@ -218,6 +222,7 @@ pub fn add_licence(conn: &mut DbConnection, operator_id: &str, new: &NewLicence,
         diesel::insert_into(operator_licences::table)
             .values(row.clone())
             .execute(conn)?;
+        audit::record_change(conn, "operator_licence", &row.id, "recorded", None, Some(&row))?;
         Ok(row)
     })
 }
@@ -246,13 +251,32 @@ pub fn set_licence_status(
     status: LicenceStatus,
     reason: Option<&str>,
 ) -> DbResult<()> {
-    diesel::update(operator_licences::table.find(licence_id))
-        .set((
-            operator_licences::status.eq(status.as_str()),
-            operator_licences::status_reason.eq(reason),
-        ))
-        .execute(conn)?;
-    Ok(())
+    write_tx(conn, |conn| {
+        let before = licence_by_id(conn, licence_id)?;
+        diesel::update(operator_licences::table.find(licence_id))
+            .set((
+                operator_licences::status.eq(status.as_str()),
+                operator_licences::status_reason.eq(reason),
+            ))
+            .execute(conn)?;
+        let after = licence_by_id(conn, licence_id)?;
+        audit::record_change(
+            conn,
+            "operator_licence",
+            licence_id,
+            status.as_str(),
+            before.as_ref(),
+            after.as_ref(),
+        )
+    })
+}
+
+fn licence_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<LicenceRow>> {
+    Ok(operator_licences::table
+        .find(id)
+        .select(LicenceRow::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// Current licences whose validity ended before `today` but that still count as valid.

@@ -235,6 +235,9 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        quantity_g -> BigInt,
+        shipped_g -> BigInt,
+        received_g -> BigInt,
     }
 }
 
@@ -251,6 +254,8 @@ diesel::table! {
         quantity_g -> BigInt,
         entry_id -> Nullable<Text>,
         entry_version -> Nullable<Integer>,
+        shipped_g -> BigInt,
+        received_g -> BigInt,
     }
 }
 
@@ -332,6 +337,86 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        actor_name -> Text,
+        role -> Text,
+        request_id -> Nullable<Text>,
+        object_type -> Text,
+        object_id -> Text,
+        action -> Text,
+        diff -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+diesel::table! {
+    audit_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+diesel::table! {
+    manifests (id) {
+        id -> Text,
+        number -> Text,
+        application_id -> Text,
+        enterprise_id -> Text,
+        operator_id -> Text,
+        source_province -> Text,
+        receiving_province -> Text,
+        source_city -> Text,
+        year -> Integer,
+        serial -> Integer,
+        status -> Text,
+        carrier_name -> Text,
+        carrier_permit -> Text,
+        vehicle_plate -> Text,
+        driver_name -> Text,
+        route_from -> Text,
+        route_to -> Text,
+        departure_at -> Timestamp,
+        dispatched_at -> Nullable<Timestamp>,
+        receipt_due_on -> Nullable<Text>,
+        receipt_due_at -> Nullable<Timestamp>,
+        receipt_due_provisional -> Bool,
+        receipt_overdue_at -> Nullable<Timestamp>,
+        received_at -> Nullable<Timestamp>,
+        received_by -> Nullable<Text>,
+        rejected_reason -> Nullable<Text>,
+        discrepancy -> Bool,
+        discrepancy_note -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        request_hash -> Text,
+        created_by -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+diesel::table! {
+    manifest_items (manifest_id, line) {
+        manifest_id -> Text,
+        line -> Integer,
+        application_line -> Integer,
+        waste_code -> Text,
+        quantity_g -> BigInt,
+        accepted_g -> Nullable<BigInt>,
+    }
+}
+diesel::table! {
+    manifest_counters (source_city, year) {
+        source_city -> Text,
+        year -> Integer,
+        last_serial -> Integer,
+    }
+}
+
 diesel::joinable!(waste_codes -> catalogue_editions (edition));
 diesel::joinable!(calendar_days -> calendar_years (year));
 diesel::joinable!(operator_licences -> operators (operator_id));
@@ -344,6 +429,8 @@ diesel::joinable!(clock_suspensions -> application_steps (step_id));
 diesel::joinable!(decisions -> transfer_applications (application_id));
 diesel::joinable!(application_events -> transfer_applications (application_id));
 diesel::joinable!(application_attachments -> transfer_applications (application_id));
+diesel::joinable!(manifests -> transfer_applications (application_id));
+diesel::joinable!(manifest_items -> manifests (manifest_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -368,4 +455,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     application_events,
     approval_counters,
     application_attachments,
+    audit_log,
+    audit_head,
+    manifests,
+    manifest_items,
+    manifest_counters,
 );

@@ -4,9 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{api_clients, users};
-use super::{DbConnection, DbResult};
+use super::{DbConnection, DbResult, audit};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = users)]
 pub struct UserRow {
     pub id: String,
@@ -22,7 +22,7 @@ pub struct UserRow {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = api_clients)]
 pub struct ApiClientRow {
     pub id: String,
@@ -37,8 +37,10 @@ pub struct ApiClientRow {
 }
 
 pub fn insert_user(conn: &mut DbConnection, row: &UserRow) -> DbResult<()> {
-    diesel::insert_into(users::table).values(row.clone()).execute(conn)?;
-    Ok(())
+    super::write_tx(conn, |conn| {
+        diesel::insert_into(users::table).values(row.clone()).execute(conn)?;
+        audit::record_change(conn, "user", &row.id, "created", None, Some(row))
+    })
 }
 
 pub fn user_by_username(conn: &mut DbConnection, username: &str) -> DbResult<Option<UserRow>> {
@@ -71,17 +73,27 @@ pub fn list_users(conn: &mut DbConnection, after: Option<&str>, limit: i64) -> D
 
 /// Sets a user's active flag; false when no such user.
 pub fn set_user_active(conn: &mut DbConnection, username: &str, active: bool) -> DbResult<bool> {
-    let n = diesel::update(users::table.filter(users::username.eq(username)))
-        .set((users::active.eq(active), users::updated_at.eq(super::db_now())))
-        .execute(conn)?;
-    Ok(n == 1)
+    super::write_tx(conn, |conn| {
+        let Some(before) = user_by_username(conn, username)? else {
+            return Ok(false);
+        };
+        diesel::update(users::table.find(&before.id))
+            .set((users::active.eq(active), users::updated_at.eq(super::db_now())))
+            .execute(conn)?;
+        let after = user_by_id(conn, &before.id)?;
+        let action = if active { "enabled" } else { "disabled" };
+        audit::record_change(conn, "user", &before.id, action, Some(&before), after.as_ref())?;
+        Ok(true)
+    })
 }
 
 pub fn insert_client(conn: &mut DbConnection, row: &ApiClientRow) -> DbResult<()> {
-    diesel::insert_into(api_clients::table)
-        .values(row.clone())
-        .execute(conn)?;
-    Ok(())
+    super::write_tx(conn, |conn| {
+        diesel::insert_into(api_clients::table)
+            .values(row.clone())
+            .execute(conn)?;
+        audit::record_change(conn, "api_client", &row.id, "created", None, Some(row))
+    })
 }
 
 pub fn client_by_client_id(conn: &mut DbConnection, client_id: &str) -> DbResult<Option<ApiClientRow>> {

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::schema::{agreements, quota_ledger, whitelist_entries, whitelist_entry_versions};
-use super::{DbConnection, DbError, DbResult, db_now, new_id, write_tx};
+use super::{DbConnection, DbError, DbResult, audit, db_now, new_id, write_tx};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = agreements)]
@@ -30,10 +30,12 @@ pub struct AgreementRow {
 }
 
 pub fn insert_agreement(conn: &mut DbConnection, row: &AgreementRow) -> DbResult<()> {
-    diesel::insert_into(agreements::table)
-        .values(row.clone())
-        .execute(conn)?;
-    Ok(())
+    write_tx(conn, |conn| {
+        diesel::insert_into(agreements::table)
+            .values(row.clone())
+            .execute(conn)?;
+        audit::record_change(conn, "agreement", &row.id, "proposed", None, Some(row))
+    })
 }
 
 pub fn agreement_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<AgreementRow>> {
@@ -61,14 +63,21 @@ pub fn list_agreements(conn: &mut DbConnection, province: Option<&str>) -> DbRes
 
 /// Confirms a proposed agreement; false when it was not (or no longer) proposed.
 pub fn confirm_agreement(conn: &mut DbConnection, id: &str, by: &str) -> DbResult<bool> {
-    let n = diesel::update(agreements::table.find(id).filter(agreements::status.eq("proposed")))
-        .set((
-            agreements::status.eq("confirmed"),
-            agreements::confirmed_by.eq(by),
-            agreements::confirmed_at.eq(db_now()),
-        ))
-        .execute(conn)?;
-    Ok(n == 1)
+    write_tx(conn, |conn| {
+        let before = agreement_by_id(conn, id)?;
+        let n = diesel::update(agreements::table.find(id).filter(agreements::status.eq("proposed")))
+            .set((
+                agreements::status.eq("confirmed"),
+                agreements::confirmed_by.eq(by),
+                agreements::confirmed_at.eq(db_now()),
+            ))
+            .execute(conn)?;
+        if n == 1 {
+            let after = agreement_by_id(conn, id)?;
+            audit::record_change(conn, "agreement", id, "confirmed", before.as_ref(), after.as_ref())?;
+        }
+        Ok(n == 1)
+    })
 }
 
 /// The confirmed agreement between two provinces that is valid on some day of `year`.
@@ -171,6 +180,7 @@ pub fn insert_entries(conn: &mut DbConnection, rows: &[EntryRow]) -> DbResult<Re
             diesel::insert_into(whitelist_entry_versions::table)
                 .values(version_row(row, "proposed", None, &row.proposed_by)?)
                 .execute(conn)?;
+            audit::record_change(conn, "whitelist_entry", &row.id, "proposed", None, Some(row))?;
         }
         Ok(())
     })
@@ -300,6 +310,17 @@ pub fn change_status(
         diesel::insert_into(whitelist_entry_versions::table)
             .values(version_row(&entry, change, reason, by)?)
             .execute(conn)?;
+        audit::record(
+            conn,
+            "whitelist_entry",
+            id,
+            change,
+            serde_json::json!({
+                "status": {"to": status},
+                "status_reason": {"to": reason},
+                "version": {"from": expected_version, "to": expected_version + 1},
+            }),
+        )?;
         Ok(Some(entry))
     })
 }
@@ -369,7 +390,11 @@ pub enum Movement {
     Release,
     /// An approval expired unused: the unused approved quantity is freed.
     ReleaseApproved,
+    /// A manifest was dispatched: the quantity is on its way to the operator.
     Ship,
+    /// A dispatched load was rejected by the operator and goes back: the shipment is undone.
+    Return,
+    /// The operator accepted this quantity at receipt.
     Receive,
 }
 
@@ -381,6 +406,7 @@ impl Movement {
             Movement::Release => "release",
             Movement::ReleaseApproved => "release_approved",
             Movement::Ship => "ship",
+            Movement::Return => "return",
             Movement::Receive => "receive",
         }
     }
@@ -428,6 +454,9 @@ pub fn apply_movement(
         Movement::Ship => diesel::update(target)
             .set((e::shipped_g.eq(e::shipped_g + grams), e::updated_at.eq(now)))
             .execute(conn)?,
+        Movement::Return => diesel::update(target.filter(e::shipped_g.ge(grams)))
+            .set((e::shipped_g.eq(e::shipped_g - grams), e::updated_at.eq(now)))
+            .execute(conn)?,
         Movement::Receive => diesel::update(target)
             .set((e::received_g.eq(e::received_g + grams), e::updated_at.eq(now)))
             .execute(conn)?,
@@ -435,6 +464,31 @@ pub fn apply_movement(
     if n == 0 {
         return Ok(false);
     }
+    let (reserved, approved, shipped, received): (i64, i64, i64, i64) = e::whitelist_entries
+        .find(entry_id)
+        .select((e::reserved_g, e::approved_g, e::shipped_g, e::received_g))
+        .first(conn)?;
+    let change =
+        |field: &str, after: i64, delta: i64| serde_json::json!({ field: {"from": after - delta, "to": after} });
+    let diff = match movement {
+        Movement::Reserve => change("reserved_g", reserved, grams),
+        Movement::Release => change("reserved_g", reserved, -grams),
+        Movement::Commit => serde_json::json!({
+            "reserved_g": {"from": reserved + grams, "to": reserved},
+            "approved_g": {"from": approved - grams, "to": approved},
+        }),
+        Movement::ReleaseApproved => change("approved_g", approved, -grams),
+        Movement::Ship => change("shipped_g", shipped, grams),
+        Movement::Return => change("shipped_g", shipped, -grams),
+        Movement::Receive => change("received_g", received, grams),
+    };
+    audit::record(
+        conn,
+        "whitelist_entry",
+        entry_id,
+        &format!("quota_{}", movement.as_str()),
+        diff,
+    )?;
     diesel::insert_into(quota_ledger::table)
         .values((
             quota_ledger::id.eq(new_id()),

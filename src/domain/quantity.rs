@@ -42,6 +42,21 @@ impl Quantity {
         self.0
     }
 
+    /// Like `parse_kg` but also accepts zero, as grams: what an operator accepted of a load
+    /// may be nothing at all.
+    pub fn parse_kg_or_zero(s: &str) -> Result<i64, Invalid> {
+        if s.strip_prefix('-')
+            .is_some_and(|rest| parse_unsigned_grams(rest).is_ok())
+        {
+            return Err(Invalid::new("quantity.negative", "quantity must not be negative"));
+        }
+        let grams = parse_unsigned_grams(s)?;
+        if grams > Self::MAX_GRAMS {
+            return Err(too_large());
+        }
+        Ok(grams)
+    }
+
     /// Always three decimals: 12.5 kg -> `"12.500"`.
     pub fn to_kg_string(self) -> String {
         grams_to_kg_string(self.0)

@@ -24,6 +24,8 @@ pub struct SweepReport {
     pub entries_expired: usize,
     /// Deemed acceptances, overdue steps, expired approvals.
     pub applications: db::applications::ApplicationSweep,
+    /// Manifests whose receipt became overdue.
+    pub manifests_overdue: Vec<String>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -111,6 +113,7 @@ fn sweep_steps(
     }
     let calendar = db::calendar::load(conn)?;
     report.applications = db::applications::sweep(conn, &calendar, office_close, now)?;
+    report.manifests_overdue = db::manifests::sweep(conn, now)?;
     Ok(report)
 }
 

@@ -1,0 +1,14 @@
+DROP INDEX application_items_category;
+DROP INDEX application_items_code;
+DROP INDEX transfer_applications_receiving_id;
+DROP INDEX transfer_applications_source_id;
+DROP INDEX transfer_applications_status;
+DROP INDEX transfer_applications_created;
+ALTER TABLE transfer_applications DROP COLUMN received_g;
+ALTER TABLE transfer_applications DROP COLUMN shipped_g;
+ALTER TABLE transfer_applications DROP COLUMN quantity_g;
+ALTER TABLE application_items DROP COLUMN received_g;
+ALTER TABLE application_items DROP COLUMN shipped_g;
+DROP TABLE manifest_counters;
+DROP TABLE manifest_items;
+DROP TABLE manifests;

@@ -1,0 +1,652 @@
+//! Shipment manifests (电子转移联单): the producer creates one per vehicle trip under an approval
+//! and dispatches it; the operator confirms receipt (or rejects the load) within five working days.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::applications::{etag, idempotency_key, if_match, load_visible, parse_instant};
+use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
+use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
+use crate::app::AppState;
+use crate::auth::principal::{Binding, Principal, Role};
+use crate::auth::{Decision, Guarded, authorize};
+use crate::db::manifests::{
+    CreateOutcome, ManifestAct, ManifestContext, ManifestFilter, ManifestItemRow, ManifestRefusal, ManifestRow,
+    NewManifest, Transport,
+};
+use crate::db::{self, from_db_time};
+use crate::domain::Invalid;
+use crate::domain::quantity::{Quantity, grams_to_kg_string};
+
+impl Guarded for ManifestRow {
+    type Action = ();
+    fn decide(&self, who: &Principal, _: ()) -> Decision {
+        let visible = match (&who.role, &who.binding) {
+            (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => true,
+            (Role::Regulator | Role::Auditor, Binding::Province(p)) => {
+                self.source_province == p.as_str() || self.receiving_province == p.as_str()
+            }
+            (Role::Enterprise, Binding::Enterprise(id)) => *id == self.enterprise_id,
+            (Role::Operator, Binding::Operator(id)) => *id == self.operator_id,
+            _ => false,
+        };
+        if visible { Decision::Allow } else { Decision::Hidden }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ManifestItemDto {
+    pub line: i32,
+    /// The approved line of the application this quantity draws on.
+    pub application_line: i32,
+    pub waste_code: String,
+    pub quantity_kg: String,
+    /// Set at receipt.
+    pub accepted_kg: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CarrierPartDto {
+    pub name: String,
+    /// Road-transport permit number (道路运输经营许可证号).
+    pub permit_number: String,
+    pub vehicle_plate: String,
+    pub driver_name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ManifestDto {
+    pub id: String,
+    /// 14 digits: year, source province, source city, serial.
+    pub number: String,
+    pub application_id: String,
+    pub enterprise_id: String,
+    pub operator_id: String,
+    pub source_province: String,
+    pub receiving_province: String,
+    /// created, in_transit, received, rejected, cancelled.
+    pub status: String,
+    pub carrier: CarrierPartDto,
+    pub route_from: String,
+    pub route_to: String,
+    pub departure_at: String,
+    pub dispatched_at: Option<String>,
+    /// The operator must confirm receipt by this instant (office close, Asia/Shanghai).
+    pub receipt_due_at: Option<String>,
+    pub receipt_due_on: Option<String>,
+    pub receipt_due_provisional: bool,
+    pub receipt_overdue: bool,
+    pub received_at: Option<String>,
+    /// Why the load was rejected or the manifest cancelled.
+    pub reason: Option<String>,
+    pub discrepancy: bool,
+    pub discrepancy_note: Option<String>,
+    pub items: Vec<ManifestItemDto>,
+    /// The ETag value (without quotes) for If-Match.
+    pub version: i32,
+    pub created_at: String,
+}
+
+fn instant(t: chrono::NaiveDateTime) -> String {
+    from_db_time(t).to_rfc3339()
+}
+
+fn to_dto(m: ManifestRow, items: Vec<ManifestItemRow>) -> ManifestDto {
+    ManifestDto {
+        items: items
+            .into_iter()
+            .map(|i| ManifestItemDto {
+                line: i.line,
+                application_line: i.application_line,
+                waste_code: i.waste_code,
+                quantity_kg: grams_to_kg_string(i.quantity_g),
+                accepted_kg: i.accepted_g.map(grams_to_kg_string),
+            })
+            .collect(),
+        carrier: CarrierPartDto {
+            name: m.carrier_name,
+            permit_number: m.carrier_permit,
+            vehicle_plate: m.vehicle_plate,
+            driver_name: m.driver_name,
+        },
+        id: m.id,
+        number: m.number,
+        application_id: m.application_id,
+        enterprise_id: m.enterprise_id,
+        operator_id: m.operator_id,
+        source_province: m.source_province,
+        receiving_province: m.receiving_province,
+        status: m.status,
+        route_from: m.route_from,
+        route_to: m.route_to,
+        departure_at: instant(m.departure_at),
+        dispatched_at: m.dispatched_at.map(instant),
+        receipt_due_at: m.receipt_due_at.map(instant),
+        receipt_due_on: m.receipt_due_on,
+        receipt_due_provisional: m.receipt_due_provisional,
+        receipt_overdue: m.receipt_overdue_at.is_some(),
+        received_at: m.received_at.map(instant),
+        reason: m.rejected_reason,
+        discrepancy: m.discrepancy,
+        discrepancy_note: m.discrepancy_note,
+        version: m.version,
+        created_at: instant(m.created_at),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ManifestItemInput {
+    /// The approved line of the application.
+    pub line: i32,
+    pub quantity_kg: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CarrierInput {
+    pub name: String,
+    pub permit_number: String,
+    /// e.g. 渝A12345.
+    pub vehicle_plate: String,
+    pub driver_name: String,
+}
+
+/// Body of a new manifest.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ManifestInput {
+    /// The approved application the trip draws on.
+    pub application_id: String,
+    pub items: Vec<ManifestItemInput>,
+    pub carrier: CarrierInput,
+    pub route_from: String,
+    pub route_to: String,
+    /// Planned departure, RFC 3339.
+    pub departure_at: String,
+}
+
+/// A Chinese vehicle plate: a province character, a letter, then 5 (or 6 for new-energy)
+/// letters and digits; trailers end in 挂.
+fn parse_plate(s: &str) -> Result<String, Invalid> {
+    let s = s.trim();
+    let chars: Vec<char> = s.chars().collect();
+    let ok = (7..=8).contains(&chars.len())
+        && !chars[0].is_ascii()
+        && chars[1].is_ascii_uppercase()
+        && chars[2..]
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_uppercase() || c.is_ascii_digit() || (i == chars.len() - 3 && *c == '挂'));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(Invalid::new(
+            "manifest.vehicle_plate",
+            "a vehicle plate such as 渝A12345 (province character, letter, 5 or 6 letters and digits)",
+        ))
+    }
+}
+
+fn body_hash(body: &Value) -> String {
+    Sha256::digest(serde_json::to_string(body).unwrap_or_default().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn read_manifest(body: &Value, enterprise_id: &str, created_by: &str, key: Option<String>) -> ApiResult<NewManifest> {
+    let mut r = BodyReader::new(body, "");
+    r.deny_unknown(&[
+        "application_id",
+        "items",
+        "carrier",
+        "route_from",
+        "route_to",
+        "departure_at",
+    ]);
+    let application_id = r.text("application_id", true, 64);
+    let mut items = Vec::new();
+    if let Some(list) = r.array("items") {
+        if list.is_empty() || list.len() > 50 {
+            r.problem("items", "manifest.items", "1 to 50 items");
+        }
+        for (i, v) in list.iter().enumerate() {
+            let mut ir = BodyReader::new(v, &format!("/items/{i}"));
+            ir.deny_unknown(&["line", "quantity_kg"]);
+            let line = match ir.get("line").map(|v| v.as_i64()) {
+                Some(Some(n)) if (0..=i64::from(i32::MAX)).contains(&n) => Some(n as i32),
+                Some(_) => {
+                    ir.problem("line", "manifest.line", "a line number of the approved application");
+                    None
+                }
+                None => {
+                    ir.problem("line", "body.required", "this field is required");
+                    None
+                }
+            };
+            let quantity = ir.parse("quantity_kg", Quantity::parse_kg);
+            r.absorb(ir);
+            if let (Some(l), Some(q)) = (line, quantity) {
+                items.push((l, q.grams()));
+            }
+        }
+    }
+    let carrier = r.nested("carrier", true).map(|mut cr| {
+        cr.deny_unknown(&["name", "permit_number", "vehicle_plate", "driver_name"]);
+        let c = (
+            cr.text("name", true, 200),
+            cr.text("permit_number", true, 64),
+            cr.parse("vehicle_plate", parse_plate),
+            cr.text("driver_name", true, 100),
+        );
+        r.absorb(cr);
+        c
+    });
+    let route_from = r.text("route_from", true, 200);
+    let route_to = r.text("route_to", true, 200);
+    let departure = r.parse("departure_at", parse_instant);
+    let manifest = (|| {
+        let (name, permit, plate, driver) = carrier?;
+        Some(NewManifest {
+            application_id: application_id?,
+            enterprise_id: enterprise_id.to_string(),
+            items,
+            transport: Transport {
+                carrier_name: name?,
+                carrier_permit: permit?,
+                vehicle_plate: plate?,
+                driver_name: driver?,
+                route_from: route_from?,
+                route_to: route_to?,
+                departure_at: departure?,
+            },
+            idempotency_key: key,
+            request_hash: body_hash(body),
+            created_by: created_by.to_string(),
+        })
+    })();
+    r.into_result(manifest)
+}
+
+fn problems(list: Vec<(String, Invalid)>) -> ApiError {
+    ApiError::Validation(list.into_iter().map(|(p, i)| FieldProblem::body(p, &i)).collect())
+}
+
+/// Create a manifest under an approved application (the producer enterprise).
+///
+/// Each item names an approved line and a quantity within what the approval still allows (what
+/// earlier manifests drew, unless rejected or cancelled, is taken off). The number is drawn per
+/// source city and year. With `Idempotency-Key`, a retry returns the first manifest.
+#[utoipa::path(
+    tag = "manifests",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header)),
+    request_body = ManifestInput,
+    responses(
+        (status = 201, body = ManifestDto),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/manifests")]
+pub async fn create_manifest(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let enterprise_id = match (&who.role, &who.binding) {
+        (Role::Enterprise, Binding::Enterprise(id)) => id.clone(),
+        _ => {
+            return Err(ApiError::Forbidden(
+                "only the producer enterprise creates manifests".into(),
+            ));
+        }
+    };
+    let key = idempotency_key(&req)?;
+    let new = read_manifest(&body, &enterprise_id, &who.name, key)?;
+    // Another party's application answers 404, like any object the caller may not see.
+    load_visible(&state, &who, new.application_id.clone()).await?;
+    let now = Utc::now();
+    let (outcome, items) = state
+        .db
+        .run(move |conn| {
+            let outcome = db::manifests::create(conn, &new, now)?;
+            let items = match &outcome {
+                CreateOutcome::Created(m) | CreateOutcome::Replayed(m) => db::manifests::items_of(conn, &m.id)?,
+                _ => Vec::new(),
+            };
+            Ok((outcome, items))
+        })
+        .await?;
+    match outcome {
+        CreateOutcome::Created(m) => {
+            tracing::info!(manifest = %m.number, application = %m.application_id, "manifest created");
+            Ok(HttpResponse::Created()
+                .insert_header((header::ETAG, etag(m.version)))
+                .json(to_dto(m, items)))
+        }
+        CreateOutcome::Replayed(m) => Ok(HttpResponse::Created()
+            .insert_header((header::ETAG, etag(m.version)))
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(to_dto(m, items))),
+        CreateOutcome::KeyReused => Err(ApiError::Validation(vec![FieldProblem::new(
+            Location::Header,
+            "/Idempotency-Key",
+            "idempotency.key_reused",
+            "this Idempotency-Key was used for a different request",
+        )])),
+        CreateOutcome::Refused(list) => Err(problems(list)),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ManifestPage {
+    pub items: Vec<ManifestDto>,
+    pub next_cursor: Option<String>,
+}
+
+/// Manifests in the caller's scope, newest first: a producer's own, an operator's incoming,
+/// a province's (source or receiving), everything for admins and nationwide auditors.
+#[utoipa::path(
+    tag = "manifests",
+    security(("bearer" = [])),
+    params(
+        ("application_id" = Option<String>, Query),
+        ("status" = Option<String>, Query, description = "created, in_transit, received, rejected, cancelled"),
+        ("overdue" = Option<bool>, Query, description = "receipt overdue"),
+        ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query),
+    ),
+    responses((status = 200, body = ManifestPage), (status = 422, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/manifests")]
+pub async fn list_manifests(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+) -> ApiResult<web::Json<ManifestPage>> {
+    let mut q = QueryParams::parse(&req, &["application_id", "status", "overdue", "limit", "cursor"])?;
+    let mut f = ManifestFilter {
+        application_id: q.raw("application_id").map(str::to_string),
+        ..Default::default()
+    };
+    f.status = q.parse_with("status", |s| {
+        if ["created", "in_transit", "received", "rejected", "cancelled"].contains(&s) {
+            Ok(s.to_string())
+        } else {
+            Err(Invalid::new(
+                "query.status",
+                "one of created, in_transit, received, rejected, cancelled",
+            ))
+        }
+    });
+    f.overdue = q.parse_with("overdue", |s| match s {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Invalid::new("query.boolean", "true or false")),
+    });
+    let limit = q.limit(50, 200);
+    let cursor = q.cursor();
+    q.finish()?;
+    match (&who.role, &who.binding) {
+        (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => {}
+        (Role::Regulator | Role::Auditor, Binding::Province(p)) => f.province = Some(p.as_str().to_string()),
+        (Role::Enterprise, Binding::Enterprise(id)) => f.enterprise_id = Some(id.clone()),
+        (Role::Operator, Binding::Operator(id)) => f.operator_id = Some(id.clone()),
+        _ => return Err(ApiError::Forbidden("this caller sees no manifests".into())),
+    }
+    let (rows, more) = state
+        .db
+        .run(move |conn| {
+            let mut rows = db::manifests::list(conn, &f, cursor.as_deref(), limit + 1)?;
+            let more = cut_page(&mut rows, limit);
+            let mut out = Vec::with_capacity(rows.len());
+            for m in rows {
+                let items = db::manifests::items_of(conn, &m.id)?;
+                out.push((m, items));
+            }
+            Ok((out, more))
+        })
+        .await?;
+    let next = next_cursor(&rows, more, |(m, _)| m.id.as_str());
+    Ok(web::Json(ManifestPage {
+        items: rows.into_iter().map(|(m, i)| to_dto(m, i)).collect(),
+        next_cursor: next,
+    }))
+}
+
+async fn load_manifest(
+    state: &AppState,
+    who: &Principal,
+    id: String,
+) -> ApiResult<(ManifestRow, Vec<ManifestItemRow>)> {
+    let (m, items) = state
+        .db
+        .run(move |conn| {
+            let Some(m) = db::manifests::by_id(conn, &id)? else {
+                return Ok(None);
+            };
+            let items = db::manifests::items_of(conn, &m.id)?;
+            Ok(Some((m, items)))
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    authorize(who, &m, ())?;
+    Ok((m, items))
+}
+
+/// One manifest. The ETag is its version, for If-Match.
+#[utoipa::path(
+    tag = "manifests",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = ManifestDto), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+#[get("/manifests/{id}")]
+pub async fn get_manifest(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (m, items) = load_manifest(&state, &who, path.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(m.version)))
+        .json(to_dto(m, items)))
+}
+
+/// Who may ask `act` of this manifest: the producer dispatches and cancels, the operator
+/// receives or rejects.
+fn may_act(who: &Principal, m: &ManifestRow, act: &ManifestAct) -> bool {
+    match (act, &who.role, &who.binding) {
+        (ManifestAct::Dispatch | ManifestAct::Cancel { .. }, Role::Enterprise, Binding::Enterprise(id)) => {
+            *id == m.enterprise_id
+        }
+        (ManifestAct::Receive { .. } | ManifestAct::Reject { .. }, Role::Operator, Binding::Operator(id)) => {
+            *id == m.operator_id
+        }
+        _ => false,
+    }
+}
+
+async fn perform(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: String,
+    req: &HttpRequest,
+    act: ManifestAct,
+) -> ApiResult<HttpResponse> {
+    let expected = if_match(req)?;
+    let (m, _) = load_manifest(&state, &who, id).await?;
+    if !may_act(&who, &m, &act) {
+        return Err(ApiError::Forbidden(match act {
+            ManifestAct::Dispatch | ManifestAct::Cancel { .. } => {
+                "only the producer enterprise dispatches or cancels its manifest".into()
+            }
+            _ => "only the receiving operator confirms receipt".into(),
+        }));
+    }
+    let cal = state.calendar().await?;
+    let (close, percent) = (state.config.office_close, state.config.discrepancy_percent);
+    let name = who.name.clone();
+    let now = Utc::now();
+    let result = state
+        .db
+        .run(move |conn| {
+            let ctx = ManifestContext {
+                cal: &cal,
+                office_close: close,
+                discrepancy_percent: percent,
+                name: &name,
+                now,
+            };
+            match db::manifests::act(conn, &ctx, &m.id, expected, &act)? {
+                Ok(m) => {
+                    let items = db::manifests::items_of(conn, &m.id)?;
+                    Ok(Ok((m, items)))
+                }
+                Err(r) => Ok(Err(r)),
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            db::DbError::Conflict(_) => ApiError::Conflict("someone acted on the manifest first; reload it".into()),
+            other => other.into(),
+        })?;
+    match result {
+        Ok((m, items)) => Ok(HttpResponse::Ok()
+            .insert_header((header::ETAG, etag(m.version)))
+            .json(to_dto(m, items))),
+        Err(ManifestRefusal::State(i)) => Err(ApiError::Conflict(i.message)),
+        Err(ManifestRefusal::Invalid(list)) => Err(problems(list)),
+        Err(ManifestRefusal::Stale { current }) => Err(ApiError::PreconditionFailed(format!(
+            "the manifest changed (now version {current}); reload it"
+        ))),
+    }
+}
+
+/// The vehicle has left (the producer): the operator's five-working-day receipt clock starts.
+#[utoipa::path(tag = "manifests", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = ManifestDto), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+#[post("/manifests/{id}/dispatch")]
+pub async fn dispatch(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    perform(state, who, path.into_inner(), &req, ManifestAct::Dispatch).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CancelInput {
+    pub reason: String,
+}
+
+/// Cancel a manifest not yet dispatched (the producer); its quantity goes back to the approval.
+#[utoipa::path(tag = "manifests", security(("bearer" = [])), params(("id" = String, Path)), request_body = CancelInput,
+    responses((status = 200, body = ManifestDto), (status = 409, body = Problem, content_type = "application/problem+json")))]
+#[post("/manifests/{id}/cancel")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let mut r = BodyReader::new(&body, "");
+    r.deny_unknown(&["reason"]);
+    let reason = r.text("reason", true, 1000);
+    let reason = r.into_result(reason)?;
+    perform(state, who, path.into_inner(), &req, ManifestAct::Cancel { reason }).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReceiptItemInput {
+    /// The manifest line.
+    pub line: i32,
+    pub accepted_kg: String,
+}
+
+/// The operator's receipt: `received` with the accepted quantity of every line (and a note
+/// when one differs from the shipped quantity by more than the configured share), or
+/// `rejected` with a reason.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReceiptInput {
+    /// received or rejected.
+    pub outcome: String,
+    pub items: Option<Vec<ReceiptItemInput>>,
+    pub note: Option<String>,
+    pub reason: Option<String>,
+}
+
+fn read_receipt(body: &Value) -> ApiResult<ManifestAct> {
+    let mut r = BodyReader::new(body, "");
+    r.deny_unknown(&["outcome", "items", "note", "reason"]);
+    let outcome = r.parse("outcome", |s| match s {
+        "received" | "rejected" => Ok(s.to_string()),
+        _ => Err(Invalid::new("manifest.outcome", "received or rejected")),
+    });
+    let act = match outcome.as_deref() {
+        Some("rejected") => {
+            if r.get("items").is_some() {
+                r.problem(
+                    "items",
+                    "manifest.rejected_items",
+                    "a rejected load has no accepted quantities",
+                );
+            }
+            r.text("reason", true, 2000)
+                .map(|reason| ManifestAct::Reject { reason })
+        }
+        Some(_) => {
+            let note = r.text("note", false, 2000);
+            let mut accepted = Vec::new();
+            if let Some(list) = r.array("items") {
+                for (i, v) in list.iter().enumerate() {
+                    let mut ir = BodyReader::new(v, &format!("/items/{i}"));
+                    ir.deny_unknown(&["line", "accepted_kg"]);
+                    let line = ir
+                        .get("line")
+                        .and_then(Value::as_i64)
+                        .and_then(|n| i32::try_from(n).ok());
+                    if line.is_none() {
+                        ir.problem("line", "manifest.line", "a line number of this manifest");
+                    }
+                    let q = ir.parse("accepted_kg", Quantity::parse_kg_or_zero);
+                    r.absorb(ir);
+                    if let (Some(l), Some(q)) = (line, q) {
+                        accepted.push((l, q));
+                    }
+                }
+            }
+            Some(ManifestAct::Receive { accepted, note })
+        }
+        None => None,
+    };
+    r.into_result(act)
+}
+
+/// Confirm receipt or reject the load (the receiving operator), within five working days of
+/// dispatch. Accepted quantities flow into the approval and the whitelist entry's ledger.
+#[utoipa::path(tag = "manifests", security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)), request_body = ReceiptInput,
+    responses((status = 200, body = ManifestDto), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 412, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/manifests/{id}/receipt")]
+pub async fn receipt(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let act = read_receipt(&body)?;
+    perform(state, who, path.into_inner(), &req, act).await
+}

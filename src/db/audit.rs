@@ -1,0 +1,296 @@
+//! Appending to and reading the hash-chained audit trail.
+//!
+//! A write records its changes with [`record`] while it works; the records wait on this thread
+//! and are chained and inserted by [`write_tx`](super::write_tx) as the last statements before
+//! the commit. So the single `audit_head` row (the lock that orders appends across replicas) is
+//! held only for the commit itself, every unit of work takes it last (no lock-order deadlock),
+//! and a rolled-back write leaves no record.
+
+use std::cell::{Cell, RefCell};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::schema::{audit_head, audit_log};
+use super::{DbConnection, DbResult, db_now, new_id, write_tx};
+use crate::audit::{self, Break, Context, Record};
+
+/// A change waiting for its transaction to commit.
+#[derive(Debug, Clone)]
+struct Pending {
+    ctx: Context,
+    object_type: String,
+    object_id: String,
+    action: String,
+    diff: Value,
+}
+
+thread_local! {
+    static PENDING: RefCell<Vec<Pending>> = const { RefCell::new(Vec::new()) };
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Bookkeeping for `write_tx`: a unit of work is starting; returns (outermost, pending length).
+pub(super) fn enter() -> (bool, usize) {
+    let depth = DEPTH.with(|d| {
+        let v = d.get();
+        d.set(v + 1);
+        v
+    });
+    if depth == 0 {
+        PENDING.with(|p| p.borrow_mut().clear());
+    }
+    (depth == 0, PENDING.with(|p| p.borrow().len()))
+}
+
+/// Bookkeeping for `write_tx`: the unit of work that `enter` returned `mark` for has ended; a
+/// failed one drops what it recorded.
+pub(super) fn leave(ok: bool, mark: usize) {
+    if !ok {
+        PENDING.with(|p| p.borrow_mut().truncate(mark));
+    }
+    DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+}
+
+/// Records a change of an object by the acting context of this thread. Inside a write
+/// transaction it is appended when that transaction commits; outside one, at once.
+pub fn record(conn: &mut DbConnection, object_type: &str, object_id: &str, action: &str, diff: Value) -> DbResult<()> {
+    let pending = Pending {
+        ctx: audit::current(),
+        object_type: object_type.to_string(),
+        object_id: object_id.to_string(),
+        action: action.to_string(),
+        diff,
+    };
+    if DEPTH.with(|d| d.get()) > 0 {
+        PENDING.with(|p| p.borrow_mut().push(pending));
+        Ok(())
+    } else {
+        write_tx(conn, |_| {
+            PENDING.with(|p| p.borrow_mut().push(pending));
+            Ok(())
+        })
+    }
+}
+
+/// Records a change as the diff between two snapshots (see [`audit::snapshot`]).
+pub fn record_change<T: Serialize>(
+    conn: &mut DbConnection,
+    object_type: &str,
+    object_id: &str,
+    action: &str,
+    before: Option<&T>,
+    after: Option<&T>,
+) -> DbResult<()> {
+    let before = before.map(audit::snapshot);
+    let after = after.map(audit::snapshot);
+    record(
+        conn,
+        object_type,
+        object_id,
+        action,
+        audit::diff(before.as_ref(), after.as_ref()),
+    )
+}
+
+/// Chains and inserts what this transaction recorded; called by `write_tx` just before commit.
+pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
+    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if pending.is_empty() {
+        return Ok(());
+    }
+    // Lock the head row (PostgreSQL: until commit; SQLite already holds the write lock).
+    diesel::update(audit_head::table.find(1))
+        .set(audit_head::seq.eq(audit_head::seq))
+        .execute(conn)?;
+    let (mut seq, mut prev): (i64, String) = audit_head::table
+        .find(1)
+        .select((audit_head::seq, audit_head::hash))
+        .first(conn)?;
+    let at = db_now();
+    let mut rows = Vec::with_capacity(pending.len());
+    for p in pending {
+        seq += 1;
+        let r = Record {
+            seq,
+            id: new_id(),
+            at,
+            actor: p.ctx.actor,
+            actor_name: p.ctx.actor_name,
+            role: p.ctx.role,
+            request_id: p.ctx.request_id,
+            object_type: p.object_type,
+            object_id: p.object_id,
+            action: p.action,
+            diff: audit::canonical_json(&p.diff),
+            prev_hash: prev,
+        };
+        let hash = audit::hash(&r);
+        prev = hash.clone();
+        rows.push(AuditRow::from_record(r, hash));
+    }
+    // One statement per record: multi-row inserts do not compile for the multi-backend connection.
+    for row in &rows {
+        diesel::insert_into(audit_log::table).values(row).execute(conn)?;
+    }
+    diesel::update(audit_head::table.find(1))
+        .set((audit_head::seq.eq(seq), audit_head::hash.eq(&prev)))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub id: String,
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub actor_name: String,
+    pub role: String,
+    pub request_id: Option<String>,
+    pub object_type: String,
+    pub object_id: String,
+    pub action: String,
+    pub diff: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditRow {
+    fn from_record(r: Record, hash: String) -> AuditRow {
+        AuditRow {
+            seq: r.seq,
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            actor_name: r.actor_name,
+            role: r.role,
+            request_id: r.request_id,
+            object_type: r.object_type,
+            object_id: r.object_id,
+            action: r.action,
+            diff: r.diff,
+            prev_hash: r.prev_hash,
+            hash,
+        }
+    }
+
+    fn to_record(&self) -> Record {
+        Record {
+            seq: self.seq,
+            id: self.id.clone(),
+            at: self.at,
+            actor: self.actor.clone(),
+            actor_name: self.actor_name.clone(),
+            role: self.role.clone(),
+            request_id: self.request_id.clone(),
+            object_type: self.object_type.clone(),
+            object_id: self.object_id.clone(),
+            action: self.action.clone(),
+            diff: self.diff.clone(),
+            prev_hash: self.prev_hash.clone(),
+        }
+    }
+}
+
+/// The outcome of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Verification {
+    /// True when every record up to the head verifies.
+    pub intact: bool,
+    /// Records checked.
+    pub checked: i64,
+    /// The last sequence number and hash the head knew when the walk began.
+    pub head_seq: i64,
+    pub head_hash: String,
+    /// The first broken link, when there is one.
+    pub first_break: Option<Break>,
+}
+
+/// Walks the chain from the first record to the head as it was when the walk began, in pages
+/// (constant memory), and reports the first broken link.
+pub fn verify(conn: &mut DbConnection) -> DbResult<Verification> {
+    let (head_seq, head_hash): (i64, String) = audit_head::table
+        .find(1)
+        .select((audit_head::seq, audit_head::hash))
+        .first(conn)?;
+    let mut expected = 1i64;
+    let mut prev = audit::GENESIS.to_string();
+    let mut checked = 0i64;
+    let done = |checked, first_break: Option<Break>| Verification {
+        intact: first_break.is_none(),
+        checked,
+        head_seq,
+        head_hash: head_hash.clone(),
+        first_break,
+    };
+    loop {
+        let page: Vec<AuditRow> = audit_log::table
+            .filter(audit_log::seq.ge(expected))
+            .filter(audit_log::seq.le(head_seq))
+            .order(audit_log::seq.asc())
+            .limit(5000)
+            .select(AuditRow::as_select())
+            .load(conn)?;
+        if page.is_empty() {
+            break;
+        }
+        for row in &page {
+            if let Some(b) = audit::check_link(&row.to_record(), &row.hash, expected, &prev) {
+                return Ok(done(checked, Some(b)));
+            }
+            checked += 1;
+            expected += 1;
+            prev = row.hash.clone();
+        }
+    }
+    if expected - 1 != head_seq || prev != head_hash {
+        let b = Break {
+            seq: expected,
+            kind: "head_mismatch".into(),
+            detail: format!(
+                "the chain ends at record {} but the head records {head_seq}",
+                expected - 1
+            ),
+        };
+        return Ok(done(checked, Some(b)));
+    }
+    Ok(done(checked, None))
+}
+
+/// Filters of the audit event search.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub actor: Option<String>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+}
+
+/// Records in chain order after `after_seq`.
+pub fn events(conn: &mut DbConnection, f: &EventFilter, after_seq: Option<i64>, limit: i64) -> DbResult<Vec<AuditRow>> {
+    let mut q = audit_log::table.select(AuditRow::as_select()).into_boxed();
+    if let Some(t) = &f.object_type {
+        q = q.filter(audit_log::object_type.eq(t.clone()));
+    }
+    if let Some(o) = &f.object_id {
+        q = q.filter(audit_log::object_id.eq(o.clone()));
+    }
+    if let Some(a) = &f.actor {
+        q = q.filter(audit_log::actor.eq(a.clone()));
+    }
+    if let Some(from) = f.from {
+        q = q.filter(audit_log::at.ge(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(audit_log::at.lt(to));
+    }
+    if let Some(s) = after_seq {
+        q = q.filter(audit_log::seq.gt(s));
+    }
+    Ok(q.order(audit_log::seq.asc()).limit(limit).load(conn)?)
+}
