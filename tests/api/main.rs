@@ -6,12 +6,14 @@
 mod support;
 
 mod applications;
+mod audit;
 mod auth;
 mod calendar;
 mod cli;
 mod errors;
 mod fixtures;
 mod import;
+mod manifests;
 mod migrations;
 mod openapi;
 mod operations;

@@ -1,3 +1,6 @@
+ALTER TABLE quota_ledger DROP CONSTRAINT quota_ledger_movement_check;
+ALTER TABLE quota_ledger ADD CONSTRAINT quota_ledger_movement_check
+    CHECK (movement IN ('reserve', 'commit', 'release', 'release_approved', 'ship', 'receive'));
 DROP INDEX application_items_category;
 DROP INDEX application_items_code;
 DROP INDEX transfer_applications_receiving_id;

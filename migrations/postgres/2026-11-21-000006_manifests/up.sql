@@ -80,3 +80,8 @@ CREATE INDEX transfer_applications_source_id ON transfer_applications (source_pr
 CREATE INDEX transfer_applications_receiving_id ON transfer_applications (receiving_province, id);
 CREATE INDEX application_items_code ON application_items (waste_code, application_id);
 CREATE INDEX application_items_category ON application_items (category, application_id);
+
+-- A rejected or cancelled load is undone on the whitelist entry: the `return` movement.
+ALTER TABLE quota_ledger DROP CONSTRAINT quota_ledger_movement_check;
+ALTER TABLE quota_ledger ADD CONSTRAINT quota_ledger_movement_check
+    CHECK (movement IN ('reserve', 'commit', 'release', 'release_approved', 'ship', 'return', 'receive'));

@@ -80,3 +80,19 @@ CREATE INDEX transfer_applications_source_id ON transfer_applications (source_pr
 CREATE INDEX transfer_applications_receiving_id ON transfer_applications (receiving_province, id);
 CREATE INDEX application_items_code ON application_items (waste_code, application_id);
 CREATE INDEX application_items_category ON application_items (category, application_id);
+
+-- A rejected or cancelled load is undone on the whitelist entry: the `return` movement.
+-- SQLite cannot change a CHECK in place: the table is rebuilt.
+CREATE TABLE quota_ledger_new (
+    id TEXT PRIMARY KEY,
+    entry_id TEXT NOT NULL REFERENCES whitelist_entries (id),
+    movement TEXT NOT NULL CHECK (movement IN ('reserve', 'commit', 'release', 'release_approved', 'ship', 'return', 'receive')),
+    amount_g BIGINT NOT NULL CHECK (amount_g > 0),
+    application_id TEXT,
+    actor TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+INSERT INTO quota_ledger_new SELECT id, entry_id, movement, amount_g, application_id, actor, created_at FROM quota_ledger;
+DROP TABLE quota_ledger;
+ALTER TABLE quota_ledger_new RENAME TO quota_ledger;
+CREATE INDEX quota_ledger_entry ON quota_ledger (entry_id, id);

@@ -1,0 +1,274 @@
+//! The audit trail: every change is recorded with who, role, request id and a diff; the chain
+//! verifies; an edited, a deleted, a reordered row and a cut-off end are each found (the tests
+//! tamper with the table directly); concurrent appends keep the chain whole; auditors' reads are
+//! logged; scopes hold.
+
+use diesel::RunQueryDsl;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::fixtures::Registry;
+use crate::support::{Backend, TestApp, assert_problem};
+
+async fn verify(app: &TestApp, token: &str) -> Value {
+    let (s, v, _) = app.get("/api/v1/audit/verify", Some(token)).await;
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+async fn exec(app: &TestApp, sql: &'static str) {
+    app.state
+        .db
+        .run(move |c| {
+            diesel::sql_query(sql).execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+async fn trail_records_every_change(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    app.add_user("aud", "auditor", None).await;
+    let auditor = app.login("aud").await;
+    let entry = reg.confirmed_entry(&app, "HW08", "100").await;
+    let app_id = crate::manifests::approved_application(&app, &reg, "40").await;
+
+    let v = verify(&app, &auditor).await;
+    assert_eq!(v["intact"], true, "{v}");
+    assert!(v["checked"].as_i64().unwrap() > 10, "{v}");
+    assert_eq!(v["checked"], v["head_seq"]);
+
+    // The application's records: filed by the enterprise, then the regulators' steps.
+    let (s, page, _) = app
+        .get(&format!("/api/v1/audit/events?object={app_id}"), Some(&auditor))
+        .await;
+    assert_eq!(s, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    let actions: Vec<&str> = items.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        vec!["filed", "accepted", "source_approved", "receiving_approved"],
+        "{page}"
+    );
+    assert_eq!(items[0]["role"], "enterprise");
+    assert_eq!(items[0]["diff"]["status"]["to"], "submitted");
+    assert_eq!(items[0]["diff"]["detail"]["to"]["items"][0]["quantity_g"], 40000);
+    assert_eq!(items[1]["role"], "regulator");
+    assert_eq!(
+        items[1]["diff"]["status"],
+        json!({"from": "submitted", "to": "under_review"})
+    );
+    assert!(items[1]["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+    assert!(
+        items[3]["diff"]["approval_number"]["to"]
+            .as_str()
+            .unwrap()
+            .starts_with("渝危转")
+    );
+    // Each record links to the one before it.
+    for pair in items.windows(2) {
+        assert!(pair[1]["seq"].as_i64() > pair[0]["seq"].as_i64());
+    }
+    // The entry's quota movements are changes of the entry.
+    let (_, page, _) = app
+        .get(
+            &format!("/api/v1/audit/events?object={entry}&object_type=whitelist_entry"),
+            Some(&auditor),
+        )
+        .await;
+    let actions: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["proposed", "confirm", "quota_reserve", "quota_commit"]);
+    assert_eq!(page["items"][2]["diff"]["reserved_g"], json!({"from": 0, "to": 40000}));
+
+    // No secret reaches the trail.
+    let (_, page, _) = app
+        .get("/api/v1/audit/events?object_type=user&limit=200", Some(&auditor))
+        .await;
+    let text = page.to_string();
+    assert!(text.contains("\"username\""), "users are recorded");
+    assert!(!text.contains("argon2") && !text.contains("password_hash"), "{text}");
+
+    // Auditors' reads are logged: who queried what.
+    let me = app.get("/api/v1/auth/me", Some(&auditor)).await.1;
+    let aud_id = me["subject"].as_str().unwrap().to_string();
+    let (_, page, _) = app
+        .get(
+            &format!("/api/v1/audit/events?object_type=query&actor={aud_id}&limit=200"),
+            Some(&auditor),
+        )
+        .await;
+    let reads = page["items"].as_array().unwrap();
+    assert!(reads.iter().any(|r| r["object_id"] == "/api/v1/audit/verify"), "{page}");
+    assert!(
+        reads
+            .iter()
+            .any(|r| r["object_id"] == "/api/v1/audit/events" && r["diff"]["query"].as_str().unwrap().contains(&app_id)),
+        "{page}"
+    );
+    assert!(reads.iter().all(|r| r["role"] == "auditor" && r["action"] == "read"));
+
+    // Filters: a time window in the future is empty; a bad one is refused with every problem.
+    let (_, page, _) = app.get("/api/v1/audit/events?from=2999-01-01", Some(&auditor)).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 0);
+    let (s, body, h) = app
+        .get("/api/v1/audit/events?from=yesterday&to=x&colour=red", Some(&auditor))
+        .await;
+    assert_eq!(assert_problem(s, &body, &h, 422).len(), 3);
+    // Paging walks the whole trail in order.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/audit/events?limit=7&cursor={c}"),
+            None => "/api/v1/audit/events?limit=7".into(),
+        };
+        let (_, page, _) = app.get(&path, Some(&reg.admin)).await;
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_i64().unwrap()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (1..=seen.len() as i64).collect::<Vec<_>>());
+
+    // Scopes: regulators and enterprises are refused; a province's auditor reads one object of
+    // its province, not another province's, and cannot verify the whole chain.
+    assert_eq!(app.get("/api/v1/audit/events", Some(&reg.cq)).await.0, 403);
+    assert_eq!(
+        app.get("/api/v1/audit/verify", Some(&reg.enterprise_token)).await.0,
+        403
+    );
+    app.add_user("aud-cq", "auditor", Some("500000")).await;
+    app.add_user("aud-gz", "auditor", Some("520000")).await;
+    let (aud_cq, aud_gz) = (app.login("aud-cq").await, app.login("aud-gz").await);
+    assert_eq!(
+        app.get(&format!("/api/v1/audit/events?object={app_id}"), Some(&aud_cq))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/audit/events?object={app_id}"), Some(&aud_gz))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(app.get("/api/v1/audit/events", Some(&aud_cq)).await.0, 403);
+    assert_eq!(app.get("/api/v1/audit/verify", Some(&aud_cq)).await.0, 403);
+}
+both_backends!(trail_records_every_change, trail_records_every_change);
+
+/// Each kind of tampering is found, at the right record.
+async fn tampering_is_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    let head = verify(&app, &reg.admin).await["head_seq"].as_i64().unwrap();
+    assert!(head > 12, "enough records to tamper with: {head}");
+
+    // Edited: the diff of record 5 is changed.
+    exec(&app, "UPDATE audit_log SET diff = '{}' WHERE seq = 5").await;
+    let v = verify(&app, &reg.admin).await;
+    assert_eq!(v["intact"], false);
+    assert_eq!(v["first_break"]["seq"], 5);
+    assert_eq!(v["first_break"]["kind"], "hash_mismatch");
+    assert_eq!(v["checked"], 4);
+    // Also a forged hash that matches the edited content breaks the next link.
+    exec(&app, "DELETE FROM audit_log WHERE seq = 5").await;
+    let v = verify(&app, &reg.admin).await;
+    assert_eq!(v["first_break"]["seq"], 5);
+    assert_eq!(v["first_break"]["kind"], "missing_record");
+}
+both_backends!(tampering_is_found, tampering_is_found);
+
+async fn reordering_and_truncation_are_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    // Reordered: records 7 and 8 swap places.
+    exec(&app, "UPDATE audit_log SET seq = -7 WHERE seq = 7").await;
+    exec(&app, "UPDATE audit_log SET seq = 7 WHERE seq = 8").await;
+    exec(&app, "UPDATE audit_log SET seq = 8 WHERE seq = -7").await;
+    let v = verify(&app, &reg.admin).await;
+    assert_eq!(v["first_break"]["seq"], 7, "{v}");
+    assert_eq!(v["first_break"]["kind"], "broken_link");
+    // Put back: whole again.
+    exec(&app, "UPDATE audit_log SET seq = -7 WHERE seq = 7").await;
+    exec(&app, "UPDATE audit_log SET seq = 7 WHERE seq = 8").await;
+    exec(&app, "UPDATE audit_log SET seq = 8 WHERE seq = -7").await;
+    assert_eq!(verify(&app, &reg.admin).await["intact"], true);
+    // Cut off at the end: the head still knows how far the chain went.
+    exec(
+        &app,
+        "DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)",
+    )
+    .await;
+    let v = verify(&app, &reg.admin).await;
+    assert_eq!(v["first_break"]["kind"], "head_mismatch", "{v}");
+    assert_eq!(v["first_break"]["seq"], v["head_seq"]);
+    // The command line says the same and fails.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hwtransfer"))
+        .args(["audit", "verify"])
+        .env("HWT_DATABASE_URL", &app.db.url)
+        .env("HWT_DATA_DIR", app.db.dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("head_mismatch"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("audit chain is broken"));
+}
+both_backends!(reordering_and_truncation_are_found, reordering_and_truncation_are_found);
+
+/// Eight threads append 25 records each, some inside transactions that roll back: the chain has
+/// exactly the committed records, gap-free and verifying.
+async fn concurrent_appends_keep_the_chain(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.pool_size = 10).await;
+    let before = verify(&app, &{
+        app.add_user("root", "admin", None).await;
+        app.login("root").await
+    })
+    .await["head_seq"]
+        .as_i64()
+        .unwrap();
+    let mut threads = Vec::new();
+    for t in 0..8 {
+        let db = app.state.db.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut conn = db.get().unwrap();
+            for i in 0..25 {
+                let r: Result<(), hwtransfer::db::DbError> = hwtransfer::db::write_tx(&mut conn, |c| {
+                    hwtransfer::db::audit::record(c, "test", &format!("{t}-{i}"), "touched", json!({ "i": i }))?;
+                    if i % 5 == 4 {
+                        // Rolled back: its record must not appear.
+                        return Err(hwtransfer::db::DbError::Conflict("undo".into()));
+                    }
+                    Ok(())
+                });
+                assert!(r.is_ok() || i % 5 == 4);
+            }
+        }));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    let admin = app.login("root").await;
+    let v = verify(&app, &admin).await;
+    assert_eq!(v["intact"], true, "{v}");
+    // 8 × 20 committed, plus the reads... none: admins' reads are not logged, only auditors'.
+    assert_eq!(v["head_seq"].as_i64().unwrap() - before, 160, "{v}");
+}
+both_backends!(concurrent_appends_keep_the_chain, concurrent_appends_keep_the_chain);
