@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod history;
 pub mod import;
 pub mod manifests;
 pub mod middleware;
@@ -39,6 +40,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
         (name = "whitelist", description = "Province-pair agreements, whitelist entries and quota usage"),
         (name = "applications", description = "Transfer applications and their five-working-day workflow"),
         (name = "manifests", description = "Shipment manifests (电子转移联单) and receipt"),
+        (name = "history", description = "Transfer history and the annual reconciliation"),
         (name = "audit", description = "The hash-chained audit trail"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
@@ -125,7 +127,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(manifests::cancel)
         .service(manifests::receipt)
         .service(audit::verify)
-        .service(audit::events);
+        .service(audit::events)
+        .service(history::transfers)
+        .service(history::annual);
 }
 
 /// Routes outside `/api/v1`.

@@ -303,7 +303,8 @@ mod tests {
         let h = hash(&base);
         assert_eq!(h.len(), 64);
         assert_eq!(h, hash(&record()), "hashing is deterministic");
-        let variants: Vec<Box<dyn Fn(&mut Record)>> = vec![
+        type Change = Box<dyn Fn(&mut Record)>;
+        let variants: Vec<Change> = vec![
             Box::new(|r| r.seq = 2),
             Box::new(|r| r.id = "r2".into()),
             Box::new(|r| r.at += chrono::Duration::microseconds(1)),

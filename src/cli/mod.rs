@@ -49,10 +49,19 @@ pub enum Command {
         #[arg(long)]
         user: String,
     },
-    /// Load demo data (idempotent).
+    /// Load demo data (idempotent), or synthetic data at scale for benchmarks.
     Seed {
         #[arg(long)]
         demo: bool,
+        /// Generate this many synthetic applications (benchmarks; see docs/BENCHMARKS.md).
+        #[arg(long, conflicts_with = "demo")]
+        scale: Option<i64>,
+        /// With --scale: manifests under each approved application (70 % of them are approved).
+        #[arg(long, default_value_t = 15)]
+        manifests_per_approval: i64,
+        /// With --scale: audit records per application.
+        #[arg(long, default_value_t = 20)]
+        audit_per_application: i64,
     },
     /// Holiday calendar data.
     #[command(subcommand)]
@@ -209,9 +218,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::Seed { demo } => {
+        Command::Seed {
+            scale: Some(n),
+            manifests_per_approval,
+            audit_per_application,
+            ..
+        } => {
+            if n < 1 {
+                anyhow::bail!("--scale needs a positive number of applications");
+            }
+            let state = open(&config)?;
+            let started = std::time::Instant::now();
+            let report = db::scale::generate(&mut *conn(&state)?, n, manifests_per_approval, audit_per_application)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            println!("generated in {:.1} s", started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::Seed { demo, .. } => {
             if !demo {
-                anyhow::bail!("say --demo to load the demo data");
+                anyhow::bail!("say --demo to load the demo data, or --scale N for benchmark data");
             }
             let state = open(&config)?;
             let logins = seed::demo(&mut *conn(&state)?)?;

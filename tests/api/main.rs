@@ -12,6 +12,7 @@ mod calendar;
 mod cli;
 mod errors;
 mod fixtures;
+mod history;
 mod import;
 mod manifests;
 mod migrations;

@@ -1,0 +1,309 @@
+//! Read models for auditors: the transfer history (applications with their approvals and what
+//! manifests shipped and the operators accepted) and the annual reconciliation of the whitelist.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{count_star, sql};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable};
+use serde::Serialize;
+
+use super::schema::{application_items, enterprises, operators, transfer_applications, whitelist_entries};
+use super::{DbConnection, DbResult};
+
+/// Filters of the transfer history. `province` (the caller's scope) matches either side.
+#[derive(Debug, Clone, Default)]
+pub struct TransferFilter {
+    pub producer: Option<String>,
+    pub operator: Option<String>,
+    pub source_province: Option<String>,
+    pub receiving_province: Option<String>,
+    pub code: Option<String>,
+    pub category: Option<String>,
+    pub status: Option<String>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+    /// The caller's scope, applied on top of the filters above.
+    pub province: Option<String>,
+    pub only_producer: Option<String>,
+    pub only_operator: Option<String>,
+}
+
+type Boxed<'a> = transfer_applications::BoxedQuery<'a, <DbConnection as diesel::Connection>::Backend>;
+
+fn filtered(f: &TransferFilter) -> Boxed<'static> {
+    use transfer_applications::dsl as t;
+    let mut q = t::transfer_applications.into_boxed();
+    if let Some(v) = &f.producer {
+        q = q.filter(t::enterprise_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.operator {
+        q = q.filter(t::operator_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.source_province {
+        q = q.filter(t::source_province.eq(v.clone()));
+    }
+    if let Some(v) = &f.receiving_province {
+        q = q.filter(t::receiving_province.eq(v.clone()));
+    }
+    if let Some(v) = &f.only_producer {
+        q = q.filter(t::enterprise_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.only_operator {
+        q = q.filter(t::operator_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.province {
+        q = q.filter(t::source_province.eq(v.clone()).or(t::receiving_province.eq(v.clone())));
+    }
+    if let Some(v) = &f.status {
+        q = q.filter(t::status.eq(v.clone()));
+    }
+    if let Some(v) = f.from {
+        q = q.filter(t::created_at.ge(v));
+    }
+    if let Some(v) = f.to {
+        q = q.filter(t::created_at.lt(v));
+    }
+    if let Some(v) = &f.code {
+        q = q.filter(
+            t::id.eq_any(
+                application_items::table
+                    .filter(application_items::waste_code.eq(v.clone()))
+                    .select(application_items::application_id),
+            ),
+        );
+    }
+    if let Some(v) = &f.category {
+        q = q.filter(
+            t::id.eq_any(
+                application_items::table
+                    .filter(application_items::category.eq(v.clone()))
+                    .select(application_items::application_id),
+            ),
+        );
+    }
+    q
+}
+
+/// One transfer (an application with its approval and shipments).
+#[derive(Debug, Clone, Queryable, Serialize)]
+pub struct TransferRow {
+    pub id: String,
+    pub created_at: NaiveDateTime,
+    pub enterprise_id: String,
+    pub operator_id: String,
+    pub source_province: String,
+    pub receiving_province: String,
+    pub route: String,
+    pub status: String,
+    pub approval_number: Option<String>,
+    pub valid_until: Option<String>,
+    pub quantity_g: i64,
+    pub shipped_g: i64,
+    pub received_g: i64,
+}
+
+/// Statuses whose quantity counts as approved.
+pub const APPROVED_STATUSES: [&str; 2] = ["approved", "expired"];
+
+/// A page of the history, newest first, before `before_id`.
+pub fn transfers(
+    conn: &mut DbConnection,
+    f: &TransferFilter,
+    before_id: Option<&str>,
+    limit: i64,
+) -> DbResult<Vec<TransferRow>> {
+    use transfer_applications::dsl as t;
+    let mut q = filtered(f);
+    if let Some(b) = before_id {
+        q = q.filter(t::id.lt(b.to_string()));
+    }
+    Ok(q.order(t::id.desc())
+        .limit(limit)
+        .select((
+            t::id,
+            t::created_at,
+            t::enterprise_id,
+            t::operator_id,
+            t::source_province,
+            t::receiving_province,
+            t::route,
+            t::status,
+            t::approval_number,
+            t::valid_until,
+            t::quantity_g,
+            t::shipped_g,
+            t::received_g,
+        ))
+        .load(conn)?)
+}
+
+/// Names and codes for a page of rows: (enterprise names, operator names, codes per application).
+pub type PageDetails = (
+    std::collections::HashMap<String, String>,
+    std::collections::HashMap<String, String>,
+    std::collections::HashMap<String, Vec<String>>,
+);
+
+pub fn page_details(conn: &mut DbConnection, rows: &[TransferRow]) -> DbResult<PageDetails> {
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let ents: Vec<&str> = rows.iter().map(|r| r.enterprise_id.as_str()).collect();
+    let ops: Vec<&str> = rows.iter().map(|r| r.operator_id.as_str()).collect();
+    let enterprise_names = enterprises::table
+        .filter(enterprises::id.eq_any(ents))
+        .select((enterprises::id, enterprises::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let operator_names = operators::table
+        .filter(operators::id.eq_any(ops))
+        .select((operators::id, operators::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut codes: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for (app, code) in application_items::table
+        .filter(application_items::application_id.eq_any(ids))
+        .order((application_items::application_id, application_items::line))
+        .select((application_items::application_id, application_items::waste_code))
+        .load::<(String, String)>(conn)?
+    {
+        codes.entry(app).or_default().push(code);
+    }
+    Ok((enterprise_names, operator_names, codes))
+}
+
+/// Tonnage totals over the whole filtered history.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Totals {
+    pub count: i64,
+    pub requested_g: i64,
+    pub approved_g: i64,
+    pub shipped_g: i64,
+    pub received_g: i64,
+}
+
+pub fn totals(conn: &mut DbConnection, f: &TransferFilter) -> DbResult<Totals> {
+    use transfer_applications::dsl as t;
+    // SUM of BIGINT is NUMERIC on PostgreSQL: cast back so both backends give an i64.
+    let total = |column: &str| sql::<Nullable<BigInt>>(&format!("CAST(SUM(transfer_applications.{column}) AS BIGINT)"));
+    let (count, requested, shipped, received): (i64, Option<i64>, Option<i64>, Option<i64>) = filtered(f)
+        .select((
+            count_star(),
+            total("quantity_g"),
+            total("shipped_g"),
+            total("received_g"),
+        ))
+        .first(conn)?;
+    let approved: Option<i64> = filtered(f)
+        .filter(t::status.eq_any(APPROVED_STATUSES))
+        .select(total("quantity_g"))
+        .first(conn)?;
+    Ok(Totals {
+        count,
+        requested_g: requested.unwrap_or(0),
+        approved_g: approved.unwrap_or(0),
+        shipped_g: shipped.unwrap_or(0),
+        received_g: received.unwrap_or(0),
+    })
+}
+
+/// One line of the annual reconciliation: an operator × a listed scope (a code or a
+/// category) × a source province, summed over the year's entries.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AnnualLine {
+    pub operator_id: String,
+    pub operator_name: String,
+    pub receiving_province: String,
+    pub source_province: String,
+    /// An 8-digit code or a category HWxx, as listed (or the category when rolled up).
+    pub scope: String,
+    pub quota_g: i64,
+    pub reserved_g: i64,
+    pub approved_g: i64,
+    pub shipped_g: i64,
+    pub received_g: i64,
+    /// quota − reserved − approved.
+    pub remaining_g: i64,
+}
+
+/// (operator, operator name, receiving, source, scope, category, quota, reserved, approved,
+/// shipped, received) of one entry.
+type EntrySums = (String, String, String, String, String, String, i64, i64, i64, i64, i64);
+
+/// The year's whitelist against what was approved, shipped and received, per operator and
+/// listed scope (`by_category`: rolled up to the category). Entries of any status count: a
+/// suspended entry's quantities were still used.
+pub fn annual(
+    conn: &mut DbConnection,
+    year: i32,
+    by_category: bool,
+    province: Option<&str>,
+) -> DbResult<Vec<AnnualLine>> {
+    use whitelist_entries::dsl as e;
+    let mut q = e::whitelist_entries
+        .inner_join(operators::table.on(operators::id.eq(e::operator_id)))
+        .filter(e::year.eq(year))
+        .into_boxed();
+    if let Some(p) = province {
+        q = q.filter(
+            e::source_province
+                .eq(p.to_string())
+                .or(e::receiving_province.eq(p.to_string())),
+        );
+    }
+    let rows: Vec<EntrySums> = q
+        .order((operators::name, e::operator_id, e::source_province, e::scope))
+        .select((
+            e::operator_id,
+            operators::name,
+            e::receiving_province,
+            e::source_province,
+            e::scope,
+            e::category,
+            e::quota_g,
+            e::reserved_g,
+            e::approved_g,
+            e::shipped_g,
+            e::received_g,
+        ))
+        .load(conn)?;
+    let mut out: Vec<AnnualLine> = Vec::new();
+    for (op, name, recv, src, scope, category, quota, reserved, approved, shipped, received) in rows {
+        let key = if by_category { category } else { scope };
+        match out
+            .iter_mut()
+            .find(|l| l.operator_id == op && l.source_province == src && l.scope == key)
+        {
+            Some(l) => {
+                l.quota_g += quota;
+                l.reserved_g += reserved;
+                l.approved_g += approved;
+                l.shipped_g += shipped;
+                l.received_g += received;
+                l.remaining_g += quota - reserved - approved;
+            }
+            None => out.push(AnnualLine {
+                operator_id: op,
+                operator_name: name,
+                receiving_province: recv,
+                source_province: src,
+                scope: key,
+                quota_g: quota,
+                reserved_g: reserved,
+                approved_g: approved,
+                shipped_g: shipped,
+                received_g: received,
+                remaining_g: quota - reserved - approved,
+            }),
+        }
+    }
+    out.sort_by(|a, b| {
+        (&a.operator_name, &a.operator_id, &a.source_province, &a.scope).cmp(&(
+            &b.operator_name,
+            &b.operator_id,
+            &b.source_province,
+            &b.scope,
+        ))
+    });
+    Ok(out)
+}

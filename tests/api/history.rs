@@ -1,0 +1,319 @@
+//! The transfer history and the annual reconciliation against hand-computed expectations, the
+//! CSV exports, and a 100 000-row CSV export streamed in bounded memory.
+
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::fixtures::{Registry, this_year};
+use crate::manifests::approved_application;
+use crate::support::{Backend, TestApp, assert_problem};
+
+fn filing(operator_id: &str, code: &str, kg: &str) -> Value {
+    let y = this_year();
+    json!({
+        "operator_id": operator_id,
+        "method": "dispose",
+        "period_start": format!("{y}-12-01"),
+        "period_end": format!("{}-05-31", y + 1),
+        "items": [{"waste_code": code, "waste_name": "测试废物", "physical_form": "液态",
+                   "hazards": ["T"], "packaging": "桶", "quantity_kg": kg}],
+        "carriers": [{"name": "重庆危运物流有限公司", "permit_number": "渝交运管许可字500000001号"}]
+    })
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+    let (s, b, _) = app.post_json(path, Some(token), &body).await;
+    assert!(s == 200 || s == 201, "{s} {b}");
+    b
+}
+
+/// A: 40 kg HW08 approved, 25 shipped, 20 received. B: 10 kg HW08 filed. C: 5 kg HW49
+/// (standard route, no entry).
+async fn seeded(app: &TestApp) -> (Registry, String, String, String) {
+    let reg = Registry::setup(app).await;
+    reg.confirmed_entry(app, "HW08", "100").await;
+    let a = approved_application(app, &reg, "40").await;
+    let m = post(
+        app,
+        &reg.enterprise_token,
+        "/api/v1/manifests",
+        json!({"application_id": a, "items": [{"line": 0, "quantity_kg": "25"}],
+               "carrier": {"name": "重庆危运", "permit_number": "渝001", "vehicle_plate": "渝A12345", "driver_name": "李四"},
+               "route_from": "重庆", "route_to": "成都", "departure_at": chrono::Utc::now().to_rfc3339()}),
+    )
+    .await;
+    let mid = m["id"].as_str().unwrap();
+    post(
+        app,
+        &reg.enterprise_token,
+        &format!("/api/v1/manifests/{mid}/dispatch"),
+        json!({}),
+    )
+    .await;
+    post(
+        app,
+        &reg.operator_token,
+        &format!("/api/v1/manifests/{mid}/receipt"),
+        json!({"outcome": "received", "items": [{"line": 0, "accepted_kg": "20"}], "note": "残液"}),
+    )
+    .await;
+    let b = post(
+        app,
+        &reg.enterprise_token,
+        "/api/v1/transfer-applications",
+        filing(&reg.operator_id, "900-249-08", "10"),
+    )
+    .await;
+    let c = post(
+        app,
+        &reg.enterprise_token,
+        "/api/v1/transfer-applications",
+        filing(&reg.operator_id, "900-041-49", "5"),
+    )
+    .await;
+    assert_eq!(c["route"], "standard");
+    (
+        reg,
+        a,
+        b["id"].as_str().unwrap().to_string(),
+        c["id"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn ids(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let (s, page, _) = app.get(&format!("/api/v1/transfers{query}"), Some(token)).await;
+    assert_eq!(s, 200, "{query}: {page}");
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["application_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn history_filters_and_totals(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (reg, a, b, c) = seeded(&app).await;
+    app.add_user("aud", "auditor", None).await;
+    let aud = app.login("aud").await;
+
+    let (s, page, _) = app.get("/api/v1/transfers", Some(&aud)).await;
+    assert_eq!(s, 200, "{page}");
+    // Newest first.
+    let all: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["application_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(all, vec![c.as_str(), b.as_str(), a.as_str()]);
+    assert_eq!(
+        page["totals"],
+        json!({"count": 3, "requested_kg": "55.000", "approved_kg": "40.000", "shipped_kg": "25.000", "received_kg": "20.000"})
+    );
+    let first = &page["items"][2];
+    assert_eq!(first["producer_name"], "重庆测试化工有限公司");
+    assert_eq!(first["operator_name"], "四川测试环保处置有限公司");
+    assert_eq!(first["waste_codes"], json!(["900-249-08"]));
+    assert!(first["approval_number"].as_str().unwrap().starts_with("渝危转"));
+    assert_eq!(
+        (first["shipped_kg"].as_str(), first["received_kg"].as_str()),
+        (Some("25.000"), Some("20.000"))
+    );
+
+    assert_eq!(ids(&app, &aud, "?code=900-249-08").await, vec![b.clone(), a.clone()]);
+    assert_eq!(ids(&app, &aud, "?category=HW49").await, vec![c.clone()]);
+    assert_eq!(ids(&app, &aud, "?status=approved").await, vec![a.clone()]);
+    assert_eq!(
+        ids(&app, &aud, &format!("?producer={}", reg.enterprise_id)).await.len(),
+        3
+    );
+    assert_eq!(
+        ids(&app, &aud, &format!("?operator={}&status=submitted", reg.operator_id)).await,
+        vec![c.clone(), b.clone()]
+    );
+    assert_eq!(
+        ids(&app, &aud, "?source_province=500000&receiving_province=510000")
+            .await
+            .len(),
+        3
+    );
+    assert!(ids(&app, &aud, "?source_province=510000").await.is_empty());
+    assert!(ids(&app, &aud, "?from=2999-01-01").await.is_empty());
+    assert_eq!(ids(&app, &aud, "?to=2999-01-01&from=2000-01-01").await.len(), 3);
+    let (_, page, _) = app.get("/api/v1/transfers?code=900-249-08", Some(&aud)).await;
+    assert_eq!(page["totals"]["requested_kg"], "50.000");
+    assert_eq!(page["totals"]["approved_kg"], "40.000");
+
+    // Scopes: Guizhou sees nothing; the producer and the operator their own; Sichuan all three.
+    assert!(ids(&app, &reg.gz, "").await.is_empty());
+    assert_eq!(ids(&app, &reg.sc, "").await.len(), 3);
+    assert_eq!(ids(&app, &reg.operator_token, "").await.len(), 3);
+    assert!(
+        ids(&app, &reg.enterprise_token, "?producer=someone-else")
+            .await
+            .is_empty(),
+        "scope wins over a filter"
+    );
+
+    // Pages: totals on the first only; the cursor continues where the page ended.
+    let (_, p1, _) = app.get("/api/v1/transfers?limit=2", Some(&aud)).await;
+    assert_eq!(p1["items"].as_array().unwrap().len(), 2);
+    let cursor = p1["next_cursor"].as_str().unwrap();
+    let (_, p2, _) = app
+        .get(&format!("/api/v1/transfers?limit=2&cursor={cursor}"), Some(&aud))
+        .await;
+    assert_eq!(p2["items"][0]["application_id"], a.as_str());
+    assert!(p2["totals"].is_null() && p2["next_cursor"].is_null());
+    let (_, p, _) = app.get("/api/v1/transfers?totals=false", Some(&aud)).await;
+    assert!(p["totals"].is_null());
+
+    // Bad filters: every problem at once.
+    let (s, body, h) = app
+        .get(
+            "/api/v1/transfers?code=123&category=HW41&status=lost&from=x&source_province=999999&limit=0",
+            Some(&aud),
+        )
+        .await;
+    assert_eq!(assert_problem(s, &body, &h, 422).len(), 6, "{body}");
+
+    // CSV: BOM, bilingual header, one line per transfer.
+    let res = app
+        .client
+        .get(app.url("/api/v1/transfers?code=900-249-08"))
+        .bearer_auth(&aud)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let bytes = res.bytes().await.unwrap();
+    assert!(bytes.starts_with("\u{feff}".as_bytes()));
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    assert!(r.headers().unwrap().iter().any(|h| h == "批准文号 approval_number"));
+    let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[1][0], a.as_str());
+    assert_eq!(&rows[1][15], "25.000");
+}
+both_backends!(history_filters_and_totals, history_filters_and_totals);
+
+async fn annual_reconciliation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (reg, ..) = seeded(&app).await;
+    let year = this_year();
+    let (s, report, _) = app
+        .get(&format!("/api/v1/reports/annual?year={year}"), Some(&reg.sc))
+        .await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(
+        report["lines"],
+        json!([{
+            "operator_id": reg.operator_id, "operator_name": "四川测试环保处置有限公司",
+            "receiving_province": "510000", "source_province": "500000", "scope": "HW08",
+            "quota_kg": "100.000", "reserved_kg": "10.000", "approved_kg": "40.000",
+            "shipped_kg": "25.000", "received_kg": "20.000", "remaining_kg": "50.000"
+        }])
+    );
+    let (_, report, _) = app
+        .get(
+            &format!("/api/v1/reports/annual?year={year}&by=category"),
+            Some(&reg.cq),
+        )
+        .await;
+    assert_eq!(report["lines"][0]["scope"], "HW08");
+    assert_eq!(report["by"], "category");
+    let (_, report, _) = app
+        .get(&format!("/api/v1/reports/annual?year={year}"), Some(&reg.gz))
+        .await;
+    assert_eq!(report["lines"], json!([]), "Guizhou has no part in it");
+    let (_, report, _) = app
+        .get(&format!("/api/v1/reports/annual?year={}", year + 1), Some(&reg.sc))
+        .await;
+    assert_eq!(report["lines"], json!([]));
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/reports/annual?year={year}"),
+            Some(&reg.enterprise_token)
+        )
+        .await
+        .0,
+        403
+    );
+    let (s, body, h) = app.get("/api/v1/reports/annual?by=month", Some(&reg.sc)).await;
+    assert_eq!(assert_problem(s, &body, &h, 422), vec!["query.required", "query.by"]);
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/reports/annual?year={year}")))
+        .bearer_auth(&reg.sc)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    let text = res.text().await.unwrap();
+    assert!(text.starts_with('\u{feff}'));
+    assert_eq!(text.lines().count(), 2);
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(",100.000,10.000,40.000,25.000,20.000,50.000")
+    );
+}
+both_backends!(annual_reconciliation, annual_reconciliation);
+
+/// Resident memory of this process (the test and the in-process server), in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// 100 000 transfers exported as CSV: every row arrives, in chunks of one database page, and
+/// the process grows by far less than the file's size.
+async fn csv_export_streams_100k_rows(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_user("root", "admin", None).await;
+    let admin = app.login("root").await;
+    let db = app.state.db.clone();
+    let made = db
+        .run(|c| hwtransfer::db::scale::generate(c, 100_000, 0, 0).map_err(hwtransfer::db::DbError::Other))
+        .await
+        .unwrap();
+    assert_eq!(made.applications, 100_000);
+    let before = rss_kib();
+    let mut res = app
+        .client
+        .get(app.url("/api/v1/transfers"))
+        .bearer_auth(&admin)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("content-length").is_none(), "streamed, not buffered");
+    let (mut total, mut lines, mut largest, mut peak) = (0usize, 0usize, 0usize, before);
+    while let Some(chunk) = res.chunk().await.unwrap() {
+        total += chunk.len();
+        largest = largest.max(chunk.len());
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+        peak = peak.max(rss_kib());
+    }
+    assert_eq!(lines, 100_001, "header + every row");
+    assert!(total > 20_000_000, "{total} bytes");
+    assert!(
+        largest < 1_000_000,
+        "chunks are single pages, the largest was {largest} bytes"
+    );
+    let growth_kib = peak.saturating_sub(before);
+    assert!(
+        growth_kib * 1024 < total as u64 / 2,
+        "memory grew by {growth_kib} KiB while streaming {total} bytes"
+    );
+}
+both_backends!(csv_export_streams_100k_rows, csv_export_streams_100k_rows);
