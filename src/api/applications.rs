@@ -417,11 +417,7 @@ fn read_filing(
             }
         }
     }
-    let canonical = serde_json::to_string(body).unwrap_or_default();
-    let hash = Sha256::digest(canonical.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = request_hash(body);
     let filing = (|| {
         Some(Filing {
             enterprise_id: enterprise_id.to_string(),
@@ -437,6 +433,15 @@ fn read_filing(
         })
     })();
     r.into_result(filing)
+}
+
+/// The fingerprint of a create request, kept with its `Idempotency-Key` so a reused key with a
+/// different body is told apart from a retry.
+pub(crate) fn request_hash(body: &Value) -> String {
+    Sha256::digest(serde_json::to_string(body).unwrap_or_default().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub(crate) fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {

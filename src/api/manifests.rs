@@ -6,10 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::applications::{etag, idempotency_key, if_match, load_visible, parse_instant};
+use super::applications::{etag, idempotency_key, if_match, load_visible, parse_instant, request_hash};
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
 use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
 use crate::app::AppState;
@@ -190,13 +189,6 @@ fn parse_plate(s: &str) -> Result<String, Invalid> {
     }
 }
 
-fn body_hash(body: &Value) -> String {
-    Sha256::digest(serde_json::to_string(body).unwrap_or_default().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn read_manifest(body: &Value, enterprise_id: &str, created_by: &str, key: Option<String>) -> ApiResult<NewManifest> {
     let mut r = BodyReader::new(body, "");
     r.deny_unknown(&[
@@ -264,7 +256,7 @@ fn read_manifest(body: &Value, enterprise_id: &str, created_by: &str, key: Optio
                 departure_at: departure?,
             },
             idempotency_key: key,
-            request_hash: body_hash(body),
+            request_hash: request_hash(body),
             created_by: created_by.to_string(),
         })
     })();

@@ -757,11 +757,3 @@ pub fn recompute_provisional(
         Ok(open.len())
     })
 }
-
-/// Per approved line: (line, approved grams, drawn by manifests, accepted at receipt).
-pub fn approval_usage(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<(i32, i64, i64, i64)>> {
-    Ok(items(conn, app_id)?
-        .into_iter()
-        .map(|i| (i.line, i.quantity_g, i.shipped_g, i.received_g))
-        .collect())
-}
