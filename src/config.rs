@@ -108,6 +108,28 @@ pub struct Config {
     /// Maximum JSON request body, in bytes.
     #[arg(long, global = true, env = "HWT_MAX_JSON_BYTES", default_value_t = 1_048_576)]
     pub max_json_bytes: usize,
+
+    /// Milliseconds between runs of the webhook delivery job (0 = no delivery from this process).
+    #[arg(long, global = true, env = "HWT_WEBHOOK_INTERVAL_MS", default_value_t = 1000)]
+    pub webhook_interval_ms: u64,
+
+    /// Milliseconds a subscriber's endpoint has to answer a delivery.
+    #[arg(long, global = true, env = "HWT_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub webhook_timeout_ms: u64,
+
+    /// Milliseconds before the first retry of a failed delivery; each further wait doubles, up to
+    /// an hour, for 24 hours.
+    #[arg(long, global = true, env = "HWT_WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub webhook_retry_base_ms: u64,
+
+    /// Allow `http://` subscription URLs (development and tests). Production requires `https://`.
+    #[arg(long, global = true, env = "HWT_WEBHOOK_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_http: bool,
+
+    /// Seconds a replica's lease on a background job lasts without renewal; another replica takes
+    /// the job over this long after the holder died.
+    #[arg(long, global = true, env = "HWT_JOB_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub job_lease_secs: u64,
 }
 
 /// Every `HWT_` variable the service knows; anything else with that prefix is refused.
@@ -133,6 +155,11 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_SWEEP_INTERVAL_SECS",
     "HWT_MAX_ATTACHMENT_BYTES",
     "HWT_TRUSTED_PROXIES",
+    "HWT_WEBHOOK_INTERVAL_MS",
+    "HWT_WEBHOOK_TIMEOUT_MS",
+    "HWT_WEBHOOK_RETRY_BASE_MS",
+    "HWT_WEBHOOK_ALLOW_HTTP",
+    "HWT_JOB_LEASE_SECS",
 ];
 
 /// Names of `HWT_` variables in `vars` that no setting reads.
@@ -183,6 +210,11 @@ impl Config {
             max_attachment_bytes: 10 * 1024 * 1024,
             trusted_proxies: Vec::new(),
             discrepancy_percent: 5.0,
+            webhook_interval_ms: 1000,
+            webhook_timeout_ms: 10_000,
+            webhook_retry_base_ms: 10_000,
+            webhook_allow_http: false,
+            job_lease_secs: 30,
         }
     }
 
@@ -239,6 +271,11 @@ impl std::fmt::Debug for Config {
             .field("discrepancy_percent", &self.discrepancy_percent)
             .field("max_attachment_bytes", &self.max_attachment_bytes)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("webhook_interval_ms", &self.webhook_interval_ms)
+            .field("webhook_timeout_ms", &self.webhook_timeout_ms)
+            .field("webhook_retry_base_ms", &self.webhook_retry_base_ms)
+            .field("webhook_allow_http", &self.webhook_allow_http)
+            .field("job_lease_secs", &self.job_lease_secs)
             .finish()
     }
 }

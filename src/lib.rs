@@ -17,3 +17,4 @@ pub mod domain;
 pub mod jobs;
 pub mod metrics;
 pub mod telemetry;
+pub mod webhooks;

@@ -11,6 +11,7 @@ pub struct Metrics {
     pool_connections: IntGauge,
     pool_idle: IntGauge,
     pool_waiting: IntGauge,
+    webhook_attempts: IntCounterVec,
 }
 
 impl Metrics {
@@ -33,6 +34,11 @@ impl Metrics {
         let pool_connections = IntGauge::new("db_pool_connections", "Open pooled database connections")?;
         let pool_idle = IntGauge::new("db_pool_idle", "Idle pooled database connections")?;
         let pool_waiting = IntGauge::new("db_pool_waiting", "Requests waiting for a database connection")?;
+        let webhook_attempts = IntCounterVec::new(
+            Opts::new("webhook_attempts_total", "Webhook delivery attempts by outcome"),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(webhook_attempts.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
@@ -45,6 +51,7 @@ impl Metrics {
             pool_connections,
             pool_idle,
             pool_waiting,
+            webhook_attempts,
         })
     }
 
@@ -55,6 +62,12 @@ impl Metrics {
         self.latency
             .with_label_values(&[method, route])
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn webhook_attempt(&self, delivered: bool) {
+        self.webhook_attempts
+            .with_label_values(&[if delivered { "delivered" } else { "failed" }])
+            .inc();
     }
 
     /// The text exposition, with the pool gauges read now.

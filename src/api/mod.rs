@@ -15,6 +15,7 @@ pub mod middleware;
 pub mod reference;
 pub mod registry;
 pub mod users;
+pub mod webhooks;
 pub mod whitelist;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -30,7 +31,14 @@ use utoipa_actix_web::service_config::ServiceConfig;
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
-    components(schemas(error::Problem, error::FieldProblem)),
+    components(schemas(
+        error::Problem,
+        error::FieldProblem,
+        crate::webhooks::Event,
+        crate::webhooks::ApplicationEventData,
+        crate::webhooks::ManifestEventData,
+        crate::webhooks::WhitelistEntryEventData,
+    )),
     tags(
         (name = "auth", description = "Tokens and the caller"),
         (name = "reference", description = "Provinces and the waste catalogue"),
@@ -42,6 +50,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
         (name = "manifests", description = "Shipment manifests (电子转移联单) and receipt"),
         (name = "history", description = "Transfer history and the annual reconciliation"),
         (name = "audit", description = "The hash-chained audit trail"),
+        (name = "webhooks", description = "Signed webhooks: subscriptions, deliveries, replay (see docs/WEBHOOKS.md)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -129,7 +138,15 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(audit::verify)
         .service(audit::events)
         .service(history::transfers)
-        .service(history::annual);
+        .service(history::annual)
+        .service(webhooks::event_types)
+        .service(webhooks::create_subscription)
+        .service(webhooks::list_subscriptions)
+        .service(webhooks::get_subscription)
+        .service(webhooks::delete_subscription)
+        .service(webhooks::enable_subscription)
+        .service(webhooks::list_deliveries)
+        .service(webhooks::replay);
 }
 
 /// Routes outside `/api/v1`.

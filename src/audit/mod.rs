@@ -103,7 +103,7 @@ pub fn current() -> Context {
 }
 
 /// Fields never copied into the trail.
-const REDACTED: [&str; 3] = ["password_hash", "secret_hash", "request_hash"];
+const REDACTED: [&str; 4] = ["password_hash", "secret_hash", "request_hash", "secret"];
 
 /// A row as JSON for diffing (secrets left out).
 pub fn snapshot<T: Serialize>(row: &T) -> Value {

@@ -328,6 +328,12 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             std::time::Duration::from_secs(config.sweep_interval_secs),
         );
     }
+    if config.webhook_interval_ms > 0 {
+        crate::jobs::delivery::spawn(
+            state.clone(),
+            std::time::Duration::from_millis(config.webhook_interval_ms),
+        )?;
+    }
     let (server, addr) = app::start_server(state, &config.listen)?;
     println!("hwtransfer listening on http://{addr}  (API docs: http://{addr}/docs/)");
     if let Some(logins) = logins {

@@ -448,6 +448,20 @@ fn event(
             at: db_now(),
         })
         .execute(conn)?;
+    // The same moment, for webhook subscribers (stored at commit with the rest).
+    if let Some(t) = super::outbox::application_event_type(kind)
+        && let Some(app) = app_by_id(conn, app_id)?
+    {
+        let data = super::outbox::application_data(&app, &detail);
+        super::outbox::emit(
+            conn,
+            t,
+            "transfer_application",
+            app_id,
+            super::outbox::application_audience(&app),
+            data,
+        )?;
+    }
     Ok(())
 }
 
@@ -1261,6 +1275,129 @@ pub struct ApplicationSweep {
     pub deemed_accepted: Vec<String>,
     pub overdue_marked: Vec<String>,
     pub expired: Vec<String>,
+    /// Steps whose deciding province was reminded that they are due by the next working day.
+    pub reminded: Vec<String>,
+    /// Approvals whose parties were told they expire within five working days.
+    pub expiry_notices: Vec<String>,
+}
+
+/// Working days before an approval's end at which its parties are told.
+pub const EXPIRY_NOTICE_WORKING_DAYS: u32 = 5;
+
+/// Reminders, each sent once: a step due by the end of the next working day (to the deciding
+/// province), and an approval ending within five working days (to every party).
+fn remind(
+    conn: &mut DbConnection,
+    cal: &WorkingDayCalendar,
+    now: DateTime<Utc>,
+    report: &mut ApplicationSweep,
+) -> DbResult<()> {
+    let now_db = to_db_time(now);
+    let today = shanghai_date(now);
+    let tomorrow = cal.add_working_days(today, 1).date.to_string();
+    let soon: Vec<StepRow> = application_steps::table
+        .filter(application_steps::completed_at.is_null())
+        .filter(application_steps::overdue_at.is_null())
+        .filter(application_steps::reminded_at.is_null())
+        .filter(application_steps::due_on.le(&tomorrow))
+        .filter(application_steps::due_at.ge(now_db))
+        .select(StepRow::as_select())
+        .load(conn)?;
+    for step in soon {
+        // A suspended clock is not running down.
+        let suspended = clock_suspensions::table
+            .filter(clock_suspensions::step_id.eq(&step.id))
+            .filter(clock_suspensions::resumed_on.is_null())
+            .count()
+            .get_result::<i64>(conn)?
+            > 0;
+        if suspended {
+            continue;
+        }
+        let sent = write_tx(conn, |conn| {
+            let n = diesel::update(
+                application_steps::table
+                    .find(&step.id)
+                    .filter(application_steps::reminded_at.is_null()),
+            )
+            .set(application_steps::reminded_at.eq(Some(now_db)))
+            .execute(conn)?;
+            if n == 0 {
+                return Ok::<bool, DbError>(false);
+            }
+            let Some(app) = app_by_id(conn, &step.application_id)? else {
+                return Ok(false);
+            };
+            let province = if step.side == "receiving" {
+                &app.receiving_province
+            } else {
+                &app.source_province
+            };
+            let detail = serde_json::json!({ "step": step.kind, "side": step.side, "due_on": step.due_on, "due_at": step.due_at.and_utc().to_rfc3339(), "provisional": step.provisional });
+            super::outbox::emit(
+                conn,
+                crate::webhooks::EventType::StepDueTomorrow,
+                "transfer_application",
+                &app.id,
+                crate::webhooks::Audience::new().with(crate::webhooks::OwnerKind::Province, province),
+                super::outbox::application_data(&app, &detail),
+            )?;
+            super::audit::record(
+                conn,
+                "application_step",
+                &step.id,
+                "reminded",
+                serde_json::json!({ "reminded_at": {"from": null, "to": now_db} }),
+            )?;
+            Ok(true)
+        })?;
+        if sent {
+            report.reminded.push(step.application_id.clone());
+        }
+    }
+    let horizon = cal.add_working_days(today, EXPIRY_NOTICE_WORKING_DAYS).date.to_string();
+    let ending: Vec<AppRow> = transfer_applications::table
+        .filter(transfer_applications::status.eq(Status::Approved.as_str()))
+        .filter(transfer_applications::expiry_notice_at.is_null())
+        .filter(transfer_applications::valid_until.le(&horizon))
+        .filter(transfer_applications::valid_until.ge(today.to_string()))
+        .select(AppRow::as_select())
+        .load(conn)?;
+    for app in ending {
+        let sent = write_tx(conn, |conn| {
+            let n = diesel::update(
+                transfer_applications::table
+                    .find(&app.id)
+                    .filter(transfer_applications::expiry_notice_at.is_null()),
+            )
+            .set(transfer_applications::expiry_notice_at.eq(Some(now_db)))
+            .execute(conn)?;
+            if n == 0 {
+                return Ok::<bool, DbError>(false);
+            }
+            let detail = serde_json::json!({ "valid_until": app.valid_until, "quantity_g": app.quantity_g, "shipped_g": app.shipped_g });
+            super::outbox::emit(
+                conn,
+                crate::webhooks::EventType::ApprovalExpiring,
+                "transfer_application",
+                &app.id,
+                super::outbox::application_audience(&app),
+                super::outbox::application_data(&app, &detail),
+            )?;
+            super::audit::record(
+                conn,
+                "transfer_application",
+                &app.id,
+                "expiry_notice",
+                serde_json::json!({ "expiry_notice_at": {"from": null, "to": now_db} }),
+            )?;
+            Ok(true)
+        })?;
+        if sent {
+            report.expiry_notices.push(app.id.clone());
+        }
+    }
+    Ok(())
 }
 
 /// The sweeper's duties: deemed acceptance, overdue marking (an escalation record in the
@@ -1413,6 +1550,7 @@ pub fn sweep(
             report.expired.push(app.id);
         }
     }
+    remind(conn, cal, now, &mut report)?;
     Ok(report)
 }
 

@@ -32,8 +32,15 @@ thread_local! {
     static DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Bookkeeping for `write_tx`: a unit of work is starting; returns (outermost, pending length).
-pub(super) fn enter() -> (bool, usize) {
+/// Where a unit of work started in the pending audit records and outbox events.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Mark {
+    records: usize,
+    events: usize,
+}
+
+/// Bookkeeping for `write_tx`: a unit of work is starting; returns (outermost, mark).
+pub(super) fn enter() -> (bool, Mark) {
     let depth = DEPTH.with(|d| {
         let v = d.get();
         d.set(v + 1);
@@ -41,17 +48,28 @@ pub(super) fn enter() -> (bool, usize) {
     });
     if depth == 0 {
         PENDING.with(|p| p.borrow_mut().clear());
+        super::outbox::truncate_pending(0);
     }
-    (depth == 0, PENDING.with(|p| p.borrow().len()))
+    let mark = Mark {
+        records: PENDING.with(|p| p.borrow().len()),
+        events: super::outbox::pending_len(),
+    };
+    (depth == 0, mark)
 }
 
 /// Bookkeeping for `write_tx`: the unit of work that `enter` returned `mark` for has ended; a
-/// failed one drops what it recorded.
-pub(super) fn leave(ok: bool, mark: usize) {
+/// failed one drops what it recorded and emitted.
+pub(super) fn leave(ok: bool, mark: Mark) {
     if !ok {
-        PENDING.with(|p| p.borrow_mut().truncate(mark));
+        PENDING.with(|p| p.borrow_mut().truncate(mark.records));
+        super::outbox::truncate_pending(mark.events);
     }
     DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+}
+
+/// True inside a `write_tx` on this thread.
+pub(super) fn in_unit_of_work() -> bool {
+    DEPTH.with(|d| d.get()) > 0
 }
 
 /// Records a change of an object by the acting context of this thread. Inside a write
@@ -95,19 +113,21 @@ pub fn record_change<T: Serialize>(
     )
 }
 
-/// Chains and inserts what this transaction recorded; called by `write_tx` just before commit.
+/// Chains and inserts what this transaction recorded, then the outbox events it emitted;
+/// called by `write_tx` just before commit.
 pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
     let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    if pending.is_empty() {
+    let events = super::outbox::take_pending();
+    if pending.is_empty() && events.is_empty() {
         return Ok(());
     }
     // Lock the head row (PostgreSQL: until commit; SQLite already holds the write lock).
     diesel::update(audit_head::table.find(1))
         .set(audit_head::seq.eq(audit_head::seq))
         .execute(conn)?;
-    let (mut seq, mut prev): (i64, String) = audit_head::table
+    let (mut seq, mut prev, event_seq): (i64, String, i64) = audit_head::table
         .find(1)
-        .select((audit_head::seq, audit_head::hash))
+        .select((audit_head::seq, audit_head::hash, audit_head::event_seq))
         .first(conn)?;
     let at = db_now();
     let mut rows = Vec::with_capacity(pending.len());
@@ -135,8 +155,14 @@ pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
     for row in &rows {
         diesel::insert_into(audit_log::table).values(row).execute(conn)?;
     }
+    // Events are numbered under the same lock, so their `seq` follows commit order too.
+    let event_seq = super::outbox::insert_events(conn, events, event_seq)?;
     diesel::update(audit_head::table.find(1))
-        .set((audit_head::seq.eq(seq), audit_head::hash.eq(&prev)))
+        .set((
+            audit_head::seq.eq(seq),
+            audit_head::hash.eq(&prev),
+            audit_head::event_seq.eq(event_seq),
+        ))
         .execute(conn)?;
     Ok(())
 }

@@ -14,6 +14,7 @@ use super::{DbConnection, DbError, DbResult, audit, new_id, to_db_time, write_tx
 use crate::domain::Invalid;
 use crate::domain::calendar::{WorkingDayCalendar, deadline_instant, shanghai_date};
 use crate::domain::workflow::Status;
+use crate::webhooks::EventType;
 
 /// Working days the operator has to confirm receipt (部令第23号 第20条).
 pub const RECEIPT_WORKING_DAYS: u32 = 5;
@@ -315,8 +316,31 @@ pub fn create(conn: &mut DbConnection, m: &NewManifest, now: DateTime<Utc>) -> D
                 Some(&serde_json::json!({ "manifest": crate::audit::snapshot(&row), "items": item_rows })),
             ),
         )?;
+        emit(conn, EventType::ManifestCreated, &row)?;
         Ok(CreateOutcome::Created(row))
     })
+}
+
+/// Tells the manifest's parties (both enterprises and both provinces) through the outbox.
+fn emit(conn: &mut DbConnection, t: EventType, m: &ManifestRow) -> DbResult<()> {
+    use crate::webhooks::{Audience, ManifestEventData, OwnerKind};
+    let audience = Audience::new()
+        .with(OwnerKind::Enterprise, &m.enterprise_id)
+        .with(OwnerKind::Operator, &m.operator_id)
+        .with(OwnerKind::Province, &m.source_province)
+        .with(OwnerKind::Province, &m.receiving_province);
+    let data = serde_json::to_value(ManifestEventData {
+        manifest_id: m.id.clone(),
+        number: m.number.clone(),
+        application_id: m.application_id.clone(),
+        status: m.status.clone(),
+        enterprise_id: m.enterprise_id.clone(),
+        operator_id: m.operator_id.clone(),
+        discrepancy: m.discrepancy,
+        discrepancy_note: m.discrepancy_note.clone(),
+    })
+    .unwrap_or_default();
+    super::outbox::emit(conn, t, "manifest", &m.id, audience, data)
 }
 
 /// Moves `shipped` and `received` grams on an approved item, its application's totals and its
@@ -627,6 +651,12 @@ pub fn act(
             m.insert("items".into(), serde_json::json!({ "from": null, "to": accepted }));
         }
         audit::record(conn, "manifest", id, action, diff)?;
+        if matches!(act, ManifestAct::Receive { .. } | ManifestAct::Reject { .. }) {
+            emit(conn, EventType::ManifestReceived, &after)?;
+            if after.discrepancy {
+                emit(conn, EventType::ManifestDiscrepancy, &after)?;
+            }
+        }
         Ok(Ok(after))
     })
 }

@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod history;
 pub mod manifests;
 pub mod migrate;
+pub mod outbox;
 pub mod pool;
 pub mod registry;
 pub mod scale;

@@ -238,6 +238,7 @@ diesel::table! {
         quantity_g -> BigInt,
         shipped_g -> BigInt,
         received_g -> BigInt,
+        expiry_notice_at -> Nullable<Timestamp>,
     }
 }
 
@@ -273,6 +274,7 @@ diesel::table! {
         completed_at -> Nullable<Timestamp>,
         outcome -> Nullable<Text>,
         overdue_at -> Nullable<Timestamp>,
+        reminded_at -> Nullable<Timestamp>,
     }
 }
 
@@ -359,6 +361,7 @@ diesel::table! {
         id -> Integer,
         seq -> BigInt,
         hash -> Text,
+        event_seq -> BigInt,
     }
 }
 diesel::table! {
@@ -427,6 +430,81 @@ diesel::joinable!(application_items -> transfer_applications (application_id));
 diesel::joinable!(application_steps -> transfer_applications (application_id));
 diesel::joinable!(clock_suspensions -> application_steps (step_id));
 diesel::joinable!(decisions -> transfer_applications (application_id));
+diesel::table! {
+    outbox_events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        event_type -> Text,
+        object_type -> Text,
+        object_id -> Text,
+        audience -> Text,
+        payload -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Text,
+        owner_kind -> Text,
+        owner_id -> Text,
+        url -> Text,
+        event_types -> Text,
+        secret -> Text,
+        description -> Nullable<Text>,
+        status -> Text,
+        failing_since -> Nullable<Timestamp>,
+        last_success_at -> Nullable<Timestamp>,
+        last_failure_at -> Nullable<Timestamp>,
+        disabled_at -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        subscription_id -> Text,
+        event_seq -> BigInt,
+        object_id -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        give_up_at -> Timestamp,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Text,
+        delivery_id -> Text,
+        attempt -> Integer,
+        at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> Integer,
+    }
+}
+
+diesel::table! {
+    job_leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
+diesel::joinable!(webhook_deliveries -> outbox_events (event_seq));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(application_events -> transfer_applications (application_id));
 diesel::joinable!(application_attachments -> transfer_applications (application_id));
 diesel::joinable!(manifests -> transfer_applications (application_id));
@@ -460,4 +538,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     manifests,
     manifest_items,
     manifest_counters,
+    outbox_events,
+    webhook_subscriptions,
+    webhook_deliveries,
+    webhook_attempts,
+    job_leases,
 );

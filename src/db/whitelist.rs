@@ -321,6 +321,30 @@ pub fn change_status(
                 "version": {"from": expected_version, "to": expected_version + 1},
             }),
         )?;
+        let event = match (change, status) {
+            (_, "suspended") => Some(crate::webhooks::EventType::WhitelistEntrySuspended),
+            ("reinstate", _) => Some(crate::webhooks::EventType::WhitelistEntryReinstated),
+            _ => None,
+        };
+        if let Some(t) = event {
+            use crate::webhooks::{Audience, OwnerKind, WhitelistEntryEventData};
+            let audience = Audience::new()
+                .with(OwnerKind::Operator, &entry.operator_id)
+                .with(OwnerKind::Province, &entry.receiving_province)
+                .with(OwnerKind::Province, &entry.source_province);
+            let data = serde_json::to_value(WhitelistEntryEventData {
+                entry_id: entry.id.clone(),
+                year: entry.year,
+                operator_id: entry.operator_id.clone(),
+                source_province: entry.source_province.clone(),
+                receiving_province: entry.receiving_province.clone(),
+                scope: entry.scope.clone(),
+                status: entry.status.clone(),
+                reason: entry.status_reason.clone(),
+            })
+            .unwrap_or_default();
+            super::outbox::emit(conn, t, "whitelist_entry", id, audience, data)?;
+        }
         Ok(Some(entry))
     })
 }

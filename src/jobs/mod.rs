@@ -1,6 +1,8 @@
 //! Background jobs. The sweeper runs on exactly one replica at a time: each run holds a
 //! PostgreSQL advisory lock (SQLite is a single process), and every step is safe to run twice.
 
+pub mod delivery;
+
 use std::time::Duration;
 
 use actix_web::web;

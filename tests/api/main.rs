@@ -22,4 +22,5 @@ mod permissions;
 mod race;
 mod reference;
 mod seed;
+mod webhooks;
 mod whitelist;

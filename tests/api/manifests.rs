@@ -8,7 +8,7 @@ use crate::both_backends;
 use crate::fixtures::{Registry, this_year};
 use crate::support::{Backend, TestApp, assert_problem};
 
-fn filing(operator_id: &str, kg: &str) -> Value {
+pub fn filing(operator_id: &str, kg: &str) -> Value {
     let y = this_year();
     json!({
         "operator_id": operator_id,
@@ -61,7 +61,7 @@ pub async fn approved_application(app: &TestApp, reg: &Registry, kg: &str) -> St
     id
 }
 
-fn manifest(application_id: &str, lines: &[(i64, &str)]) -> Value {
+pub fn manifest(application_id: &str, lines: &[(i64, &str)]) -> Value {
     json!({
         "application_id": application_id,
         "items": lines.iter().map(|(l, kg)| json!({"line": l, "quantity_kg": kg})).collect::<Vec<_>>(),

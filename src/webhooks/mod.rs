@@ -1,0 +1,445 @@
+//! Webhooks, the pure part: the event catalogue, who hears which event, the payload, the
+//! signature and the retry schedule. Storage is in `db::outbox`, delivery in `jobs::delivery`.
+//!
+//! A delivery is a `POST` of the event's JSON body with
+//! `Hwt-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. Receivers
+//! recompute the HMAC over the exact bytes received and refuse a timestamp outside their replay
+//! window (we suggest five minutes, [`REPLAY_WINDOW_SECS`]). See docs/WEBHOOKS.md.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use utoipa::ToSchema;
+
+/// The signature header.
+pub const SIGNATURE_HEADER: &str = "Hwt-Signature";
+/// The replay window receivers should apply (and [`verify`] applies), in seconds.
+pub const REPLAY_WINDOW_SECS: i64 = 300;
+/// How long a delivery is retried before it is given up.
+pub const RETRY_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// How long an endpoint may fail without a single success before it is disabled.
+pub const DISABLE_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// The longest wait between two attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// Every event type a subscription can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum EventType {
+    /// An enterprise filed a transfer application (or resubmitted it after a correction notice).
+    #[serde(rename = "application.filed")]
+    ApplicationFiled,
+    /// The source province accepted the application (受理), or it was deemed accepted.
+    #[serde(rename = "application.accepted")]
+    ApplicationAccepted,
+    /// The source province sent the one-time correction notice (补正).
+    #[serde(rename = "application.correction_requested")]
+    ApplicationCorrectionRequested,
+    /// A province recorded its decision; `data.status` says whether the case is now approved,
+    /// refused or still waiting for the other province.
+    #[serde(rename = "application.decided")]
+    ApplicationDecided,
+    /// An approval expires within five working days.
+    #[serde(rename = "approval.expiring")]
+    ApprovalExpiring,
+    /// A manifest (电子转移联单) was created under an approval.
+    #[serde(rename = "manifest.created")]
+    ManifestCreated,
+    /// The operator confirmed receipt of a manifest, or rejected the load (`data.status`).
+    #[serde(rename = "manifest.received")]
+    ManifestReceived,
+    /// The received quantity differs from the shipped one beyond the configured share.
+    #[serde(rename = "manifest.discrepancy")]
+    ManifestDiscrepancy,
+    /// A whitelist entry was suspended.
+    #[serde(rename = "whitelist_entry.suspended")]
+    WhitelistEntrySuspended,
+    /// A suspended whitelist entry was reinstated.
+    #[serde(rename = "whitelist_entry.reinstated")]
+    WhitelistEntryReinstated,
+    /// A statutory step is due by the end of the next working day (sent to the deciding province).
+    #[serde(rename = "step.due_tomorrow")]
+    StepDueTomorrow,
+    /// A statutory step passed its due instant without the act.
+    #[serde(rename = "step.overdue")]
+    StepOverdue,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 12] = [
+        EventType::ApplicationFiled,
+        EventType::ApplicationAccepted,
+        EventType::ApplicationCorrectionRequested,
+        EventType::ApplicationDecided,
+        EventType::ApprovalExpiring,
+        EventType::ManifestCreated,
+        EventType::ManifestReceived,
+        EventType::ManifestDiscrepancy,
+        EventType::WhitelistEntrySuspended,
+        EventType::WhitelistEntryReinstated,
+        EventType::StepDueTomorrow,
+        EventType::StepOverdue,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::ApplicationFiled => "application.filed",
+            EventType::ApplicationAccepted => "application.accepted",
+            EventType::ApplicationCorrectionRequested => "application.correction_requested",
+            EventType::ApplicationDecided => "application.decided",
+            EventType::ApprovalExpiring => "approval.expiring",
+            EventType::ManifestCreated => "manifest.created",
+            EventType::ManifestReceived => "manifest.received",
+            EventType::ManifestDiscrepancy => "manifest.discrepancy",
+            EventType::WhitelistEntrySuspended => "whitelist_entry.suspended",
+            EventType::WhitelistEntryReinstated => "whitelist_entry.reinstated",
+            EventType::StepDueTomorrow => "step.due_tomorrow",
+            EventType::StepOverdue => "step.overdue",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// One line for the catalogue.
+    pub fn description(self) -> &'static str {
+        match self {
+            EventType::ApplicationFiled => "An application was filed or resubmitted after a correction notice.",
+            EventType::ApplicationAccepted => {
+                "The source province accepted the application, or it was deemed accepted."
+            }
+            EventType::ApplicationCorrectionRequested => "The source province sent the one-time correction notice.",
+            EventType::ApplicationDecided => "A province recorded its decision (data.status gives the case's state).",
+            EventType::ApprovalExpiring => "An approval expires within five working days.",
+            EventType::ManifestCreated => "A manifest was created under an approval.",
+            EventType::ManifestReceived => "The operator confirmed receipt or rejected the load.",
+            EventType::ManifestDiscrepancy => "A received quantity differs from the shipped one beyond the set share.",
+            EventType::WhitelistEntrySuspended => "A whitelist entry was suspended.",
+            EventType::WhitelistEntryReinstated => "A whitelist entry was reinstated.",
+            EventType::StepDueTomorrow => {
+                "A statutory step is due by the end of the next working day (deciding province)."
+            }
+            EventType::StepOverdue => "A statutory step is overdue.",
+        }
+    }
+
+    /// Who hears the event besides the parties named on it: only the deciding province hears a
+    /// reminder; everything else goes to every party of the object.
+    pub fn deciding_province_only(self) -> bool {
+        matches!(self, EventType::StepDueTomorrow)
+    }
+}
+
+/// A party that can own a subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerKind {
+    Enterprise,
+    Operator,
+    Province,
+}
+
+impl OwnerKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OwnerKind::Enterprise => "enterprise",
+            OwnerKind::Operator => "operator",
+            OwnerKind::Province => "province",
+        }
+    }
+    pub fn parse(s: &str) -> Option<OwnerKind> {
+        match s {
+            "enterprise" => Some(OwnerKind::Enterprise),
+            "operator" => Some(OwnerKind::Operator),
+            "province" => Some(OwnerKind::Province),
+            _ => None,
+        }
+    }
+}
+
+/// The parties an event is for, stored with the event as `,kind:id,kind:id,` so a replay can
+/// find the events of one owner with a `LIKE`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Audience(Vec<(OwnerKind, String)>);
+
+impl Audience {
+    pub fn new() -> Self {
+        Audience(Vec::new())
+    }
+    pub fn with(mut self, kind: OwnerKind, id: impl Into<String>) -> Self {
+        let id = id.into();
+        if !id.is_empty() && !self.0.iter().any(|(k, i)| *k == kind && *i == id) {
+            self.0.push((kind, id));
+        }
+        self
+    }
+    pub fn members(&self) -> &[(OwnerKind, String)] {
+        &self.0
+    }
+    pub fn contains(&self, kind: &OwnerKind, id: &str) -> bool {
+        self.0.iter().any(|(k, i)| k == kind && i == id)
+    }
+    pub fn encode(&self) -> String {
+        let mut s = String::from(",");
+        for (k, id) in &self.0 {
+            s.push_str(k.as_str());
+            s.push(':');
+            s.push_str(id);
+            s.push(',');
+        }
+        s
+    }
+    /// The `LIKE` pattern that finds one owner in [`Audience::encode`]d text.
+    pub fn like_pattern(kind: &OwnerKind, id: &str) -> String {
+        let esc = |s: &str| s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%,{}:{},%", esc(kind.as_str()), esc(id))
+    }
+}
+
+/// The object an event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventObject {
+    /// `transfer_application`, `manifest` or `whitelist_entry`.
+    #[serde(rename = "type")]
+    pub object_type: String,
+    pub id: String,
+}
+
+/// The body of every webhook delivery. `id` is stable: a retried or replayed delivery carries
+/// the same id, so receivers can drop duplicates (delivery is at least once). `seq` grows in
+/// commit order over all events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = WebhookEvent)]
+pub struct Event {
+    pub id: String,
+    pub seq: i64,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub occurred_at: DateTime<Utc>,
+    pub object: EventObject,
+    /// The object's state after the change, as in the API (see the `*EventData` schemas).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// `data` of `application.*`, `approval.expiring` and `step.*` events.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationEventData {
+    pub application_id: String,
+    pub status: String,
+    /// `whitelist` or `standard`.
+    pub route: String,
+    pub enterprise_id: String,
+    pub operator_id: String,
+    pub source_province: String,
+    pub receiving_province: String,
+    pub approval_number: Option<String>,
+    pub valid_until: Option<String>,
+    /// What happened, as in the case timeline (`GET /transfer-applications/{id}/events`):
+    /// the decision, the correction checklist, the overdue step, …
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+/// `data` of `manifest.*` events.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ManifestEventData {
+    pub manifest_id: String,
+    pub number: String,
+    pub application_id: String,
+    pub status: String,
+    pub enterprise_id: String,
+    pub operator_id: String,
+    pub discrepancy: bool,
+    pub discrepancy_note: Option<String>,
+}
+
+/// `data` of `whitelist_entry.*` events.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WhitelistEntryEventData {
+    pub entry_id: String,
+    pub year: i32,
+    pub operator_id: String,
+    pub source_province: String,
+    pub receiving_province: String,
+    pub scope: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+/// The value of the signature header for `body` sent at `t`.
+pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
+    format!("t={t},v1={}", hex(&mac(secret, t, body)))
+}
+
+fn mac(secret: &str, t: i64, body: &[u8]) -> Vec<u8> {
+    // HMAC accepts a key of any length, so this cannot fail.
+    let mut m = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return Vec::new(),
+    };
+    m.update(t.to_string().as_bytes());
+    m.update(b".");
+    m.update(body);
+    m.finalize().into_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Why a signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureError {
+    Malformed,
+    OutsideWindow,
+    Mismatch,
+}
+
+/// Checks a signature header the way a receiver should: the timestamp within `window_secs` of
+/// `now`, and one `v1` that matches (compared in constant time).
+pub fn verify(secret: &str, header: &str, body: &[u8], now: i64, window_secs: i64) -> Result<(), SignatureError> {
+    let mut t = None;
+    let mut sigs = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => sigs.push(v.to_string()),
+            _ => {}
+        }
+    }
+    let t = t.ok_or(SignatureError::Malformed)?;
+    if sigs.is_empty() {
+        return Err(SignatureError::Malformed);
+    }
+    if (now - t).abs() > window_secs {
+        return Err(SignatureError::OutsideWindow);
+    }
+    let mut m = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| SignatureError::Malformed)?;
+    m.update(t.to_string().as_bytes());
+    m.update(b".");
+    m.update(body);
+    for s in sigs {
+        let Some(bytes) = unhex(&s) else { continue };
+        if m.clone().verify_slice(&bytes).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(SignatureError::Mismatch)
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The wait after the `failures`-th failed attempt: `base · 2^(failures−1)`, at most
+/// [`MAX_BACKOFF`].
+pub fn backoff(base: Duration, failures: u32) -> Duration {
+    let factor = 1u32.checked_shl(failures.saturating_sub(1).min(30)).unwrap_or(u32::MAX);
+    base.saturating_mul(factor).min(MAX_BACKOFF)
+}
+
+/// A new subscription secret: 32 random bytes, hex, with a recognisable prefix.
+pub fn new_secret() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(format!("whsec_{}", hex(&bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worked_example_from_the_docs() {
+        // The example in docs/WEBHOOKS.md; change both together.
+        let body = br#"{"id":"evt-1","type":"application.filed"}"#;
+        let header = sign("whsec_example", 1_763_712_000, body);
+        assert_eq!(
+            header,
+            "t=1763712000,v1=8fad833246081d344e3cc63daa52dbd165f1cdf554bab09223ec6345c5a7f5b2"
+        );
+        assert!(header.starts_with("t=1763712000,v1="));
+        assert_eq!(header.len(), "t=1763712000,v1=".len() + 64);
+        assert_eq!(verify("whsec_example", &header, body, 1_763_712_100, 300), Ok(()));
+    }
+
+    #[test]
+    fn verification_refuses_what_it_should() {
+        let body = b"{\"a\":1}";
+        let h = sign("s3cret", 1000, body);
+        assert_eq!(verify("s3cret", &h, body, 1000, 300), Ok(()));
+        assert_eq!(
+            verify("s3cret", &h, body, 1301, 300),
+            Err(SignatureError::OutsideWindow)
+        );
+        assert_eq!(verify("s3cret", &h, body, 699, 300), Err(SignatureError::OutsideWindow));
+        assert_eq!(verify("other", &h, body, 1000, 300), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify("s3cret", &h, b"{\"a\":2}", 1000, 300),
+            Err(SignatureError::Mismatch)
+        );
+        // The timestamp is signed too: moving it breaks the signature.
+        let moved = h.replace("t=1000", "t=1001");
+        assert_eq!(verify("s3cret", &moved, body, 1000, 300), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify("s3cret", "v1=abc", body, 1000, 300),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify("s3cret", "t=1000", body, 1000, 300),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify("s3cret", "t=1000,v1=zz", body, 1000, 300),
+            Err(SignatureError::Mismatch)
+        );
+        // A second signature (during secret rotation) is accepted when one matches.
+        let two = format!("{h},v1={}", "00".repeat(32));
+        assert_eq!(verify("s3cret", &two, body, 1000, 300), Ok(()));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        let base = Duration::from_secs(10);
+        assert_eq!(backoff(base, 1), Duration::from_secs(10));
+        assert_eq!(backoff(base, 2), Duration::from_secs(20));
+        assert_eq!(backoff(base, 5), Duration::from_secs(160));
+        assert_eq!(backoff(base, 10), Duration::from_secs(3600));
+        assert_eq!(backoff(base, 200), Duration::from_secs(3600));
+        assert_eq!(backoff(base, 0), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn event_types_round_trip_and_serialise_as_named() {
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+            assert_eq!(serde_json::to_value(t).ok(), Some(serde_json::json!(t.as_str())));
+        }
+        assert_eq!(EventType::parse("application.unknown"), None);
+    }
+
+    #[test]
+    fn audience_encoding_and_like_pattern() {
+        let a = Audience::new()
+            .with(OwnerKind::Enterprise, "e_1")
+            .with(OwnerKind::Province, "500000")
+            .with(OwnerKind::Province, "500000");
+        assert_eq!(a.encode(), ",enterprise:e_1,province:500000,");
+        assert_eq!(
+            Audience::like_pattern(&OwnerKind::Enterprise, "e_1"),
+            "%,enterprise:e\\_1,%"
+        );
+        assert!(a.contains(&OwnerKind::Province, "500000"));
+        assert!(!a.contains(&OwnerKind::Operator, "500000"));
+    }
+}
