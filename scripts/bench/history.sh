@@ -13,7 +13,8 @@
 #   BENCH_AUDIT        audit records per application             20
 #   BENCH_DURATION     seconds of load per filter                10
 #   BENCH_CONNECTIONS  concurrent clients                        4
-#   BENCH_KEEP_DB      1: keep the database afterwards
+#   BENCH_KEEP_DB      1: keep the database afterwards (its name is printed)
+#   BENCH_DB           reuse this database (kept from an earlier run) instead of generating
 #
 # Needs: cargo, wrk, psql, curl, jq (installed with apt-get when missing and running as root).
 set -euo pipefail
@@ -41,7 +42,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 TMP=$(mktemp -d -t hwt-hist.XXXXXX)
-DB="hwt_bench_hist_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+REUSE=0
+if [ -n "${BENCH_DB:-}" ]; then DB=$BENCH_DB; REUSE=1; KEEP_DB=1; else
+    DB="hwt_bench_hist_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+fi
 DB_URL="$PG_URL/$DB"
 SERVER_PID=""
 cleanup() {
@@ -60,16 +64,21 @@ log "build"
 cargo build --release --quiet
 BIN="${CARGO_TARGET_DIR:-target}/release/hwtransfer"
 export HWT_DATABASE_URL="$DB_URL" HWT_DATA_DIR="$TMP/data" HWT_LOG=warn HWT_LISTEN="127.0.0.1:$PORT" HWT_POOL_SIZE=8
-psql "$PG_URL/postgres" -qXc "CREATE DATABASE \"$DB\"" >/dev/null
-
-log "generate: $SCALE applications, $MANIFESTS manifests per approval, $AUDIT audit records each"
-"$BIN" migrate >/dev/null
 GEN_START=$(date +%s.%N)
-"$BIN" seed --scale "$SCALE" --manifests-per-approval "$MANIFESTS" --audit-per-application "$AUDIT" | tee "$TMP/gen.json" >&2
+if [ "$REUSE" = 1 ]; then
+    log "reuse database $DB"
+    "$BIN" migrate >/dev/null
+    psql "$DB_URL" -qXc "ANALYZE" >/dev/null
+else
+    psql "$PG_URL/postgres" -qXc "CREATE DATABASE \"$DB\"" >/dev/null
+    log "generate: $SCALE applications, $MANIFESTS manifests per approval, $AUDIT audit records each"
+    "$BIN" migrate >/dev/null
+    "$BIN" seed --scale "$SCALE" --manifests-per-approval "$MANIFESTS" --audit-per-application "$AUDIT" | tee "$TMP/gen.json" >&2
+    "$BIN" user add --username bench-auditor --password bench-pass-2026 --role auditor >/dev/null
+fi
 GEN_END=$(date +%s.%N)
 psql "$DB_URL" -qXAtc "SELECT 'rows: applications ' || (SELECT count(*) FROM transfer_applications) || ', manifests ' || (SELECT count(*) FROM manifests) || ', audit ' || (SELECT count(*) FROM audit_log) || ', database ' || pg_size_pretty(pg_database_size(current_database()))" >&2
 
-"$BIN" user add --username bench-auditor --password bench-pass-2026 --role auditor >/dev/null
 "$BIN" serve >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
@@ -97,6 +106,7 @@ FILTERS=(
     "transfers?status=refused&totals=false"
     "transfers?from=$YEAR-03-01&to=$YEAR-04-01&totals=false"
     "transfers?source_province=500000&code=900-249-08&status=approved&totals=false"
+    "transfers"
     "transfers?producer=scale-ent-000007"
     "transfers?source_province=510000&status=refused"
     "audit/events?object=scale-0000004242"
@@ -127,5 +137,5 @@ END=$(date +%s.%N)
 ROWS=$(($(wc -l <"$TMP/all.csv") - 1))
 awk -v r="$ROWS" -v s="$START" -v e="$END" -v b="$(stat -c %s "$TMP/all.csv")" -v p="$PEAK" -v r0="$RSS_BEFORE" \
     'BEGIN{printf "CSV: %d rows, %.1f MB in %.1f s = %.0f rows/s; server RSS %d MiB before, peak %d MiB\n", r, b/1e6, e-s, r/(e-s), r0/1024, p/1024}'
-awk -v s="$GEN_START" -v e="$GEN_END" 'BEGIN{printf "generation: %.0f s\n", e-s}'
+[ "$REUSE" = 1 ] || awk -v s="$GEN_START" -v e="$GEN_END" 'BEGIN{printf "generation: %.0f s\n", e-s}'
 echo "commit: $(git rev-parse --short HEAD), cores: $(nproc)"

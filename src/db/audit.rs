@@ -318,5 +318,29 @@ pub fn events(conn: &mut DbConnection, f: &EventFilter, after_seq: Option<i64>, 
     if let Some(s) = after_seq {
         q = q.filter(audit_log::seq.gt(s));
     }
+    // A time window becomes a seq range (records are stamped under the head lock, so `at` grows
+    // with `seq` up to clock differences between replicas): one probe each on `(at, seq)`, then
+    // the walk in chain order stays inside the window instead of crossing the trail up to it.
+    const CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+    if let Some(from) = f.from
+        && let Some(lower) = audit_log::table
+            .filter(audit_log::at.lt(from - CLOCK_MARGIN))
+            .order((audit_log::at.desc(), audit_log::seq.desc()))
+            .select(audit_log::seq)
+            .first::<i64>(conn)
+            .optional()?
+    {
+        q = q.filter(audit_log::seq.gt(lower));
+    }
+    if let Some(to) = f.to
+        && let Some(upper) = audit_log::table
+            .filter(audit_log::at.ge(to + CLOCK_MARGIN))
+            .order((audit_log::at.asc(), audit_log::seq.asc()))
+            .select(audit_log::seq)
+            .first::<i64>(conn)
+            .optional()?
+    {
+        q = q.filter(audit_log::seq.lt(upper));
+    }
     Ok(q.order(audit_log::seq.asc()).limit(limit).load(conn)?)
 }

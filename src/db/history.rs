@@ -84,6 +84,52 @@ fn filtered(f: &TransferFilter) -> Boxed<'static> {
     q
 }
 
+/// How far apart a row's id (UUIDv7, made from the clock when the row is written) and its
+/// `created_at` (the same moment) may be, and how far replicas' clocks may differ.
+const CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Keys that bracket a `from`/`to` window, found with one probe each on the `(created_at, id)`
+/// index: ids grow with time, so every row created in the window has an id above the last row
+/// created an hour before `from` and below the first row created an hour after `to`. The page
+/// then walks the primary key inside those bounds instead of sorting the whole window (or the
+/// planner walking the key from the newest row through everything after `to`). The time filter
+/// itself still applies exactly.
+fn window_bounds(conn: &mut DbConnection, f: &TransferFilter) -> DbResult<(Option<String>, Option<String>)> {
+    use transfer_applications::dsl as t;
+    let lower = match f.from {
+        Some(from) => t::transfer_applications
+            .filter(t::created_at.lt(from - CLOCK_MARGIN))
+            .order((t::created_at.desc(), t::id.desc()))
+            .select(t::id)
+            .first::<String>(conn)
+            .optional()?,
+        None => None,
+    };
+    let upper = match f.to {
+        Some(to) => t::transfer_applications
+            .filter(t::created_at.ge(to + CLOCK_MARGIN))
+            .order((t::created_at.asc(), t::id.asc()))
+            .select(t::id)
+            .first::<String>(conn)
+            .optional()?,
+        None => None,
+    };
+    Ok((lower, upper))
+}
+
+fn bounded(conn: &mut DbConnection, f: &TransferFilter) -> DbResult<Boxed<'static>> {
+    use transfer_applications::dsl as t;
+    let mut q = filtered(f);
+    let (lower, upper) = window_bounds(conn, f)?;
+    if let Some(l) = lower {
+        q = q.filter(t::id.gt(l));
+    }
+    if let Some(u) = upper {
+        q = q.filter(t::id.lt(u));
+    }
+    Ok(q)
+}
+
 /// One transfer (an application with its approval and shipments).
 #[derive(Debug, Clone, Queryable, Serialize)]
 pub struct TransferRow {
@@ -113,7 +159,7 @@ pub fn transfers(
     limit: i64,
 ) -> DbResult<Vec<TransferRow>> {
     use transfer_applications::dsl as t;
-    let mut q = filtered(f);
+    let mut q = bounded(conn, f)?;
     if let Some(b) = before_id {
         q = q.filter(t::id.lt(b.to_string()));
     }
@@ -183,21 +229,23 @@ pub struct Totals {
 }
 
 pub fn totals(conn: &mut DbConnection, f: &TransferFilter) -> DbResult<Totals> {
-    use transfer_applications::dsl as t;
-    // SUM of BIGINT is NUMERIC on PostgreSQL: cast back so both backends give an i64.
-    let total = |column: &str| sql::<Nullable<BigInt>>(&format!("CAST(SUM(transfer_applications.{column}) AS BIGINT)"));
-    let (count, requested, shipped, received): (i64, Option<i64>, Option<i64>, Option<i64>) = filtered(f)
-        .select((
-            count_star(),
-            total("quantity_g"),
-            total("shipped_g"),
-            total("received_g"),
-        ))
-        .first(conn)?;
-    let approved: Option<i64> = filtered(f)
-        .filter(t::status.eq_any(APPROVED_STATUSES))
-        .select(total("quantity_g"))
-        .first(conn)?;
+    // One pass over the filtered rows. SUM of BIGINT is NUMERIC on PostgreSQL: cast back so both
+    // backends give an i64.
+    let total = |expr: &str| sql::<Nullable<BigInt>>(&format!("CAST(SUM({expr}) AS BIGINT)"));
+    let approved_case = format!(
+        "CASE WHEN transfer_applications.status IN ('{}') THEN transfer_applications.quantity_g ELSE 0 END",
+        APPROVED_STATUSES.join("', '")
+    );
+    let (count, requested, approved, shipped, received): (i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>) =
+        bounded(conn, f)?
+            .select((
+                count_star(),
+                total("transfer_applications.quantity_g"),
+                total(&approved_case),
+                total("transfer_applications.shipped_g"),
+                total("transfer_applications.received_g"),
+            ))
+            .first(conn)?;
     Ok(Totals {
         count,
         requested_g: requested.unwrap_or(0),
