@@ -518,39 +518,41 @@ pub struct Due {
 /// the oldest pending one of their subscription and object (order per object).
 pub fn due(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> DbResult<Vec<Due>> {
     let now = to_db_time(now);
-    let candidates: Vec<DeliveryRow> = webhook_deliveries::table
+    // An earlier pending delivery of the same subscription and object holds a later one back.
+    // Excluded in SQL, so that a failing endpoint's held-back deliveries never fill the batch
+    // and starve everybody else's.
+    let earlier = diesel::alias!(webhook_deliveries as earlier);
+    let ready: Vec<DeliveryRow> = webhook_deliveries::table
         .inner_join(webhook_subscriptions::table)
         .filter(webhook_deliveries::status.eq("pending"))
         .filter(webhook_deliveries::next_attempt_at.le(now))
         .filter(webhook_subscriptions::status.eq("active"))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            earlier
+                .filter(
+                    earlier
+                        .field(webhook_deliveries::subscription_id)
+                        .eq(webhook_deliveries::subscription_id),
+                )
+                .filter(
+                    earlier
+                        .field(webhook_deliveries::object_id)
+                        .eq(webhook_deliveries::object_id),
+                )
+                .filter(earlier.field(webhook_deliveries::status).eq("pending"))
+                .filter(
+                    earlier
+                        .field(webhook_deliveries::event_seq)
+                        .lt(webhook_deliveries::event_seq),
+                ),
+        )))
         .order(webhook_deliveries::event_seq.asc())
         .limit(limit)
         .select(DeliveryRow::as_select())
         .load(conn)?;
-    if candidates.is_empty() {
+    if ready.is_empty() {
         return Ok(Vec::new());
     }
-    let objects: Vec<String> = candidates.iter().map(|d| d.object_id.clone()).collect();
-    let firsts: Vec<(String, String, Option<i64>)> = webhook_deliveries::table
-        .filter(webhook_deliveries::status.eq("pending"))
-        .filter(webhook_deliveries::object_id.eq_any(&objects))
-        .group_by((webhook_deliveries::subscription_id, webhook_deliveries::object_id))
-        .select((
-            webhook_deliveries::subscription_id,
-            webhook_deliveries::object_id,
-            diesel::dsl::min(webhook_deliveries::event_seq),
-        ))
-        .load(conn)?;
-    let first_of = |d: &DeliveryRow| {
-        firsts
-            .iter()
-            .find(|(s, o, _)| *s == d.subscription_id && *o == d.object_id)
-            .and_then(|(_, _, m)| *m)
-    };
-    let ready: Vec<DeliveryRow> = candidates
-        .into_iter()
-        .filter(|d| first_of(d) == Some(d.event_seq))
-        .collect();
     let seqs: Vec<i64> = ready.iter().map(|d| d.event_seq).collect();
     let sub_ids: Vec<String> = ready.iter().map(|d| d.subscription_id.clone()).collect();
     let events: Vec<OutboxRow> = outbox_events::table

@@ -921,3 +921,55 @@ async fn no_event_lost_across_kill_9(backend: Backend) {
     assert!(report.first_break.is_none(), "{report:?}");
 }
 both_backends!(no_event_lost_across_kill_9, no_event_lost_across_kill_9);
+
+async fn a_failing_endpoint_does_not_starve_others(backend: Backend) {
+    use hwtransfer::webhooks::{Audience, EventType, OwnerKind};
+    let app = TestApp::spawn_with(backend, webhook_config).await;
+    let reg = Registry::setup(&app).await;
+    let bad = Receiver::start().await;
+    bad.always(Reply::Status(500));
+    let good = Receiver::start().await;
+    subscribe(&app, &reg.enterprise_token, &bad.url, &["application.filed"]).await;
+    let (good_sub, _) = subscribe(&app, &reg.cq, &good.url, &["application.filed"]).await;
+    // 80 events about one object for the failing endpoint (more than one delivery batch), then
+    // one about another object for the healthy endpoint.
+    {
+        let mut c = app.state.db.get().unwrap();
+        hwtransfer::db::write_tx(&mut c, |c| {
+            for i in 0..80 {
+                let to = Audience::new().with(OwnerKind::Enterprise, &reg.enterprise_id);
+                hwtransfer::db::outbox::emit(
+                    c,
+                    EventType::ApplicationFiled,
+                    "transfer_application",
+                    "object-x",
+                    to,
+                    json!({ "n": i }),
+                )?;
+            }
+            let to = Audience::new().with(OwnerKind::Province, "500000");
+            hwtransfer::db::outbox::emit(
+                c,
+                EventType::ApplicationFiled,
+                "transfer_application",
+                "object-y",
+                to,
+                json!({}),
+            )
+        })
+        .unwrap();
+    }
+    let d = Deliverer::new(&app.state.config).unwrap();
+    deliver_all(&app, &d, Utc::now()).await;
+    // Only the first event of object-x was tried (the rest wait behind it); the healthy endpoint
+    // got its event all the same.
+    assert_eq!(bad.received().len(), 1);
+    assert_eq!(good.received().len(), 1);
+    assert_eq!(good.received()[0].json()["object"]["id"], "object-y");
+    let page = deliveries(&app, &reg.cq, &good_sub, "").await;
+    assert_eq!(page["items"][0]["status"], "delivered");
+}
+both_backends!(
+    a_failing_endpoint_does_not_starve_others,
+    a_failing_endpoint_does_not_starve_others
+);
