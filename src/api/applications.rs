@@ -318,7 +318,7 @@ pub struct ApplicationInput {
     pub carriers: Vec<CarrierInput>,
 }
 
-fn read_filing(
+pub(crate) fn read_filing(
     body: &Value,
     enterprise_id: &str,
     filed_by: &str,
@@ -1007,7 +1007,13 @@ pub async fn decide(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let mut r = BodyReader::new(&body, "");
+    let act = read_decision(&body)?;
+    perform(state, who, path.into_inner(), &req, act, true).await
+}
+
+/// A decision body: side, outcome, reasons (required when refusing), conditions.
+pub(crate) fn read_decision(body: &Value) -> ApiResult<Act> {
+    let mut r = BodyReader::new(body, "");
     r.deny_unknown(&["side", "outcome", "reasons", "conditions"]);
     let side = r.parse("side", Side::parse);
     let approve = r.parse("outcome", |s| match s {
@@ -1020,20 +1026,12 @@ pub async fn decide(
     let conditions = string_list(&mut r, "conditions", false);
     let value = (|| Some((side?, approve?, reasons?, conditions?)))();
     let (side, approve, reasons, conditions) = r.into_result(value)?;
-    perform(
-        state,
-        who,
-        path.into_inner(),
-        &req,
-        Act::Decide {
-            side,
-            approve,
-            reasons,
-            conditions,
-        },
-        true,
-    )
-    .await
+    Ok(Act::Decide {
+        side,
+        approve,
+        reasons,
+        conditions,
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

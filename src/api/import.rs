@@ -912,6 +912,15 @@ pub async fn import_entries(
     }
 }
 
+/// For the fuzz target (see `api::fuzzing`): reads and checks a file as the import does before it
+/// touches the database.
+pub(crate) fn read_and_parse(data: &[u8], xlsx: bool) {
+    let format = if xlsx { Format::Xlsx } else { Format::Csv };
+    if let Ok(sheet) = read_file(format, data.to_vec()) {
+        let _ = parse_rows(sheet);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

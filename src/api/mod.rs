@@ -7,6 +7,8 @@ pub mod auth;
 pub mod calendar;
 pub mod error;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod history;
 pub mod import;
