@@ -24,10 +24,14 @@ RUN mkdir src \
  && cargo build --release --locked \
  && rm -rf src
 
-# 2. The service. Migrations and the reference data in data/ are embedded at compile time.
+# 2. The service. Migrations, the reference data in data/, the UI's templates and assets are
+# embedded at compile time.
+COPY build.rs ./
 COPY src ./src
 COPY migrations ./migrations
 COPY data ./data
+COPY templates ./templates
+COPY assets ./assets
 # COPY keeps the files' old modification times: touch them so cargo rebuilds the crate, not the stub.
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked \

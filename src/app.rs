@@ -129,6 +129,7 @@ pub fn build_app(
         .split_for_parts();
     app.service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", api))
         .service(web::redirect("/docs", "/docs/"))
+        .configure(crate::admin::routes)
         .default_service(web::to(not_found))
         .wrap(
             DefaultHeaders::new()

@@ -168,7 +168,7 @@ pub(crate) fn etag(version: i32) -> String {
 }
 
 /// The whole case as one DTO.
-fn load_dto(
+pub(crate) fn load_dto(
     conn: &mut db::DbConnection,
     cal: &WorkingDayCalendar,
     app: AppRow,
@@ -678,7 +678,7 @@ pub async fn list_applications(
         ],
     )?;
     let now = Utc::now();
-    let mut f = AppFilter {
+    let f = AppFilter {
         side: q.parse_with("side", Side::parse),
         status: q.parse_with("status", Status::parse).map(|s| s.as_str().to_string()),
         route: q.parse_with("route", Route::parse).map(|r| r.as_str().to_string()),
@@ -712,6 +712,20 @@ pub async fn list_applications(
         Ok((due.map(to_db_time), id.to_string()))
     });
     q.finish()?;
+    let (items, next_cursor) = queue_page(&state, &who, f, after, limit).await?;
+    Ok(web::Json(ApplicationPage { items, next_cursor }))
+}
+
+/// One page of the caller's queue: the filter narrowed to the caller's scope, sorted by the open
+/// step's due instant. Shared by the API and the web UI's 待办 page.
+pub(crate) async fn queue_page(
+    state: &AppState,
+    who: &Principal,
+    mut f: AppFilter,
+    after: Option<(Option<chrono::NaiveDateTime>, String)>,
+    limit: i64,
+) -> ApiResult<(Vec<ApplicationDto>, Option<String>)> {
+    let now = Utc::now();
     match (&who.role, &who.binding) {
         (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => f.side = None,
         (Role::Regulator | Role::Auditor, Binding::Province(p)) => f.province = Some(p.as_str()),
@@ -741,10 +755,27 @@ pub async fn list_applications(
         })
         .await?;
     let next_cursor = next_cursor(&rows, more, |(k, _)| k);
-    Ok(web::Json(ApplicationPage {
-        items: rows.into_iter().map(|(_, d)| d).collect(),
-        next_cursor,
-    }))
+    Ok((rows.into_iter().map(|(_, d)| d).collect(), next_cursor))
+}
+
+/// The whole case as the caller may see it (404 outside its scope).
+pub(crate) async fn case_dto(state: &AppState, who: &Principal, id: String) -> ApiResult<ApplicationDto> {
+    let app = load_visible(state, who, id).await?;
+    let cal = state.calendar().await?;
+    state
+        .db
+        .run(move |conn| load_dto(conn, &cal, app, Utc::now()))
+        .await
+        .map_err(Into::into)
+}
+
+/// The side the caller's province takes in a case, if it is a regulator of one of them.
+pub(crate) fn regulator_side(who: &Principal, dto: &ApplicationDto) -> Option<Side> {
+    match (&who.role, &who.binding) {
+        (Role::Regulator, Binding::Province(p)) if p.as_str() == dto.source_province => Some(Side::Source),
+        (Role::Regulator, Binding::Province(p)) if p.as_str() == dto.receiving_province => Some(Side::Receiving),
+        _ => None,
+    }
 }
 
 pub(crate) async fn load_visible(state: &AppState, who: &Principal, id: String) -> ApiResult<AppRow> {
@@ -849,9 +880,25 @@ async fn perform(
             "send If-Match with the application's ETag, so two officers cannot decide the same step twice".into(),
         ));
     }
-    let app = load_visible(&state, &who, id).await?;
+    let (version, dto) = act_on(&state, &who, id, expected, act).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(version)))
+        .json(dto))
+}
+
+/// Applies one workflow act for the caller: 403 when it is not the caller's step, 409 when the
+/// state does not allow it, 412 when `expected` names an older version (someone acted first).
+/// Shared by the API and the web UI.
+pub(crate) async fn act_on(
+    state: &AppState,
+    who: &Principal,
+    id: String,
+    expected: Option<i32>,
+    act: Act,
+) -> ApiResult<(i32, ApplicationDto)> {
+    let app = load_visible(state, who, id).await?;
     let actor =
-        actor_for(&who, &app).ok_or_else(|| ApiError::Forbidden("this caller takes no step in this case".into()))?;
+        actor_for(who, &app).ok_or_else(|| ApiError::Forbidden("this caller takes no step in this case".into()))?;
     let cal = state.calendar().await?;
     let close = state.config.office_close;
     let (name, role) = (who.name.clone(), who.role.as_str());
@@ -878,9 +925,7 @@ async fn perform(
             other => other.into(),
         })?;
     match result {
-        Ok((version, dto)) => Ok(HttpResponse::Ok()
-            .insert_header((header::ETAG, etag(version)))
-            .json(dto)),
+        Ok((version, dto)) => Ok((version, dto)),
         Err(ActRefusal::NotYours(i)) => Err(ApiError::Forbidden(i.message)),
         Err(ActRefusal::State(i)) => Err(ApiError::Conflict(i.message)),
         Err(ActRefusal::Stale { current }) => Err(ApiError::PreconditionFailed(format!(

@@ -44,7 +44,12 @@ fn scope(who: &Principal) -> ApiResult<Scope> {
 )]
 #[get("/audit/verify")]
 pub async fn verify(state: web::Data<AppState>, who: Principal) -> ApiResult<web::Json<Verification>> {
-    if !matches!(scope(&who)?, Scope::All) {
+    verify_chain(&state, &who).await.map(web::Json)
+}
+
+/// Walks the whole chain (nationwide auditors and admins); shared by the API and the web UI.
+pub(crate) async fn verify_chain(state: &AppState, who: &Principal) -> ApiResult<Verification> {
+    if !matches!(scope(who)?, Scope::All) {
         return Err(ApiError::Forbidden(
             "verifying the whole chain is for nationwide auditors and admins".into(),
         ));
@@ -53,7 +58,7 @@ pub async fn verify(state: web::Data<AppState>, who: Principal) -> ApiResult<web
     if !report.intact {
         tracing::error!(first_break = ?report.first_break, "the audit chain is broken");
     }
-    Ok(web::Json(report))
+    Ok(report)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

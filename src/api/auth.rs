@@ -43,7 +43,7 @@ struct Credential {
     binding: Option<Binding>,
 }
 
-enum Grant {
+pub(crate) enum Grant {
     Password { username: String, password: String },
     Client { client_id: String, secret: String },
 }
@@ -191,8 +191,21 @@ pub async fn issue_token(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let grant = read_grant(&body)?;
+    let token = authenticate(&state, &req, grant).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(TokenResponse {
+            access_token: token,
+            token_type: "Bearer".into(),
+            expires_in: state.config.access_token_ttl_secs,
+        }))
+}
+
+/// Checks a credential under the login throttle and issues an access token: shared by the
+/// token endpoint and the web UI's login form.
+pub(crate) async fn authenticate(state: &AppState, req: &HttpRequest, grant: Grant) -> ApiResult<String> {
     let account_key = grant.account_key();
-    let ip_key = format!("ip:{}", client_address(&req, &state.config.trusted_proxies));
+    let ip_key = format!("ip:{}", client_address(req, &state.config.trusted_proxies));
     let now = to_db_time(Utc::now());
 
     // 1. Refuse at once while either key is locked out.
@@ -273,16 +286,9 @@ pub async fn issue_token(
         audience: &state.config.jwt_audience,
         ttl_secs: state.config.access_token_ttl_secs,
     };
-    let token = issuer
+    issuer
         .issue(&cred.id, grant.kind(), &cred.name, role, &binding.to_claim())
-        .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(TokenResponse {
-            access_token: token,
-            token_type: "Bearer".into(),
-            expires_in: state.config.access_token_ttl_secs,
-        }))
+        .map_err(ApiError::internal)
 }
 
 /// The caller as the service sees it.

@@ -178,9 +178,14 @@ fn parse_year(raw: &str) -> Result<i32, ApiError> {
 #[get("/calendar/{year}")]
 pub async fn get_year(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<web::Json<CalendarYearDto>> {
     let year = parse_year(&path)?;
+    calendar_year(&state, year).await.map(web::Json)
+}
+
+/// One year's calendar (404 when not imported); shared by the API and the web UI.
+pub(crate) async fn calendar_year(state: &AppState, year: i32) -> ApiResult<CalendarYearDto> {
     let found = state.db.run(move |conn| db::calendar::year(conn, year)).await?;
     let (meta, days) = found.ok_or(ApiError::NotFound)?;
-    Ok(web::Json(year_dto(meta, days)))
+    Ok(year_dto(meta, days))
 }
 
 /// Body of `PUT /calendar/{year}`: the State Council notice of that year.

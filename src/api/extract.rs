@@ -102,6 +102,17 @@ impl FromRequest for Principal {
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .ok_or(ApiError::Unauthorized("a bearer token is required"))?;
+            principal_from_token(&state, token).await.map(|(p, _)| p)
+        })
+    }
+}
+
+/// Verifies an access token and checks its subject is still active with the same role and
+/// binding; returns the principal and the token's claims. Used for bearer tokens and for the web
+/// UI's session cookie, which carries the same token.
+pub async fn principal_from_token(state: &AppState, token: &str) -> Result<(Principal, token::Claims), ApiError> {
+    {
+        {
             let claims = token::verify(&state.keys, &state.config.jwt_issuer, &state.config.jwt_audience, token)
                 .map_err(|e| {
                     tracing::info!(reason = %e, "token refused");
@@ -127,14 +138,17 @@ impl FromRequest for Principal {
                 return Err(ApiError::Unauthorized("the token no longer matches the account"));
             }
             crate::audit::set_request_actor(&claims.sub, &claims.name, subject.role.as_str());
-            Ok(Principal {
-                subject: claims.sub,
-                kind: claims.kind,
-                name: claims.name,
-                role: subject.role,
-                binding: subject.binding,
-            })
-        })
+            Ok((
+                Principal {
+                    subject: claims.sub.clone(),
+                    kind: claims.kind,
+                    name: claims.name.clone(),
+                    role: subject.role,
+                    binding: subject.binding,
+                },
+                claims,
+            ))
+        }
     }
 }
 
@@ -147,11 +161,15 @@ pub struct QueryParams {
 
 impl QueryParams {
     pub fn parse(req: &HttpRequest, known: &[&str]) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(req.query_string()).map_err(|_| ApiError::Malformed {
-                detail: "the query string is not valid URL encoding".into(),
-                errors: Vec::new(),
-            })?;
+        Self::parse_str(req.query_string(), known)
+    }
+
+    /// Like [`QueryParams::parse`], over a query string (the web UI passes its own on).
+    pub fn parse_str(query: &str, known: &[&str]) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| ApiError::Malformed {
+            detail: "the query string is not valid URL encoding".into(),
+            errors: Vec::new(),
+        })?;
         let mut values = HashMap::new();
         let mut problems = Vec::new();
         for (k, v) in pairs {

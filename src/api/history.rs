@@ -217,8 +217,29 @@ fn read_filter(q: &mut QueryParams) -> TransferFilter {
 )]
 #[get("/transfers")]
 pub async fn transfers(state: web::Data<AppState>, who: Principal, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let mut q = QueryParams::parse(
-        &req,
+    let csv = wants_csv(&req);
+    Ok(match search_transfers(state, &who, req.query_string(), csv).await? {
+        Transfers::Page(page) => HttpResponse::Ok().json(page),
+        Transfers::Csv(res) => res,
+    })
+}
+
+/// A history search: one page with totals, or the whole result streamed as CSV.
+pub(crate) enum Transfers {
+    Page(TransferPage),
+    Csv(HttpResponse),
+}
+
+/// The history search over the request's query string (the API's parameters); shared by the API
+/// and the web UI's history page and export.
+pub(crate) async fn search_transfers(
+    state: web::Data<AppState>,
+    who: &Principal,
+    query: &str,
+    csv: bool,
+) -> ApiResult<Transfers> {
+    let mut q = QueryParams::parse_str(
+        query,
         &[
             "producer",
             "operator",
@@ -245,9 +266,9 @@ pub async fn transfers(state: web::Data<AppState>, who: Principal, req: HttpRequ
     let limit = q.limit(50, 200);
     let cursor = q.cursor();
     q.finish()?;
-    scoped(&who, &mut f)?;
-    if wants_csv(&req) {
-        return Ok(csv_response(state, f));
+    scoped(who, &mut f)?;
+    if csv {
+        return Ok(Transfers::Csv(csv_response(state, f)));
     }
     let first_page = cursor.is_none();
     let (rows, details, totals) = state
@@ -266,7 +287,7 @@ pub async fn transfers(state: web::Data<AppState>, who: Principal, req: HttpRequ
         .await?;
     let (rows, more) = rows;
     let next = next_cursor(&rows, more, |r| r.id.as_str());
-    Ok(HttpResponse::Ok().json(TransferPage {
+    Ok(Transfers::Page(TransferPage {
         items: to_dtos(rows, details),
         next_cursor: next,
         totals: totals.map(TotalsDto::from),
@@ -400,7 +421,22 @@ pub struct AnnualReport {
 )]
 #[get("/reports/annual")]
 pub async fn annual(state: web::Data<AppState>, who: Principal, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let mut q = QueryParams::parse(&req, &["year", "by"])?;
+    let csv = wants_csv(&req);
+    Ok(match annual_report(&state, &who, req.query_string(), csv).await? {
+        Annual::Report(report) => HttpResponse::Ok().json(report),
+        Annual::Csv(res) => res,
+    })
+}
+
+/// The annual reconciliation as data or as a CSV download.
+pub(crate) enum Annual {
+    Report(AnnualReport),
+    Csv(HttpResponse),
+}
+
+/// The annual reconciliation over the request's query string; shared by the API and the web UI.
+pub(crate) async fn annual_report(state: &AppState, who: &Principal, query: &str, csv: bool) -> ApiResult<Annual> {
+    let mut q = QueryParams::parse_str(query, &["year", "by"])?;
     let year = q.required("year").map(str::to_string);
     let year = year.and_then(|y| {
         q.parse_with("year", |_| {
@@ -435,7 +471,7 @@ pub async fn annual(state: web::Data<AppState>, who: Principal, req: HttpRequest
         .run(move |conn| db::history::annual(conn, year, by_category, province.as_deref()))
         .await?;
     let lines: Vec<AnnualLineDto> = lines.into_iter().map(AnnualLineDto::from).collect();
-    if wants_csv(&req) {
+    if csv {
         let mut w = csv::Writer::from_writer(BOM.as_bytes().to_vec());
         let header = [
             "经营单位编号 operator_id",
@@ -473,15 +509,17 @@ pub async fn annual(state: web::Data<AppState>, who: Principal, req: HttpRequest
             .map_err(csv_err)?;
         }
         let bytes = w.into_inner().map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"annual-{year}.csv\""),
-            ))
-            .body(bytes));
+        return Ok(Annual::Csv(
+            HttpResponse::Ok()
+                .content_type("text/csv; charset=utf-8")
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"annual-{year}.csv\""),
+                ))
+                .body(bytes),
+        ));
     }
-    Ok(HttpResponse::Ok().json(AnnualReport {
+    Ok(Annual::Report(AnnualReport {
         year,
         by: if by_category { "category" } else { "code" }.into(),
         lines,

@@ -281,7 +281,13 @@ pub async fn create_subscription(
 )]
 #[get("/webhook-subscriptions")]
 pub async fn list_subscriptions(state: web::Data<AppState>, who: Principal) -> ApiResult<web::Json<SubscriptionList>> {
-    let owner = match own_party(&who) {
+    subscriptions_of(&state, &who).await.map(web::Json)
+}
+
+/// The caller's subscriptions (admins: all) with their state; shared by the API and the web UI,
+/// where an owner sees a disabled endpoint.
+pub(crate) async fn subscriptions_of(state: &AppState, who: &Principal) -> ApiResult<SubscriptionList> {
+    let owner = match own_party(who) {
         Some(o) => Some(o),
         None if who.role == Role::Admin => None,
         None => return Err(ApiError::Forbidden("this caller has no webhooks".into())),
@@ -298,7 +304,7 @@ pub async fn list_subscriptions(state: web::Data<AppState>, who: Principal) -> A
             Ok(out)
         })
         .await?;
-    Ok(web::Json(SubscriptionList { items }))
+    Ok(SubscriptionList { items })
 }
 
 /// A subscription of the caller's party (admins: any); others' answer 404.
@@ -371,13 +377,18 @@ pub async fn enable_subscription(
     who: Principal,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<SubscriptionDto>> {
-    let sub = load_own(&state, &who, path.into_inner()).await?;
+    enable(&state, &who, path.into_inner()).await.map(web::Json)
+}
+
+/// Turns a disabled subscription back on; shared by the API and the web UI.
+pub(crate) async fn enable(state: &AppState, who: &Principal, id: String) -> ApiResult<SubscriptionDto> {
+    let sub = load_own(state, who, id).await?;
     let updated = state
         .db
         .run(move |c| db::outbox::set_subscription_status(c, &sub.id, "active", "enabled"))
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(web::Json(with_counts(&state, updated).await?))
+    with_counts(state, updated).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

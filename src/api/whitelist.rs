@@ -613,8 +613,14 @@ pub async fn list_entries(
     who: Principal,
     req: HttpRequest,
 ) -> ApiResult<web::Json<EntryPage>> {
-    let mut q = QueryParams::parse(
-        &req,
+    entries_page(&state, &who, req.query_string()).await.map(web::Json)
+}
+
+/// A page of entries in the caller's scope, filtered by the request's query string (the API's
+/// parameters); shared by the API and the web UI.
+pub(crate) async fn entries_page(state: &AppState, who: &Principal, query: &str) -> ApiResult<EntryPage> {
+    let mut q = QueryParams::parse_str(
+        query,
         &[
             "year",
             "operator",
@@ -666,10 +672,10 @@ pub async fn list_entries(
         })
         .await?;
     let next_cursor = next_cursor(&rows, more, |r| &r.id);
-    Ok(web::Json(EntryPage {
+    Ok(EntryPage {
         items: rows.into_iter().map(entry_dto).collect(),
         next_cursor,
-    }))
+    })
 }
 
 async fn load_entry(state: &AppState, who: &Principal, id: String, action: Option<EntryAction>) -> ApiResult<EntryRow> {
@@ -808,8 +814,29 @@ async fn transition(
         }
         None => None,
     };
-    let entry = load_entry(&state, &who, id, Some(action)).await?;
-    if let Some(expected) = req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok())
+    let if_match = req
+        .headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let updated = change_entry(&state, &who, id, reason, if_match, action).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(updated.version)))
+        .json(entry_dto(updated)))
+}
+
+/// Confirms, suspends or reinstates an entry for the caller; `if_match` is the ETag the caller
+/// saw (412 when the entry moved on). Shared by the API and the web UI.
+pub(crate) async fn change_entry(
+    state: &AppState,
+    who: &Principal,
+    id: String,
+    reason: Option<String>,
+    if_match: Option<String>,
+    action: EntryAction,
+) -> ApiResult<EntryRow> {
+    let entry = load_entry(state, who, id, Some(action)).await?;
+    if let Some(expected) = if_match
         && expected != etag(entry.version)
     {
         return Err(ApiError::PreconditionFailed(format!(
@@ -839,9 +866,7 @@ async fn transition(
         })
         .await?
         .ok_or_else(|| ApiError::Conflict("someone changed the entry first; reload and try again".into()))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(updated.version)))
-        .json(entry_dto(updated)))
+    Ok(updated)
 }
 
 /// Confirm an entry proposed by the other province.

@@ -335,7 +335,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         )?;
     }
     let (server, addr) = app::start_server(state, &config.listen)?;
-    println!("hwtransfer listening on http://{addr}  (API docs: http://{addr}/docs/)");
+    println!("hwtransfer listening on http://{addr}  (web UI: http://{addr}/  API docs: http://{addr}/docs/)");
     if let Some(logins) = logins {
         seed::print_logins(&logins, Some(addr));
     }

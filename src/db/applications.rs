@@ -1563,11 +1563,27 @@ pub struct AppFilter {
     pub province: Option<String>,
     /// With `province`: only cases where that province must act now.
     pub side: Option<Side>,
+    /// With `province` and no `side`: only cases where that province must act now, on either side
+    /// (the regulator's 待办 queue).
+    pub acting: bool,
     pub status: Option<String>,
     pub route: Option<String>,
     pub overdue_at: Option<NaiveDateTime>,
     pub due_before: Option<NaiveDateTime>,
     pub code: Option<String>,
+}
+
+/// Cases where the province must act now: as source with the source's step open, or as
+/// receiving side with the receiving side's step open (`t` is the applications DSL).
+macro_rules! acting_province {
+    ($p:expr) => {
+        t::source_province
+            .eq($p.to_string())
+            .and(t::next_side.eq("source"))
+            .or(t::receiving_province
+                .eq($p.to_string())
+                .and(t::next_side.eq("receiving")))
+    };
 }
 
 /// Applications sorted by the open step's due instant (those without one last), then id.
@@ -1593,6 +1609,7 @@ pub fn list(
             Some(Side::Receiving) => q
                 .filter(t::receiving_province.eq(p.clone()))
                 .filter(t::next_side.eq("receiving")),
+            None if f.acting => q.filter(acting_province!(p)),
             None => q.filter(t::source_province.eq(p.clone()).or(t::receiving_province.eq(p.clone()))),
         };
     }
@@ -1634,6 +1651,46 @@ pub fn list(
             .limit(limit)
             .load(conn)?,
     )
+}
+
+/// The live counts of a province's 待办 queue.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct QueueCounts {
+    /// Open steps the province must take.
+    pub waiting: i64,
+    /// Of those, past their due instant (and not suspended).
+    pub overdue: i64,
+    /// Of those, due by the given instant (e.g. the end of today) and not yet overdue.
+    pub due_soon: i64,
+}
+
+pub fn queue_counts(
+    conn: &mut DbConnection,
+    province: &str,
+    now: NaiveDateTime,
+    soon: NaiveDateTime,
+) -> DbResult<QueueCounts> {
+    use transfer_applications::dsl as t;
+    let base = || t::transfer_applications.filter(acting_province!(province)).into_boxed();
+    Ok(QueueCounts {
+        waiting: base().count().get_result(conn)?,
+        overdue: base().filter(t::next_due_at.lt(now)).count().get_result(conn)?,
+        due_soon: base()
+            .filter(t::next_due_at.ge(now))
+            .filter(t::next_due_at.lt(soon))
+            .count()
+            .get_result(conn)?,
+    })
+}
+
+/// The case holding an approval number (the public verification page).
+pub fn app_by_approval_number(conn: &mut DbConnection, number: &str) -> DbResult<Option<AppRow>> {
+    use transfer_applications::dsl as t;
+    Ok(t::transfer_applications
+        .filter(t::approval_number.eq(number))
+        .select(AppRow::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod audit;
 pub mod calendar;
 pub mod catalogue;
+pub mod dashboard;
 pub mod history;
 pub mod manifests;
 pub mod migrate;

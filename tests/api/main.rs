@@ -22,5 +22,6 @@ mod permissions;
 mod race;
 mod reference;
 mod seed;
+mod ui;
 mod webhooks;
 mod whitelist;

@@ -1,0 +1,215 @@
+//! The UI session: an HttpOnly, SameSite=Strict cookie carrying the same short-lived access token
+//! the API issues, a CSRF token derived from that token, and the language choice.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use futures_util::future::LocalBoxFuture;
+use sha2::{Digest, Sha256};
+
+use super::i18n::Lang;
+use crate::api::error::ApiError;
+use crate::api::extract::principal_from_token;
+use crate::app::AppState;
+use crate::auth::principal::Principal;
+
+pub const SESSION_COOKIE: &str = "hwt_session";
+pub const LANG_COOKIE: &str = "hwt_lang";
+/// Before login there is no session: the login form's CSRF token is a random value kept in this
+/// cookie and echoed by the form (double submit).
+pub const LOGIN_CSRF_COOKIE: &str = "hwt_login_csrf";
+
+/// The CSRF token of a session: a hash of the token id. It is unguessable without the HttpOnly
+/// cookie, and changes with every login.
+pub fn csrf_for(jti: &str) -> String {
+    let digest = Sha256::digest(format!("hwtransfer-csrf\0{jti}").as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the request came over TLS (directly or, as the proxy says, before it).
+pub fn is_tls(req: &HttpRequest) -> bool {
+    req.connection_info().scheme() == "https"
+}
+
+pub fn session_cookie(req: &HttpRequest, token: &str, ttl_secs: u64) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, token.to_string())
+        .path("/")
+        .http_only(true)
+        .secure(is_tls(req))
+        .same_site(SameSite::Strict)
+        .max_age(CookieDuration::seconds(i64::try_from(ttl_secs).unwrap_or(3600)))
+        .finish()
+}
+
+pub fn expired_cookie(name: &'static str) -> Cookie<'static> {
+    let mut c = Cookie::build(name, "")
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .finish();
+    c.make_removal();
+    c
+}
+
+pub fn lang_of(req: &HttpRequest) -> Lang {
+    req.cookie(LANG_COOKIE)
+        .map(|c| Lang::parse(c.value()))
+        .unwrap_or_default()
+}
+
+/// A signed-in UI user.
+pub struct UiUser {
+    pub who: Principal,
+    pub csrf: String,
+    pub lang: Lang,
+}
+
+impl UiUser {
+    /// Refuses a form whose CSRF token is missing or not this session's.
+    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), UiError> {
+        match sent {
+            Some(s) if constant_time_eq(s.as_bytes(), self.csrf.as_bytes()) => Ok(()),
+            _ => Err(UiError::Csrf(self.lang)),
+        }
+    }
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl FromRequest for UiUser {
+    type Error = UiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+        let lang = lang_of(req);
+        let next = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .filter(|p| req.method() == actix_web::http::Method::GET && p.starts_with("/ui/"));
+        let htmx = req.headers().contains_key("hx-request");
+        Box::pin(async move {
+            let login = || UiError::Login { next, htmx };
+            let (Some(state), Some(token)) = (state, token) else {
+                return Err(login());
+            };
+            match principal_from_token(&state, &token).await {
+                Ok((who, claims)) => Ok(UiUser {
+                    who,
+                    csrf: csrf_for(&claims.jti),
+                    lang,
+                }),
+                // The database being away is not a reason to log the user out.
+                Err(e @ (ApiError::Unavailable { .. } | ApiError::Internal(_))) => Err(UiError::Api(e, lang)),
+                Err(_) => Err(login()),
+            }
+        })
+    }
+}
+
+/// What a UI request can fail with. Each renders as a page (or, for htmx, a redirect header).
+#[derive(Debug)]
+pub enum UiError {
+    /// No valid session: to the login page, coming back afterwards.
+    Login {
+        next: Option<String>,
+        htmx: bool,
+    },
+    /// A form without this session's CSRF token.
+    Csrf(Lang),
+    Api(ApiError, Lang),
+}
+
+impl std::fmt::Display for UiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UiError::Login { .. } => write!(f, "login required"),
+            UiError::Csrf(_) => write!(f, "CSRF token missing or wrong"),
+            UiError::Api(e, _) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<(ApiError, Lang)> for UiError {
+    fn from((e, lang): (ApiError, Lang)) -> Self {
+        UiError::Api(e, lang)
+    }
+}
+
+impl ResponseError for UiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            UiError::Login { .. } => StatusCode::SEE_OTHER,
+            UiError::Csrf(_) => StatusCode::FORBIDDEN,
+            UiError::Api(e, _) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            UiError::Login { next, htmx } => {
+                let target = match next {
+                    Some(n) => format!(
+                        "/ui/login?next={}",
+                        percent_encoding::utf8_percent_encode(n, percent_encoding::NON_ALPHANUMERIC)
+                    ),
+                    None => "/ui/login".into(),
+                };
+                if *htmx {
+                    // htmx follows this header with a full page load.
+                    HttpResponse::Ok().insert_header(("HX-Redirect", target)).finish()
+                } else {
+                    HttpResponse::SeeOther()
+                        .insert_header((header::LOCATION, target))
+                        .finish()
+                }
+            }
+            UiError::Csrf(lang) => super::pages::error_page(
+                *lang,
+                StatusCode::FORBIDDEN,
+                lang.t("err_csrf"),
+                vec![lang.t("err_csrf_detail").to_string()],
+            ),
+            UiError::Api(e, lang) => {
+                if let ApiError::Internal(cause) = e {
+                    tracing::error!(error = %cause, "internal error in the web UI");
+                }
+                let (title, lines) = super::pages::describe(e, *lang);
+                let mut res = super::pages::error_page(*lang, e.status_code(), title, lines);
+                if let ApiError::Unavailable { retry_after_secs } | ApiError::TooManyRequests { retry_after_secs, .. } =
+                    e
+                    && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+                {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                res
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csrf_depends_on_the_token_id() {
+        let a = csrf_for("a");
+        assert_eq!(a.len(), 32);
+        assert_eq!(a, csrf_for("a"));
+        assert_ne!(a, csrf_for("b"));
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,569 @@
+//! The web UI: end to end in headless Chromium (driven through ChromeDriver with fantoccini), and
+//! its protections over plain HTTP. Screenshots of the main pages go to `target/ui-screenshots/`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::fixtures::{Registry, this_year};
+use crate::support::{Backend, PASSWORD, TestApp};
+
+/// A ChromeDriver process on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start_driver() -> Driver {
+    let port = free_port();
+    let child = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver must be installed for the UI tests (.ci/run installs chromium-driver)");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{}/status", driver.url)).send().await
+            && r.status().is_success()
+        {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    let mut args = vec![
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1366,900",
+        "--lang=zh-CN",
+    ];
+    if std::env::var("UI_TEST_HEADED").is_ok() {
+        args.remove(0);
+    }
+    let mut opts = json!({ "args": args });
+    if let Ok(bin) = std::env::var("CHROME_BIN") {
+        opts["binary"] = json!(bin);
+    } else if std::path::Path::new("/usr/bin/chromium").exists() {
+        opts["binary"] = json!("/usr/bin/chromium");
+    }
+    caps.insert("goog:chromeOptions".into(), opts);
+    ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+fn screenshot_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+async fn shot(c: &Client, backend: Backend, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(
+        screenshot_dir().join(format!("{backend:?}-{name}.png").to_lowercase()),
+        png,
+    )
+    .expect("write");
+}
+
+async fn login(c: &Client, app: &TestApp, username: &str) {
+    c.goto(&app.url("/")).await.expect("goto /");
+    // `/` leads to the login page when not signed in.
+    assert!(c.current_url().await.unwrap().path().starts_with("/ui/login"));
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(username)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Id("logout")).await.expect("signed in");
+}
+
+async fn logout(c: &Client) {
+    c.find(Locator::Id("logout")).await.unwrap().click().await.unwrap();
+    c.wait()
+        .for_element(Locator::Id("username"))
+        .await
+        .expect("back at login");
+}
+
+/// Clicks a submit button guarded by hx-confirm and accepts the confirmation dialog.
+async fn click_confirmed(c: &Client, css: &str) {
+    // The click opens the dialog; some driver versions report that as the click's error.
+    let _ = c.find(Locator::Css(css)).await.unwrap().click().await;
+    for _ in 0..50 {
+        if c.accept_alert().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no confirmation dialog after clicking {css}");
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+const SCRIPT_NAME: &str = "<script>document.title='pwned'</script>废矿物油";
+
+fn filing(operator_id: &str, kg: &str, waste_name: &str) -> Value {
+    let y = this_year();
+    json!({
+        "operator_id": operator_id,
+        "method": "dispose",
+        "period_start": format!("{y}-12-01"),
+        "period_end": format!("{}-05-31", y + 1),
+        "items": [{
+            "waste_code": "900-249-08",
+            "waste_name": waste_name,
+            "physical_form": "液态",
+            "hazards": ["T", "I"],
+            "packaging": "200L铁桶",
+            "quantity_kg": kg
+        }],
+        "carriers": [{"name": "重庆危运物流有限公司", "permit_number": "渝交运管许可字500000001号", "plate": "渝A12345"}]
+    })
+}
+
+/// Files a whitelist case as the enterprise and has Chongqing accept it: the source's decision
+/// is then due. Returns the case id.
+async fn accepted_case(app: &TestApp, reg: &Registry, kg: &str, waste_name: &str) -> String {
+    let (s, a, _) = app
+        .post_json(
+            "/api/v1/transfer-applications",
+            Some(&reg.enterprise_token),
+            &filing(&reg.operator_id, kg, waste_name),
+        )
+        .await;
+    assert_eq!(s, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_string();
+    let (s, a, _) = app
+        .post_json(
+            &format!("/api/v1/transfer-applications/{id}/accept"),
+            Some(&reg.cq),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{a}");
+    id
+}
+
+async fn case(app: &TestApp, reg: &Registry, id: &str) -> Value {
+    let (s, a, _) = app
+        .get(&format!("/api/v1/transfer-applications/{id}"), Some(&reg.cq))
+        .await;
+    assert_eq!(s, 200, "{a}");
+    a
+}
+
+async fn regulators_decide_in_the_browser(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let entry = reg.confirmed_entry(&app, "HW08", "100").await;
+    let id = accepted_case(&app, &reg, "40.5", SCRIPT_NAME).await;
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+
+    // Sichuan (the receiving side) sees only its own step's actions, and is refused Chongqing's.
+    login(&c, &app, "sc").await;
+    c.goto(&app.url(&format!("/ui/applications/{id}"))).await.unwrap();
+    let actions = text_of(&c, "#actions").await;
+    assert!(actions.contains("同意接收"), "{actions}");
+    assert!(!actions.contains("受理") && !actions.contains("批准 ("), "{actions}");
+    assert!(
+        c.find(Locator::Css(
+            "form[data-action='decide-approve'] input[name='side'][value='source']"
+        ))
+        .await
+        .is_err(),
+        "no source-side form for Sichuan"
+    );
+    // Forging the source side's decision (the form exists for the receiving side) is refused by
+    // the server, not only hidden. WebDriver scripts run outside the page's CSP.
+    c.execute(
+        "const f = document.querySelector(\"form[data-action='decide-approve']\");\
+         f.removeAttribute('hx-boost'); f.removeAttribute('hx-confirm');\
+         f.querySelector(\"input[name='side']\").value = 'source'; f.submit();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let refused = text_of(&c, "h1").await;
+    assert_eq!(refused, "您无权执行此操作");
+    assert_eq!(case(&app, &reg, &id).await["decisions"].as_array().unwrap().len(), 0);
+
+    // Sichuan agrees to receive, after confirming.
+    c.goto(&app.url(&format!("/ui/applications/{id}"))).await.unwrap();
+    click_confirmed(&c, "form[data-action='decide-approve'] button").await;
+    text_of(&c, "#flash-done").await;
+    let a = case(&app, &reg, &id).await;
+    assert_eq!(a["decisions"][0]["side"], "receiving");
+    assert_eq!(a["status"], "under_review", "Chongqing has not decided yet");
+    logout(&c).await;
+
+    // Chongqing finds the due case in its queue, with live counts, and approves it.
+    login(&c, &app, "cq").await;
+    assert!(c.current_url().await.unwrap().path().starts_with("/ui/queue"));
+    let waiting = text_of(&c, "#count-waiting strong").await;
+    assert_eq!(waiting, "1");
+    let row = text_of(&c, &format!("#queue tr[data-id='{id}']")).await;
+    assert!(row.contains("重庆测试化工有限公司") && row.contains("40.500"), "{row}");
+    assert!(row.contains("白名单审批"), "{row}");
+    shot(&c, backend, "queue").await;
+    c.find(Locator::Css(&format!("#queue tr[data-id='{id}'] a")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_of(&c, "#actions").await;
+    // The waste name with markup is shown as text: no script ran, no element was made.
+    let items = text_of(&c, "#items").await;
+    assert!(items.contains(SCRIPT_NAME), "{items}");
+    assert_ne!(c.title().await.unwrap(), "pwned");
+    assert!(c.find(Locator::Css("#items script")).await.is_err());
+    // Quota bars before and after this application.
+    let bars = text_of(&c, &format!("#entries tr[data-entry='{entry}']")).await;
+    assert!(bars.contains("0.000") && bars.contains("40.500"), "{bars}");
+    shot(&c, backend, "application").await;
+    click_confirmed(&c, "form[data-action='decide-approve'] button").await;
+    text_of(&c, "#flash-done").await;
+    let number = text_of(&c, "#approval-number").await;
+    let a = case(&app, &reg, &id).await;
+    assert_eq!(a["status"], "approved");
+    let stored_number = a["approval"]["number"].as_str().unwrap().to_string();
+    assert!(number.starts_with(&stored_number), "{number} / {stored_number}");
+    assert_eq!(a["decisions"].as_array().unwrap().len(), 2);
+
+    // The certificate with its QR code, and the public verification page it points to.
+    c.find(Locator::Id("certificate-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text_of(&c, "#cert-number").await, stored_number);
+    assert!(c.find(Locator::Css(".qr svg")).await.is_ok(), "a QR code");
+    shot(&c, backend, "certificate").await;
+    let verify = c
+        .find(Locator::Id("verify-link"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    logout(&c).await;
+    c.goto(&verify).await.unwrap();
+    assert_eq!(text_of(&c, "#verdict").await, "有效");
+    assert_eq!(text_of(&c, "#number").await, stored_number);
+    assert_eq!(text_of(&c, "#producer").await, "重庆测试化工有限公司");
+    let items = text_of(&c, "#verify-items").await;
+    assert!(items.contains("900-249-08") && items.contains("40.500"), "{items}");
+    shot(&c, backend, "verify").await;
+
+    c.close().await.unwrap();
+}
+both_backends!(regulators_decide_in_the_browser, regulators_decide_in_the_browser);
+
+/// The other pages render for their roles; a conflict shows plainly; CSRF-less posts are refused;
+/// the language switch works. Screenshots of each page.
+async fn pages_conflicts_and_csrf(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    let id = accepted_case(&app, &reg, "10", "废矿物油").await;
+    app.add_user("auditor", "auditor", None).await;
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+
+    login(&c, &app, "cq").await;
+    c.goto(&app.url(&format!("/ui/applications/{id}"))).await.unwrap();
+    text_of(&c, "#actions").await;
+    // A colleague in Chongqing refuses through the API while this page is open: the page's
+    // version is stale when this officer approves.
+    let version = case(&app, &reg, &id).await["version"].as_i64().unwrap();
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/transfer-applications/{id}/decisions")))
+        .bearer_auth(&reg.cq)
+        .header("if-match", format!("\"{version}\""))
+        .json(&json!({"side": "source", "outcome": "refuse", "reasons": ["材料不实"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    click_confirmed(&c, "form[data-action='decide-approve'] button").await;
+    let notice = text_of(&c, "#flash-conflict").await;
+    assert!(notice.contains("他人已先行办理"), "{notice}");
+    assert_eq!(
+        text_of(&c, "#status").await,
+        "不予批准",
+        "the page now shows the current state"
+    );
+    assert!(c.find(Locator::Id("no-actions")).await.is_ok());
+    assert_eq!(case(&app, &reg, &id).await["status"], "refused");
+
+    // A form posted without the CSRF token is refused and changes nothing.
+    let id2 = accepted_case(&app, &reg, "5", "废矿物油").await;
+    c.goto(&app.url(&format!("/ui/applications/{id2}"))).await.unwrap();
+    text_of(&c, "#actions").await;
+    c.execute(
+        "const f = document.querySelector(\"form[data-action='decide-approve']\");\
+         f.removeAttribute('hx-boost'); f.removeAttribute('hx-confirm');\
+         f.querySelector(\"input[name='csrf']\").remove(); f.submit();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(text_of(&c, "h1").await, "请求被拒绝");
+    assert_eq!(case(&app, &reg, &id2).await["status"], "under_review");
+    assert!(case(&app, &reg, &id2).await["decisions"].as_array().unwrap().is_empty());
+
+    for (path, name, marker) in [
+        ("/ui/whitelist", "whitelist", "#entries"),
+        ("/ui/history", "history", "#transfers"),
+        ("/ui/calendar", "calendar", "h1"),
+        ("/ui/annual", "annual", "#annual"),
+        ("/ui/webhooks", "webhooks", "#subscriptions"),
+    ] {
+        c.goto(&app.url(path)).await.unwrap();
+        text_of(&c, marker).await;
+        shot(&c, backend, name).await;
+    }
+    let history = text_of(&c, "body").await;
+    assert!(!history.is_empty());
+    c.goto(&app.url("/ui/whitelist")).await.unwrap();
+    let entries = text_of(&c, "#entries").await;
+    assert!(entries.contains("HW08") && entries.contains("100.000"), "{entries}");
+
+    // The dashboard draws its charts with Chart.js.
+    c.goto(&app.url("/ui/dashboard")).await.unwrap();
+    text_of(&c, "#chart-tonnage").await;
+    let mut drawn = Value::Null;
+    for _ in 0..50 {
+        drawn = c
+            .execute("return document.querySelectorAll('canvas[data-drawn]').length;", vec![])
+            .await
+            .unwrap();
+        if drawn == json!(3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(drawn, json!(3), "three charts drawn");
+    shot(&c, backend, "dashboard").await;
+
+    // English on request.
+    c.goto(&app.url("/ui/queue")).await.unwrap();
+    c.find(Locator::Css("a.lang-switch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let nav = text_of(&c, "header nav").await;
+    assert!(nav.contains("Queue") && nav.contains("Whitelist"), "{nav}");
+    logout(&c).await;
+
+    // The auditor sees the chain status and history (and its reads are logged).
+    login(&c, &app, "auditor").await;
+    c.goto(&app.url("/ui/audit")).await.unwrap();
+    assert_eq!(text_of(&c, "#chain-status").await, "The audit chain is intact");
+    shot(&c, backend, "audit").await;
+    c.goto(&app.url("/ui/history?source_province=500000")).await.unwrap();
+    let totals = text_of(&c, "#totals").await;
+    assert!(totals.contains("2"), "{totals}");
+    c.close().await.unwrap();
+    let (s, trail, _) = app
+        .get("/api/v1/audit/events?object_type=query&limit=200", Some(&reg.admin))
+        .await;
+    assert_eq!(s, 200, "{trail}");
+    assert!(
+        trail["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["object_id"] == "/ui/history" && e["actor_name"] == "auditor"),
+        "{trail}"
+    );
+}
+both_backends!(pages_conflicts_and_csrf, pages_conflicts_and_csrf);
+
+// ------------------------------------------------------------------------------------------------
+// Over plain HTTP
+
+fn cookie_from(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default().to_string())
+}
+
+/// Posts the login form as a browser would (with the form's CSRF cookie); returns the response.
+async fn form_login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(app.url("/ui/login")).send().await.unwrap();
+    let cookie = cookie_from(&page, "hwt_login_csrf").expect("login CSRF cookie");
+    let token = cookie.split_once('=').unwrap().1.to_string();
+    client
+        .post(app.url("/ui/login"))
+        .header("cookie", cookie)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("username", username),
+            ("password", password),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn login_cookie_headers_and_throttle(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_user("cq", "regulator", Some("500000")).await;
+
+    // `/` leads to the login page; the page has the security headers.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/ui/login");
+    let res = client.get(app.url("/ui/login")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+    let body = res.text().await.unwrap();
+    assert!(
+        !body.contains("<script>") && !body.contains("onclick="),
+        "no inline script"
+    );
+
+    // A signed-in session: HttpOnly, SameSite=Strict; `/` then leads to the queue.
+    let res = form_login(&app, "cq", PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/ui/queue");
+    let raw = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("hwt_session="))
+        .expect("session cookie");
+    assert!(raw.contains("HttpOnly") && raw.contains("SameSite=Strict"), "{raw}");
+    assert!(!raw.contains("Secure"), "plain HTTP here; Secure comes with TLS");
+    let session = cookie_from(&res, "hwt_session").unwrap();
+    let res = client
+        .get(app.url("/"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/ui/queue");
+    // Logging out without the CSRF token is refused.
+    let res = client
+        .post(app.url("/ui/logout"))
+        .header("cookie", &session)
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // A page without a session goes to the login, coming back afterwards.
+    let res = client.get(app.url("/ui/history?status=approved")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "/ui/login?next=%2Fui%2Fhistory%3Fstatus%3Dapproved"
+    );
+
+    // A login form without its CSRF cookie is refused.
+    let res = client
+        .post(app.url("/ui/login"))
+        .form(&[("csrf", "abc"), ("username", "cq"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    // Failed logins are throttled, and the page says so plainly.
+    for _ in 0..5 {
+        let res = form_login(&app, "cq", "wrong-password").await;
+        assert_eq!(res.status(), 401);
+        assert!(res.text().await.unwrap().contains("用户名或密码错误"));
+    }
+    let res = form_login(&app, "cq", PASSWORD).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    let body = res.text().await.unwrap();
+    assert!(body.contains("登录失败次数过多"), "{body}");
+
+    // The public verification of an unknown number says so, without login.
+    let res = client
+        .get(app.url("/verify/%E6%B8%9D%E5%8D%B1%E8%BD%AC0000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.text().await.unwrap().contains("未找到该批准文号"));
+}
+both_backends!(login_cookie_headers_and_throttle, login_cookie_headers_and_throttle);
