@@ -6,6 +6,7 @@
 //! short-lived access token (`session`). Every response carries a CSP without inline script.
 
 mod assets;
+mod forms;
 mod i18n;
 mod pages;
 mod session;
@@ -25,6 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/verify/{number}", web::get().to(pages::verify))
         .service(
             web::scope("/ui")
+                .app_data(forms::upload_config())
                 .route("/static/{file}", web::get().to(assets::serve))
                 .route("/login", web::get().to(pages::login_form))
                 .route("/login", web::post().to(pages::login))
@@ -36,8 +38,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/applications/{id}/act", web::post().to(pages::act))
                 .route("/applications/{id}/certificate", web::get().to(pages::certificate))
                 .route("/whitelist", web::get().to(pages::whitelist))
+                .route("/whitelist/new", web::get().to(forms::whitelist_new))
+                .route("/whitelist/propose", web::post().to(forms::whitelist_propose))
+                .route("/whitelist/import", web::post().to(forms::whitelist_import))
                 .route("/whitelist/{id}/{action}", web::post().to(pages::whitelist_change))
                 .route("/calendar", web::get().to(pages::calendar))
+                .route("/calendar/import", web::post().to(forms::calendar_import))
                 .route("/history", web::get().to(pages::history))
                 .route("/history/export", web::get().to(pages::history_export))
                 .route("/audit", web::get().to(pages::audit))

@@ -9,6 +9,7 @@ use askama::Template;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 
 use super::CSP;
+use super::forms::CalendarForm;
 use super::i18n::Lang;
 use super::session::{
     LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, UiError, UiUser, constant_time_eq, expired_cookie, lang_of,
@@ -46,7 +47,7 @@ fn render(lang: Lang, t: &impl Template) -> HttpResponse {
     render_status(lang, StatusCode::OK, t)
 }
 
-fn render_status(lang: Lang, status: StatusCode, t: &impl Template) -> HttpResponse {
+pub(super) fn render_status(lang: Lang, status: StatusCode, t: &impl Template) -> HttpResponse {
     match t.render() {
         Ok(body) => html(status, body),
         Err(e) => {
@@ -59,7 +60,7 @@ fn render_status(lang: Lang, status: StatusCode, t: &impl Template) -> HttpRespo
     }
 }
 
-fn see_other(to: &str) -> HttpResponse {
+pub(super) fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
 }
 
@@ -82,7 +83,7 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    fn new(u: &UiUser, req: &HttpRequest, active: &str) -> Chrome {
+    pub(super) fn new(u: &UiUser, req: &HttpRequest, active: &str) -> Chrome {
         let lang = u.lang;
         let items: &[(&str, &str)] = match u.who.role {
             Role::Regulator => &[
@@ -156,7 +157,7 @@ fn safe_next(next: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-fn province_name(lang: Lang, code: &str) -> String {
+pub(super) fn province_name(lang: Lang, code: &str) -> String {
     ProvinceCode::parse(code)
         .ok()
         .and_then(province)
@@ -208,13 +209,13 @@ fn api(lang: Lang) -> impl Fn(ApiError) -> UiError {
 }
 
 /// Form fields; a name may repeat (checkboxes).
-struct Form(Vec<(String, String)>);
+pub(super) struct Form(Vec<(String, String)>);
 
 impl Form {
-    fn parse(body: &[u8]) -> Form {
+    pub(super) fn parse(body: &[u8]) -> Form {
         Form(serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default())
     }
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
     fn all(&self, name: &str) -> Vec<String> {
@@ -1290,6 +1291,7 @@ struct WhitelistPage {
     provinces: Vec<(String, String)>,
     flash_done: bool,
     flash_conflict: bool,
+    can_propose: bool,
 }
 
 pub async fn whitelist(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> UiResult<HttpResponse> {
@@ -1387,6 +1389,7 @@ pub async fn whitelist(state: web::Data<AppState>, u: UiUser, req: HttpRequest) 
         provinces,
         flash_done,
         flash_conflict,
+        can_propose: is_regulator,
     };
     Ok(render(lang, &view))
 }
@@ -1460,10 +1463,11 @@ struct CalendarPage {
     imported_at: String,
     days: Vec<DayView>,
     years: Vec<i32>,
+    is_admin: bool,
+    form: CalendarForm,
 }
 
 pub async fn calendar(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> UiResult<HttpResponse> {
-    let lang = u.lang;
     let this_year = shanghai_date(Utc::now()).year();
     let q: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let year = q
@@ -1471,7 +1475,25 @@ pub async fn calendar(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -
         .and_then(|y| y.parse::<i32>().ok())
         .filter(|y| (2000..=2100).contains(y))
         .unwrap_or(this_year);
-    let (found, source, imported_at, days) = match calendar::calendar_year(&state, year).await {
+    let form = CalendarForm {
+        done: q.contains_key("done"),
+        ..CalendarForm::default()
+    };
+    calendar_page(&state, &u, &req, year, form, StatusCode::OK).await
+}
+
+/// The calendar of a year, with the admin's import form (and what it last sent, when refused).
+pub(super) async fn calendar_page(
+    state: &AppState,
+    u: &UiUser,
+    req: &HttpRequest,
+    year: i32,
+    form: CalendarForm,
+    status: StatusCode,
+) -> UiResult<HttpResponse> {
+    let lang = u.lang;
+    let this_year = shanghai_date(Utc::now()).year();
+    let (found, source, imported_at, days) = match calendar::calendar_year(state, year).await {
         Ok(y) => (
             true,
             y.source,
@@ -1499,16 +1521,18 @@ pub async fn calendar(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -
         Err(e) => return Err(UiError::Api(e, lang)),
     };
     let page = CalendarPage {
-        chrome: Chrome::new(&u, &req, "/ui/calendar"),
+        chrome: Chrome::new(u, req, "/ui/calendar"),
         lang,
         year,
         found,
         source,
         imported_at,
         days,
-        years: (this_year - 3..=this_year + 1).collect(),
+        years: (this_year - 3..=this_year + 2).collect(),
+        is_admin: u.who.role == Role::Admin,
+        form,
     };
-    Ok(render(lang, &page))
+    Ok(render_status(lang, status, &page))
 }
 
 fn weekday_name(lang: Lang, d: chrono::Weekday) -> String {

@@ -281,7 +281,19 @@ pub async fn put_year(
 ) -> ApiResult<web::Json<CalendarYearDto>> {
     require_role(&who, &[Role::Admin])?;
     let year = parse_year(&path)?;
-    let (source, cal) = read_year(year, &body)?;
+    Ok(web::Json(import_year(&state, &who, year, &body).await?))
+}
+
+/// Stores a year's calendar (admin only) and recomputes the provisional deadlines that fall in
+/// it; the API's PUT and the UI's import form both come here.
+pub(crate) async fn import_year(
+    state: &AppState,
+    who: &Principal,
+    year: i32,
+    body: &Value,
+) -> ApiResult<CalendarYearDto> {
+    require_role(who, &[Role::Admin])?;
+    let (source, cal) = read_year(year, body)?;
     tracing::info!(year, by = %who.name, days = cal.days().len(), "calendar year imported");
     let office_close = state.config.office_close;
     let (stored, recomputed) = state
@@ -300,5 +312,5 @@ pub async fn put_year(
     tracing::info!(year, recomputed, "open provisional deadlines recomputed");
     let (meta, days) =
         stored.ok_or_else(|| ApiError::internal(anyhow::anyhow!("calendar year vanished after import")))?;
-    Ok(web::Json(year_dto(meta, days)))
+    Ok(year_dto(meta, days))
 }

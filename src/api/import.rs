@@ -179,7 +179,7 @@ enum ReadError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Csv,
     Xlsx,
 }
@@ -865,6 +865,28 @@ pub async fn import_entries(
     q.finish()?;
     let format = content_format(&req)?;
     let bytes = read_body(&req, payload).await?;
+    let summary = import_file(&state, &who, format, bytes, dry_run).await?;
+    Ok(if summary.dry_run {
+        HttpResponse::Ok().json(summary)
+    } else {
+        HttpResponse::Created().json(summary)
+    })
+}
+
+/// Reads, checks and (unless a dry run) stores a whitelist file; the API and the UI's upload
+/// form both come here. Every problem is answered as one 422 whose pointers are
+/// `/rows/{row}/{column}`; nothing is written then.
+pub(crate) async fn import_file(
+    state: &AppState,
+    who: &Principal,
+    format: Format,
+    bytes: Vec<u8>,
+    dry_run: bool,
+) -> ApiResult<ImportSummary> {
+    require_role(who, &[Role::Regulator])?;
+    if bytes.len() > MAX_BYTES {
+        return Err(too_large());
+    }
     let sheet = web::block(move || read_file(format, bytes))
         .await
         .map_err(ApiError::internal)?
@@ -892,22 +914,22 @@ pub async fn import_entries(
             tracing::info!(by = %who.name, rows = count, problems = problems.len(), dry_run, "whitelist import refused");
             Err(validation(&problems))
         }
-        Outcome::Valid(rows) => Ok(HttpResponse::Ok().json(ImportSummary {
+        Outcome::Valid(rows) => Ok(ImportSummary {
             dry_run: true,
             rows,
             valid: true,
             created: Vec::new(),
             problems: Vec::new(),
-        })),
+        }),
         Outcome::Created(ids) => {
             tracing::info!(by = %who.name, rows = count, "whitelist entries imported");
-            Ok(HttpResponse::Created().json(ImportSummary {
+            Ok(ImportSummary {
                 dry_run: false,
                 rows: count,
                 valid: true,
                 created: ids,
                 problems: Vec::new(),
-            }))
+            })
         }
     }
 }

@@ -548,8 +548,17 @@ pub async fn propose_entry(
     who: Principal,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    require_role(&who, &[Role::Regulator])?;
-    let mut r = BodyReader::new(&body, "");
+    let row = propose(&state, &who, &body).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::ETAG, etag(row.version)))
+        .json(entry_dto(row)))
+}
+
+/// Proposes an entry from a request body (the API's JSON or the UI's form, read into the same
+/// shape): every problem in one 422, a duplicate as 409.
+pub(crate) async fn propose(state: &AppState, who: &Principal, body: &Value) -> ApiResult<EntryRow> {
+    require_role(who, &[Role::Regulator])?;
+    let mut r = BodyReader::new(body, "");
     let proposal = read_proposal(&mut r);
     let proposal = r.into_result(proposal)?;
     let principal = who.clone();
@@ -567,9 +576,7 @@ pub async fn propose_entry(
         })
         .await?;
     match outcome {
-        Ok(row) => Ok(HttpResponse::Created()
-            .insert_header((header::ETAG, etag(row.version)))
-            .json(entry_dto(row))),
+        Ok(row) => Ok(row),
         Err(Some(problems)) => Err(ApiError::Validation(problems_to_api(problems, ""))),
         Err(None) => Err(ApiError::Conflict(
             "an entry for this operator, source province, code or category and year already exists".into(),

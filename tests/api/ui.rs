@@ -436,9 +436,271 @@ async fn pages_conflicts_and_csrf(backend: Backend) {
 both_backends!(pages_conflicts_and_csrf, pages_conflicts_and_csrf);
 
 // ------------------------------------------------------------------------------------------------
+// Data entry: proposing and importing whitelist entries, importing a calendar year
+
+/// The whitelist entries the API lists for this year, as (scope, quota_kg, status).
+async fn entries(app: &TestApp, reg: &Registry) -> Vec<(String, String, String)> {
+    let (s, body, _) = app
+        .get(&format!("/api/v1/whitelist-entries?year={}", reg.year), Some(&reg.cq))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let mut out: Vec<_> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["scope"].as_str().unwrap().to_string(),
+                e["quota_kg"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Posts a multipart form from the page with the session's cookie and CSRF token, as a forged
+/// or scripted form would; returns the status.
+async fn post_form_in_page(c: &Client, path: &str, fields: &[(&str, &str)]) -> u16 {
+    let fields = json!(fields.iter().map(|(k, v)| [k, v]).collect::<Vec<_>>());
+    let status = c
+        .execute_async(
+            "const [path, fields, done] = arguments; const f = new FormData();\
+             f.append('csrf', document.querySelector(\"input[name='csrf']\").value);\
+             for (const [k, v] of fields) f.append(k, v);\
+             fetch(path, {method: 'POST', body: f, redirect: 'manual'}).then(r => done(r.status));",
+            vec![json!(path), fields],
+        )
+        .await
+        .unwrap();
+    status.as_u64().unwrap() as u16
+}
+
+/// A Chongqing regulator proposes an entry (first with mistakes, every one listed and nothing
+/// stored), imports a CSV whose bad rows are reported by row and column with nothing stored,
+/// then checks and imports an XLSX; an admin imports next year's calendar from pasted CSV, first
+/// with a bad line (named, nothing stored), then right; a regulator cannot import a calendar.
+async fn regulators_propose_and_import(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let year = reg.year.to_string();
+    let operator_uscc = crate::fixtures::uscc("510100", 1);
+
+    login(&c, &app, "cq").await;
+    c.goto(&app.url("/ui/whitelist")).await.unwrap();
+    c.find(Locator::Id("whitelist-new"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_of(&c, "#propose").await;
+    // The operator is named by its credit code; the scope and the quota are wrong.
+    fill(&c, "input[name='operator']", &operator_uscc).await;
+    fill(&c, "input[name='scope']", "HW99").await;
+    fill(&c, "input[name='quota_kg']", "12.3456").await;
+    fill(&c, "textarea[name='note']", "<b>川渝</b>协议").await;
+    click_confirmed(&c, "#propose-submit").await;
+    let problems = text_of(&c, "#propose-problems").await;
+    assert!(problems.contains("范围"), "the scope is named: {problems}");
+    assert!(problems.contains("额度"), "the quota is named: {problems}");
+    assert_eq!(
+        c.find_all(Locator::Css("#propose-problems li")).await.unwrap().len(),
+        2,
+        "{problems}"
+    );
+    // What was typed is kept (and shown as text).
+    let kept = c
+        .find(Locator::Css("textarea[name='note']"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("<b>川渝</b>协议"));
+    assert!(entries(&app, &reg).await.is_empty(), "nothing stored");
+    fill(&c, "input[name='scope']", "HW08").await;
+    fill(&c, "input[name='quota_kg']", "250.5").await;
+    click_confirmed(&c, "#propose-submit").await;
+    c.wait().for_element(Locator::Css("#entries")).await.unwrap();
+    assert!(text_of(&c, ".flash.ok").await.contains("已办理"));
+    assert_eq!(
+        entries(&app, &reg).await,
+        vec![("HW08".to_string(), "250.500".to_string(), "proposed".to_string())]
+    );
+    let listed = text_of(&c, "#entries").await;
+    assert!(listed.contains("HW08") && listed.contains("250.500"), "{listed}");
+    shot(&c, backend, "whitelist-proposed").await;
+
+    // A CSV with one good row, an unknown code and a duplicate of the entry above: every
+    // problem by row and column, and nothing stored.
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("白名单.csv");
+    std::fs::write(
+        &csv_path,
+        format!(
+            "年度,统一社会信用代码,移出省份,废物代码,数量(千克)\n\
+             {year},{operator_uscc},重庆市,HW49,10\n\
+             {year},{operator_uscc},500000,999-999-99,5\n\
+             {year},{operator_uscc},500000,HW08,7\n"
+        ),
+    )
+    .unwrap();
+    c.goto(&app.url("/ui/whitelist/new")).await.unwrap();
+    c.find(Locator::Id("import-file"))
+        .await
+        .unwrap()
+        .send_keys(csv_path.to_str().unwrap())
+        .await
+        .unwrap();
+    click_confirmed(&c, "#import-submit").await;
+    let report = text_of(&c, "#import-problems").await;
+    let rows = c.find_all(Locator::Css("#import-problems tbody tr")).await.unwrap();
+    let mut cells = Vec::new();
+    for r in rows {
+        let tds = r.find_all(Locator::Css("td")).await.unwrap();
+        cells.push((tds[0].text().await.unwrap(), tds[1].text().await.unwrap()));
+    }
+    assert_eq!(
+        cells,
+        vec![
+            ("3".to_string(), "scope".to_string()),
+            ("4".to_string(), "scope".to_string())
+        ],
+        "{report}"
+    );
+    assert!(report.contains("999-999-99"), "{report}");
+    assert_eq!(entries(&app, &reg).await.len(), 1, "nothing more stored");
+    c.execute("document.getElementById('import').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    shot(&c, backend, "whitelist-import-report").await;
+
+    // The good row as an XLSX: a dry run stores nothing, then the import stores it.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (i, h) in ["year", "operator_uscc", "source_province", "scope", "quota_kg"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, i as u16, *h).unwrap();
+    }
+    sheet.write_number(1, 0, f64::from(reg.year)).unwrap();
+    sheet.write_string(1, 1, &operator_uscc).unwrap();
+    sheet.write_string(1, 2, "500000").unwrap();
+    sheet.write_string(1, 3, "HW49").unwrap();
+    sheet.write_number(1, 4, 10.0).unwrap();
+    let xlsx_path = dir.path().join("whitelist.xlsx");
+    std::fs::write(&xlsx_path, book.save_to_buffer().unwrap()).unwrap();
+    for dry_run in [true, false] {
+        c.goto(&app.url("/ui/whitelist/new")).await.unwrap();
+        c.find(Locator::Id("import-file"))
+            .await
+            .unwrap()
+            .send_keys(xlsx_path.to_str().unwrap())
+            .await
+            .unwrap();
+        if dry_run {
+            c.find(Locator::Id("import-dry-run"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+        click_confirmed(&c, "#import-submit").await;
+        let report = text_of(&c, "#import-report").await;
+        if dry_run {
+            assert!(report.contains("检查通过") && report.contains('1'), "{report}");
+            assert_eq!(entries(&app, &reg).await.len(), 1, "a dry run stores nothing");
+        } else {
+            assert!(report.contains("已导入的条目数") && report.contains('1'), "{report}");
+        }
+    }
+    assert_eq!(
+        entries(&app, &reg).await,
+        vec![
+            ("HW08".to_string(), "250.500".to_string(), "proposed".to_string()),
+            ("HW49".to_string(), "10.000".to_string(), "proposed".to_string()),
+        ]
+    );
+
+    // A regulator is offered no calendar import and cannot post one.
+    let next = reg.year + 1;
+    c.goto(&app.url(&format!("/ui/calendar?year={next}"))).await.unwrap();
+    text_of(&c, "#calendar-missing").await;
+    assert!(c.find(Locator::Id("calendar-import")).await.is_err());
+    let status = post_form_in_page(
+        &c,
+        "/ui/calendar/import",
+        &[
+            ("year", &next.to_string()),
+            ("source", "x"),
+            ("days", &format!("{next}-01-01,holiday,元旦")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (s, _, _) = app.get(&format!("/api/v1/calendar/{next}"), None).await;
+    assert_eq!(s, 404, "nothing imported");
+    logout(&c).await;
+
+    // The admin imports next year: a bad line is named and nothing is stored; then it is right.
+    login(&c, &app, "root").await;
+    c.goto(&app.url(&format!("/ui/calendar?year={next}"))).await.unwrap();
+    text_of(&c, "#calendar-missing").await;
+    fill(
+        &c,
+        "#calendar-import input[name='source']",
+        &format!("国务院办公厅关于{next}年部分节假日安排的通知"),
+    )
+    .await;
+    let good = format!(
+        "date,kind,name_zh,name_en\n{next}-01-01,holiday,元旦,New Year's Day\n{next}-02-06,holiday,春节,Spring Festival\n{next}-02-07,holiday,春节,Spring Festival\n"
+    );
+    fill(&c, "#calendar-days", &format!("{good}{next}-13-01,holiday,不存在\n")).await;
+    click_confirmed(&c, "#calendar-submit").await;
+    let problems = text_of(&c, "#calendar-problems").await;
+    let first = c
+        .find(Locator::Css("#calendar-problems tbody td"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(first, "5", "the bad line is named: {problems}");
+    let (s, _, _) = app.get(&format!("/api/v1/calendar/{next}"), None).await;
+    assert_eq!(s, 404, "nothing imported");
+    fill(&c, "#calendar-days", &good).await;
+    click_confirmed(&c, "#calendar-submit").await;
+    text_of(&c, "#calendar-done").await;
+    let days = text_of(&c, "#days").await;
+    assert!(
+        days.contains(&format!("{next}-02-06")) && days.contains("春节"),
+        "{days}"
+    );
+    shot(&c, backend, "calendar-imported").await;
+    let (s, stored, _) = app.get(&format!("/api/v1/calendar/{next}"), None).await;
+    assert_eq!(s, 200, "{stored}");
+    assert_eq!(stored["days"].as_array().unwrap().len(), 3, "{stored}");
+    assert!(stored["source"].as_str().unwrap().contains("部分节假日安排"));
+    c.close().await.unwrap();
+}
+both_backends!(regulators_propose_and_import, regulators_propose_and_import);
+
+// ------------------------------------------------------------------------------------------------
 // Over plain HTTP
 
-fn cookie_from(res: &reqwest::Response, name: &str) -> Option<String> {
+pub fn cookie_from(res: &reqwest::Response, name: &str) -> Option<String> {
     res.headers()
         .get_all("set-cookie")
         .iter()
