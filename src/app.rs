@@ -24,6 +24,8 @@ pub struct AppState {
     pub keys: Arc<JwtKeys>,
     pub metrics: Arc<Metrics>,
     pub subject_cache: extract::SubjectCache,
+    /// Requests per signed-in subject (see `api::rate_limit`).
+    pub rate_limit: Arc<crate::api::rate_limit::SubjectLimiter>,
     /// The working-day calendar, re-read from the database at most every minute (another replica
     /// may have imported a year) and at once after an import here.
     calendar: std::sync::RwLock<Option<(std::time::Instant, Arc<WorkingDayCalendar>)>>,
@@ -38,12 +40,17 @@ impl AppState {
             Duration::from_secs(config.pool_timeout_secs),
         )?;
         let keys = JwtKeys::load_or_generate(&config.private_key_path(), &config.public_key_path())?;
+        let rate_limit = Arc::new(crate::api::rate_limit::SubjectLimiter::new(
+            config.rate_limit_per_sec,
+            config.rate_limit_burst,
+        ));
         Ok(AppState {
             config: Arc::new(config),
             db,
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::new()?),
             subject_cache: extract::SubjectCache::default(),
+            rate_limit,
             calendar: std::sync::RwLock::new(None),
         })
     }

@@ -74,6 +74,15 @@ pub struct Config {
     #[arg(long, global = true, env = "HWT_LOGIN_LOCKOUT_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub login_lockout_secs: u64,
 
+    /// Requests per second each signed-in user or API client may make (sustained); 0 turns the
+    /// limit off. Beyond it the answer is 429 with Retry-After.
+    #[arg(long, global = true, env = "HWT_RATE_LIMIT_PER_SEC", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub rate_limit_per_sec: u32,
+
+    /// Requests a user or API client may make at once before the per-second rate applies.
+    #[arg(long, global = true, env = "HWT_RATE_LIMIT_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit_burst: u32,
+
     /// Office close time (Asia/Shanghai) at which a deadline day ends, HH:MM.
     #[arg(long, global = true, env = "HWT_OFFICE_CLOSE", default_value = "17:30", value_parser = parse_office_close)]
     pub office_close: NaiveTime,
@@ -147,6 +156,8 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_USER_CACHE_SECS",
     "HWT_LOGIN_MAX_FAILURES",
     "HWT_LOGIN_LOCKOUT_SECS",
+    "HWT_RATE_LIMIT_PER_SEC",
+    "HWT_RATE_LIMIT_BURST",
     "HWT_OFFICE_CLOSE",
     "HWT_LOG_FORMAT",
     "HWT_LOG",
@@ -202,6 +213,8 @@ impl Config {
             user_cache_secs: 30,
             login_max_failures: 5,
             login_lockout_secs: 900,
+            rate_limit_per_sec: 50,
+            rate_limit_burst: 100,
             office_close: NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default(),
             log_format: LogFormat::Pretty,
             log: "info".into(),
@@ -263,6 +276,8 @@ impl std::fmt::Debug for Config {
             .field("user_cache_secs", &self.user_cache_secs)
             .field("login_max_failures", &self.login_max_failures)
             .field("login_lockout_secs", &self.login_lockout_secs)
+            .field("rate_limit_per_sec", &self.rate_limit_per_sec)
+            .field("rate_limit_burst", &self.rate_limit_burst)
             .field("office_close", &self.office_close)
             .field("log_format", &self.log_format)
             .field("log", &self.log)

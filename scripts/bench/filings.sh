@@ -169,7 +169,7 @@ echo "background load before: $BG_BEFORE cores busy" >&2
 
 # --- the server ------------------------------------------------------------------------------
 log "server (pool $POOL)"
-HWT_LISTEN=127.0.0.1:0 HWT_SWEEP_INTERVAL_SECS=0 HWT_POOL_SIZE="$POOL" \
+HWT_LISTEN=127.0.0.1:0 HWT_RATE_LIMIT_PER_SEC=0 HWT_SWEEP_INTERVAL_SECS=0 HWT_POOL_SIZE="$POOL" \
     "$BIN" serve >"$TMP/server.out" 2>"$TMP/server.err" &
 SERVER_PID=$!
 ADDR=""

@@ -63,7 +63,7 @@ trap cleanup EXIT
 log "build"
 cargo build --release --quiet
 BIN="${CARGO_TARGET_DIR:-target}/release/hwtransfer"
-export HWT_DATABASE_URL="$DB_URL" HWT_DATA_DIR="$TMP/data" HWT_LOG=warn HWT_LISTEN="127.0.0.1:$PORT" HWT_POOL_SIZE=8
+export HWT_DATABASE_URL="$DB_URL" HWT_DATA_DIR="$TMP/data" HWT_LOG=warn HWT_LISTEN="127.0.0.1:$PORT" HWT_POOL_SIZE=8 HWT_RATE_LIMIT_PER_SEC=0
 GEN_START=$(date +%s.%N)
 if [ "$REUSE" = 1 ]; then
     log "reuse database $DB"

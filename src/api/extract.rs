@@ -118,6 +118,14 @@ pub async fn principal_from_token(state: &AppState, token: &str) -> Result<(Prin
                     tracing::info!(reason = %e, "token refused");
                     ApiError::Unauthorized("the token is invalid or expired")
                 })?;
+            // Counted before the subject is looked up, so a flood costs no database work.
+            state
+                .rate_limit
+                .check(&format!("{:?}:{}", claims.kind, claims.sub))
+                .map_err(|secs| ApiError::TooManyRequests {
+                    retry_after_secs: secs,
+                    detail: format!("too many requests from this account; retry in {secs} s"),
+                })?;
             let key = (claims.kind, claims.sub.clone());
             let ttl = Duration::from_secs(state.config.user_cache_secs);
             let subject = match state.subject_cache.get(&key, ttl) {

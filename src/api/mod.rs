@@ -14,6 +14,7 @@ pub mod history;
 pub mod import;
 pub mod manifests;
 pub mod middleware;
+pub mod rate_limit;
 pub mod reference;
 pub mod registry;
 pub mod users;

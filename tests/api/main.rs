@@ -20,6 +20,7 @@ mod openapi;
 mod operations;
 mod permissions;
 mod race;
+mod rate_limit;
 mod reference;
 mod seed;
 mod ui;

@@ -32,6 +32,7 @@ async fn start_server(db: &TestDb, data_dir: &std::path::Path) -> (Server, Strin
         .env("HWT_DATABASE_URL", &db.url)
         .env("HWT_DATA_DIR", data_dir)
         .env("HWT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HWT_RATE_LIMIT_PER_SEC", "0")
         .env("HWT_LOG", "warn")
         .env("HWT_SWEEP_INTERVAL_SECS", "0")
         .env("HWT_POOL_SIZE", "8")

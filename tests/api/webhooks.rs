@@ -794,6 +794,7 @@ fn start_process(db: &TestDb, data_dir: &std::path::Path, port: u16) -> Server {
         .env("HWT_DATABASE_URL", &db.url)
         .env("HWT_DATA_DIR", data_dir)
         .env("HWT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HWT_RATE_LIMIT_PER_SEC", "0")
         .env("HWT_LOG", "warn")
         .env("HWT_SWEEP_INTERVAL_SECS", "0")
         .env("HWT_WEBHOOK_INTERVAL_MS", "50")
