@@ -7,8 +7,9 @@
 #   ST_EXAMPLES=200 scripts/fuzz/schemathesis.sh
 #
 # Settings: ST_EXAMPLES (25), ST_ROLES ("admin cq-regulator sc-regulator auditor cq-producer
-# sc-operator"), ST_PORT (18100). Needs python3 with venv; schemathesis is installed into
-# target/schemathesis-venv on first use.
+# sc-operator"), ST_PORT (18100), ST_BIN (a binary already built, e.g. target/debug/hwtransfer as
+# .ci/run uses; by default a release build is made). Needs python3 with venv; schemathesis is
+# installed into target/schemathesis-venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -21,7 +22,11 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q 'schemathesis>=4.3,<5'
 fi
-cargo build --release --quiet
+BIN=${ST_BIN:-}
+if [ -z "$BIN" ]; then
+    cargo build --release --quiet
+    BIN=target/release/hwtransfer
+fi
 TMP=$(mktemp -d -t hwt-st.XXXXXX)
 SERVER_PID=""
 cleanup() {
@@ -32,9 +37,9 @@ trap cleanup EXIT
 
 # Fuzzing the token endpoint makes hundreds of failed logins from one address: raise the
 # throttle so the role tokens below can still be issued.
-HWT_DATA_DIR="$TMP/data" HWT_DATABASE_URL="sqlite://$TMP/data/st.db" HWT_LISTEN="127.0.0.1:$PORT" \
+HWT_DATA_DIR="$TMP/data" HWT_DATABASE_URL="sqlite://$TMP/data/st.db" HWT_LISTEN="127.0.0.1:$PORT" HWT_RATE_LIMIT_PER_SEC=0 \
     HWT_LOG=warn HWT_LOGIN_MAX_FAILURES=100 HWT_LOGIN_LOCKOUT_SECS=1 HWT_WEBHOOK_INTERVAL_MS=0 \
-    target/release/hwtransfer serve --demo >"$TMP/server.log" 2>&1 &
+    "$BIN" serve --demo >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 BASE="http://127.0.0.1:$PORT"
 for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.2; done
