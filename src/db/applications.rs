@@ -1135,6 +1135,22 @@ pub fn act(
                 let Some(s) = open else {
                     return Ok(Err(state_err("workflow.not_suspended", "the clock is not suspended")));
                 };
+                // Only the province whose step was suspended resumes it, as only it suspends.
+                let side: String = application_steps::table
+                    .find(&s.step_id)
+                    .select(application_steps::side)
+                    .first(conn)?;
+                let owner = if side == "source" {
+                    Actor::SourceRegulator
+                } else {
+                    Actor::ReceivingRegulator
+                };
+                if owner != ctx.actor {
+                    return Ok(Err(ActRefusal::NotYours(Invalid::new(
+                        "workflow.not_your_step",
+                        "the suspended step is the other province's",
+                    ))));
+                }
                 diesel::update(clock_suspensions::table.find(&s.id))
                     .set((
                         clock_suspensions::resumed_on.eq(Some(today.to_string())),
