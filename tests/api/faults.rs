@@ -7,7 +7,6 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,50 +16,7 @@ use serde_json::Value;
 
 use crate::both_backends;
 use crate::fixtures::Registry;
-use crate::support::{Backend, TestApp, TestDb, assert_problem, test_config};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start_process(db_url: &str, data_dir: &std::path::Path, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_hwtransfer"))
-        .arg("serve")
-        .env("HWT_DATABASE_URL", db_url)
-        .env("HWT_DATA_DIR", data_dir)
-        .env("HWT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HWT_RATE_LIMIT_PER_SEC", "0")
-        .env("HWT_LOG", "warn")
-        .env("HWT_SWEEP_INTERVAL_SECS", "0")
-        .env("HWT_POOL_SIZE", "6")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Server(child)
-}
-
-async fn wait_ready(base: &str) {
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server on {base} did not become ready");
-}
+use crate::support::{Backend, Service, TestApp, TestDb, assert_problem, free_port, service_command, test_config};
 
 /// Four writers file applications (each reserving quota) against a separate service process
 /// until it is killed with SIGKILL; then every acknowledged filing is stored, the entry's
@@ -76,9 +32,10 @@ async fn kill_9_mid_writes_loses_nothing_acknowledged(backend: Backend) {
     let entry = reg.confirmed_entry(&app, "900-249-08", "1000000").await;
 
     let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = start_process(&db.url, &data_dir, port);
-    wait_ready(&base).await;
+    let mut cmd = service_command(&db.url, &data_dir, port);
+    cmd.env("HWT_POOL_SIZE", "6");
+    let mut server = Service::spawn(cmd, port).await;
+    let base = server.base.clone();
 
     let acknowledged = Arc::new(Mutex::new(Vec::<(String, u64)>::new()));
     let mut writers = Vec::new();
@@ -115,8 +72,7 @@ async fn kill_9_mid_writes_loses_nothing_acknowledged(backend: Backend) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    server.0.kill().unwrap();
-    server.0.wait().unwrap();
+    server.kill_9();
     for w in writers {
         w.await.unwrap();
     }
@@ -180,8 +136,7 @@ async fn kill_9_mid_writes_loses_nothing_acknowledged(backend: Backend) {
         assert_eq!(rows[0].integrity_check, "ok");
     }
     // The service starts again on the same database and serves what it acknowledged.
-    let _again = start_process(&db.url, &data_dir, port);
-    wait_ready(&base).await;
+    let _again = Service::spawn(service_command(&db.url, &data_dir, port), port).await;
     let (id, _) = &acknowledged[acknowledged.len() - 1];
     let r = reqwest::Client::new()
         .get(format!("{base}/api/v1/transfer-applications/{id}"))

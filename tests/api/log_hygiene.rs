@@ -4,27 +4,13 @@
 //! an API client's secret, a new user's password, a webhook subscription's secret and the UI's
 //! session cookie. None of them may appear in the log, in either log format.
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
 use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::fixtures::Registry;
-use crate::support::{Backend, PASSWORD, TestApp, TestDb, test_config};
-
-async fn wait_ready(base: &str) {
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server on {base} did not become ready");
-}
+use crate::support::{Backend, PASSWORD, Service, TestApp, TestDb, free_port, service_command, test_config};
 
 async fn no_secret_or_token_in_the_logs(backend: Backend) {
     for format in ["json", "pretty"] {
@@ -50,28 +36,17 @@ async fn no_secret_or_token_in_the_logs(backend: Backend) {
             .await
             .unwrap();
 
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let base = format!("http://127.0.0.1:{port}");
+        let port = free_port();
         let log_path = db.dir.path().join("service.log");
         let log = std::fs::File::create(&log_path).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hwtransfer"))
-            .arg("serve")
-            .env("HWT_DATABASE_URL", &db.url)
-            .env("HWT_DATA_DIR", &data_dir)
-            .env("HWT_LISTEN", format!("127.0.0.1:{port}"))
-            .env("HWT_LOG", "debug")
+        let mut cmd = service_command(&db.url, &data_dir, port);
+        cmd.env("HWT_LOG", "debug")
             .env("HWT_LOG_FORMAT", format)
-            .env("HWT_SWEEP_INTERVAL_SECS", "0")
             .env("HWT_WEBHOOK_ALLOW_HTTP", "true")
             .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
-        wait_ready(&base).await;
+            .stderr(Stdio::from(log));
+        let mut service = Service::spawn(cmd, port).await;
+        let base = service.base.clone();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -209,8 +184,7 @@ async fn no_secret_or_token_in_the_logs(backend: Backend) {
             // The signature alone identifies a token too.
             secrets.push(token.rsplit('.').next().unwrap().to_string());
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        service.kill_9();
         let text = std::fs::read_to_string(&log_path).unwrap();
         assert!(
             text.lines().count() >= 5 && text.contains("listening"),

@@ -1,57 +1,18 @@
 //! The quota race of the workflow issue: 200 concurrent filings over real HTTP against an entry
 //! with room for 150, on PostgreSQL with two server processes on one database.
 
-use std::process::{Child, Command, Stdio};
-
 use serde_json::{Value, json};
 
 use crate::fixtures::{Registry, this_year};
-use crate::support::{Backend, TestApp, TestDb, test_config};
+use crate::support::{Backend, Service, TestApp, TestDb, free_port, service_command, test_config};
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_server(db: &TestDb, data_dir: &std::path::Path) -> (Server, String) {
+async fn start_server(db: &TestDb, data_dir: &std::path::Path) -> (Service, String) {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_hwtransfer"))
-        .arg("serve")
-        .env("HWT_DATABASE_URL", &db.url)
-        .env("HWT_DATA_DIR", data_dir)
-        .env("HWT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HWT_RATE_LIMIT_PER_SEC", "0")
-        .env("HWT_LOG", "warn")
-        .env("HWT_SWEEP_INTERVAL_SECS", "0")
-        .env("HWT_POOL_SIZE", "8")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            return (server, base);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("server on {base} did not become ready");
+    let mut cmd = service_command(&db.url, data_dir, port);
+    cmd.env("HWT_POOL_SIZE", "8");
+    let server = Service::spawn(cmd, port).await;
+    let base = server.base.clone();
+    (server, base)
 }
 
 fn filing(operator_id: &str, n: usize) -> Value {

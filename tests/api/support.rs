@@ -379,3 +379,72 @@ pub fn assert_problem(status: u16, body: &Value, headers: &reqwest::header::Head
         })
         .unwrap_or_default()
 }
+
+/// A port nothing listens on at the moment.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `hwtransfer serve` (the real binary) for `db_url` on `port`: no sweeper, no request limit,
+/// warnings only, output discarded. Add or override settings with `.env(…)`, then
+/// `Service::spawn`.
+pub fn service_command(db_url: &str, data_dir: &std::path::Path, port: u16) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hwtransfer"));
+    cmd.arg("serve")
+        .env("HWT_DATABASE_URL", db_url)
+        .env("HWT_DATA_DIR", data_dir)
+        .env("HWT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HWT_RATE_LIMIT_PER_SEC", "0")
+        .env("HWT_LOG", "warn")
+        .env("HWT_SWEEP_INTERVAL_SECS", "0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+/// A service process, ready to serve; killed with SIGKILL when dropped.
+pub struct Service {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Service {
+    pub async fn spawn(mut cmd: std::process::Command, port: u16) -> Service {
+        let service = Service {
+            child: cmd.spawn().expect("the service binary starts"),
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        wait_ready(&service.base).await;
+        service
+    }
+
+    /// SIGKILL, as a crash or an OOM kill would end it.
+    pub fn kill_9(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `/readyz` answers 200 (at most 10 s).
+pub async fn wait_ready(base: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("server on {base} did not become ready");
+}

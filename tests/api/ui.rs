@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::fixtures::{Registry, this_year};
-use crate::support::{Backend, PASSWORD, TestApp};
+use crate::support::{Backend, PASSWORD, TestApp, free_port};
 
 /// A ChromeDriver process on a free port, killed when dropped.
 struct Driver {
@@ -22,13 +22,6 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 async fn start_driver() -> Driver {

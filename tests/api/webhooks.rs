@@ -3,7 +3,6 @@
 //! cursor, and no event lost across a kill -9 of the service between commit and delivery.
 
 use std::collections::{HashMap, VecDeque};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::fixtures::Registry;
 use crate::manifests::approved_application;
-use crate::support::{Backend, TestApp, TestDb, assert_problem, test_config};
+use crate::support::{Backend, Service, TestApp, TestDb, assert_problem, free_port, service_command, test_config};
 
 /// What the receiver does with the next request.
 #[derive(Debug, Clone, Copy)]
@@ -779,47 +778,14 @@ async fn manifests_entries_and_reminders(backend: Backend) {
 }
 both_backends!(manifests_entries_and_reminders, manifests_entries_and_reminders);
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_process(db: &TestDb, data_dir: &std::path::Path, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_hwtransfer"))
-        .arg("serve")
-        .env("HWT_DATABASE_URL", &db.url)
-        .env("HWT_DATA_DIR", data_dir)
-        .env("HWT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HWT_RATE_LIMIT_PER_SEC", "0")
-        .env("HWT_LOG", "warn")
-        .env("HWT_SWEEP_INTERVAL_SECS", "0")
-        .env("HWT_WEBHOOK_INTERVAL_MS", "50")
+fn webhook_service(db: &TestDb, data_dir: &std::path::Path, port: u16) -> std::process::Command {
+    let mut cmd = service_command(&db.url, data_dir, port);
+    cmd.env("HWT_WEBHOOK_INTERVAL_MS", "50")
         .env("HWT_WEBHOOK_RETRY_BASE_MS", "100")
         .env("HWT_WEBHOOK_ALLOW_HTTP", "true")
         .env("HWT_JOB_LEASE_SECS", "1")
-        .env("HWT_POOL_SIZE", "6")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Server(child)
-}
-
-async fn wait_ready(base: &str) {
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server on {base} did not become ready");
+        .env("HWT_POOL_SIZE", "6");
+    cmd
 }
 
 async fn no_event_lost_across_kill_9(backend: Backend) {
@@ -835,14 +801,9 @@ async fn no_event_lost_across_kill_9(backend: Backend) {
     rx.always(Reply::Hang(150));
     let (sub, secret) = subscribe(&app, &reg.enterprise_token, &rx.url, &["application.filed"]).await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = start_process(&db, &data_dir, port);
-    wait_ready(&base).await;
+    let port = free_port();
+    let mut server = Service::spawn(webhook_service(&db, &data_dir, port), port).await;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let mut filed = Vec::new();
     for i in 0..12 {
@@ -858,14 +819,12 @@ async fn no_event_lost_across_kill_9(backend: Backend) {
         filed.push(b["id"].as_str().unwrap().to_string());
     }
     // Killed between commit and delivery: most events are not yet delivered.
-    server.0.kill().unwrap();
-    server.0.wait().unwrap();
+    server.kill_9();
     let before = rx.received().len();
     assert!(before < filed.len(), "{before} delivered before the kill");
 
     rx.always(Reply::Status(200));
-    let _server = start_process(&db, &data_dir, port);
-    wait_ready(&base).await;
+    let _server = Service::spawn(webhook_service(&db, &data_dir, port), port).await;
     let want: Vec<String> = {
         let mut c = app.state.db.get().unwrap();
         filed
