@@ -1589,8 +1589,10 @@ pub struct AppFilter {
     pub code: Option<String>,
 }
 
-/// Cases where the province must act now: as source with the source's step open, or as
-/// receiving side with the receiving side's step open (`t` is the applications DSL).
+/// Cases where the province must act now: as source with the source's step open, as receiving
+/// side with the receiving side's step open, or as a receiving side that must consent to a
+/// whitelist case under review and has not decided yet (its decision runs beside the source's
+/// step, which is the one `next_side` names). `t` is the applications DSL.
 macro_rules! acting_province {
     ($p:expr) => {
         t::source_province
@@ -1599,6 +1601,16 @@ macro_rules! acting_province {
             .or(t::receiving_province
                 .eq($p.to_string())
                 .and(t::next_side.eq("receiving")))
+            .or(t::receiving_province
+                .eq($p.to_string())
+                .and(t::route.eq("whitelist"))
+                .and(t::status.eq("under_review"))
+                .and(t::receiving_consent.eq("consent"))
+                .and(diesel::dsl::not(diesel::dsl::exists(
+                    decisions::table
+                        .filter(decisions::application_id.eq(t::id))
+                        .filter(decisions::side.eq("receiving")),
+                ))))
     };
 }
 

@@ -202,8 +202,11 @@ async fn regulators_decide_in_the_browser(backend: Backend) {
     let driver = start_driver().await;
     let c = browser(&driver).await;
 
-    // Sichuan (the receiving side) sees only its own step's actions, and is refused Chongqing's.
+    // Sichuan (the receiving side) must consent while Chongqing's step runs: the case is in its
+    // 待办 queue. It sees only its own step's actions, and is refused Chongqing's.
     login(&c, &app, "sc").await;
+    let row = text_of(&c, &format!("#queue tr[data-id='{id}']")).await;
+    assert!(row.contains("40.500"), "{row}");
     c.goto(&app.url(&format!("/ui/applications/{id}"))).await.unwrap();
     let actions = text_of(&c, "#actions").await;
     assert!(actions.contains("同意接收"), "{actions}");
@@ -237,6 +240,14 @@ async fn regulators_decide_in_the_browser(backend: Backend) {
     let a = case(&app, &reg, &id).await;
     assert_eq!(a["decisions"][0]["side"], "receiving");
     assert_eq!(a["status"], "under_review", "Chongqing has not decided yet");
+    // Once Sichuan has decided, the case leaves its queue (Chongqing's remains).
+    c.goto(&app.url("/ui/queue")).await.unwrap();
+    text_of(&c, "#queue").await;
+    assert!(
+        c.find(Locator::Css(&format!("#queue tr[data-id='{id}']")))
+            .await
+            .is_err()
+    );
     logout(&c).await;
 
     // Chongqing finds the due case in its queue, with live counts, and approves it.
