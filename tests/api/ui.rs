@@ -1,6 +1,7 @@
 //! The web UI: end to end in headless Chromium (driven through ChromeDriver with fantoccini), and
 //! its protections over plain HTTP. Screenshots of the main pages go to `target/ui-screenshots/`.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -19,6 +20,11 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The whole process group: ChromeDriver and the browsers it started, which would
+        // otherwise outlive a failed test.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -28,6 +34,7 @@ async fn start_driver() -> Driver {
     let port = free_port();
     let child = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
