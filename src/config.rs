@@ -105,6 +105,12 @@ pub struct Config {
     #[arg(long, global = true, env = "HWT_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
+    /// The address the public reaches the service at, e.g. `https://hwtransfer.example.gov.cn`:
+    /// the certificate's QR code points there. Unset, the address of the request is used, which
+    /// is right only when the proxy in front passes the public `Host`.
+    #[arg(long, global = true, env = "HWT_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
     /// Largest attachment (PDF, JPEG, PNG) accepted with an application, in bytes.
     #[arg(long, global = true, env = "HWT_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_attachment_bytes: usize,
@@ -166,6 +172,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_SWEEP_INTERVAL_SECS",
     "HWT_MAX_ATTACHMENT_BYTES",
     "HWT_TRUSTED_PROXIES",
+    "HWT_PUBLIC_URL",
     "HWT_WEBHOOK_INTERVAL_MS",
     "HWT_WEBHOOK_TIMEOUT_MS",
     "HWT_WEBHOOK_RETRY_BASE_MS",
@@ -181,6 +188,22 @@ pub fn unknown_env_keys(vars: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect();
     unknown.sort();
     unknown
+}
+
+/// An http(s) origin with an optional path prefix, without a trailing slash.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let t = s.trim().trim_end_matches('/');
+    let rest = t
+        .strip_prefix("https://")
+        .or_else(|| t.strip_prefix("http://"))
+        .ok_or_else(|| format!("the public URL must start with https:// or http://, got {s:?}"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || t.contains(['?', '#', ' ']) {
+        return Err(format!(
+            "the public URL must be like https://host[:port][/path], got {s:?}"
+        ));
+    }
+    Ok(t.to_string())
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {
@@ -222,6 +245,7 @@ impl Config {
             sweep_interval_secs: 60,
             max_attachment_bytes: 10 * 1024 * 1024,
             trusted_proxies: Vec::new(),
+            public_url: None,
             discrepancy_percent: 5.0,
             webhook_interval_ms: 1000,
             webhook_timeout_ms: 10_000,
@@ -286,6 +310,7 @@ impl std::fmt::Debug for Config {
             .field("discrepancy_percent", &self.discrepancy_percent)
             .field("max_attachment_bytes", &self.max_attachment_bytes)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("public_url", &self.public_url)
             .field("webhook_interval_ms", &self.webhook_interval_ms)
             .field("webhook_timeout_ms", &self.webhook_timeout_ms)
             .field("webhook_retry_base_ms", &self.webhook_retry_base_ms)
@@ -298,6 +323,21 @@ impl std::fmt::Debug for Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_urls_are_origins_with_an_optional_prefix() {
+        assert_eq!(
+            parse_public_url("https://hwt.example.gov.cn/").as_deref(),
+            Ok("https://hwt.example.gov.cn")
+        );
+        assert_eq!(
+            parse_public_url("http://10.0.0.5:8080/zy").as_deref(),
+            Ok("http://10.0.0.5:8080/zy")
+        );
+        for bad in ["hwt.example.gov.cn", "ftp://x", "https://", "https://x/?a=1"] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn unknown_hwt_keys_are_reported() {

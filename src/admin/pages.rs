@@ -1065,14 +1065,17 @@ pub async fn act(
 // ---------------------------------------------------------------------------------------------
 // Certificate and public verification
 
-fn verify_url(req: &HttpRequest, number: &str) -> String {
-    let info = req.connection_info();
-    format!(
-        "{}://{}/verify/{}",
-        info.scheme(),
-        info.host(),
-        percent_encoding::utf8_percent_encode(number, percent_encoding::NON_ALPHANUMERIC)
-    )
+/// The public verification address printed in the QR code: under `HWT_PUBLIC_URL` when set,
+/// else under the address of this request.
+fn verify_url(public_url: Option<&str>, req: &HttpRequest, number: &str) -> String {
+    let number = percent_encoding::utf8_percent_encode(number, percent_encoding::NON_ALPHANUMERIC);
+    match public_url {
+        Some(base) => format!("{base}/verify/{number}"),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}/verify/{number}", info.scheme(), info.host())
+        }
+    }
 }
 
 fn qr_svg(text: &str) -> String {
@@ -1121,7 +1124,7 @@ pub async fn certificate(
         ));
     };
     let names = names(&state, vec![dto.enterprise_id.clone()], vec![dto.operator_id.clone()]).await?;
-    let url = verify_url(&req, &approval.number);
+    let url = verify_url(state.config.public_url.as_deref(), &req, &approval.number);
     let page = CertificatePage {
         chrome: Chrome::new(&u, &req, "/ui/queue"),
         lang,
@@ -1932,6 +1935,18 @@ mod tests {
         assert_eq!(safe_next(Some("/ui//evil.example")), None);
         assert_eq!(safe_next(Some("/ui/\\evil")), None);
         assert_eq!(safe_next(None), None);
+    }
+
+    #[test]
+    fn the_verify_url_prefers_the_configured_public_address() {
+        let req = actix_web::test::TestRequest::default()
+            .insert_header(("host", "attacker.example"))
+            .to_http_request();
+        assert_eq!(
+            verify_url(Some("https://hwt.example.gov.cn/zy"), &req, "渝危转2026-0001"),
+            "https://hwt.example.gov.cn/zy/verify/%E6%B8%9D%E5%8D%B1%E8%BD%AC2026%2D0001"
+        );
+        assert_eq!(verify_url(None, &req, "A1"), "http://attacker.example/verify/A1");
     }
 
     #[test]
