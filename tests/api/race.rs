@@ -41,14 +41,31 @@ async fn two_processes_never_over_reserve() {
     let (_b, base_b) = start_server(&db, &data_dir).await;
 
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    // A client retries a 503 (pool exhausted on a loaded machine) a second later, with the
+    // same Idempotency-Key, as the API asks; the invariant must hold whatever the timing.
     let requests = (0..200).map(|i| {
         let base = if i % 2 == 0 { &base_a } else { &base_b };
-        client
-            .post(format!("{base}/api/v1/transfer-applications"))
-            .bearer_auth(&reg.enterprise_token)
-            .header("idempotency-key", format!("race-{i}"))
-            .json(&filing(&reg.operator_id, i))
-            .send()
+        let client = &client;
+        let (token, operator) = (&reg.enterprise_token, &reg.operator_id);
+        async move {
+            let mut tries = 0;
+            loop {
+                let r = client
+                    .post(format!("{base}/api/v1/transfer-applications"))
+                    .bearer_auth(token)
+                    .header("idempotency-key", format!("race-{i}"))
+                    .json(&filing(operator, i))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 503 && tries < 10 => {
+                        tries += 1;
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                    other => return other,
+                }
+            }
+        }
     });
     let responses = futures_util::future::join_all(requests).await;
     let mut whitelist = 0;
