@@ -17,5 +17,7 @@ pub mod db;
 pub mod domain;
 pub mod jobs;
 pub mod metrics;
+pub mod service;
+pub mod state;
 pub mod telemetry;
 pub mod webhooks;

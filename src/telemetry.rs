@@ -15,3 +15,17 @@ pub fn init(format: LogFormat, filter: &str) {
         LogFormat::Pretty => builder.try_init(),
     };
 }
+
+tokio::task_local! {
+    /// The id of the request this task serves; set by the HTTP door's middleware, read by the
+    /// audit context and the problem documents.
+    pub static REQUEST_ID: String;
+}
+
+/// The header that carries the request id in and out.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The id of the request being handled on this task, or "" outside a request.
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(|id| id.clone()).unwrap_or_default()
+}

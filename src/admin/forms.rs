@@ -17,10 +17,10 @@ use super::session::{UiError, UiUser, lang_of};
 use crate::api::error::{ApiError, FieldProblem};
 use crate::api::import::{Format, MAX_BYTES, import_file};
 use crate::api::{calendar, whitelist};
-use crate::app::AppState;
 use crate::auth::principal::Role;
 use crate::db;
 use crate::domain::calendar::shanghai_date;
+use crate::state::AppState;
 
 type UiResult<T> = Result<T, UiError>;
 
@@ -215,8 +215,7 @@ pub async fn whitelist_propose(
     body: web::Bytes,
 ) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    let form = Form::parse(&body);
-    u.check_csrf(form.get("csrf"))?;
+    let form = Form::checked(&u, &body)?;
     let field = |k: &str| form.get(k).unwrap_or_default().trim().to_string();
     let values = ProposeValues {
         year: field("year"),

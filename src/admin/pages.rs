@@ -16,12 +16,11 @@ use super::session::{
     session_cookie,
 };
 use crate::api::applications::{self as apps, ApplicationDto};
-use crate::api::auth::{Grant, authenticate};
 use crate::api::error::ApiError;
 use crate::api::extract::QueryParams;
 use crate::api::{audit, calendar, history, webhooks, whitelist};
-use crate::app::AppState;
 use crate::auth::principal::{Binding, Principal, Role};
+use crate::auth::session::client_address;
 use crate::db::{self, to_db_time};
 use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
@@ -30,7 +29,13 @@ use crate::domain::ids::ProvinceCode;
 use crate::domain::province::province;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
 use crate::domain::whitelist::EntryAction;
+use crate::domain::workflow::Act;
 use crate::domain::workflow::{Route, Side, Status};
+use crate::service::applications::workflow;
+use crate::service::sessions::{self, Grant};
+use crate::service::whitelist::entries;
+use crate::service::{self, Ctx};
+use crate::state::AppState;
 
 type UiResult<T> = Result<T, UiError>;
 
@@ -184,6 +189,7 @@ pub fn describe(e: &ApiError, lang: Lang) -> (&'static str, Vec<String>) {
                 .collect(),
         ),
         ApiError::Malformed { detail, .. } => (lang.t("err_invalid"), vec![detail.clone()]),
+        ApiError::MethodNotAllowed(_) => (lang.t("err_not_found"), vec![]),
         ApiError::PayloadTooLarge(d) | ApiError::UnsupportedMediaType(d) => (lang.t("err_invalid"), vec![d.clone()]),
         ApiError::TooManyRequests { detail, .. } => (lang.t("err_too_many"), vec![detail.clone()]),
         ApiError::Unavailable { .. } => (lang.t("err_unavailable"), vec![]),
@@ -204,14 +210,20 @@ pub fn error_page(lang: Lang, status: StatusCode, title: &str, lines: Vec<String
     render_status(lang, status, &ErrorPage { lang, title, lines })
 }
 
-fn api(lang: Lang) -> impl Fn(ApiError) -> UiError {
-    move |e| UiError::Api(e, lang)
+fn api<E: Into<ApiError>>(lang: Lang) -> impl Fn(E) -> UiError {
+    move |e| UiError::Api(e.into(), lang)
 }
 
 /// Form fields; a name may repeat (checkboxes).
 pub(super) struct Form(Vec<(String, String)>);
 
 impl Form {
+    /// A posted form, refused unless it carries this session's CSRF token.
+    pub(super) fn checked(u: &UiUser, body: &[u8]) -> Result<Form, UiError> {
+        let form = Form::parse(body);
+        u.check_csrf(form.get("csrf"))?;
+        Ok(form)
+    }
     pub(super) fn parse(body: &[u8]) -> Form {
         Form(serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default())
     }
@@ -243,7 +255,7 @@ impl Form {
 
 pub async fn root(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     if let Some(c) = req.cookie(SESSION_COOKIE)
-        && let Ok((who, _)) = crate::api::extract::principal_from_token(&state, c.value()).await
+        && let Ok((who, _)) = sessions::principal_from_token(&state, c.value()).await
     {
         return see_other(home_of(who.role));
     }
@@ -324,9 +336,15 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
         username: username.clone(),
         password,
     };
-    match authenticate(&state, &req, grant).await {
+    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
+    let client = client_address(
+        req.peer_addr().map(|a| a.ip()),
+        forwarded,
+        &state.config.trusted_proxies,
+    );
+    match sessions::authenticate(&state, client, grant).await {
         Ok(token) => {
-            let who = crate::api::extract::principal_from_token(&state, &token).await;
+            let who = sessions::principal_from_token(&state, &token).await;
             let to = match (&who, next.is_empty()) {
                 (_, false) => next,
                 (Ok((p, _)), true) => home_of(p.role).to_string(),
@@ -341,7 +359,7 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
             );
             res
         }
-        Err(ApiError::TooManyRequests { retry_after_secs, .. }) => {
+        Err(service::Error::TooManyRequests { retry_after_secs, .. }) => {
             let msg = format!(
                 "{} {} {}",
                 lang.t("login_locked"),
@@ -354,11 +372,11 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
             }
             res
         }
-        Err(ApiError::Unauthorized(_) | ApiError::Validation(_)) => {
+        Err(service::Error::Unauthenticated(_) | service::Error::Invalid(_)) => {
             let msg = lang.t("login_failed").to_string();
             login_page(&req, StatusCode::UNAUTHORIZED, &username, &next, Some(msg))
         }
-        Err(e) => UiError::Api(e, lang).error_response_owned(),
+        Err(e) => UiError::Api(e.into(), lang).error_response_owned(),
     }
 }
 
@@ -369,8 +387,7 @@ impl UiError {
 }
 
 pub async fn logout(u: UiUser, body: web::Bytes) -> UiResult<HttpResponse> {
-    let form = Form::parse(&body);
-    u.check_csrf(form.get("csrf"))?;
+    Form::checked(&u, &body)?;
     let mut res = see_other("/ui/login");
     let _ = res.add_cookie(&expired_cookie(SESSION_COOKIE));
     Ok(res)
@@ -996,8 +1013,7 @@ pub async fn act(
     body: web::Bytes,
 ) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    let form = Form::parse(&body);
-    u.check_csrf(form.get("csrf"))?;
+    let form = Form::checked(&u, &body)?;
     let id = path.into_inner();
     let expected = form.get("version").and_then(|v| v.parse::<i32>().ok());
     let side = |f: &Form| Side::parse(f.get("side").unwrap_or_default());
@@ -1012,24 +1028,19 @@ pub async fn act(
             lang,
         )
     };
+    // The form is read into the same command the API builds; its texts, and that a decision
+    // names the version shown, are checked once, in the core (`workflow::take_step`).
     let act = match form.get("action").unwrap_or_default() {
-        "accept" => db::applications::Act::Accept,
+        "accept" => Act::Accept,
         "correction" => {
             let mut problems = form.all("problem");
             problems.extend(form.lines("other"));
-            if problems.is_empty() {
-                return Err(invalid("problems", "tick or write at least one problem"));
-            }
-            db::applications::Act::RequestCorrection { problems }
+            Act::RequestCorrection { problems }
         }
-        "suspend_clock" => {
-            let reason = form.get("reason").unwrap_or_default().trim().to_string();
-            if reason.is_empty() {
-                return Err(invalid("reason", "a reason is required"));
-            }
-            db::applications::Act::SuspendClock { reason }
-        }
-        "resume_clock" => db::applications::Act::ResumeClock,
+        "suspend_clock" => Act::SuspendClock {
+            reason: form.get("reason").unwrap_or_default().to_string(),
+        },
+        "resume_clock" => Act::ResumeClock,
         "decide" => {
             let side = side(&form).map_err(|i| invalid("side", &i.message))?;
             let approve = match form.get("outcome") {
@@ -1037,14 +1048,10 @@ pub async fn act(
                 Some("refuse") => false,
                 _ => return Err(invalid("outcome", "outcome must be approve or refuse")),
             };
-            let reasons = form.lines("reasons");
-            if !approve && reasons.is_empty() {
-                return Err(invalid("reasons", "a refusal needs at least one reason"));
-            }
-            db::applications::Act::Decide {
+            Act::Decide {
                 side,
                 approve,
-                reasons,
+                reasons: form.lines("reasons"),
                 conditions: form.lines("conditions"),
             }
         }
@@ -1054,11 +1061,13 @@ pub async fn act(
         "/ui/applications/{}",
         percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC)
     );
-    match apps::act_on(&state, &u.who, id, expected, act).await {
+    match workflow::take_step(&state, &Ctx::new(u.who.clone()), id, expected, act).await {
         Ok(_) => Ok(see_other(&format!("{target}?done=1"))),
         // Someone acted first: the version moved on, or the step is no longer open.
-        Err(ApiError::PreconditionFailed(_) | ApiError::Conflict(_)) => Ok(see_other(&format!("{target}?conflict=1"))),
-        Err(e) => Err(UiError::Api(e, lang)),
+        Err(service::Error::Stale { .. } | service::Error::Conflict(_)) => {
+            Ok(see_other(&format!("{target}?conflict=1")))
+        }
+        Err(e) => Err(UiError::Api(e.into(), lang)),
     }
 }
 
@@ -1404,8 +1413,7 @@ pub async fn whitelist_change(
     body: web::Bytes,
 ) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    let form = Form::parse(&body);
-    u.check_csrf(form.get("csrf"))?;
+    let form = Form::checked(&u, &body)?;
     let (id, action) = path.into_inner();
     let action = match action.as_str() {
         "confirm" => EntryAction::Confirm,
@@ -1413,34 +1421,27 @@ pub async fn whitelist_change(
         "reinstate" => EntryAction::Reinstate,
         _ => return Err(UiError::Api(ApiError::NotFound, lang)),
     };
-    let reason = form
-        .get("reason")
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_string);
-    if action != EntryAction::Confirm && reason.is_none() {
+    let reason = form.get("reason").map(str::to_string);
+    // The page always sends the version it showed; a form without one is refused like a stale one.
+    let version = form.get("version").and_then(|v| v.trim().parse::<i32>().ok());
+    if version.is_none() {
         return Err(UiError::Api(
-            ApiError::Validation(vec![crate::api::error::FieldProblem::new(
-                crate::api::error::Location::Body,
-                "/reason",
-                "body.required",
-                "a reason is required",
-            )]),
+            ApiError::PreconditionRequired("the form did not say which version of the entry it shows".into()),
             lang,
         ));
     }
-    let if_match = form.get("version").map(|v| format!("\"{v}\""));
     let back = form
         .get("back")
         .and_then(|b| safe_next(Some(b)))
         .unwrap_or_else(|| "/ui/whitelist".into());
     let sep = if back.contains('?') { '&' } else { '?' };
-    match whitelist::change_entry(&state, &u.who, id, reason, if_match, action).await {
+    let ctx = Ctx::new(u.who.clone());
+    match entries::change(&state, &ctx, id, version, action, reason).await {
         Ok(_) => Ok(see_other(&format!("{back}{sep}done=1"))),
-        Err(ApiError::PreconditionFailed(_) | ApiError::Conflict(_)) => {
+        Err(service::Error::Stale { .. } | service::Error::Conflict(_)) => {
             Ok(see_other(&format!("{back}{sep}conflict=1")))
         }
-        Err(e) => Err(UiError::Api(e, lang)),
+        Err(e) => Err(UiError::Api(e.into(), lang)),
     }
 }
 
@@ -1915,8 +1916,7 @@ pub async fn webhook_enable(
     body: web::Bytes,
 ) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    let form = Form::parse(&body);
-    u.check_csrf(form.get("csrf"))?;
+    Form::checked(&u, &body)?;
     webhooks::enable(&state, &u.who, path.into_inner())
         .await
         .map_err(api(lang))?;

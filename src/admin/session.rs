@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::i18n::Lang;
 use crate::api::error::ApiError;
-use crate::api::extract::principal_from_token;
-use crate::app::AppState;
 use crate::auth::principal::Principal;
+use crate::service::{self, sessions::principal_from_token};
+use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "hwt_session";
 pub const LANG_COOKIE: &str = "hwt_lang";
@@ -106,7 +106,9 @@ impl FromRequest for UiUser {
                     lang,
                 }),
                 // The database being away is not a reason to log the user out.
-                Err(e @ (ApiError::Unavailable { .. } | ApiError::Internal(_))) => Err(UiError::Api(e, lang)),
+                Err(e @ (service::Error::Unavailable { .. } | service::Error::Internal(_))) => {
+                    Err(UiError::Api(e.into(), lang))
+                }
                 Err(_) => Err(login()),
             }
         })

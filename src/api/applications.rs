@@ -12,276 +12,25 @@ use utoipa::ToSchema;
 use super::calendar::parse_date;
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
 use super::extract::{BodyReader, QueryParams, cut_page, decode_cursor, next_cursor};
-use crate::app::AppState;
 use crate::auth::principal::{Binding, Principal, Role};
-use crate::auth::{Decision, Guarded, authorize};
-use crate::db::applications::{
-    Act, ActContext, ActRefusal, AppFilter, AppRow, Assessment, Carrier, FileOutcome, Filing, FilingItem, Method,
-};
-use crate::db::{self, from_db_time, to_db_time};
+use crate::db::applications::{Act, AppFilter, Assessment, Carrier, FileOutcome, Filing, FilingItem, Method};
+use crate::db::{self, to_db_time};
 use crate::domain::Invalid;
 use crate::domain::calendar::{WorkingDayCalendar, deadline_instant, shanghai_date};
 use crate::domain::catalogue::{Hazard, WasteCode};
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
-use crate::domain::workflow::{Actor, Route, Side, Status, StepKind, step_due};
-
-impl Guarded for AppRow {
-    type Action = ();
-    fn decide(&self, who: &Principal, _: ()) -> Decision {
-        let visible = match (&who.role, &who.binding) {
-            (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => true,
-            (Role::Regulator | Role::Auditor, Binding::Province(p)) => {
-                self.source_province == p.as_str() || self.receiving_province == p.as_str()
-            }
-            (Role::Enterprise, Binding::Enterprise(id)) => *id == self.enterprise_id,
-            (Role::Operator, Binding::Operator(id)) => *id == self.operator_id,
-            _ => false,
-        };
-        if visible { Decision::Allow } else { Decision::Hidden }
-    }
-}
-
-/// The workflow party the caller is for this case; None for those who only read.
-fn actor_for(who: &Principal, app: &AppRow) -> Option<Actor> {
-    match (&who.role, &who.binding) {
-        (Role::Enterprise, Binding::Enterprise(id)) if *id == app.enterprise_id => Some(Actor::Enterprise),
-        (Role::Regulator, Binding::Province(p)) if p.as_str() == app.source_province => Some(Actor::SourceRegulator),
-        (Role::Regulator, Binding::Province(p)) if p.as_str() == app.receiving_province => {
-            Some(Actor::ReceivingRegulator)
-        }
-        _ => None,
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ItemDto {
-    pub line: i32,
-    pub waste_code: String,
-    pub category: String,
-    pub waste_name: String,
-    pub physical_form: String,
-    pub hazards: Vec<String>,
-    pub packaging: String,
-    pub quantity_kg: String,
-    /// The whitelist entry this item draws on (whitelist route), with the version relied on.
-    pub entry_id: Option<String>,
-    pub entry_version: Option<i32>,
-    /// Drawn by manifests that were not rejected or cancelled, kg.
-    pub shipped_kg: String,
-    /// Accepted by the operator at receipt, kg.
-    pub received_kg: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SuspensionDto {
-    pub reason: String,
-    pub suspended_on: String,
-    pub resumed_on: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct StepDto {
-    /// acceptance, whitelist_decision, source_review, receiving_opinion, source_decision.
-    pub kind: String,
-    /// The province side that must act.
-    pub side: String,
-    pub started_on: String,
-    pub working_days: i32,
-    pub due_on: String,
-    /// Office close on `due_on`, Asia/Shanghai (RFC 3339, UTC).
-    pub due_at: String,
-    /// True while the calendar lacks a year the clock crosses (plain Monday–Friday used).
-    pub provisional: bool,
-    /// Working days from today to the due day (0 when due today or late); open steps only.
-    pub working_days_left: Option<u32>,
-    pub overdue: bool,
-    pub suspended: bool,
-    pub suspensions: Vec<SuspensionDto>,
-    pub completed_at: Option<String>,
-    pub outcome: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CarrierDto {
-    pub name: String,
-    pub permit_number: String,
-    pub plate: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DecisionDto {
-    pub side: String,
-    pub outcome: String,
-    pub reasons: Vec<String>,
-    pub conditions: Vec<String>,
-    pub decided_by: String,
-    pub decided_at: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ApprovalDto {
-    /// e.g. 渝危转〔2026〕0001号.
-    pub number: String,
-    pub approved_at: String,
-    /// min(decision + 12 months, end of the requested period, the operator's licence expiry).
-    pub valid_until: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ApplicationDto {
-    pub id: String,
-    pub status: String,
-    pub route: String,
-    /// Why the standard route (empty on the whitelist route).
-    pub route_reasons: Vec<String>,
-    /// Whitelist route: `consent` (the receiving province approves too) or `inform`.
-    pub receiving_consent: String,
-    pub enterprise_id: String,
-    pub operator_id: String,
-    pub source_province: String,
-    pub receiving_province: String,
-    pub method: String,
-    pub period_start: String,
-    pub period_end: String,
-    pub items: Vec<ItemDto>,
-    pub carriers: Vec<CarrierDto>,
-    pub catalogue_edition: i32,
-    pub received_at: String,
-    pub accepted_on: Option<String>,
-    /// Accepted because no correction notice came within 5 working days.
-    pub deemed_accepted: bool,
-    pub correction_notice: Option<Vec<String>>,
-    pub steps: Vec<StepDto>,
-    pub decisions: Vec<DecisionDto>,
-    pub approval: Option<ApprovalDto>,
-    /// The ETag value (without quotes) for If-Match.
-    pub version: i32,
-    pub updated_at: String,
-}
-
-fn json_list(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
-}
+use crate::domain::workflow::{Actor, Route, Side, Status, StepKind, step_due, step_text};
+use crate::service::Ctx;
+use crate::service::applications::case::actor_for;
+pub use crate::service::applications::case::{
+    ApplicationDto, ApprovalDto, CarrierDto, DecisionDto, ItemDto, StepDto, SuspensionDto, case_dto, load_dto,
+    load_visible, regulator_side,
+};
+use crate::service::applications::workflow;
+use crate::state::AppState;
 
 pub(crate) fn etag(version: i32) -> String {
     format!("\"{version}\"")
-}
-
-/// The whole case as one DTO.
-pub(crate) fn load_dto(
-    conn: &mut db::DbConnection,
-    cal: &WorkingDayCalendar,
-    app: AppRow,
-    now: DateTime<Utc>,
-) -> db::DbResult<ApplicationDto> {
-    let today = shanghai_date(now);
-    let items = db::applications::items(conn, &app.id)?;
-    let steps = db::applications::steps(conn, &app.id)?;
-    let suspensions = db::applications::suspensions(conn, &app.id)?;
-    let decisions = db::applications::decisions_of(conn, &app.id)?;
-    Ok(ApplicationDto {
-        steps: steps
-            .into_iter()
-            .map(|s| {
-                let mine: Vec<SuspensionDto> = suspensions
-                    .iter()
-                    .filter(|x| x.step_id == s.id)
-                    .map(|x| SuspensionDto {
-                        reason: x.reason.clone(),
-                        suspended_on: x.suspended_on.clone(),
-                        resumed_on: x.resumed_on.clone(),
-                    })
-                    .collect();
-                let suspended = mine.iter().any(|x| x.resumed_on.is_none());
-                let open = s.completed_at.is_none();
-                let due_on = NaiveDate::parse_from_str(&s.due_on, "%Y-%m-%d").unwrap_or(today);
-                StepDto {
-                    working_days_left: open.then(|| cal.working_days_between(today, due_on).0),
-                    overdue: open && !suspended && now > from_db_time(s.due_at),
-                    suspended,
-                    suspensions: mine,
-                    kind: s.kind,
-                    side: s.side,
-                    started_on: s.started_on,
-                    working_days: s.working_days,
-                    due_on: s.due_on,
-                    due_at: from_db_time(s.due_at).to_rfc3339(),
-                    provisional: s.provisional,
-                    completed_at: s.completed_at.map(|t| t.and_utc().to_rfc3339()),
-                    outcome: s.outcome,
-                }
-            })
-            .collect(),
-        items: items
-            .into_iter()
-            .map(|i| ItemDto {
-                line: i.line,
-                hazards: i
-                    .hazards
-                    .split('/')
-                    .filter(|h| !h.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-                waste_code: i.waste_code,
-                category: i.category,
-                waste_name: i.waste_name,
-                physical_form: i.physical_form,
-                packaging: i.packaging,
-                quantity_kg: grams_to_kg_string(i.quantity_g),
-                entry_id: i.entry_id,
-                entry_version: i.entry_version,
-                shipped_kg: grams_to_kg_string(i.shipped_g),
-                received_kg: grams_to_kg_string(i.received_g),
-            })
-            .collect(),
-        decisions: decisions
-            .into_iter()
-            .map(|d| DecisionDto {
-                reasons: json_list(&d.reasons),
-                conditions: json_list(&d.conditions),
-                side: d.side,
-                outcome: d.outcome,
-                decided_by: d.decided_by,
-                decided_at: d.decided_at.and_utc().to_rfc3339(),
-            })
-            .collect(),
-        approval: match (app.approval_number.clone(), app.approved_at, app.valid_until.clone()) {
-            (Some(number), Some(at), Some(valid_until)) => Some(ApprovalDto {
-                number,
-                approved_at: at.and_utc().to_rfc3339(),
-                valid_until,
-            }),
-            _ => None,
-        },
-        route_reasons: json_list(&app.route_reasons),
-        carriers: serde_json::from_str::<Vec<Carrier>>(&app.carriers)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| CarrierDto {
-                name: c.name,
-                permit_number: c.permit_number,
-                plate: c.plate,
-            })
-            .collect(),
-        correction_notice: app.correction_notice.as_deref().map(json_list),
-        id: app.id,
-        status: app.status,
-        route: app.route,
-        receiving_consent: app.receiving_consent,
-        enterprise_id: app.enterprise_id,
-        operator_id: app.operator_id,
-        source_province: app.source_province,
-        receiving_province: app.receiving_province,
-        method: app.method,
-        period_start: app.period_start,
-        period_end: app.period_end,
-        catalogue_edition: app.catalogue_edition,
-        received_at: app.received_at.and_utc().to_rfc3339(),
-        accepted_on: app.accepted_on,
-        deemed_accepted: app.deemed_accepted,
-        version: app.version,
-        updated_at: app.updated_at.and_utc().to_rfc3339(),
-    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -299,7 +48,7 @@ pub struct ItemInput {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct CarrierInput {
+pub struct FilingCarrierInput {
     pub name: String,
     /// 道路运输经营许可证 number.
     pub permit_number: String,
@@ -315,7 +64,7 @@ pub struct ApplicationInput {
     pub period_start: String,
     pub period_end: String,
     pub items: Vec<ItemInput>,
-    pub carriers: Vec<CarrierInput>,
+    pub carriers: Vec<FilingCarrierInput>,
 }
 
 pub(crate) fn read_filing(
@@ -758,36 +507,6 @@ pub(crate) async fn queue_page(
     Ok((rows.into_iter().map(|(_, d)| d).collect(), next_cursor))
 }
 
-/// The whole case as the caller may see it (404 outside its scope).
-pub(crate) async fn case_dto(state: &AppState, who: &Principal, id: String) -> ApiResult<ApplicationDto> {
-    let app = load_visible(state, who, id).await?;
-    let cal = state.calendar().await?;
-    state
-        .db
-        .run(move |conn| load_dto(conn, &cal, app, Utc::now()))
-        .await
-        .map_err(Into::into)
-}
-
-/// The side the caller's province takes in a case, if it is a regulator of one of them.
-pub(crate) fn regulator_side(who: &Principal, dto: &ApplicationDto) -> Option<Side> {
-    match (&who.role, &who.binding) {
-        (Role::Regulator, Binding::Province(p)) if p.as_str() == dto.source_province => Some(Side::Source),
-        (Role::Regulator, Binding::Province(p)) if p.as_str() == dto.receiving_province => Some(Side::Receiving),
-        _ => None,
-    }
-}
-
-pub(crate) async fn load_visible(state: &AppState, who: &Principal, id: String) -> ApiResult<AppRow> {
-    let app = state
-        .db
-        .run(move |conn| db::applications::app_by_id(conn, &id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    authorize(who, &app, ())?;
-    Ok(app)
-}
-
 /// One application with its items, steps (due instants, working days left, overdue), decisions
 /// and approval. The ETag is its version, for If-Match.
 #[utoipa::path(
@@ -872,84 +591,24 @@ async fn perform(
     id: String,
     req: &HttpRequest,
     act: Act,
-    require_if_match: bool,
 ) -> ApiResult<HttpResponse> {
     let expected = if_match(req)?;
-    if require_if_match && expected.is_none() {
-        return Err(ApiError::PreconditionRequired(
-            "send If-Match with the application's ETag, so two officers cannot decide the same step twice".into(),
-        ));
-    }
-    let (version, dto) = act_on(&state, &who, id, expected, act).await?;
+    let (version, dto) = workflow::take_step(&state, &Ctx::new(who), id, expected, act).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(version)))
         .json(dto))
 }
 
-/// Applies one workflow act for the caller: 403 when it is not the caller's step, 409 when the
-/// state does not allow it, 412 when `expected` names an older version (someone acted first).
-/// Shared by the API and the web UI.
-pub(crate) async fn act_on(
-    state: &AppState,
-    who: &Principal,
-    id: String,
-    expected: Option<i32>,
-    act: Act,
-) -> ApiResult<(i32, ApplicationDto)> {
-    let app = load_visible(state, who, id).await?;
-    let actor =
-        actor_for(who, &app).ok_or_else(|| ApiError::Forbidden("this caller takes no step in this case".into()))?;
-    let cal = state.calendar().await?;
-    let close = state.config.office_close;
-    let (name, role) = (who.name.clone(), who.role.as_str());
-    let now = Utc::now();
-    let result = state
-        .db
-        .run(move |conn| {
-            let ctx = ActContext {
-                cal: &cal,
-                office_close: close,
-                actor,
-                name: &name,
-                role,
-                now,
-            };
-            match db::applications::act(conn, &ctx, &app.id, expected, &act)? {
-                Ok(app) => Ok(Ok((app.version, load_dto(conn, &cal, app, now)?))),
-                Err(r) => Ok(Err(r)),
-            }
-        })
-        .await
-        .map_err(|e| match e {
-            db::DbError::Conflict(_) => ApiError::Conflict("someone acted on the case first; reload it".into()),
-            other => other.into(),
-        })?;
-    match result {
-        Ok((version, dto)) => Ok((version, dto)),
-        Err(ActRefusal::NotYours(i)) => Err(ApiError::Forbidden(i.message)),
-        Err(ActRefusal::State(i)) => Err(ApiError::Conflict(i.message)),
-        Err(ActRefusal::Stale { current }) => Err(ApiError::PreconditionFailed(format!(
-            "the application changed (now version {current}); reload it — someone may have decided first"
-        ))),
-    }
-}
-
-fn reason_body(body: &Value, field: &str, required: bool) -> ApiResult<String> {
+/// Reads `{field: string}`. Its length and content are the core's rule (`Act::problems`).
+fn reason_body(body: &Value, field: &str) -> ApiResult<String> {
     let mut r = BodyReader::new(body, "");
     r.deny_unknown(&[field]);
-    let v = r.text(field, required, 2000);
+    let v = r.text(field, false, usize::MAX);
     r.into_result(Some(v.unwrap_or_default()))
 }
 
 fn string_list(r: &mut BodyReader<'_>, field: &str, required: bool) -> Option<Vec<String>> {
-    let list = r.parse_list(field, required, |s| {
-        let t = s.trim();
-        if t.is_empty() || t.chars().count() > 2000 {
-            Err(Invalid::new("body.text", "each entry must be 1 to 2000 characters"))
-        } else {
-            Ok(t.to_string())
-        }
-    });
+    let list = r.parse_list(field, required, step_text);
     if required && list.as_ref().is_some_and(Vec::is_empty) {
         r.problem(field, "body.empty", "at least one entry");
     }
@@ -966,7 +625,7 @@ pub async fn accept(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    perform(state, who, path.into_inner(), &req, Act::Accept, false).await
+    perform(state, who, path.into_inner(), &req, Act::Accept).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -990,15 +649,7 @@ pub async fn request_correction(
     r.deny_unknown(&["problems"]);
     let problems = string_list(&mut r, "problems", true);
     let problems = r.into_result(problems)?;
-    perform(
-        state,
-        who,
-        path.into_inner(),
-        &req,
-        Act::RequestCorrection { problems },
-        false,
-    )
-    .await
+    perform(state, who, path.into_inner(), &req, Act::RequestCorrection { problems }).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -1018,8 +669,8 @@ pub async fn resubmit(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let note = reason_body(&body, "note", true)?;
-    perform(state, who, path.into_inner(), &req, Act::Resubmit { note }, false).await
+    let note = reason_body(&body, "note")?;
+    perform(state, who, path.into_inner(), &req, Act::Resubmit { note }).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -1053,7 +704,7 @@ pub async fn decide(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let act = read_decision(&body)?;
-    perform(state, who, path.into_inner(), &req, act, true).await
+    perform(state, who, path.into_inner(), &req, act).await
 }
 
 /// A decision body: side, outcome, reasons (required when refusing), conditions.
@@ -1095,8 +746,8 @@ pub async fn withdraw(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let reason = reason_body(&body, "reason", false)?;
-    perform(state, who, path.into_inner(), &req, Act::Withdraw { reason }, false).await
+    let reason = reason_body(&body, "reason")?;
+    perform(state, who, path.into_inner(), &req, Act::Withdraw { reason }).await
 }
 
 /// Suspend the running step's clock (expert review, testing, hearing — 行政许可法 第45条), with
@@ -1111,8 +762,8 @@ pub async fn suspend_clock(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let reason = reason_body(&body, "reason", true)?;
-    perform(state, who, path.into_inner(), &req, Act::SuspendClock { reason }, false).await
+    let reason = reason_body(&body, "reason")?;
+    perform(state, who, path.into_inner(), &req, Act::SuspendClock { reason }).await
 }
 
 /// Resume the clock; the step's due day moves by the working days it stood still.
@@ -1125,7 +776,7 @@ pub async fn resume_clock(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    perform(state, who, path.into_inner(), &req, Act::ResumeClock, false).await
+    perform(state, who, path.into_inner(), &req, Act::ResumeClock).await
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -9,12 +9,12 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{QueryParams, cut_page, next_cursor};
-use crate::app::AppState;
 use crate::auth::authorize;
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::db::audit::{AuditRow, EventFilter, Verification};
 use crate::db::{self, to_db_time};
 use crate::domain::Invalid;
+use crate::state::AppState;
 use chrono_tz::Asia::Shanghai;
 
 /// Admins and nationwide auditors read the whole trail; a province's auditor reads the records

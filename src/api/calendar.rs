@@ -8,13 +8,13 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
 use super::extract::{BodyReader, QueryParams};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::auth::permission::require_role;
 use crate::auth::principal::Role;
 use crate::db;
 use crate::domain::Invalid;
 use crate::domain::calendar::{CalendarDay, DayKind, YearCalendar, deadline_instant, shanghai_date};
+use crate::state::AppState;
 
 pub fn parse_date(s: &str) -> Result<NaiveDate, Invalid> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")

@@ -7,60 +7,11 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::permission::Denied;
 use crate::db::DbError;
-use crate::domain::Invalid;
-
-use super::middleware::current_request_id;
-
-/// Where a problem was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Location {
-    Body,
-    Query,
-    Path,
-    Header,
-}
-
-/// One problem with the request: a JSON pointer (into the body, or `/name` of a query or path
-/// parameter), a stable machine code and a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldProblem {
-    pub pointer: String,
-    #[serde(rename = "in")]
-    pub location: Location,
-    pub code: String,
-    pub message: String,
-}
-
-impl FieldProblem {
-    pub fn new(
-        location: Location,
-        pointer: impl Into<String>,
-        code: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        FieldProblem {
-            pointer: pointer.into(),
-            location,
-            code: code.into(),
-            message: message.into(),
-        }
-    }
-
-    pub fn body(pointer: impl Into<String>, invalid: &Invalid) -> Self {
-        Self::new(Location::Body, pointer, invalid.code, invalid.message.clone())
-    }
-
-    pub fn query(name: &str, invalid: &Invalid) -> Self {
-        Self::new(
-            Location::Query,
-            format!("/{name}"),
-            invalid.code,
-            invalid.message.clone(),
-        )
-    }
-}
+use crate::service::error::Error as ServiceError;
+pub use crate::service::error::{FieldProblem, Location};
+use crate::telemetry::current_request_id;
 
 /// The problem document (RFC 9457).
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,6 +49,9 @@ pub enum ApiError {
     /// `If-Match` named a version that is no longer current.
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),
+    /// The path exists, but not with this method: the methods it has go into `Allow`.
+    #[error("method not allowed")]
+    MethodNotAllowed(Vec<String>),
     #[error("payload too large")]
     PayloadTooLarge(String),
     #[error("unsupported media type")]
@@ -133,6 +87,11 @@ impl ApiError {
             ApiError::Conflict(why) => ("conflict", "Conflict", why.clone()),
             ApiError::PreconditionFailed(why) => ("precondition-failed", "Precondition failed", why.clone()),
             ApiError::PreconditionRequired(why) => ("precondition-required", "Precondition required", why.clone()),
+            ApiError::MethodNotAllowed(allow) => (
+                "method-not-allowed",
+                "Method not allowed",
+                format!("this path answers {} only", allow.join(", ")),
+            ),
             ApiError::PayloadTooLarge(why) => ("payload-too-large", "Payload too large", why.clone()),
             ApiError::UnsupportedMediaType(why) => ("unsupported-media-type", "Unsupported media type", why.clone()),
             ApiError::TooManyRequests { detail, .. } => ("too-many-requests", "Too many requests", detail.clone()),
@@ -173,6 +132,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -199,6 +159,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => {
                 res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
+            ApiError::MethodNotAllowed(allow) => {
+                res.insert_header((header::ALLOW, allow.join(", ")));
+            }
             _ => {}
         }
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
@@ -206,21 +169,38 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid(problems) => ApiError::Validation(problems),
+            ServiceError::Unauthenticated(why) => ApiError::Unauthorized(why),
+            ServiceError::Forbidden(why) => ApiError::Forbidden(why),
+            ServiceError::Hidden => ApiError::NotFound,
+            ServiceError::Conflict(why) => ApiError::Conflict(why),
+            ServiceError::Stale { detail, .. } => ApiError::PreconditionFailed(detail),
+            ServiceError::PreconditionRequired(why) => ApiError::PreconditionRequired(why),
+            ServiceError::TooManyRequests {
+                retry_after_secs,
+                detail,
+            } => ApiError::TooManyRequests {
+                retry_after_secs,
+                detail,
+            },
+            ServiceError::Unavailable { retry_after_secs } => ApiError::Unavailable { retry_after_secs },
+            ServiceError::Internal(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        match e {
-            DbError::Unavailable(cause) => {
-                tracing::warn!(cause, "database unavailable");
-                ApiError::Unavailable { retry_after_secs: 5 }
-            }
-            DbError::NotFound => ApiError::NotFound,
-            DbError::Conflict(cause) => {
-                tracing::info!(cause, "write refused by a constraint");
-                ApiError::Conflict("the request conflicts with the current state".into())
-            }
-            DbError::Query(q) => ApiError::Internal(q.into()),
-            DbError::Other(o) => ApiError::Internal(o),
-        }
+        ServiceError::from(e).into()
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(d: Denied) -> Self {
+        ServiceError::from(d).into()
     }
 }
 

@@ -2,7 +2,6 @@
 //! domain types with *every* problem collected, and opaque pagination cursors.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
@@ -13,74 +12,10 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 
 use super::error::{ApiError, FieldProblem, Location};
-use crate::app::AppState;
-use crate::auth::principal::{Binding, Principal, Role, SubjectKind};
-use crate::auth::token;
-use crate::db;
+use crate::auth::principal::Principal;
 use crate::domain::Invalid;
-
-/// What the subject cache remembers of a user or client between database reads.
-#[derive(Debug, Clone)]
-pub struct CachedSubject {
-    pub active: bool,
-    pub role: Role,
-    pub binding: Binding,
-}
-
-/// Active state of users and clients, read from the database at most every few seconds, so a
-/// disabled account loses access quickly without a query per request.
-type SubjectKey = (SubjectKind, String);
-
-#[derive(Default)]
-pub struct SubjectCache {
-    entries: std::sync::Mutex<HashMap<SubjectKey, (Instant, Option<CachedSubject>)>>,
-}
-
-impl SubjectCache {
-    fn get(&self, key: &(SubjectKind, String), ttl: Duration) -> Option<Option<CachedSubject>> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < ttl)
-            .map(|(_, s)| s.clone())
-    }
-
-    fn put(&self, key: (SubjectKind, String), value: Option<CachedSubject>) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() > 100_000 {
-                entries.clear();
-            }
-            entries.insert(key, (Instant::now(), value));
-        }
-    }
-
-    /// Forgets a subject at once (after disabling it on this replica).
-    pub fn forget(&self, kind: SubjectKind, id: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(&(kind, id.to_string()));
-        }
-    }
-}
-
-fn load_subject(conn: &mut db::DbConnection, kind: SubjectKind, id: &str) -> db::DbResult<Option<CachedSubject>> {
-    let (active, role, province, enterprise, operator) = match kind {
-        SubjectKind::User => match db::users::user_by_id(conn, id)? {
-            Some(u) => (u.active, u.role, u.province, u.enterprise_id, u.operator_id),
-            None => return Ok(None),
-        },
-        SubjectKind::Client => match db::users::client_by_id(conn, id)? {
-            Some(c) => (c.active, c.role, None, c.enterprise_id, c.operator_id),
-            None => return Ok(None),
-        },
-    };
-    let Some(role) = Role::parse(&role) else {
-        return Ok(None);
-    };
-    let Some(binding) = Binding::for_role(role, province.as_deref(), enterprise.as_deref(), operator.as_deref()) else {
-        return Ok(None);
-    };
-    Ok(Some(CachedSubject { active, role, binding }))
-}
+use crate::service::sessions;
+use crate::state::AppState;
 
 impl FromRequest for Principal {
     type Error = ApiError;
@@ -102,61 +37,11 @@ impl FromRequest for Principal {
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .ok_or(ApiError::Unauthorized("a bearer token is required"))?;
-            principal_from_token(&state, token).await.map(|(p, _)| p)
+            sessions::principal_from_token(&state, token)
+                .await
+                .map(|(p, _)| p)
+                .map_err(Into::into)
         })
-    }
-}
-
-/// Verifies an access token and checks its subject is still active with the same role and
-/// binding; returns the principal and the token's claims. Used for bearer tokens and for the web
-/// UI's session cookie, which carries the same token.
-pub async fn principal_from_token(state: &AppState, token: &str) -> Result<(Principal, token::Claims), ApiError> {
-    {
-        {
-            let claims = token::verify(&state.keys, &state.config.jwt_issuer, &state.config.jwt_audience, token)
-                .map_err(|e| {
-                    tracing::info!(reason = %e, "token refused");
-                    ApiError::Unauthorized("the token is invalid or expired")
-                })?;
-            // Counted before the subject is looked up, so a flood costs no database work.
-            state
-                .rate_limit
-                .check(&format!("{:?}:{}", claims.kind, claims.sub))
-                .map_err(|secs| ApiError::TooManyRequests {
-                    retry_after_secs: secs,
-                    detail: format!("too many requests from this account; retry in {secs} s"),
-                })?;
-            let key = (claims.kind, claims.sub.clone());
-            let ttl = Duration::from_secs(state.config.user_cache_secs);
-            let subject = match state.subject_cache.get(&key, ttl) {
-                Some(s) => s,
-                None => {
-                    let (kind, id) = key.clone();
-                    let s = state.db.run(move |conn| load_subject(conn, kind, &id)).await?;
-                    state.subject_cache.put(key, s.clone());
-                    s
-                }
-            };
-            let subject = subject.ok_or(ApiError::Unauthorized("the token's subject is unknown"))?;
-            if !subject.active {
-                return Err(ApiError::Unauthorized("the account is disabled"));
-            }
-            // A token minted before a change of role or binding no longer speaks for the subject.
-            if subject.role != claims.role || subject.binding.to_claim() != claims.binding {
-                return Err(ApiError::Unauthorized("the token no longer matches the account"));
-            }
-            crate::audit::set_request_actor(&claims.sub, &claims.name, subject.role.as_str());
-            Ok((
-                Principal {
-                    subject: claims.sub.clone(),
-                    kind: claims.kind,
-                    name: claims.name.clone(),
-                    role: subject.role,
-                    binding: subject.binding,
-                },
-                claims,
-            ))
-        }
     }
 }
 
@@ -482,8 +367,13 @@ impl<'a> BodyReader<'a> {
 pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
     let detail = match &err {
-        E::ContentType => "the body must be JSON (Content-Type: application/json)".to_string(),
-        E::OverflowKnownLength { .. } | E::Overflow { .. } => "the body is too large".to_string(),
+        E::ContentType => {
+            return ApiError::UnsupportedMediaType("the body must be JSON (Content-Type: application/json)".into())
+                .into();
+        }
+        E::OverflowKnownLength { .. } | E::Overflow { .. } => {
+            return ApiError::PayloadTooLarge("the body is too large".into()).into();
+        }
         E::Deserialize(e) if e.is_syntax() || e.is_eof() => {
             format!("the body is not valid JSON (line {}, column {})", e.line(), e.column())
         }

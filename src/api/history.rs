@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use super::audit::parse_bound;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{QueryParams, cut_page, next_cursor};
-use crate::app::AppState;
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::db::history::{APPROVED_STATUSES, AnnualLine, Totals, TransferFilter, TransferRow};
 use crate::db::{self, from_db_time};
@@ -18,6 +17,7 @@ use crate::domain::catalogue::{WasteCategory, WasteCode};
 use crate::domain::ids::ProvinceCode;
 use crate::domain::quantity::grams_to_kg_string;
 use crate::domain::workflow::Status;
+use crate::state::AppState;
 
 /// Rows per database round trip while streaming CSV.
 const CSV_BATCH: i64 = 1000;

@@ -19,7 +19,6 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
 use super::extract::QueryParams;
 use super::whitelist::{EntryProposal, check_proposal};
-use crate::app::AppState;
 use crate::auth::permission::require_role;
 use crate::auth::principal::{Principal, Role};
 use crate::db::registry::OperatorRow;
@@ -31,6 +30,7 @@ use crate::domain::ids::{ProvinceCode, Uscc};
 use crate::domain::province::provinces;
 use crate::domain::quantity::Quantity;
 use crate::domain::whitelist::EntryScope;
+use crate::state::AppState;
 
 /// The largest file accepted.
 pub const MAX_BYTES: usize = 10 * 1024 * 1024;

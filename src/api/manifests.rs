@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use super::applications::{etag, idempotency_key, if_match, load_visible, parse_instant, request_hash};
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
 use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
-use crate::app::AppState;
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::auth::{Decision, Guarded, authorize};
 use crate::db::manifests::{
@@ -21,6 +20,7 @@ use crate::db::manifests::{
 use crate::db::{self, from_db_time};
 use crate::domain::Invalid;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
+use crate::state::AppState;
 
 impl Guarded for ManifestRow {
     type Action = ();
@@ -146,7 +146,7 @@ pub struct ManifestItemInput {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct CarrierInput {
+pub struct ShipmentCarrierInput {
     pub name: String,
     pub permit_number: String,
     /// e.g. 渝A12345.
@@ -160,7 +160,7 @@ pub struct ManifestInput {
     /// The approved application the trip draws on.
     pub application_id: String,
     pub items: Vec<ManifestItemInput>,
-    pub carrier: CarrierInput,
+    pub carrier: ShipmentCarrierInput,
     pub route_from: String,
     pub route_to: String,
     /// Planned departure, RFC 3339.

@@ -10,19 +10,11 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
 
-use crate::app::AppState;
 use crate::audit;
+use crate::state::AppState;
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// The id of the request being handled on this task, or "" outside a request.
-pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(|id| id.clone()).unwrap_or_default()
-}
+use crate::telemetry::REQUEST_ID;
+pub use crate::telemetry::{REQUEST_ID_HEADER, current_request_id};
 
 /// A caller's own id is kept when it is short and plain (so it can be correlated across
 /// systems); anything else is replaced by a fresh UUID.

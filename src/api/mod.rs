@@ -5,6 +5,7 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod calendar;
+pub mod contract;
 pub mod error;
 pub mod extract;
 #[doc(hidden)]
@@ -14,9 +15,9 @@ pub mod history;
 pub mod import;
 pub mod manifests;
 pub mod middleware;
-pub mod rate_limit;
 pub mod reference;
 pub mod registry;
+pub mod routes;
 pub mod users;
 pub mod webhooks;
 pub mod whitelist;

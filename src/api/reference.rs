@@ -8,12 +8,12 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
 use super::extract::{QueryParams, cut_page, next_cursor};
-use crate::app::AppState;
 use crate::db;
 use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
 use crate::domain::catalogue::WasteCategory;
 use crate::domain::province::provinces;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProvinceDto {

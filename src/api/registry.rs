@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use super::calendar::parse_date;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
-use crate::app::AppState;
 use crate::auth::permission::require_role;
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::auth::{Decision, Guarded, authorize};
@@ -18,6 +17,7 @@ use crate::domain::catalogue::{WasteCategory, WasteCode};
 use crate::domain::ids::{DivisionCode, LicenceNumber, ProvinceCode, Uscc};
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
 use crate::domain::whitelist::{LicenceMode, LicenceStatus};
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy)]
 pub enum RegistryAction {

@@ -7,13 +7,13 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
-use crate::app::AppState;
 use crate::auth::permission::require_role;
 use crate::auth::principal::{Binding, Principal, Role, SubjectKind};
 use crate::auth::{Decision, Guarded, authorize, password};
 use crate::db::{self, db_now, new_id, users::UserRow};
 use crate::domain::Invalid;
 use crate::domain::ids::ProvinceCode;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserDto {

@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{BodyReader, QueryParams, encode_cursor};
-use crate::app::AppState;
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::db::outbox::{DeliveryCounts, DeliveryView, SubscriptionRow};
 use crate::db::{self, db_now, from_db_time, new_id};
 use crate::domain::Invalid;
+use crate::state::AppState;
 use crate::webhooks::{self, Event, EventType, OwnerKind};
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -11,10 +11,10 @@ use utoipa::ToSchema;
 use super::calendar::parse_date;
 use super::error::{ApiError, ApiResult, FieldProblem, Problem};
 use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
-use crate::app::AppState;
+use crate::auth::authorize;
 use crate::auth::permission::require_role;
 use crate::auth::principal::{Binding, Principal, Role};
-use crate::auth::{Decision, Guarded, authorize};
+use crate::auth::{Decision, Guarded};
 use crate::db::whitelist::{AgreementRow, EntryFilter, EntryRow, EntryVersionRow, LedgerRow};
 use crate::db::{self, DbConnection, DbError, DbResult, db_now, new_id};
 use crate::domain::Invalid;
@@ -22,9 +22,10 @@ use crate::domain::calendar::shanghai_date;
 use crate::domain::catalogue::{WasteCategory, WasteCode};
 use crate::domain::ids::ProvinceCode;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
-use crate::domain::whitelist::{
-    EntryAction, EntryParties, EntryScope, EntryStatus, entry_transition, licence_fit_problems,
-};
+use crate::domain::whitelist::{EntryAction, EntryParties, EntryScope, EntryStatus, licence_fit_problems};
+use crate::service::Ctx;
+use crate::service::whitelist::entries::{self, enterprise_province};
+use crate::state::AppState;
 
 fn today() -> NaiveDate {
     shanghai_date(Utc::now())
@@ -237,43 +238,6 @@ pub async fn confirm_agreement(
 
 // ---------------------------------------------------------------------------------------------
 // Entries
-
-/// Who is looking at an entry: enterprises see their own province's list (as source).
-pub struct EntryView<'a> {
-    pub entry: &'a EntryRow,
-    /// For an enterprise caller: its province.
-    pub enterprise_province: Option<String>,
-}
-
-impl Guarded for EntryView<'_> {
-    type Action = Option<EntryAction>;
-    fn decide(&self, who: &Principal, action: Option<EntryAction>) -> Decision {
-        let e = self.entry;
-        let involves = |p: &ProvinceCode| e.source_province == p.as_str() || e.receiving_province == p.as_str();
-        let visible = match (&who.role, &who.binding) {
-            (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => true,
-            (Role::Auditor | Role::Regulator, Binding::Province(p)) => involves(p),
-            (Role::Operator, Binding::Operator(id)) => *id == e.operator_id,
-            (Role::Enterprise, _) => self.enterprise_province.as_deref() == Some(e.source_province.as_str()),
-            _ => false,
-        };
-        if !visible {
-            return Decision::Hidden;
-        }
-        let Some(action) = action else {
-            return Decision::Allow;
-        };
-        if who.role != Role::Regulator {
-            return Decision::Forbidden("only the provinces' regulators change whitelist entries".into());
-        }
-        match action {
-            EntryAction::Confirm if who.province().is_some_and(|p| p.as_str() == e.proposed_by_province) => {
-                Decision::Forbidden("the other province must confirm what this province proposed".into())
-            }
-            _ => Decision::Allow,
-        }
-    }
-}
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EntryDto {
@@ -588,18 +552,26 @@ fn etag(version: i32) -> String {
     format!("\"v{version}\"")
 }
 
+/// The entry version an `If-Match` names (`"v3"` → 3); one that names no version of ours is
+/// stale by definition.
+fn entry_if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
+    match req.headers().get(header::IF_MATCH) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+            .and_then(|s| s.strip_prefix('v'))
+            .and_then(|s| s.parse::<i32>().ok())
+            .map(Some)
+            .ok_or_else(|| ApiError::PreconditionFailed("If-Match must be the ETag of the entry".into())),
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EntryPage {
     pub items: Vec<EntryDto>,
     pub next_cursor: Option<String>,
-}
-
-/// The province of the enterprise an enterprise caller acts for.
-fn enterprise_province(conn: &mut DbConnection, who: &Principal) -> DbResult<Option<String>> {
-    match &who.binding {
-        Binding::Enterprise(id) => Ok(db::registry::enterprise_by_id(conn, id)?.map(|e| e.province)),
-        _ => Ok(None),
-    }
 }
 
 /// List whitelist entries in the caller's scope.
@@ -685,28 +657,6 @@ pub(crate) async fn entries_page(state: &AppState, who: &Principal, query: &str)
     })
 }
 
-async fn load_entry(state: &AppState, who: &Principal, id: String, action: Option<EntryAction>) -> ApiResult<EntryRow> {
-    let principal = who.clone();
-    let (entry, ent_province) = state
-        .db
-        .run(move |conn| {
-            let e = db::whitelist::entry_by_id(conn, &id)?;
-            let p = enterprise_province(conn, &principal)?;
-            Ok((e, p))
-        })
-        .await?;
-    let entry = entry.ok_or(ApiError::NotFound)?;
-    authorize(
-        who,
-        &EntryView {
-            entry: &entry,
-            enterprise_province: ent_province,
-        },
-        action,
-    )?;
-    Ok(entry)
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EntryVersionDto {
     pub version: i32,
@@ -768,7 +718,7 @@ pub async fn get_entry(
             })
     });
     q.finish()?;
-    let entry = load_entry(&state, &who, path.into_inner(), None).await?;
+    let entry = entries::load(&state, &who, path.into_inner(), None).await?;
     match as_of {
         None => Ok(HttpResponse::Ok()
             .insert_header((header::ETAG, etag(entry.version)))
@@ -793,7 +743,7 @@ pub async fn entry_versions(
     who: Principal,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<Vec<EntryVersionDto>>> {
-    let entry = load_entry(&state, &who, path.into_inner(), None).await?;
+    let entry = entries::load(&state, &who, path.into_inner(), None).await?;
     let rows = state
         .db
         .run(move |conn| db::whitelist::versions(conn, &entry.id))
@@ -809,71 +759,27 @@ async fn transition(
     body: Option<&Value>,
     action: EntryAction,
 ) -> ApiResult<HttpResponse> {
-    let reason = match body {
+    let (reason, mut problems) = match body {
         Some(b) => {
             let mut r = BodyReader::new(b, "");
             r.deny_unknown(&["reason"]);
-            let reason = r.text("reason", action != EntryAction::Confirm, 500);
-            if !r.problems.is_empty() {
-                return Err(ApiError::Validation(r.problems));
-            }
-            reason
+            // Required-ness and length are the service's rule (`entries::reason_problem`).
+            let reason = r.text("reason", false, usize::MAX);
+            (reason, r.problems)
         }
-        None => None,
+        None => (None, Vec::new()),
     };
-    let if_match = req
-        .headers()
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let updated = change_entry(&state, &who, id, reason, if_match, action).await?;
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    problems.extend(entries::reason_problem(action, reason.as_deref()));
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    let version = entry_if_match(req)?;
+    let ctx = Ctx::new(who);
+    let updated = entries::change(&state, &ctx, id, version, action, reason).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(updated.version)))
         .json(entry_dto(updated)))
-}
-
-/// Confirms, suspends or reinstates an entry for the caller; `if_match` is the ETag the caller
-/// saw (412 when the entry moved on). Shared by the API and the web UI.
-pub(crate) async fn change_entry(
-    state: &AppState,
-    who: &Principal,
-    id: String,
-    reason: Option<String>,
-    if_match: Option<String>,
-    action: EntryAction,
-) -> ApiResult<EntryRow> {
-    let entry = load_entry(state, who, id, Some(action)).await?;
-    if let Some(expected) = if_match
-        && expected != etag(entry.version)
-    {
-        return Err(ApiError::PreconditionFailed(format!(
-            "the entry changed: it is now at version {}",
-            entry.version
-        )));
-    }
-    let status = EntryStatus::parse(&entry.status)
-        .map(|s| s.effective(entry.year, today()))
-        .map_err(ApiError::internal)?;
-    let next = entry_transition(status, action).map_err(|i| ApiError::Conflict(i.message))?;
-    let by = who.name.clone();
-    let confirmed_by = (action == EntryAction::Confirm).then(|| who.name.clone());
-    let updated = state
-        .db
-        .run(move |conn| {
-            db::whitelist::change_status(
-                conn,
-                &entry.id,
-                entry.version,
-                next.as_str(),
-                action.as_str(),
-                reason.as_deref(),
-                &by,
-                confirmed_by.as_deref(),
-            )
-        })
-        .await?
-        .ok_or_else(|| ApiError::Conflict("someone changed the entry first; reload and try again".into()))?;
-    Ok(updated)
 }
 
 /// Confirm an entry proposed by the other province.
@@ -960,7 +866,7 @@ pub async fn entry_usage(
     who: Principal,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<UsageDto>> {
-    let entry = load_entry(&state, &who, path.into_inner(), None).await?;
+    let entry = entries::load(&state, &who, path.into_inner(), None).await?;
     let id = entry.id.clone();
     let ledger: Vec<LedgerRow> = state.db.run(move |conn| db::whitelist::ledger(conn, &id)).await?;
     Ok(web::Json(UsageDto {

@@ -46,10 +46,10 @@ impl Context {
         }
     }
 
-    /// The context of the HTTP request this task is serving (see `api::middleware`), or
+    /// The context of the HTTP request this task is serving (see `telemetry::REQUEST_ID`), or
     /// `system` outside a request.
     pub fn capture() -> Context {
-        let request_id = Some(crate::api::middleware::current_request_id()).filter(|s| !s.is_empty());
+        let request_id = Some(crate::telemetry::current_request_id()).filter(|s| !s.is_empty());
         let actor = REQUEST_ACTOR.try_with(|a| a.borrow().clone()).ok().flatten();
         match actor {
             Some((actor, actor_name, role)) => Context {

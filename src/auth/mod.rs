@@ -5,6 +5,8 @@ pub mod keys;
 pub mod password;
 pub mod permission;
 pub mod principal;
+pub mod rate_limit;
+pub mod session;
 pub mod token;
 
 pub use permission::{Decision, Guarded, authorize};

@@ -761,30 +761,7 @@ pub fn events(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<EventRow>> 
         .load(conn)?)
 }
 
-/// A workflow request from a party.
-#[derive(Debug, Clone)]
-pub enum Act {
-    Accept,
-    RequestCorrection {
-        problems: Vec<String>,
-    },
-    Resubmit {
-        note: String,
-    },
-    Decide {
-        side: Side,
-        approve: bool,
-        reasons: Vec<String>,
-        conditions: Vec<String>,
-    },
-    Withdraw {
-        reason: String,
-    },
-    SuspendClock {
-        reason: String,
-    },
-    ResumeClock,
-}
+pub use crate::domain::workflow::Act;
 
 /// Why an act was refused.
 #[derive(Debug, Clone)]

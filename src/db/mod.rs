@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod dashboard;
 pub mod history;
+pub mod locks;
 pub mod manifests;
 pub mod migrate;
 pub mod outbox;

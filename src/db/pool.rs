@@ -109,7 +109,7 @@ impl Db {
         T: Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || {
+        tokio::task::spawn_blocking(move || {
             crate::audit::with_context(ctx, || {
                 let mut conn = db.get()?;
                 f(&mut conn)

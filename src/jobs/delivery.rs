@@ -11,11 +11,11 @@ use actix_web::web;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use crate::app::AppState;
 use crate::config::Config;
 use crate::db::outbox::{self, Due, Outcome};
 use crate::db::pool::Db;
 use crate::db::{DbResult, new_id};
+use crate::state::AppState;
 use crate::webhooks::{self, SIGNATURE_HEADER};
 
 /// The lease's name in `job_leases`.

@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use actix_web::web;
 use chrono::{Datelike, Utc};
-use diesel::RunQueryDsl;
 
-use crate::app::AppState;
 use crate::db::{self, DbConnection, DbResult};
 use crate::domain::calendar::shanghai_date;
+use crate::state::AppState;
 
 const SWEEPER_LOCK_KEY: i64 = 0x0048_5754_5357_4545; // "HWTSWEE"
 
@@ -30,12 +29,6 @@ pub struct SweepReport {
     pub manifests_overdue: Vec<String>,
 }
 
-#[derive(diesel::QueryableByName)]
-struct Locked {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    locked: bool,
-}
-
 /// One sweep, if this process wins the lock.
 pub fn sweep_once(conn: &mut DbConnection) -> DbResult<SweepReport> {
     sweep_once_with(
@@ -51,18 +44,10 @@ pub fn sweep_once_with(
     office_close: chrono::NaiveTime,
     now: chrono::DateTime<Utc>,
 ) -> DbResult<SweepReport> {
-    if conn.is_postgres() {
-        let got: Locked =
-            diesel::sql_query(format!("SELECT pg_try_advisory_lock({SWEEPER_LOCK_KEY}) AS locked")).get_result(conn)?;
-        if !got.locked {
-            return Ok(SweepReport::default());
-        }
-        let result = sweep_steps(conn, office_close, now);
-        diesel::sql_query(format!("SELECT pg_advisory_unlock({SWEEPER_LOCK_KEY})")).execute(conn)?;
-        result
-    } else {
-        sweep_steps(conn, office_close, now)
-    }
+    Ok(
+        db::locks::with_advisory_lock(conn, SWEEPER_LOCK_KEY, |conn| sweep_steps(conn, office_close, now))?
+            .unwrap_or_default(),
+    )
 }
 
 fn sweep_steps(

@@ -11,7 +11,7 @@ async fn malformed_bodies_and_unknown_routes() {
         ("application/json", "{\"username\":", 400),
         ("application/json", "[1,2", 400),
         ("application/json", "", 400),
-        ("text/plain", "{\"username\":\"a\",\"password\":\"b\"}", 400),
+        ("text/plain", "{\"username\":\"a\",\"password\":\"b\"}", 415),
         ("application/json", "[]", 422),
         ("application/json", "\"just a string\"", 422),
         ("application/json", "{\"username\":\"\\u0000\",\"password\":null}", 422),
@@ -46,13 +46,37 @@ async fn malformed_bodies_and_unknown_routes() {
         .await
         .unwrap();
     let (status, json, headers) = split(res).await;
-    assert_problem(status, &json, &headers, 400);
+    assert_problem(status, &json, &headers, 413);
     assert!(json["detail"].as_str().unwrap().contains("too large"));
 
     let (status, json, headers) = app.get("/api/v1/no-such-thing", None).await;
     assert_problem(status, &json, &headers, 404);
     let (status, json, headers) = app.get("/nowhere", None).await;
     assert_problem(status, &json, &headers, 404);
+
+    // A documented path with a method it does not have: 405 with the methods it has; OPTIONS
+    // lists the same.
+    let res = app.client.delete(app.url("/api/v1/auth/token")).send().await.unwrap();
+    let (status, json, headers) = split(res).await;
+    assert_problem(status, &json, &headers, 405);
+    assert_eq!(headers.get("allow").unwrap(), "POST, OPTIONS");
+    let res = app
+        .client
+        .patch(app.url("/api/v1/transfer-applications/any-id"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, headers) = split(res).await;
+    assert_eq!(status, 405);
+    assert_eq!(headers.get("allow").unwrap(), "GET, OPTIONS");
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/calendar/2026"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(res.headers().get("allow").unwrap(), "GET, PUT, OPTIONS");
 }
 
 #[actix_web::test]

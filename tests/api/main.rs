@@ -16,6 +16,7 @@ mod faults;
 mod fixtures;
 mod history;
 mod import;
+mod layers;
 mod log_hygiene;
 mod manifests;
 mod migrations;

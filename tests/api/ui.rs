@@ -840,3 +840,111 @@ async fn login_cookie_headers_and_throttle(backend: Backend) {
     assert!(res.text().await.unwrap().contains("未找到该批准文号"));
 }
 both_backends!(login_cookie_headers_and_throttle, login_cookie_headers_and_throttle);
+
+// ------------------------------------------------------------------------------------------------
+// Whitelist entries: confirm, suspend and reinstate by clicking
+
+/// (status, status_reason, version) of an entry as the API stores it.
+async fn entry_state(app: &TestApp, token: &str, id: &str) -> (String, Option<String>, i64) {
+    let (s, e, _) = app.get(&format!("/api/v1/whitelist-entries/{id}"), Some(token)).await;
+    assert_eq!(s, 200, "{e}");
+    (
+        e["status"].as_str().unwrap().to_string(),
+        e["status_reason"].as_str().map(str::to_string),
+        e["version"].as_i64().unwrap(),
+    )
+}
+
+/// Waits until the stored entry has `status`, or fails with what it has.
+async fn await_entry_status(app: &TestApp, token: &str, id: &str, status: &str) -> (String, Option<String>, i64) {
+    let mut last = entry_state(app, token, id).await;
+    for _ in 0..50 {
+        if last.0 == status {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = entry_state(app, token, id).await;
+    }
+    panic!("the entry did not become {status}: {last:?}");
+}
+
+/// Sichuan's regulator confirms an entry Chongqing proposed, suspends it with a reason and
+/// reinstates it, each by clicking on the whitelist page, and the API shows each change stored.
+/// A click on a page that someone else's change made stale is refused with the notice, and the
+/// stored entry keeps the other officer's change.
+async fn regulators_change_entries_in_the_browser(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let (s, body) = reg.propose(&app, &reg.cq, "HW08", "300").await;
+    assert_eq!(s, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let row = format!("tr[data-entry='{id}']");
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+
+    login(&c, &app, "sc").await;
+    c.goto(&app.url("/ui/whitelist")).await.unwrap();
+    click_confirmed(&c, &format!("{row} form[action$='/confirm'] button")).await;
+    let (status, _, v_confirmed) = await_entry_status(&app, &reg.sc, &id, "confirmed").await;
+    assert_eq!(status, "confirmed");
+    assert!(text_of(&c, ".flash.ok").await.contains("已办理"));
+
+    fill(
+        &c,
+        &format!("{row} form[action$='/suspend'] input[name='reason']"),
+        "经营许可证被暂扣",
+    )
+    .await;
+    click_confirmed(&c, &format!("{row} form[action$='/suspend'] button")).await;
+    let (_, reason, v_suspended) = await_entry_status(&app, &reg.sc, &id, "suspended").await;
+    assert_eq!(reason.as_deref(), Some("经营许可证被暂扣"));
+    assert_eq!(v_suspended, v_confirmed + 1);
+
+    c.wait()
+        .for_element(Locator::Css(&format!("{row} form[action$='/reinstate']")))
+        .await
+        .unwrap();
+    fill(
+        &c,
+        &format!("{row} form[action$='/reinstate'] input[name='reason']"),
+        "整改完成",
+    )
+    .await;
+    click_confirmed(&c, &format!("{row} form[action$='/reinstate'] button")).await;
+    let (_, reason, v_reinstated) = await_entry_status(&app, &reg.sc, &id, "confirmed").await;
+    assert_eq!(reason.as_deref(), Some("整改完成"));
+    assert_eq!(v_reinstated, v_suspended + 1);
+    shot(&c, backend, "whitelist-reinstated").await;
+
+    // Chongqing suspends through the API while Sichuan's page still shows the confirmed entry.
+    c.wait()
+        .for_element(Locator::Css(&format!("{row} form[action$='/suspend']")))
+        .await
+        .unwrap();
+    let (s, e, _) = app
+        .post_json(
+            &format!("/api/v1/whitelist-entries/{id}/suspend"),
+            Some(&reg.cq),
+            &json!({"reason": "渝方暂停"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{e}");
+    fill(
+        &c,
+        &format!("{row} form[action$='/suspend'] input[name='reason']"),
+        "川方暂停",
+    )
+    .await;
+    click_confirmed(&c, &format!("{row} form[action$='/suspend'] button")).await;
+    assert!(text_of(&c, ".flash.warn").await.contains("他人已先行办理"));
+    let (status, reason, version) = entry_state(&app, &reg.sc, &id).await;
+    assert_eq!(
+        (status.as_str(), reason.as_deref(), version),
+        ("suspended", Some("渝方暂停"), v_reinstated + 1),
+        "the stale click changed nothing"
+    );
+}
+both_backends!(
+    regulators_change_entries_in_the_browser,
+    regulators_change_entries_in_the_browser
+);

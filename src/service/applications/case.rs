@@ -1,0 +1,301 @@
+//! One case as its parties see it: who may see it, which workflow party the caller is, and the
+//! whole case (items, steps with their clocks, decisions, approval) as one view.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::principal::{Binding, Principal, Role};
+use crate::auth::{Decision, Guarded, authorize};
+use crate::db::applications::{AppRow, Carrier};
+use crate::db::{self, from_db_time};
+use crate::domain::calendar::{WorkingDayCalendar, shanghai_date};
+use crate::domain::quantity::grams_to_kg_string;
+use crate::domain::workflow::{Actor, Side};
+use crate::service::{Error, Result};
+use crate::state::AppState;
+
+impl Guarded for AppRow {
+    type Action = ();
+    fn decide(&self, who: &Principal, _: ()) -> Decision {
+        let visible = match (&who.role, &who.binding) {
+            (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => true,
+            (Role::Regulator | Role::Auditor, Binding::Province(p)) => {
+                self.source_province == p.as_str() || self.receiving_province == p.as_str()
+            }
+            (Role::Enterprise, Binding::Enterprise(id)) => *id == self.enterprise_id,
+            (Role::Operator, Binding::Operator(id)) => *id == self.operator_id,
+            _ => false,
+        };
+        if visible { Decision::Allow } else { Decision::Hidden }
+    }
+}
+
+/// The workflow party the caller is for this case; None for those who only read.
+pub fn actor_for(who: &Principal, app: &AppRow) -> Option<Actor> {
+    match (&who.role, &who.binding) {
+        (Role::Enterprise, Binding::Enterprise(id)) if *id == app.enterprise_id => Some(Actor::Enterprise),
+        (Role::Regulator, Binding::Province(p)) if p.as_str() == app.source_province => Some(Actor::SourceRegulator),
+        (Role::Regulator, Binding::Province(p)) if p.as_str() == app.receiving_province => {
+            Some(Actor::ReceivingRegulator)
+        }
+        _ => None,
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ItemDto {
+    pub line: i32,
+    pub waste_code: String,
+    pub category: String,
+    pub waste_name: String,
+    pub physical_form: String,
+    pub hazards: Vec<String>,
+    pub packaging: String,
+    pub quantity_kg: String,
+    /// The whitelist entry this item draws on (whitelist route), with the version relied on.
+    pub entry_id: Option<String>,
+    pub entry_version: Option<i32>,
+    /// Drawn by manifests that were not rejected or cancelled, kg.
+    pub shipped_kg: String,
+    /// Accepted by the operator at receipt, kg.
+    pub received_kg: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SuspensionDto {
+    pub reason: String,
+    pub suspended_on: String,
+    pub resumed_on: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StepDto {
+    /// acceptance, whitelist_decision, source_review, receiving_opinion, source_decision.
+    pub kind: String,
+    /// The province side that must act.
+    pub side: String,
+    pub started_on: String,
+    pub working_days: i32,
+    pub due_on: String,
+    /// Office close on `due_on`, Asia/Shanghai (RFC 3339, UTC).
+    pub due_at: String,
+    /// True while the calendar lacks a year the clock crosses (plain Monday–Friday used).
+    pub provisional: bool,
+    /// Working days from today to the due day (0 when due today or late); open steps only.
+    pub working_days_left: Option<u32>,
+    pub overdue: bool,
+    pub suspended: bool,
+    pub suspensions: Vec<SuspensionDto>,
+    pub completed_at: Option<String>,
+    pub outcome: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CarrierDto {
+    pub name: String,
+    pub permit_number: String,
+    pub plate: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DecisionDto {
+    pub side: String,
+    pub outcome: String,
+    pub reasons: Vec<String>,
+    pub conditions: Vec<String>,
+    pub decided_by: String,
+    pub decided_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalDto {
+    /// e.g. 渝危转〔2026〕0001号.
+    pub number: String,
+    pub approved_at: String,
+    /// min(decision + 12 months, end of the requested period, the operator's licence expiry).
+    pub valid_until: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationDto {
+    pub id: String,
+    pub status: String,
+    pub route: String,
+    /// Why the standard route (empty on the whitelist route).
+    pub route_reasons: Vec<String>,
+    /// Whitelist route: `consent` (the receiving province approves too) or `inform`.
+    pub receiving_consent: String,
+    pub enterprise_id: String,
+    pub operator_id: String,
+    pub source_province: String,
+    pub receiving_province: String,
+    pub method: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub items: Vec<ItemDto>,
+    pub carriers: Vec<CarrierDto>,
+    pub catalogue_edition: i32,
+    pub received_at: String,
+    pub accepted_on: Option<String>,
+    /// Accepted because no correction notice came within 5 working days.
+    pub deemed_accepted: bool,
+    pub correction_notice: Option<Vec<String>>,
+    pub steps: Vec<StepDto>,
+    pub decisions: Vec<DecisionDto>,
+    pub approval: Option<ApprovalDto>,
+    /// The ETag value (without quotes) for If-Match.
+    pub version: i32,
+    pub updated_at: String,
+}
+
+fn json_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+/// The whole case as one DTO.
+pub fn load_dto(
+    conn: &mut db::DbConnection,
+    cal: &WorkingDayCalendar,
+    app: AppRow,
+    now: DateTime<Utc>,
+) -> db::DbResult<ApplicationDto> {
+    let today = shanghai_date(now);
+    let items = db::applications::items(conn, &app.id)?;
+    let steps = db::applications::steps(conn, &app.id)?;
+    let suspensions = db::applications::suspensions(conn, &app.id)?;
+    let decisions = db::applications::decisions_of(conn, &app.id)?;
+    Ok(ApplicationDto {
+        steps: steps
+            .into_iter()
+            .map(|s| {
+                let mine: Vec<SuspensionDto> = suspensions
+                    .iter()
+                    .filter(|x| x.step_id == s.id)
+                    .map(|x| SuspensionDto {
+                        reason: x.reason.clone(),
+                        suspended_on: x.suspended_on.clone(),
+                        resumed_on: x.resumed_on.clone(),
+                    })
+                    .collect();
+                let suspended = mine.iter().any(|x| x.resumed_on.is_none());
+                let open = s.completed_at.is_none();
+                let due_on = NaiveDate::parse_from_str(&s.due_on, "%Y-%m-%d").unwrap_or(today);
+                StepDto {
+                    working_days_left: open.then(|| cal.working_days_between(today, due_on).0),
+                    overdue: open && !suspended && now > from_db_time(s.due_at),
+                    suspended,
+                    suspensions: mine,
+                    kind: s.kind,
+                    side: s.side,
+                    started_on: s.started_on,
+                    working_days: s.working_days,
+                    due_on: s.due_on,
+                    due_at: from_db_time(s.due_at).to_rfc3339(),
+                    provisional: s.provisional,
+                    completed_at: s.completed_at.map(|t| t.and_utc().to_rfc3339()),
+                    outcome: s.outcome,
+                }
+            })
+            .collect(),
+        items: items
+            .into_iter()
+            .map(|i| ItemDto {
+                line: i.line,
+                hazards: i
+                    .hazards
+                    .split('/')
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                waste_code: i.waste_code,
+                category: i.category,
+                waste_name: i.waste_name,
+                physical_form: i.physical_form,
+                packaging: i.packaging,
+                quantity_kg: grams_to_kg_string(i.quantity_g),
+                entry_id: i.entry_id,
+                entry_version: i.entry_version,
+                shipped_kg: grams_to_kg_string(i.shipped_g),
+                received_kg: grams_to_kg_string(i.received_g),
+            })
+            .collect(),
+        decisions: decisions
+            .into_iter()
+            .map(|d| DecisionDto {
+                reasons: json_list(&d.reasons),
+                conditions: json_list(&d.conditions),
+                side: d.side,
+                outcome: d.outcome,
+                decided_by: d.decided_by,
+                decided_at: d.decided_at.and_utc().to_rfc3339(),
+            })
+            .collect(),
+        approval: match (app.approval_number.clone(), app.approved_at, app.valid_until.clone()) {
+            (Some(number), Some(at), Some(valid_until)) => Some(ApprovalDto {
+                number,
+                approved_at: at.and_utc().to_rfc3339(),
+                valid_until,
+            }),
+            _ => None,
+        },
+        route_reasons: json_list(&app.route_reasons),
+        carriers: serde_json::from_str::<Vec<Carrier>>(&app.carriers)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| CarrierDto {
+                name: c.name,
+                permit_number: c.permit_number,
+                plate: c.plate,
+            })
+            .collect(),
+        correction_notice: app.correction_notice.as_deref().map(json_list),
+        id: app.id,
+        status: app.status,
+        route: app.route,
+        receiving_consent: app.receiving_consent,
+        enterprise_id: app.enterprise_id,
+        operator_id: app.operator_id,
+        source_province: app.source_province,
+        receiving_province: app.receiving_province,
+        method: app.method,
+        period_start: app.period_start,
+        period_end: app.period_end,
+        catalogue_edition: app.catalogue_edition,
+        received_at: app.received_at.and_utc().to_rfc3339(),
+        accepted_on: app.accepted_on,
+        deemed_accepted: app.deemed_accepted,
+        version: app.version,
+        updated_at: app.updated_at.and_utc().to_rfc3339(),
+    })
+}
+
+/// The whole case as the caller may see it (404 outside its scope).
+pub async fn case_dto(state: &AppState, who: &Principal, id: String) -> Result<ApplicationDto> {
+    let app = load_visible(state, who, id).await?;
+    let cal = state.calendar().await?;
+    state
+        .db
+        .run(move |conn| load_dto(conn, &cal, app, Utc::now()))
+        .await
+        .map_err(Into::into)
+}
+
+/// The side the caller's province takes in a case, if it is a regulator of one of them.
+pub fn regulator_side(who: &Principal, dto: &ApplicationDto) -> Option<Side> {
+    match (&who.role, &who.binding) {
+        (Role::Regulator, Binding::Province(p)) if p.as_str() == dto.source_province => Some(Side::Source),
+        (Role::Regulator, Binding::Province(p)) if p.as_str() == dto.receiving_province => Some(Side::Receiving),
+        _ => None,
+    }
+}
+
+pub async fn load_visible(state: &AppState, who: &Principal, id: String) -> Result<AppRow> {
+    let app = state
+        .db
+        .run(move |conn| db::applications::app_by_id(conn, &id))
+        .await?
+        .ok_or(Error::Hidden)?;
+    authorize(who, &app, ())?;
+    Ok(app)
+}

@@ -1,0 +1,5 @@
+//! Transfer applications: the case view and the workflow steps (filing, the queue and the sweep
+//! move here next).
+
+pub mod case;
+pub mod workflow;

@@ -1,0 +1,233 @@
+//! Signing in: checking a credential under the login throttle and issuing an access token, and
+//! turning a presented token back into the principal it speaks for. Both doors use these: the
+//! API's token endpoint and bearer extractor, the web UI's login form and session cookie.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+
+use crate::auth::principal::{Binding, Principal, Role, SubjectKind};
+use crate::auth::{password, session, token, token::TokenIssuer};
+use crate::db::{self, DbConnection, DbResult, to_db_time};
+use crate::service::{Error, Result};
+use crate::state::AppState;
+
+/// The subject a credential names, as stored.
+struct Credential {
+    id: String,
+    name: String,
+    secret_hash: String,
+    active: bool,
+    role: String,
+    binding: Option<Binding>,
+}
+
+pub enum Grant {
+    Password { username: String, password: String },
+    Client { client_id: String, secret: String },
+}
+
+impl Grant {
+    fn kind(&self) -> SubjectKind {
+        match self {
+            Grant::Password { .. } => SubjectKind::User,
+            Grant::Client { .. } => SubjectKind::Client,
+        }
+    }
+
+    /// The throttle key of the account.
+    fn account_key(&self) -> String {
+        match self {
+            Grant::Password { username, .. } => format!("user:{}", username.to_lowercase()),
+            Grant::Client { client_id, .. } => format!("client:{client_id}"),
+        }
+    }
+
+    fn secret(&self) -> &str {
+        match self {
+            Grant::Password { password, .. } => password,
+            Grant::Client { secret, .. } => secret,
+        }
+    }
+}
+
+fn find_credential(conn: &mut DbConnection, grant: &Grant) -> DbResult<Option<Credential>> {
+    Ok(match grant {
+        Grant::Password { username, .. } => db::users::user_by_username(conn, username)?.map(|u| Credential {
+            binding: Role::parse(&u.role).and_then(|role| {
+                Binding::for_role(
+                    role,
+                    u.province.as_deref(),
+                    u.enterprise_id.as_deref(),
+                    u.operator_id.as_deref(),
+                )
+            }),
+            id: u.id,
+            name: u.username,
+            secret_hash: u.password_hash,
+            active: u.active,
+            role: u.role,
+        }),
+        Grant::Client { client_id, .. } => db::users::client_by_client_id(conn, client_id)?.map(|c| Credential {
+            binding: Role::parse(&c.role)
+                .and_then(|role| Binding::for_role(role, None, c.enterprise_id.as_deref(), c.operator_id.as_deref())),
+            id: c.id,
+            name: c.client_id,
+            secret_hash: c.secret_hash,
+            active: c.active,
+            role: c.role,
+        }),
+    })
+}
+
+fn too_many(until: chrono::NaiveDateTime) -> Error {
+    let secs = (until - Utc::now().naive_utc()).num_seconds().max(1) as u64;
+    Error::TooManyRequests {
+        retry_after_secs: secs,
+        detail: format!("too many failed logins; try again in {} minute(s)", secs.div_ceil(60)),
+    }
+}
+
+/// Checks a credential under the login throttle and issues an access token: shared by the
+/// token endpoint and the web UI's login form. `client` is the caller's address (the throttle counts
+/// failures per account and per address).
+pub async fn authenticate(state: &AppState, client: String, grant: Grant) -> Result<String> {
+    let account_key = grant.account_key();
+    let ip_key = format!("ip:{client}");
+    let now = to_db_time(Utc::now());
+
+    // 1. Refuse at once while either key is locked out.
+    let lookup = {
+        let (account_key, ip_key) = (account_key.clone(), ip_key.clone());
+        let grant = match &grant {
+            Grant::Password { username, .. } => Grant::Password {
+                username: username.clone(),
+                password: String::new(),
+            },
+            Grant::Client { client_id, .. } => Grant::Client {
+                client_id: client_id.clone(),
+                secret: String::new(),
+            },
+        };
+        state
+            .db
+            .run(move |conn| {
+                for key in [&account_key, &ip_key] {
+                    if let Some(until) = db::throttle::locked_until(conn, key, now)? {
+                        return Ok(Err(until));
+                    }
+                }
+                Ok(Ok(find_credential(conn, &grant)?))
+            })
+            .await?
+    };
+    let credential = lookup.map_err(too_many)?;
+
+    // 2. Verify the secret off the async workers; an unknown account costs the same time.
+    let secret = grant.secret().to_string();
+    let hash = credential
+        .as_ref()
+        .map(|c| c.secret_hash.clone())
+        .unwrap_or_else(|| password::dummy_hash().to_string());
+    let matches = tokio::task::spawn_blocking(move || password::verify(&secret, &hash))
+        .await
+        .map_err(Error::internal)?;
+    let usable = credential.filter(|c| matches && c.active);
+
+    // 3. Count the failure or clear the account's counter.
+    let window = Duration::seconds(i64::try_from(state.config.login_lockout_secs).unwrap_or(900));
+    let max = i32::try_from(state.config.login_max_failures).unwrap_or(5);
+    let Some(cred) = usable else {
+        state
+            .db
+            .run(move |conn| {
+                for key in [&account_key, &ip_key] {
+                    // Two failures racing on a new key may collide on insert; one retry settles it.
+                    match db::throttle::record_failure(conn, key, now, window, max) {
+                        Err(db::DbError::Conflict(_)) => {
+                            db::throttle::record_failure(conn, key, now, window, max)?;
+                        }
+                        other => {
+                            other?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        tracing::info!(kind = ?grant.kind(), "login failed");
+        return Err(Error::Unauthenticated("invalid credentials"));
+    };
+    state
+        .db
+        .run(move |conn| db::throttle::clear(conn, &account_key))
+        .await?;
+
+    let role =
+        Role::parse(&cred.role).ok_or_else(|| Error::internal(anyhow::anyhow!("stored role {} unknown", cred.role)))?;
+    let binding = cred
+        .binding
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("account {} has no valid binding for its role", cred.id)))?;
+    let issuer = TokenIssuer {
+        keys: &state.keys,
+        issuer: &state.config.jwt_issuer,
+        audience: &state.config.jwt_audience,
+        ttl_secs: state.config.access_token_ttl_secs,
+    };
+    issuer
+        .issue(&cred.id, grant.kind(), &cred.name, role, &binding.to_claim())
+        .map_err(Error::internal)
+}
+
+/// Verifies an access token and checks its subject is still active with the same role and
+/// binding; returns the principal and the token's claims. Used for bearer tokens and for the web
+/// UI's session cookie, which carries the same token.
+pub async fn principal_from_token(state: &AppState, token: &str) -> Result<(Principal, token::Claims)> {
+    {
+        {
+            let claims = token::verify(&state.keys, &state.config.jwt_issuer, &state.config.jwt_audience, token)
+                .map_err(|e| {
+                    tracing::info!(reason = %e, "token refused");
+                    Error::Unauthenticated("the token is invalid or expired")
+                })?;
+            // Counted before the subject is looked up, so a flood costs no database work.
+            state
+                .rate_limit
+                .check(&format!("{:?}:{}", claims.kind, claims.sub))
+                .map_err(|secs| Error::TooManyRequests {
+                    retry_after_secs: secs,
+                    detail: format!("too many requests from this account; retry in {secs} s"),
+                })?;
+            let key = (claims.kind, claims.sub.clone());
+            let ttl = StdDuration::from_secs(state.config.user_cache_secs);
+            let subject = match state.subject_cache.get(&key, ttl) {
+                Some(s) => s,
+                None => {
+                    let (kind, id) = key.clone();
+                    let s = state.db.run(move |conn| session::load_subject(conn, kind, &id)).await?;
+                    state.subject_cache.put(key, s.clone());
+                    s
+                }
+            };
+            let subject = subject.ok_or(Error::Unauthenticated("the token's subject is unknown"))?;
+            if !subject.active {
+                return Err(Error::Unauthenticated("the account is disabled"));
+            }
+            // A token minted before a change of role or binding no longer speaks for the subject.
+            if subject.role != claims.role || subject.binding.to_claim() != claims.binding {
+                return Err(Error::Unauthenticated("the token no longer matches the account"));
+            }
+            crate::audit::set_request_actor(&claims.sub, &claims.name, subject.role.as_str());
+            Ok((
+                Principal {
+                    subject: claims.sub.clone(),
+                    kind: claims.kind,
+                    name: claims.name.clone(),
+                    role: subject.role,
+                    binding: subject.binding,
+                },
+                claims,
+            ))
+        }
+    }
+}

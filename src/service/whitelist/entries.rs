@@ -1,0 +1,149 @@
+//! Whitelist entries: who may see and change them, and the status changes (confirm, suspend,
+//! reinstate) with their version check.
+
+use crate::auth::principal::{Binding, Principal, Role};
+use crate::auth::{Decision, Guarded, authorize};
+use crate::db::whitelist::EntryRow;
+use crate::db::{self, DbConnection, DbResult};
+use crate::domain::calendar::shanghai_date;
+use crate::domain::ids::ProvinceCode;
+use crate::domain::whitelist::{EntryAction, EntryStatus, entry_transition};
+use crate::service::{Ctx, Error, FieldProblem, Location, Result};
+use crate::state::AppState;
+
+/// Who is looking at an entry: enterprises see their own province's list (as source).
+pub struct EntryView<'a> {
+    pub entry: &'a EntryRow,
+    /// For an enterprise caller: its province.
+    pub enterprise_province: Option<String>,
+}
+
+impl Guarded for EntryView<'_> {
+    type Action = Option<EntryAction>;
+    fn decide(&self, who: &Principal, action: Option<EntryAction>) -> Decision {
+        let e = self.entry;
+        let involves = |p: &ProvinceCode| e.source_province == p.as_str() || e.receiving_province == p.as_str();
+        let visible = match (&who.role, &who.binding) {
+            (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => true,
+            (Role::Auditor | Role::Regulator, Binding::Province(p)) => involves(p),
+            (Role::Operator, Binding::Operator(id)) => *id == e.operator_id,
+            (Role::Enterprise, _) => self.enterprise_province.as_deref() == Some(e.source_province.as_str()),
+            _ => false,
+        };
+        if !visible {
+            return Decision::Hidden;
+        }
+        let Some(action) = action else {
+            return Decision::Allow;
+        };
+        if who.role != Role::Regulator {
+            return Decision::Forbidden("only the provinces' regulators change whitelist entries".into());
+        }
+        match action {
+            EntryAction::Confirm if who.province().is_some_and(|p| p.as_str() == e.proposed_by_province) => {
+                Decision::Forbidden("the other province must confirm what this province proposed".into())
+            }
+            _ => Decision::Allow,
+        }
+    }
+}
+
+/// The province of the enterprise an enterprise caller acts for.
+pub fn enterprise_province(conn: &mut DbConnection, who: &Principal) -> DbResult<Option<String>> {
+    match &who.binding {
+        Binding::Enterprise(id) => Ok(db::registry::enterprise_by_id(conn, id)?.map(|e| e.province)),
+        _ => Ok(None),
+    }
+}
+
+/// The entry `id` if the caller may see it, and may take `action` on it when one is named.
+pub async fn load(state: &AppState, who: &Principal, id: String, action: Option<EntryAction>) -> Result<EntryRow> {
+    let principal = who.clone();
+    let (entry, ent_province) = state
+        .db
+        .run(move |conn| {
+            let e = db::whitelist::entry_by_id(conn, &id)?;
+            let p = enterprise_province(conn, &principal)?;
+            Ok((e, p))
+        })
+        .await?;
+    let entry = entry.ok_or(Error::Hidden)?;
+    authorize(
+        who,
+        &EntryView {
+            entry: &entry,
+            enterprise_province: ent_province,
+        },
+        action,
+    )?;
+    Ok(entry)
+}
+
+/// Confirms, suspends or reinstates an entry for the caller. `version` is the version the caller
+/// saw (a stale one is refused, so two officers cannot undo each other); the API's `If-Match`
+/// and the web UI's form both carry it as a number. Suspending and reinstating need a reason.
+pub async fn change(
+    state: &AppState,
+    ctx: &Ctx,
+    id: String,
+    version: Option<i32>,
+    action: EntryAction,
+    reason: Option<String>,
+) -> Result<EntryRow> {
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if let Some(problem) = reason_problem(action, reason.as_deref()) {
+        return Err(Error::Invalid(vec![problem]));
+    }
+    let entry = load(state, &ctx.who, id, Some(action)).await?;
+    if let Some(expected) = version
+        && expected != entry.version
+    {
+        return Err(Error::stale("entry", entry.version));
+    }
+    let status = EntryStatus::parse(&entry.status)
+        .map(|s| s.effective(entry.year, shanghai_date(ctx.now)))
+        .map_err(Error::internal)?;
+    let next = entry_transition(status, action).map_err(|i| Error::Conflict(i.message))?;
+    let by = ctx.who.name.clone();
+    let confirmed_by = (action == EntryAction::Confirm).then(|| ctx.who.name.clone());
+    let updated = state
+        .db
+        .run(move |conn| {
+            db::whitelist::change_status(
+                conn,
+                &entry.id,
+                entry.version,
+                next.as_str(),
+                action.as_str(),
+                reason.as_deref(),
+                &by,
+                confirmed_by.as_deref(),
+            )
+        })
+        .await?
+        .ok_or_else(|| Error::Conflict("someone changed the entry first; reload and try again".into()))?;
+    Ok(updated)
+}
+
+/// The reason's rule: required to suspend or reinstate, at most 500 characters, no control
+/// characters.
+pub fn reason_problem(action: EntryAction, reason: Option<&str>) -> Option<FieldProblem> {
+    match reason {
+        None if action != EntryAction::Confirm => Some(FieldProblem::new(
+            Location::Body,
+            "/reason",
+            "body.required",
+            "a reason is required",
+        )),
+        Some(r) if r.chars().count() > REASON_MAX || r.chars().any(char::is_control) => Some(FieldProblem::new(
+            Location::Body,
+            "/reason",
+            "body.text",
+            format!("must be at most {REASON_MAX} characters without control characters"),
+        )),
+        _ => None,
+    }
+}
+
+/// The longest reason for a change of an entry's status.
+pub const REASON_MAX: usize = 500;

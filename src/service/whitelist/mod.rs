@@ -1,0 +1,3 @@
+//! The whitelist: entries (and, as they move here, agreements and imports).
+
+pub mod entries;

@@ -1,0 +1,72 @@
+//! The state every request and job shares: configuration, the pool, the signing keys, the
+//! metrics, the subject cache, the request limiter and the working-day calendar cache.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::keys::JwtKeys;
+use crate::config::Config;
+use crate::db::{self, pool::Db};
+use crate::domain::calendar::WorkingDayCalendar;
+use crate::metrics::Metrics;
+
+/// State shared by every worker; built once, outside `HttpServer::new`.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub keys: Arc<JwtKeys>,
+    pub metrics: Arc<Metrics>,
+    pub subject_cache: crate::auth::session::SubjectCache,
+    /// Requests per signed-in subject (see `auth::rate_limit`).
+    pub rate_limit: Arc<crate::auth::rate_limit::SubjectLimiter>,
+    /// The working-day calendar, re-read from the database at most every minute (another replica
+    /// may have imported a year) and at once after an import here.
+    calendar: std::sync::RwLock<Option<(std::time::Instant, Arc<WorkingDayCalendar>)>>,
+}
+
+impl AppState {
+    /// Connects, loads or generates keys. Does not touch the database yet.
+    pub fn new(config: Config) -> anyhow::Result<AppState> {
+        let db = Db::connect(
+            &config.database_url,
+            config.pool_size,
+            Duration::from_secs(config.pool_timeout_secs),
+        )?;
+        let keys = JwtKeys::load_or_generate(&config.private_key_path(), &config.public_key_path())?;
+        let rate_limit = Arc::new(crate::auth::rate_limit::SubjectLimiter::new(
+            config.rate_limit_per_sec,
+            config.rate_limit_burst,
+        ));
+        Ok(AppState {
+            config: Arc::new(config),
+            db,
+            keys: Arc::new(keys),
+            metrics: Arc::new(Metrics::new()?),
+            subject_cache: crate::auth::session::SubjectCache::default(),
+            rate_limit,
+            calendar: std::sync::RwLock::new(None),
+        })
+    }
+
+    /// The current working-day calendar.
+    pub async fn calendar(&self) -> Result<Arc<WorkingDayCalendar>, crate::db::DbError> {
+        if let Ok(guard) = self.calendar.read()
+            && let Some((at, cal)) = guard.as_ref()
+            && at.elapsed() < Duration::from_secs(60)
+        {
+            return Ok(cal.clone());
+        }
+        let cal = Arc::new(self.db.run(db::calendar::load).await?);
+        if let Ok(mut guard) = self.calendar.write() {
+            *guard = Some((std::time::Instant::now(), cal.clone()));
+        }
+        Ok(cal)
+    }
+
+    /// Forgets the cached calendar (after an import).
+    pub fn invalidate_calendar(&self) {
+        if let Ok(mut guard) = self.calendar.write() {
+            *guard = None;
+        }
+    }
+}
