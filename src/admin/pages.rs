@@ -22,7 +22,6 @@ use crate::api::{audit, calendar, history, webhooks, whitelist};
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::auth::session::client_address;
 use crate::db::{self, to_db_time};
-use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
 use crate::domain::catalogue::WasteCode;
 use crate::domain::ids::ProvinceCode;
@@ -31,6 +30,7 @@ use crate::domain::quantity::{Quantity, grams_to_kg_string};
 use crate::domain::whitelist::EntryAction;
 use crate::domain::workflow::Act;
 use crate::domain::workflow::{Route, Side, Status};
+use crate::service::applications::queue::{self, QueueCursor};
 use crate::service::applications::workflow;
 use crate::service::sessions::{self, Grant};
 use crate::service::whitelist::entries;
@@ -521,7 +521,7 @@ pub async fn queue(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> U
     let scope_all = q.raw("scope") == Some("all");
     let cursor = q.raw("cursor").map(str::to_string);
     let after = match cursor.as_deref() {
-        Some(c) => parse_queue_cursor(c).map_err(|i| {
+        Some(c) => QueueCursor::parse(c).map(Some).map_err(|i| {
             UiError::Api(
                 ApiError::Validation(vec![crate::api::error::FieldProblem::query("cursor", &i)]),
                 lang,
@@ -541,7 +541,7 @@ pub async fn queue(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> U
         overdue_at: overdue.then(|| to_db_time(now)),
         ..Default::default()
     };
-    let (items, next) = apps::queue_page(&state, &u.who, filter, after, 50)
+    let (items, next) = queue::page(&state, &u.who, filter, after, 50)
         .await
         .map_err(api(lang))?;
     let names = names(
@@ -642,22 +642,6 @@ pub async fn queue(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> U
         next,
     };
     Ok(render(lang, &page))
-}
-
-fn parse_queue_cursor(c: &str) -> Result<Option<(Option<chrono::NaiveDateTime>, String)>, Invalid> {
-    let bad = || Invalid::new("query.cursor", "cursor is not one this service issued");
-    let raw = crate::api::extract::decode_cursor(c)?;
-    let (due, id) = raw.split_once('|').ok_or_else(bad)?;
-    let due = if due.is_empty() {
-        None
-    } else {
-        Some(to_db_time(
-            chrono::DateTime::parse_from_rfc3339(due)
-                .map_err(|_| bad())?
-                .with_timezone(&Utc),
-        ))
-    };
-    Ok(Some((due, id.to_string())))
 }
 
 /// The live counts of a regulator's queue (refreshed by htmx every 30 s).

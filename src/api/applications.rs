@@ -9,9 +9,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::body;
 use super::calendar::parse_date;
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
-use super::extract::{BodyReader, QueryParams, cut_page, decode_cursor, next_cursor};
+use super::extract::{BodyReader, QueryParams};
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::db::applications::{Act, AppFilter, Assessment, Carrier, FileOutcome, Filing, FilingItem, Method};
 use crate::db::{self, to_db_time};
@@ -19,14 +20,17 @@ use crate::domain::Invalid;
 use crate::domain::calendar::{WorkingDayCalendar, deadline_instant, shanghai_date};
 use crate::domain::catalogue::{Hazard, WasteCode};
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
-use crate::domain::workflow::{Actor, Route, Side, Status, StepKind, step_due, step_text};
+use crate::domain::workflow::{Actor, Route, Side, Status, StepKind, step_due};
 use crate::service::Ctx;
 use crate::service::applications::case::actor_for;
 pub use crate::service::applications::case::{
     ApplicationDto, ApprovalDto, CarrierDto, DecisionDto, ItemDto, StepDto, SuspensionDto, case_dto, load_dto,
     load_visible, regulator_side,
 };
-use crate::service::applications::workflow;
+use crate::service::applications::queue::{self, QueueCursor};
+use crate::service::applications::workflow::{
+    self, CorrectionInput, DecisionInput, ResubmitInput, SuspendClockInput, WithdrawInput,
+};
 use crate::state::AppState;
 
 pub(crate) fn etag(version: i32) -> String {
@@ -444,67 +448,11 @@ pub async fn list_applications(
         code: q.parse_with("code", WasteCode::parse).map(|c| c.as_str().to_string()),
         ..Default::default()
     };
-    let limit = q.limit(50, 200);
-    let after = q.parse_with("cursor", |s| {
-        let raw = decode_cursor(s)?;
-        let (due, id) = raw
-            .split_once('|')
-            .ok_or_else(|| Invalid::new("query.cursor", "cursor is not one this service issued"))?;
-        let due = if due.is_empty() {
-            None
-        } else {
-            Some(
-                parse_instant(due)
-                    .map_err(|_| Invalid::new("query.cursor", "cursor is not one this service issued"))?,
-            )
-        };
-        Ok((due.map(to_db_time), id.to_string()))
-    });
+    let limit = q.limit(50, super::extract::LIMIT_MAX);
+    let after = q.parse_with("cursor", QueueCursor::parse);
     q.finish()?;
-    let (items, next_cursor) = queue_page(&state, &who, f, after, limit).await?;
+    let (items, next_cursor) = queue::page(&state, &who, f, after, limit).await?;
     Ok(web::Json(ApplicationPage { items, next_cursor }))
-}
-
-/// One page of the caller's queue: the filter narrowed to the caller's scope, sorted by the open
-/// step's due instant. Shared by the API and the web UI's 待办 page.
-pub(crate) async fn queue_page(
-    state: &AppState,
-    who: &Principal,
-    mut f: AppFilter,
-    after: Option<(Option<chrono::NaiveDateTime>, String)>,
-    limit: i64,
-) -> ApiResult<(Vec<ApplicationDto>, Option<String>)> {
-    let now = Utc::now();
-    match (&who.role, &who.binding) {
-        (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => f.side = None,
-        (Role::Regulator | Role::Auditor, Binding::Province(p)) => f.province = Some(p.as_str()),
-        (Role::Enterprise, Binding::Enterprise(id)) => f.enterprise_id = Some(id.clone()),
-        (Role::Operator, Binding::Operator(id)) => f.operator_id = Some(id.clone()),
-        _ => return Err(ApiError::Forbidden("no application scope".into())),
-    }
-    if f.province.is_none() {
-        f.side = None;
-    }
-    let cal = state.calendar().await?;
-    let (rows, more) = state
-        .db
-        .run(move |conn| {
-            let mut rows = db::applications::list(conn, &f, after, limit + 1)?;
-            let more = cut_page(&mut rows, limit);
-            let mut out = Vec::new();
-            for r in rows {
-                let key = format!(
-                    "{}|{}",
-                    r.next_due_at.map(|d| d.and_utc().to_rfc3339()).unwrap_or_default(),
-                    r.id
-                );
-                out.push((key, load_dto(conn, &cal, r, now)?));
-            }
-            Ok((out, more))
-        })
-        .await?;
-    let next_cursor = next_cursor(&rows, more, |(k, _)| k);
-    Ok((rows.into_iter().map(|(_, d)| d).collect(), next_cursor))
 }
 
 /// One application with its items, steps (due instants, working days left, overdue), decisions
@@ -599,22 +547,6 @@ async fn perform(
         .json(dto))
 }
 
-/// Reads `{field: string}`. Its length and content are the core's rule (`Act::problems`).
-fn reason_body(body: &Value, field: &str) -> ApiResult<String> {
-    let mut r = BodyReader::new(body, "");
-    r.deny_unknown(&[field]);
-    let v = r.text(field, false, usize::MAX);
-    r.into_result(Some(v.unwrap_or_default()))
-}
-
-fn string_list(r: &mut BodyReader<'_>, field: &str, required: bool) -> Option<Vec<String>> {
-    let list = r.parse_list(field, required, step_text);
-    if required && list.as_ref().is_some_and(Vec::is_empty) {
-        r.problem(field, "body.empty", "at least one entry");
-    }
-    list
-}
-
 /// 受理: accept the application (source province). Starts the decision clock.
 #[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = ApplicationDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 412, body = Problem, content_type = "application/problem+json")))]
@@ -628,12 +560,6 @@ pub async fn accept(
     perform(state, who, path.into_inner(), &req, Act::Accept).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CorrectionInput {
-    /// Every problem, at once (the notice is one-time).
-    pub problems: Vec<String>,
-}
-
 /// 补正: the one-time correction notice listing every problem (source province).
 #[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), request_body = CorrectionInput,
     responses((status = 200, body = ApplicationDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
@@ -645,17 +571,8 @@ pub async fn request_correction(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let mut r = BodyReader::new(&body, "");
-    r.deny_unknown(&["problems"]);
-    let problems = string_list(&mut r, "problems", true);
-    let problems = r.into_result(problems)?;
-    perform(state, who, path.into_inner(), &req, Act::RequestCorrection { problems }).await
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ResubmitInput {
-    /// What was corrected.
-    pub note: String,
+    let command: CorrectionInput = body::parse(&body)?;
+    perform(state, who, path.into_inner(), &req, command.into()).await
 }
 
 /// Resubmit after a correction notice (the enterprise). The acceptance clock starts again.
@@ -669,19 +586,8 @@ pub async fn resubmit(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let note = reason_body(&body, "note")?;
-    perform(state, who, path.into_inner(), &req, Act::Resubmit { note }).await
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct DecisionInput {
-    /// source or receiving: must be the caller's province's side.
-    pub side: String,
-    /// approve or refuse. On the standard route the source's approve at review sends the
-    /// consultation letter, and the receiving side's approve is its agreeing opinion.
-    pub outcome: String,
-    pub reasons: Vec<String>,
-    pub conditions: Option<Vec<String>>,
+    let command: ResubmitInput = body::parse(&body)?;
+    perform(state, who, path.into_inner(), &req, command.into()).await
 }
 
 /// Decide a step: `If-Match` with the application's ETag is required. A refusal by either side
@@ -703,36 +609,8 @@ pub async fn decide(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let act = read_decision(&body)?;
-    perform(state, who, path.into_inner(), &req, act).await
-}
-
-/// A decision body: side, outcome, reasons (required when refusing), conditions.
-pub(crate) fn read_decision(body: &Value) -> ApiResult<Act> {
-    let mut r = BodyReader::new(body, "");
-    r.deny_unknown(&["side", "outcome", "reasons", "conditions"]);
-    let side = r.parse("side", Side::parse);
-    let approve = r.parse("outcome", |s| match s {
-        "approve" => Ok(true),
-        "refuse" => Ok(false),
-        _ => Err(Invalid::new("decision.outcome", "outcome must be approve or refuse")),
-    });
-    let refusing = approve == Some(false);
-    let reasons = string_list(&mut r, "reasons", refusing);
-    let conditions = string_list(&mut r, "conditions", false);
-    let value = (|| Some((side?, approve?, reasons?, conditions?)))();
-    let (side, approve, reasons, conditions) = r.into_result(value)?;
-    Ok(Act::Decide {
-        side,
-        approve,
-        reasons,
-        conditions,
-    })
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct WithdrawInput {
-    pub reason: Option<String>,
+    let command: DecisionInput = body::parse(&body)?;
+    perform(state, who, path.into_inner(), &req, command.into()).await
 }
 
 /// Withdraw before a decision (the enterprise). Releases the reservation.
@@ -746,13 +624,13 @@ pub async fn withdraw(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let reason = reason_body(&body, "reason")?;
-    perform(state, who, path.into_inner(), &req, Act::Withdraw { reason }).await
+    let command: WithdrawInput = body::parse(&body)?;
+    perform(state, who, path.into_inner(), &req, command.into()).await
 }
 
 /// Suspend the running step's clock (expert review, testing, hearing — 行政许可法 第45条), with
 /// the reason shown to the applicant. Only the province whose step is running.
-#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), request_body = super::registry::ReasonInput,
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), request_body = SuspendClockInput,
     responses((status = 200, body = ApplicationDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
 #[post("/transfer-applications/{id}/suspend-clock")]
 pub async fn suspend_clock(
@@ -762,8 +640,8 @@ pub async fn suspend_clock(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let reason = reason_body(&body, "reason")?;
-    perform(state, who, path.into_inner(), &req, Act::SuspendClock { reason }).await
+    let command: SuspendClockInput = body::parse(&body)?;
+    perform(state, who, path.into_inner(), &req, command.into()).await
 }
 
 /// Resume the clock; the step's due day moves by the working days it stood still.

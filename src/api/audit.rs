@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{QueryParams, cut_page, next_cursor};
+use super::extract::{QueryParams, cut_page};
 use crate::auth::authorize;
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::db::audit::{AuditRow, EventFilter, Verification};
@@ -153,12 +153,13 @@ pub async fn events(
         from: q.parse_with("from", parse_bound),
         to: q.parse_with("to", parse_bound),
     };
-    let limit = q.limit(100, 200);
+    let limit = q.limit(100, super::extract::LIMIT_MAX);
+    // The cursor is the last record's seq: a position in the chain, any whole number.
     let after = q.parse_with("cursor", |s| {
-        super::extract::decode_cursor(s).and_then(|c| {
-            c.parse::<i64>()
-                .map_err(|_| Invalid::new("query.cursor", "cursor is not one this service issued"))
-        })
+        s.parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0 && !s.starts_with('+'))
+            .ok_or_else(|| Invalid::new("query.cursor", "cursor is not one this service issued"))
     });
     q.finish()?;
     if matches!(scope, Scope::Province) {
@@ -187,8 +188,7 @@ pub async fn events(
         .run(move |conn| db::audit::events(conn, &f, after, limit + 1))
         .await?;
     let more = cut_page(&mut rows, limit);
-    let seqs: Vec<String> = rows.iter().map(|r| r.seq.to_string()).collect();
-    let next = next_cursor(&seqs, more, |s| s.as_str());
+    let next = more.then(|| rows.last().map(|r| r.seq.to_string())).flatten();
     Ok(web::Json(AuditEventPage {
         items: rows.into_iter().map(AuditEventDto::from).collect(),
         next_cursor: next,

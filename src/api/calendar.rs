@@ -175,7 +175,7 @@ fn parse_year(raw: &str) -> Result<i32, ApiError> {
         (status = 404, description = "No data for that year: deadlines in it are provisional", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/calendar/{year}")]
+#[get("/calendar/{year:[0-9]+}")]
 pub async fn get_year(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<web::Json<CalendarYearDto>> {
     let year = parse_year(&path)?;
     calendar_year(&state, year).await.map(web::Json)
@@ -272,7 +272,7 @@ fn read_year(year: i32, body: &Value) -> Result<(String, YearCalendar), ApiError
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[put("/calendar/{year}")]
+#[put("/calendar/{year:[0-9]+}")]
 pub async fn put_year(
     state: web::Data<AppState>,
     who: Principal,

@@ -4,9 +4,16 @@
 //! with query parameters 400 and 422; every operation that touches the database 503. What a
 //! handler documents itself (with its own description) is kept.
 
+use serde_json::{Value, json};
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+use super::extract::{CURSOR_PATTERN, LIMIT_MAX};
+use crate::domain::catalogue::{WASTE_CATEGORY_PATTERN, WASTE_CODE_PATTERN};
+use crate::domain::province::provinces;
+use crate::domain::workflow::Status;
+use crate::service::applications::queue::QUEUE_CURSOR_PATTERN;
 
 pub struct StandardAnswers;
 
@@ -43,7 +50,7 @@ fn applies(status: &str, op: &Operation, path: &str) -> bool {
         "401" | "403" | "429" => secured,
         "404" => has_path,
         "413" | "415" => has_body,
-        "422" => has_body || has_query,
+        "422" => has_body || has_query || has_path,
         "503" => !matches!(path, "/healthz" | "/metrics" | "/.well-known/jwks.json"),
         _ => false,
     }
@@ -80,8 +87,110 @@ impl Modify for StandardAnswers {
     }
 }
 
-/// The document as published: the handlers' paths with the standard answers added.
+/// The document as published: the handlers' paths with the standard answers added, and every
+/// parameter described as the server reads it.
 pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     StandardAnswers.modify(&mut doc);
+    describe_parameters(&mut doc);
     doc
+}
+
+/// A year the service keeps calendars, catalogues and whitelists for.
+const YEAR: (i64, i64) = (2000, 2100);
+
+/// The schema of a parameter as the server parses it: the same parsers for the same name
+/// everywhere (`ProvinceCode::parse` for every province, `QueryParams::limit` for every limit, …),
+/// with the few names whose meaning depends on the operation told apart by path.
+fn parameter_schema(path: &str, location: &str, name: &str) -> Option<Value> {
+    let provinces: Vec<String> = provinces().iter().map(|p| p.code.as_str()).collect();
+    let year = json!({"type": "integer", "minimum": YEAR.0, "maximum": YEAR.1});
+    let boolean = json!({"type": "string", "enum": ["true", "false"]});
+    // An RFC 3339 instant (`DateTime::parse_from_rfc3339`).
+    let instant = json!({"type": "string", "format": "date-time"});
+    // `audit::parse_bound`: an instant, or a date taken as its midnight in Shanghai.
+    let bound = json!({"anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+    ]});
+    Some(match (location, name) {
+        ("path", "year") => year,
+        ("header", "If-Match") if path.starts_with("/api/v1/whitelist-entries") => {
+            json!({"type": "string", "pattern": "^(W/)?\"?v[0-9]{1,9}\"?$"})
+        }
+        ("header", "If-Match") => json!({"type": "string", "pattern": "^(W/)?\"?[0-9]{1,9}\"?$"}),
+        ("header", "Idempotency-Key") => json!({"type": "string", "pattern": "^[!-~]{1,128}$"}),
+        ("query", _) => match name {
+            "limit" => json!({"type": "integer", "minimum": 1, "maximum": LIMIT_MAX}),
+            "cursor" if path == "/api/v1/transfer-applications" => {
+                json!({"type": "string", "pattern": QUEUE_CURSOR_PATTERN})
+            }
+            "cursor" if path == "/api/v1/audit/events" || path.ends_with("/deliveries") => {
+                json!({"type": "string", "pattern": "^[0-9]{1,18}$"})
+            }
+            "cursor" => json!({"type": "string", "pattern": CURSOR_PATTERN}),
+            "after_seq" => json!({"type": "integer", "minimum": 0}),
+            "province" | "source_province" | "receiving_province" => json!({"type": "string", "enum": provinces}),
+            "code" => json!({"type": "string", "pattern": WASTE_CODE_PATTERN}),
+            "category" => json!({"type": "string", "pattern": WASTE_CATEGORY_PATTERN}),
+            "year" | "edition" => year,
+            "add" => json!({"type": "integer", "minimum": 0, "maximum": 250}),
+            "from" if path == "/api/v1/calendar/working-days" => {
+                json!({"type": "string", "format": "date", "pattern": "^(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$"})
+            }
+            "from" | "to" => bound,
+            "due_before" | "as_of" => instant,
+            "overdue" | "totals" | "dry_run" => boolean,
+            "side" => json!({"type": "string", "enum": ["source", "receiving"]}),
+            "route" => json!({"type": "string", "enum": ["whitelist", "standard"]}),
+            "by" => json!({"type": "string", "enum": ["code", "category"]}),
+            "status" if path == "/api/v1/manifests" => {
+                json!({"type": "string", "enum": ["created", "in_transit", "received", "rejected", "cancelled"]})
+            }
+            "status" if path.ends_with("/deliveries") => {
+                json!({"type": "string", "enum": ["pending", "delivered", "failed"]})
+            }
+            "status" if path == "/api/v1/whitelist-entries" => {
+                json!({"type": "string", "enum": ["proposed", "confirmed", "suspended", "expired"]})
+            }
+            "status" => json!({"type": "string", "enum": Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()}),
+            // `search_waste_codes`: 1 to 100 characters once trimmed.
+            "q" => json!({"type": "string", "pattern": "^\\s*\\S([\\s\\S]{0,98}\\S)?\\s*$"}),
+            // Ids match exactly; an id of no object matches nothing (an empty page).
+            "operator" | "producer" | "actor" | "object" | "object_type" | "application_id" => {
+                json!({"type": "string"})
+            }
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+fn describe_parameters(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            for param in op.parameters.iter_mut().flatten() {
+                let location = match param.parameter_in {
+                    ParameterIn::Query => "query",
+                    ParameterIn::Path => "path",
+                    ParameterIn::Header => "header",
+                    ParameterIn::Cookie => "cookie",
+                };
+                let Some(schema) = parameter_schema(path, location, &param.name) else {
+                    continue;
+                };
+                // Each of these schemas is plain JSON Schema, which utoipa reads back as is.
+                match serde_json::from_value(schema) {
+                    Ok(schema) => param.schema = Some(schema),
+                    Err(e) => tracing::error!(%path, name = %param.name, error = %e, "parameter schema not applied"),
+                }
+            }
+        }
+    }
 }

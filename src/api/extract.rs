@@ -7,7 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 
@@ -113,7 +113,7 @@ impl QueryParams {
         }
     }
 
-    /// `limit` in 1..=max, default `default`.
+    /// `limit` in 1..=max, default `default` (every list: max [`LIMIT_MAX`]).
     pub fn limit(&mut self, default: i64, max: i64) -> i64 {
         self.parse_with("limit", |s| {
             s.parse::<i64>()
@@ -138,12 +138,7 @@ impl QueryParams {
     }
 }
 
-/// Cuts a page fetched with `limit + 1` rows down to `limit`; true when more rows follow.
-pub fn cut_page<T>(rows: &mut Vec<T>, limit: i64) -> bool {
-    let more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    more
-}
+pub use crate::service::cut_page;
 
 /// The cursor for the page after `rows`, when there is one.
 pub fn next_cursor<T>(rows: &[T], more: bool, key: impl Fn(&T) -> &str) -> Option<String> {
@@ -154,16 +149,32 @@ pub fn next_cursor<T>(rows: &[T], more: bool, key: impl Fn(&T) -> &str) -> Optio
     }
 }
 
+/// The largest page any list answers.
+pub const LIMIT_MAX: i64 = 200;
+
+/// Unpadded base64url; decoding tolerates trailing bits, so every string of the documented
+/// [`CURSOR_PATTERN`] decodes (a cursor is a position in a keyset, and any position is valid).
+const CURSOR_ENGINE: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// What a keyset cursor looks like: unpadded base64url (never 1 character past a multiple of 4).
+pub const CURSOR_PATTERN: &str = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$";
+
 pub fn encode_cursor(key: &str) -> String {
-    URL_SAFE_NO_PAD.encode(key.as_bytes())
+    CURSOR_ENGINE.encode(key.as_bytes())
 }
 
+/// The key a cursor names; the page continues after it.
 pub fn decode_cursor(s: &str) -> Result<String, Invalid> {
-    URL_SAFE_NO_PAD
+    CURSOR_ENGINE
         .decode(s.as_bytes())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| Invalid::new("query.cursor", "cursor is not one this service issued"))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|_| Invalid::new("query.cursor", "cursor is not one this service issued"))
 }
 
 /// Reads fields of a JSON object one by one, collecting every problem with its JSON pointer, so a
@@ -401,4 +412,21 @@ pub fn query_error(_err: actix_web::error::QueryPayloadError, _req: &HttpRequest
         errors: Vec::new(),
     }
     .into()
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_any_documented_cursor_decodes() {
+        for key in ["", "01a233ca-5b33-7246-b3fb-f32002c63276", "渝|2026"] {
+            assert_eq!(decode_cursor(&encode_cursor(key)).unwrap(), key);
+        }
+        for s in ["", "AB", "ABC", "ABCD", "AB_-xy", "zzzzzz"] {
+            assert!(decode_cursor(s).is_ok(), "{s}");
+        }
+        assert!(decode_cursor("A").is_err());
+        assert!(decode_cursor("AB=").is_err());
+    }
 }

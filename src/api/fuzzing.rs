@@ -18,7 +18,7 @@ pub fn filing_body(data: &[u8]) {
 /// A decision body as `POST /transfer-applications/{id}/decisions` reads it.
 pub fn decision_body(data: &[u8]) {
     if let Ok(v) = serde_json::from_slice::<Value>(data) {
-        let _ = applications::read_decision(&v);
+        let _ = super::body::parse::<crate::service::applications::workflow::DecisionInput>(&v);
     }
 }
 

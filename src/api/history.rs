@@ -210,8 +210,10 @@ fn read_filter(q: &mut QueryParams) -> TransferFilter {
         ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query),
     ),
     responses(
-        (status = 200, body = TransferPage),
-        (status = 200, content_type = "text/csv", description = "the whole result as CSV"),
+        (status = 200, description = "a page as JSON, or with `Accept: text/csv` the whole result as CSV", content(
+            (TransferPage = "application/json"),
+            (String = "text/csv")
+        )),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -263,7 +265,7 @@ pub(crate) async fn search_transfers(
             _ => Err(Invalid::new("query.boolean", "true or false")),
         })
         .unwrap_or(true);
-    let limit = q.limit(50, 200);
+    let limit = q.limit(50, super::extract::LIMIT_MAX);
     let cursor = q.cursor();
     q.finish()?;
     scoped(who, &mut f)?;
@@ -413,8 +415,10 @@ pub struct AnnualReport {
         ("by" = Option<String>, Query, description = "code (default: as listed) or category"),
     ),
     responses(
-        (status = 200, body = AnnualReport),
-        (status = 200, content_type = "text/csv", description = "the same lines as CSV"),
+        (status = 200, description = "the report as JSON, or with `Accept: text/csv` the same lines as CSV", content(
+            (AnnualReport = "application/json"),
+            (String = "text/csv")
+        )),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )

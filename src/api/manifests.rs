@@ -9,6 +9,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::applications::{etag, idempotency_key, if_match, load_visible, parse_instant, request_hash};
+use super::body;
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
 use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
 use crate::auth::principal::{Binding, Principal, Role};
@@ -20,7 +21,9 @@ use crate::db::manifests::{
 use crate::db::{self, from_db_time};
 use crate::domain::Invalid;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
+use crate::service::commands::{text_schema, valid_text};
 use crate::state::AppState;
+use validator::Validate;
 
 impl Guarded for ManifestRow {
     type Action = ();
@@ -381,7 +384,7 @@ pub async fn list_manifests(
         "false" => Ok(false),
         _ => Err(Invalid::new("query.boolean", "true or false")),
     });
-    let limit = q.limit(50, 200);
+    let limit = q.limit(50, super::extract::LIMIT_MAX);
     let cursor = q.cursor();
     q.finish()?;
     match (&who.role, &who.binding) {
@@ -534,8 +537,12 @@ pub async fn dispatch(
     perform(state, who, path.into_inner(), &req, ManifestAct::Dispatch).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// Why a manifest not yet dispatched is cancelled.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CancelInput {
+    #[validate(custom(function = "valid_text::<1000>"))]
+    #[schema(schema_with = text_schema::<1000>)]
     pub reason: String,
 }
 
@@ -550,10 +557,7 @@ pub async fn cancel(
     path: web::Path<String>,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let mut r = BodyReader::new(&body, "");
-    r.deny_unknown(&["reason"]);
-    let reason = r.text("reason", true, 1000);
-    let reason = r.into_result(reason)?;
+    let reason = body::parse::<CancelInput>(&body)?.reason.trim().to_string();
     perform(state, who, path.into_inner(), &req, ManifestAct::Cancel { reason }).await
 }
 

@@ -6,7 +6,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
+use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{QueryParams, cut_page, next_cursor};
 use crate::db;
 use crate::domain::Invalid;
@@ -80,6 +80,7 @@ pub struct WasteCodePage {
     ),
     responses(
         (status = 200, body = WasteCodePage),
+        (status = 404, description = "The edition asked for is not loaded", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -101,7 +102,7 @@ pub async fn search_waste_codes(state: web::Data<AppState>, req: HttpRequest) ->
             .filter(|y| (2000..=2100).contains(y))
             .ok_or_else(|| Invalid::new("query.edition", "edition must be a year such as 2021"))
     });
-    let limit = q.limit(50, 200);
+    let limit = q.limit(50, super::extract::LIMIT_MAX);
     let after = q.cursor();
     q.finish()?;
 
@@ -124,14 +125,8 @@ pub async fn search_waste_codes(state: web::Data<AppState>, req: HttpRequest) ->
             Ok(Ok((edition, rows)))
         })
         .await?
-        .map_err(|e| {
-            ApiError::Validation(vec![FieldProblem::new(
-                Location::Query,
-                "/edition",
-                "catalogue.unknown_edition",
-                format!("the catalogue edition {e} is not loaded"),
-            )])
-        })?;
+        // A well-formed edition that is not loaded is a resource that does not exist.
+        .map_err(|_| ApiError::NotFound)?;
     let (edition, mut rows) = page;
     let more = cut_page(&mut rows, limit);
     let next_cursor = next_cursor(&rows, more, |r| &r.code);

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::body;
 use super::calendar::parse_date;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
@@ -17,6 +18,7 @@ use crate::domain::catalogue::{WasteCategory, WasteCode};
 use crate::domain::ids::{DivisionCode, LicenceNumber, ProvinceCode, Uscc};
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
 use crate::domain::whitelist::{LicenceMode, LicenceStatus};
+use crate::service::commands::ReasonInput;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy)]
@@ -213,7 +215,7 @@ pub async fn list_enterprises(
     require_role(&who, &[Role::Admin, Role::Regulator, Role::Auditor, Role::Enterprise])?;
     let mut q = QueryParams::parse(&req, &["province", "limit", "cursor"])?;
     let mut province = q.parse_with("province", ProvinceCode::parse).map(|p| p.as_str());
-    let limit = q.limit(50, 200);
+    let limit = q.limit(50, super::extract::LIMIT_MAX);
     let after = q.cursor();
     q.finish()?;
     let only = match &who.binding {
@@ -496,7 +498,7 @@ pub async fn list_operators(
 ) -> ApiResult<web::Json<OperatorPage>> {
     let mut q = QueryParams::parse(&req, &["province", "limit", "cursor"])?;
     let province = q.parse_with("province", ProvinceCode::parse).map(|p| p.as_str());
-    let limit = q.limit(50, 200);
+    let limit = q.limit(50, super::extract::LIMIT_MAX);
     let after = q.cursor();
     q.finish()?;
     let (rows, more) = state
@@ -605,12 +607,6 @@ pub async fn add_licence(
     Ok(HttpResponse::Created().json(LicenceDto::from(row)))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ReasonInput {
-    /// Why (shown to the parties and kept in the history).
-    pub reason: String,
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LicenceSuspension {
     pub licence: LicenceDto,
@@ -672,10 +668,7 @@ pub async fn suspend_licence(
 ) -> ApiResult<web::Json<LicenceSuspension>> {
     let (op, lic) = load_operator(&state, path.into_inner()).await?;
     authorize(&who, &op, RegistryAction::Write)?;
-    let mut r = BodyReader::new(&body, "");
-    r.deny_unknown(&["reason"]);
-    let reason = r.text("reason", true, 500);
-    let reason = r.into_result(reason)?;
+    let reason = body::parse::<ReasonInput>(&body)?.text();
     let lic = lic.ok_or_else(|| ApiError::Conflict("the operator has no licence".into()))?;
     if lic.status != "valid" {
         return Err(ApiError::Conflict(format!("the licence is already {}", lic.status)));

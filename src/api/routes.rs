@@ -57,6 +57,11 @@ pub async fn fallback(req: HttpRequest, routes: Option<web::Data<Routes>>) -> Re
     let Some(methods) = routes.as_ref().and_then(|r| r.methods(req.path())) else {
         return Err(ApiError::NotFound);
     };
+    // The method is the path's, but no route took the request: a path parameter did not have
+    // its form (a year of letters). There is no such resource.
+    if methods.iter().any(|m| m == req.method().as_str()) {
+        return Err(ApiError::NotFound);
+    }
     let mut allow = methods.to_vec();
     allow.push("OPTIONS".into());
     if req.method() == Method::OPTIONS {

@@ -93,7 +93,7 @@ pub async fn list_users(
 ) -> ApiResult<web::Json<UserPage>> {
     require_role(&who, &[Role::Admin])?;
     let mut q = QueryParams::parse(&req, &["limit", "cursor"])?;
-    let limit = q.limit(50, 200);
+    let limit = q.limit(50, super::extract::LIMIT_MAX);
     let after = q.cursor();
     q.finish()?;
     let mut rows = state

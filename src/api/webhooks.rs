@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{BodyReader, QueryParams, encode_cursor};
+use super::extract::{BodyReader, QueryParams};
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::db::outbox::{DeliveryCounts, DeliveryView, SubscriptionRow};
 use crate::db::{self, db_now, from_db_time, new_id};
@@ -494,16 +494,9 @@ pub async fn list_deliveries(
             Err(Invalid::new("query.status", "one of pending, delivered, failed"))
         }
     });
-    let limit = q.limit(50, 200);
-    let cursor = q.cursor().map(|c| parse_seq(&c));
-    let cursor = match cursor {
-        Some(Ok(n)) => Some(n),
-        Some(Err(i)) => {
-            q.problems.push(super::error::FieldProblem::query("cursor", &i));
-            None
-        }
-        None => None,
-    };
+    let limit = q.limit(50, super::extract::LIMIT_MAX);
+    // The cursor is the last delivery's event seq, like `after_seq`.
+    let cursor = q.parse_with("cursor", parse_seq);
     q.finish()?;
     let sub = load_own(&state, &who, path.into_inner()).await?;
     let from = cursor.unwrap_or(0).max(after);
@@ -513,7 +506,7 @@ pub async fn list_deliveries(
         .await?;
     let more = super::extract::cut_page(&mut rows, limit);
     let next = if more {
-        rows.last().map(|v| encode_cursor(&v.event.seq.to_string()))
+        rows.last().map(|v| v.event.seq.to_string())
     } else {
         None
     };

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::body;
 use super::calendar::parse_date;
 use super::error::{ApiError, ApiResult, FieldProblem, Problem};
 use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
@@ -24,6 +25,7 @@ use crate::domain::ids::ProvinceCode;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
 use crate::domain::whitelist::{EntryAction, EntryParties, EntryScope, EntryStatus, licence_fit_problems};
 use crate::service::Ctx;
+use crate::service::commands::ReasonInput;
 use crate::service::whitelist::entries::{self, enterprise_province};
 use crate::state::AppState;
 
@@ -629,7 +631,7 @@ pub(crate) async fn entries_page(state: &AppState, who: &Principal, query: &str)
             .map(|s| s.as_str().to_string()),
         ..Default::default()
     };
-    let limit = q.limit(50, 200);
+    let limit = q.limit(50, super::extract::LIMIT_MAX);
     let after = q.cursor();
     q.finish()?;
     let principal = who.clone();
@@ -689,13 +691,21 @@ fn version_dto(v: EntryVersionRow) -> ApiResult<EntryVersionDto> {
     })
 }
 
+/// What reading an entry answers: the entry now, or with `as_of` the version then.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EntryAnswer {
+    Entry(EntryDto),
+    Version(EntryVersionDto),
+}
+
 /// Read an entry; with `as_of` (RFC 3339 instant) the version in force at that instant.
 #[utoipa::path(
     tag = "whitelist",
     security(("bearer" = [])),
     params(("id" = String, Path), ("as_of" = Option<String>, Query, description = "RFC 3339 instant")),
     responses(
-        (status = 200, description = "The entry (or, with as_of, an EntryVersionDto)", body = EntryDto),
+        (status = 200, description = "The entry; with as_of, the version in force then", body = EntryAnswer),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -759,20 +769,13 @@ async fn transition(
     body: Option<&Value>,
     action: EntryAction,
 ) -> ApiResult<HttpResponse> {
-    let (reason, mut problems) = match body {
-        Some(b) => {
-            let mut r = BodyReader::new(b, "");
-            r.deny_unknown(&["reason"]);
-            // Required-ness and length are the service's rule (`entries::reason_problem`).
-            let reason = r.text("reason", false, usize::MAX);
-            (reason, r.problems)
-        }
-        None => (None, Vec::new()),
+    // Confirming takes no body; suspending and reinstating take the reason.
+    let reason = match body {
+        Some(b) => Some(body::parse::<ReasonInput>(b)?.text()),
+        None => None,
     };
-    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    problems.extend(entries::reason_problem(action, reason.as_deref()));
-    if !problems.is_empty() {
-        return Err(ApiError::Validation(problems));
+    if let Some(problem) = entries::reason_problem(action, reason.as_deref()) {
+        return Err(ApiError::Validation(vec![problem]));
     }
     let version = entry_if_match(req)?;
     let ctx = Ctx::new(who);
@@ -804,7 +807,7 @@ pub async fn confirm_entry(
 
 /// Suspend a confirmed entry (violation, lost capacity, …) with a reason.
 #[utoipa::path(
-    tag = "whitelist", security(("bearer" = [])), params(("id" = String, Path)), request_body = super::registry::ReasonInput,
+    tag = "whitelist", security(("bearer" = [])), params(("id" = String, Path)), request_body = ReasonInput,
     responses((status = 200, body = EntryDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/whitelist-entries/{id}/suspend")]
@@ -820,7 +823,7 @@ pub async fn suspend_entry(
 
 /// Reinstate a suspended entry with a reason.
 #[utoipa::path(
-    tag = "whitelist", security(("bearer" = [])), params(("id" = String, Path)), request_body = super::registry::ReasonInput,
+    tag = "whitelist", security(("bearer" = [])), params(("id" = String, Path)), request_body = ReasonInput,
     responses((status = 200, body = EntryDto), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/whitelist-entries/{id}/reinstate")]

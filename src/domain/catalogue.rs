@@ -539,6 +539,14 @@ pub fn edition_in_force(editions: &[(i32, NaiveDate)], date: NaiveDate) -> Optio
         .map(|(edition, _)| *edition)
 }
 
+/// The categories that exist (HW01–HW40, HW45–HW50) as a regular expression, for the published
+/// contract; a test holds it to [`WasteCategory::parse`].
+pub const WASTE_CATEGORY_PATTERN: &str = "^HW(0[1-9]|[1-3][0-9]|40|4[5-9]|50)$";
+
+/// The shape of a waste code whose last two digits are a category, as [`WasteCode::parse`] reads
+/// it (membership in an edition of the catalogue is checked separately, where it matters).
+pub const WASTE_CODE_PATTERN: &str = "^[0-9]{3}-[0-9]{3}-(0[1-9]|[1-3][0-9]|40|4[5-9]|50)$";
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

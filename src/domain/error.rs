@@ -19,6 +19,26 @@ impl Invalid {
     }
 }
 
+/// A free text of at most `max` characters: trimmed, not empty, no control characters (the rule
+/// of every reason, note and name a person types).
+pub fn text(s: &str, max: usize) -> Result<String, Invalid> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
+        Err(Invalid::new(
+            "body.text",
+            format!("must be 1 to {max} characters without control characters"),
+        ))
+    } else {
+        Ok(t.to_string())
+    }
+}
+
+/// [`text`] as a regular expression for the published contract.
+pub fn text_pattern(max: usize) -> String {
+    let inner = max.saturating_sub(2);
+    format!(r"^\s*[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]{{0,{inner}}}[^\s\x00-\x1f\x7f-\x9f])?\s*$")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

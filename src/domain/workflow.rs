@@ -96,7 +96,7 @@ impl Status {
 }
 
 /// Which province acts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     Source,
@@ -775,17 +775,7 @@ impl Act {
 /// One text of a step: trimmed, 1 to [`STEP_TEXT_MAX`] characters, no control characters (a
 /// line break inside a reason is written as two reasons).
 pub fn step_text(s: &str) -> Result<String, Invalid> {
-    let t = s.trim();
-    if t.is_empty() {
-        Err(Invalid::new("body.required", "must not be empty"))
-    } else if t.chars().count() > STEP_TEXT_MAX || t.chars().any(char::is_control) {
-        Err(Invalid::new(
-            "body.text",
-            format!("must be 1 to {STEP_TEXT_MAX} characters without control characters"),
-        ))
-    } else {
-        Ok(t.to_string())
-    }
+    super::error::text(s, STEP_TEXT_MAX)
 }
 
 #[cfg(test)]

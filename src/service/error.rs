@@ -142,3 +142,8 @@ impl From<Denied> for Error {
         }
     }
 }
+
+/// A domain rule's refusal as a `validator` error, keeping its stable code and message.
+pub fn validation_error(i: Invalid) -> validator::ValidationError {
+    validator::ValidationError::new(i.code).with_message(i.message.into())
+}

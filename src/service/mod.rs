@@ -4,6 +4,7 @@
 //! HTTP: the doors parse, call and render.
 
 pub mod applications;
+pub mod commands;
 pub mod error;
 pub mod sessions;
 pub mod whitelist;
@@ -32,4 +33,11 @@ impl Ctx {
             request_id,
         }
     }
+}
+
+/// Cuts a page fetched with `limit + 1` rows down to `limit`; true when more rows follow.
+pub fn cut_page<T>(rows: &mut Vec<T>, limit: i64) -> bool {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    more
 }

@@ -201,6 +201,7 @@ async fn working_day_query_problems() {
         .get("/api/v1/calendar/working-days?from=2025-1-1&add=1000", None)
         .await;
     assert_eq!(assert_problem(status, &body, &headers, 422).len(), 2);
+    // A year of letters names no calendar: 404, as for any path of no resource.
     let (status, body, headers) = app.get("/api/v1/calendar/abc", None).await;
-    assert_problem(status, &body, &headers, 422);
+    assert_problem(status, &body, &headers, 404);
 }

@@ -183,7 +183,7 @@ async fn catalogue_edition_import(backend: Backend) {
     let (_, body, _) = app.get("/api/v1/waste-codes?q=999-001&edition=2021", None).await;
     assert_eq!(body["items"].as_array().unwrap().len(), 0);
     let (status, body, _) = app.get("/api/v1/waste-codes?edition=2030", None).await;
-    assert_eq!(status, 422, "{body}");
+    assert_eq!(status, 404, "an edition not loaded: {body}");
     let (_, eds, _) = app.get("/api/v1/catalogue/editions", None).await;
     assert_eq!(eds.as_array().unwrap().len(), 2);
     assert_eq!(eds[1]["code_count"], 468);

@@ -73,3 +73,76 @@ fn schema_names_are_unique() {
     let dupes: Vec<_> = names.windows(2).filter(|w| w[0].0 == w[1].0).collect();
     assert!(dupes.is_empty(), "schema names used twice: {dupes:?}");
 }
+
+/// The patterns the document publishes accept exactly what the server's parsers accept, checked
+/// over every category number and samples of each form.
+#[test]
+fn published_patterns_agree_with_the_parsers() {
+    use hwtransfer::domain::catalogue::{WASTE_CATEGORY_PATTERN, WASTE_CODE_PATTERN, WasteCategory, WasteCode};
+    use hwtransfer::service::applications::queue::{QUEUE_CURSOR_PATTERN, QueueCursor};
+    let category = regex_lite::Regex::new(WASTE_CATEGORY_PATTERN).unwrap();
+    let code = regex_lite::Regex::new(WASTE_CODE_PATTERN).unwrap();
+    for n in 0..=99 {
+        let c = format!("HW{n:02}");
+        assert_eq!(category.is_match(&c), WasteCategory::parse(&c).is_ok(), "{c}");
+        let w = format!("900-041-{n:02}");
+        assert_eq!(code.is_match(&w), WasteCode::parse(&w).is_ok(), "{w}");
+    }
+    for s in [
+        "hw08",
+        "HW8",
+        "HW008",
+        " HW08",
+        "900-41-08",
+        "900-041-8",
+        "A00-041-08",
+        "900_041_08",
+    ] {
+        assert!(!category.is_match(s) && WasteCategory::parse(s).is_err(), "{s}");
+        assert!(!code.is_match(s) && WasteCode::parse(s).is_err(), "{s}");
+    }
+    let queue = regex_lite::Regex::new(QUEUE_CURSOR_PATTERN).unwrap();
+    for s in [
+        "-~a",
+        "0~a",
+        "1767225600123456~01a233ca-5b33-7246-b3fb-f32002c63276",
+        "~a",
+        "-~",
+        "x~a",
+        "12345678901234567~a",
+        "1~a|b",
+        "1~a~b",
+        "-1~a",
+        "1~é",
+    ] {
+        assert_eq!(queue.is_match(s), QueueCursor::parse(s).is_ok(), "{s}");
+    }
+}
+
+/// The published text rule is the domain's `text` (here for the 2000 characters of a step).
+#[test]
+fn the_text_pattern_is_the_text_rule() {
+    use hwtransfer::domain::error::text_pattern;
+    use hwtransfer::domain::workflow::step_text;
+    let re = regex_lite::Regex::new(&text_pattern(2000)).unwrap();
+    let long = "字".repeat(2000);
+    let too_long = "字".repeat(2001);
+    let padded = format!("  {long} \n");
+    for s in [
+        "缺少危险废物经营许可证复印件",
+        "a",
+        " a ",
+        "a b",
+        "",
+        "   ",
+        "a\nb",
+        "\ta\t",
+        "a\u{7}",
+        "a\u{85}b",
+        long.as_str(),
+        too_long.as_str(),
+        padded.as_str(),
+    ] {
+        assert_eq!(re.is_match(s), step_text(s).is_ok(), "{s:?}");
+    }
+}

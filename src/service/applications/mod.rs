@@ -2,4 +2,5 @@
 //! move here next).
 
 pub mod case;
+pub mod queue;
 pub mod workflow;

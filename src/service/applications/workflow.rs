@@ -3,10 +3,14 @@
 //! names the version the officer saw.
 
 use chrono::Utc;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use validator::Validate;
 
 use super::case::{ApplicationDto, actor_for, load_dto, load_visible};
 use crate::db::{self, applications::ActContext, applications::ActRefusal};
-use crate::domain::workflow::Act;
+use crate::domain::workflow::{Act, Side};
+use crate::service::commands::{text_schema, texts_schema, valid_text, valid_texts};
 use crate::service::{Ctx, Error, FieldProblem, Result};
 use crate::state::AppState;
 
@@ -67,5 +71,158 @@ pub async fn take_step(
         Err(ActRefusal::NotYours(i)) => Err(Error::Forbidden(i.message)),
         Err(ActRefusal::State(i)) => Err(Error::Conflict(i.message)),
         Err(ActRefusal::Stale { current }) => Err(Error::stale("application", current)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The commands of the steps, as clients send them. Each type is the parser of its body and the
+// source of its schema in the published document; `validator` applies the domain's text rule.
+
+fn trimmed(list: Vec<String>) -> Vec<String> {
+    list.into_iter().map(|s| s.trim().to_string()).collect()
+}
+
+/// 补正: every problem of the application, at once (the notice is one-time).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionInput {
+    #[validate(length(min = 1), custom(function = "valid_texts::<2000>"))]
+    #[schema(schema_with = texts_schema::<2000, 1>)]
+    pub problems: Vec<String>,
+}
+
+/// The resubmission after a correction notice: what was corrected.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResubmitInput {
+    #[validate(custom(function = "valid_text::<2000>"))]
+    #[schema(schema_with = text_schema::<2000>)]
+    pub note: String,
+}
+
+/// A withdrawal, optionally with why.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawInput {
+    #[serde(default, deserialize_with = "crate::service::commands::present")]
+    #[validate(custom(function = "valid_text::<2000>"))]
+    #[schema(schema_with = text_schema::<2000>)]
+    pub reason: Option<String>,
+}
+
+/// 中止计时: why the decision clock stops (a hearing, an expert review, …).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuspendClockInput {
+    #[validate(custom(function = "valid_text::<2000>"))]
+    #[schema(schema_with = text_schema::<2000>)]
+    pub reason: String,
+}
+
+/// A decision on a step. An approval may give reasons; a refusal must give at least one. On the
+/// standard route the source's approval at review sends the consultation letter, and the
+/// receiving side's approval is its agreeing opinion.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "outcome", rename_all = "lowercase", deny_unknown_fields)]
+pub enum DecisionInput {
+    Approve {
+        /// The caller's province's side.
+        side: Side,
+        #[serde(default)]
+        #[schema(schema_with = texts_schema::<2000, 0>)]
+        reasons: Vec<String>,
+        #[serde(default)]
+        #[schema(schema_with = texts_schema::<2000, 0>)]
+        conditions: Vec<String>,
+    },
+    Refuse {
+        /// The caller's province's side.
+        side: Side,
+        #[schema(schema_with = texts_schema::<2000, 1>)]
+        reasons: Vec<String>,
+        #[serde(default)]
+        #[schema(schema_with = texts_schema::<2000, 0>)]
+        conditions: Vec<String>,
+    },
+}
+
+impl Validate for DecisionInput {
+    fn validate(&self) -> std::result::Result<(), validator::ValidationErrors> {
+        let (reasons, conditions, refusing) = match self {
+            DecisionInput::Approve {
+                reasons, conditions, ..
+            } => (reasons, conditions, false),
+            DecisionInput::Refuse {
+                reasons, conditions, ..
+            } => (reasons, conditions, true),
+        };
+        let mut errors = validator::ValidationErrors::new();
+        if refusing && reasons.is_empty() {
+            errors.add(
+                "reasons",
+                validator::ValidationError::new("length").with_message("a refusal gives at least one reason".into()),
+            );
+        }
+        for (field, list) in [("reasons", reasons), ("conditions", conditions)] {
+            if let Err(e) = valid_texts::<2000>(list) {
+                errors.add(field, e);
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+impl From<CorrectionInput> for Act {
+    fn from(c: CorrectionInput) -> Act {
+        Act::RequestCorrection {
+            problems: trimmed(c.problems),
+        }
+    }
+}
+
+impl From<ResubmitInput> for Act {
+    fn from(r: ResubmitInput) -> Act {
+        Act::Resubmit {
+            note: r.note.trim().to_string(),
+        }
+    }
+}
+
+impl From<WithdrawInput> for Act {
+    fn from(w: WithdrawInput) -> Act {
+        Act::Withdraw {
+            reason: w.reason.map(|r| r.trim().to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+impl From<SuspendClockInput> for Act {
+    fn from(s: SuspendClockInput) -> Act {
+        Act::SuspendClock {
+            reason: s.reason.trim().to_string(),
+        }
+    }
+}
+
+impl From<DecisionInput> for Act {
+    fn from(d: DecisionInput) -> Act {
+        let (side, approve, reasons, conditions) = match d {
+            DecisionInput::Approve {
+                side,
+                reasons,
+                conditions,
+            } => (side, true, reasons, conditions),
+            DecisionInput::Refuse {
+                side,
+                reasons,
+                conditions,
+            } => (side, false, reasons, conditions),
+        };
+        Act::Decide {
+            side,
+            approve,
+            reasons: trimmed(reasons),
+            conditions: trimmed(conditions),
+        }
     }
 }

@@ -1,0 +1,146 @@
+//! Request bodies as typed commands: the struct that generates the body's schema in the published
+//! document is the struct the server deserializes (serde, unknown fields refused) and validates
+//! (`validator`), so the two cannot drift. Problems come back as the problem+json list with JSON
+//! pointers: serde reports the first problem of shape (a missing field, a wrong type, an unknown
+//! field), `validator` then every problem of content at once.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
+
+use super::error::{ApiError, FieldProblem, Location};
+
+/// Reads `value` as a `T`, or answers 422 with every problem found.
+pub fn parse<T: DeserializeOwned + Validate>(value: &Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(problem("", "body.not_object", "the body must be a JSON object"));
+    }
+    let parsed: T = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        let mut pointer = pointer_of(e.path());
+        let message = e.inner().to_string();
+        let code = if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            pointer = format!("{pointer}/{field}");
+            "body.required"
+        } else if message.starts_with("unknown field") {
+            "body.unknown_field"
+        } else if message.starts_with("unknown variant") {
+            "body.enum"
+        } else {
+            "body.type"
+        };
+        // serde's text names Rust types now and then; keep the part a client can act on.
+        let message = message
+            .split(", expected")
+            .next()
+            .unwrap_or(&message)
+            .replace('`', "\"");
+        problem(&pointer, code, message)
+    })?;
+    parsed.validate().map_err(|errors| {
+        let mut problems = Vec::new();
+        collect(&errors, String::new(), &mut problems);
+        problems.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+        ApiError::Validation(problems)
+    })?;
+    Ok(parsed)
+}
+
+fn problem(pointer: &str, code: &str, message: impl Into<String>) -> ApiError {
+    ApiError::Validation(vec![FieldProblem::new(Location::Body, pointer, code, message)])
+}
+
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.replace('~', "~0").replace('/', "~1")),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        })
+        .fold(String::new(), |acc, s| format!("{acc}/{s}"))
+}
+
+fn collect(errors: &ValidationErrors, at: String, out: &mut Vec<FieldProblem>) {
+    for (field, kind) in errors.errors() {
+        let here = format!("{at}/{field}");
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for e in list {
+                    out.push(field_problem(&here, e));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => collect(inner, here, out),
+            ValidationErrorsKind::List(items) => {
+                for (i, inner) in items {
+                    collect(inner, format!("{here}/{i}"), out);
+                }
+            }
+        }
+    }
+}
+
+fn field_problem(pointer: &str, e: &ValidationError) -> FieldProblem {
+    let message = e.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| {
+        let bound = |k: &str| e.params.get(k).map(|v| v.to_string());
+        match (e.code.as_ref(), bound("min"), bound("max")) {
+            ("length", Some(min), Some(max)) => format!("must have {min} to {max} characters or entries"),
+            ("length", None, Some(max)) => format!("must have at most {max} characters or entries"),
+            ("length", Some(min), None) => format!("must have at least {min} characters or entries"),
+            ("range", Some(min), Some(max)) => format!("must be from {min} to {max}"),
+            (code, _, _) => format!("is not valid ({code})"),
+        }
+    });
+    let code = if e.code.contains('.') {
+        e.code.to_string()
+    } else {
+        format!("body.{}", e.code)
+    };
+    FieldProblem::new(Location::Body, pointer, code, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize, Validate)]
+    #[serde(deny_unknown_fields)]
+    struct Probe {
+        #[validate(length(min = 1, max = 3))]
+        name: String,
+        #[validate(length(max = 2))]
+        #[serde(default)]
+        tags: Vec<String>,
+    }
+
+    fn pointers(v: Value) -> Vec<(String, String)> {
+        match parse::<Probe>(&v) {
+            Err(ApiError::Validation(ps)) => ps.into_iter().map(|p| (p.pointer, p.code)).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn shape_then_content_problems_with_pointers() {
+        assert_eq!(pointers(json!({})), [("/name".into(), "body.required".into())]);
+        assert_eq!(pointers(json!({"name": 1})), [("/name".into(), "body.type".into())]);
+        assert_eq!(
+            pointers(json!({"name": "a", "x": 1})),
+            [("/x".into(), "body.unknown_field".into())]
+        );
+        assert_eq!(
+            pointers(json!({"name": "", "tags": ["a", "b", "c"]})),
+            [
+                ("/name".into(), "body.length".into()),
+                ("/tags".into(), "body.length".into())
+            ]
+        );
+        assert_eq!(pointers(json!([1])), [("".into(), "body.not_object".into())]);
+        assert!(parse::<Probe>(&json!({"name": "abc"})).is_ok());
+    }
+}

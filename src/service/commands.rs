@@ -1,0 +1,60 @@
+//! Pieces the typed commands share: the schema of a free text as the domain's `text` rule reads
+//! it, and the reason body of the status changes (an entry, a licence).
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use validator::{Validate, ValidationError};
+
+use crate::domain::error::{text, text_pattern};
+use crate::service::error::validation_error;
+
+/// The schema of a text of at most `MAX` characters (`domain::error::text`).
+pub fn text_schema<const MAX: usize>() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(text_pattern(MAX)))
+        .description(Some(format!(
+            "1 to {MAX} characters after trimming, no control characters"
+        )))
+        .into()
+}
+
+/// A list of such texts, at least `MIN` of them.
+pub fn texts_schema<const MAX: usize, const MIN: usize>() -> Schema {
+    let items = ArrayBuilder::new().items(RefOr::T(text_schema::<MAX>()));
+    if MIN > 0 { items.min_items(Some(MIN)) } else { items }.into()
+}
+
+/// `validator`'s check of such a text.
+pub fn valid_text<const MAX: usize>(s: &str) -> Result<(), ValidationError> {
+    text(s, MAX).map(|_| ()).map_err(validation_error)
+}
+
+/// `validator`'s check of each text of a list.
+pub fn valid_texts<const MAX: usize>(list: &[String]) -> Result<(), ValidationError> {
+    list.iter().try_for_each(|s| valid_text::<MAX>(s))
+}
+
+/// An optional field that, when sent, is a string: absent is `None`, `null` is refused like any
+/// other wrong type (the schema says "string", not "string or null").
+pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
+
+/// Why an entry or a licence is suspended or reinstated (shown to the parties and kept in the
+/// history).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonInput {
+    #[validate(custom(function = "valid_text::<500>"))]
+    #[schema(schema_with = text_schema::<500>)]
+    pub reason: String,
+}
+
+impl ReasonInput {
+    pub fn text(&self) -> String {
+        self.reason.trim().to_string()
+    }
+}
