@@ -27,7 +27,7 @@ use crate::domain::catalogue::WasteCode;
 use crate::domain::ids::ProvinceCode;
 use crate::domain::province::province;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
-use crate::domain::whitelist::EntryAction;
+use crate::domain::whitelist::{EntryAction, EntryStatus};
 use crate::domain::workflow::Act;
 use crate::domain::workflow::{Route, Side, Status};
 use crate::service::applications::queue::{self, QueueCursor};
@@ -1268,9 +1268,9 @@ struct EntryRowView {
     quota: f64,
     used: f64,
     status: String,
-    raw_status: String,
     can_confirm: bool,
-    can_change: bool,
+    can_suspend: bool,
+    can_reinstate: bool,
 }
 
 #[derive(Template)]
@@ -1307,16 +1307,23 @@ pub async fn whitelist(state: web::Data<AppState>, u: UiUser, req: HttpRequest) 
         page.items.iter().map(|e| e.operator_id.clone()).collect(),
     )
     .await?;
-    let my_province = u.who.province().map(|p| p.as_str());
     let is_regulator = u.who.role == Role::Regulator;
     let rows = page
         .items
         .iter()
         .map(|e| {
             let used = grams(&e.reserved_kg) + grams(&e.approved_kg);
-            let involved = my_province
-                .as_deref()
-                .is_some_and(|p| p == e.source_province || p == e.receiving_province);
+            // The actions offered are the service's own rule (permission and lifecycle).
+            let view = entries::EntryView {
+                source_province: &e.source_province,
+                receiving_province: &e.receiving_province,
+                operator_id: &e.operator_id,
+                proposed_by_province: &e.proposed_by_province,
+                enterprise_province: None,
+            };
+            let open = EntryStatus::parse(&e.status)
+                .map(|status| entries::open_actions(&u.who, &view, status))
+                .unwrap_or_default();
             EntryRowView {
                 id: e.id.clone(),
                 version: e.version,
@@ -1337,12 +1344,9 @@ pub async fn whitelist(state: web::Data<AppState>, u: UiUser, req: HttpRequest) 
                 quota: grams(&e.quota_kg) as f64 / 1000.0,
                 used: used as f64 / 1000.0,
                 status: lang.value(&e.status),
-                raw_status: e.status.clone(),
-                can_confirm: is_regulator
-                    && involved
-                    && e.status == "proposed"
-                    && my_province.as_deref() != Some(e.proposed_by_province.as_str()),
-                can_change: is_regulator && involved,
+                can_confirm: open.contains(&EntryAction::Confirm),
+                can_suspend: open.contains(&EntryAction::Suspend),
+                can_reinstate: open.contains(&EntryAction::Reinstate),
             }
         })
         .collect();

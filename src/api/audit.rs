@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{QueryParams, cut_page};
 use crate::auth::authorize;
-use crate::auth::principal::{Binding, Principal, Role};
+use crate::auth::principal::{self, Principal, Role};
 use crate::db::audit::{AuditRow, EventFilter, Verification};
 use crate::db::{self, to_db_time};
 use crate::domain::Invalid;
@@ -25,9 +25,9 @@ enum Scope {
 }
 
 fn scope(who: &Principal) -> ApiResult<Scope> {
-    match (&who.role, &who.binding) {
-        (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => Ok(Scope::All),
-        (Role::Auditor, Binding::Province(_)) => Ok(Scope::Province),
+    match (who.role, who.scope()) {
+        (_, principal::Scope::All) => Ok(Scope::All),
+        (Role::Auditor, principal::Scope::Province(_)) => Ok(Scope::Province),
         _ => Err(ApiError::Forbidden("the audit trail is for auditors and admins".into())),
     }
 }

@@ -4,22 +4,53 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+use validator::Validate;
 
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::BodyReader;
 use crate::auth::principal::{Principal, Role, SubjectKind};
 use crate::service::sessions::{self, Grant};
 use crate::state::AppState;
 
-/// Either `{"username","password"}` or `{"grant_type":"client_credentials","client_id","client_secret"}`.
+/// Either a person's password grant or an API client's credentials. `grant_type` tells them
+/// apart and defaults to `password`.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct TokenRequest {
-    /// `password` (default) or `client_credentials`.
-    pub grant_type: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
+#[serde(untagged)]
+#[allow(dead_code)] // the schema of the two grants; each is parsed as its own type (`read_grant`)
+pub enum TokenRequest {
+    Password(PasswordGrant),
+    Client(ClientGrant),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordGrantType {
+    Password,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientGrantType {
+    ClientCredentials,
+}
+
+/// A person signs in.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordGrant {
+    #[allow(dead_code)]
+    pub grant_type: Option<PasswordGrantType>,
+    pub username: String,
+    pub password: String,
+}
+
+/// An API client (an enterprise's ERP) signs in.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientGrant {
+    #[allow(dead_code)]
+    pub grant_type: ClientGrantType,
+    pub client_id: String,
+    pub client_secret: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -31,39 +62,29 @@ pub struct TokenResponse {
     pub expires_in: u64,
 }
 
+/// The grant a token request makes: its `grant_type` chooses the type the body is read as.
 fn read_grant(body: &Value) -> Result<Grant, ApiError> {
-    let mut r = BodyReader::new(body, "");
-    r.deny_unknown(&["grant_type", "username", "password", "client_id", "client_secret"]);
-    let grant_type = r.opt_str("grant_type").unwrap_or("password");
-    let grant = match grant_type {
-        "password" => {
-            let username = r.str("username");
-            let password = r.str("password");
-            username.zip(password).map(|(u, p)| Grant::Password {
-                username: u.to_string(),
-                password: p.to_string(),
+    match body.get("grant_type").map(|g| g.as_str()) {
+        None | Some(Some("password")) => {
+            let g: PasswordGrant = super::body::parse(body)?;
+            Ok(Grant::Password {
+                username: g.username,
+                password: g.password,
             })
         }
-        "client_credentials" => {
-            let id = r.str("client_id");
-            let secret = r.str("client_secret");
-            id.zip(secret).map(|(c, s)| Grant::Client {
-                client_id: c.to_string(),
-                secret: s.to_string(),
+        Some(Some("client_credentials")) => {
+            let g: ClientGrant = super::body::parse(body)?;
+            Ok(Grant::Client {
+                client_id: g.client_id,
+                secret: g.client_secret,
             })
         }
-        _ => {
-            r.problem(
-                "grant_type",
-                "auth.unsupported_grant_type",
-                "grant_type must be password or client_credentials",
-            );
-            None
-        }
-    };
-    match grant {
-        Some(g) if r.problems.is_empty() => Ok(g),
-        _ => Err(ApiError::Validation(r.problems)),
+        Some(_) => Err(ApiError::Validation(vec![super::error::FieldProblem::new(
+            super::error::Location::Body,
+            "/grant_type",
+            "auth.unsupported_grant_type",
+            "grant_type must be password or client_credentials",
+        )])),
     }
 }
 

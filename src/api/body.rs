@@ -1,19 +1,26 @@
 //! Request bodies as typed commands: the struct that generates the body's schema in the published
 //! document is the struct the server deserializes (serde, unknown fields refused) and validates
 //! (`validator`), so the two cannot drift. Problems come back as the problem+json list with JSON
-//! pointers: serde reports the first problem of shape (a missing field, a wrong type, an unknown
-//! field), `validator` then every problem of content at once.
+//! pointers: first every problem of shape at the body's top level, read from the type's own
+//! schema (missing required fields, wrong JSON types, unknown fields); then serde, which reports
+//! what is left of shape deeper down (the first problem, with its path); then `validator`, every
+//! problem of content at once.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use utoipa::PartialSchema;
 use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
 
 use super::error::{ApiError, FieldProblem, Location};
 
 /// Reads `value` as a `T`, or answers 422 with every problem found.
-pub fn parse<T: DeserializeOwned + Validate>(value: &Value) -> Result<T, ApiError> {
+pub fn parse<T: DeserializeOwned + Validate + PartialSchema>(value: &Value) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(problem("", "body.not_object", "the body must be a JSON object"));
+    }
+    let shape = shape_problems(value, &serde_json::to_value(T::schema()).unwrap_or_default());
+    if !shape.is_empty() {
+        return Err(ApiError::Validation(shape));
     }
     let parsed: T = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
         let mut pointer = pointer_of(e.path());
@@ -46,6 +53,69 @@ pub fn parse<T: DeserializeOwned + Validate>(value: &Value) -> Result<T, ApiErro
         ApiError::Validation(problems)
     })?;
     Ok(parsed)
+}
+
+/// Every problem of shape at the top of the body, read from the type's own published schema:
+/// each missing required field, each field of the wrong JSON type, each unknown field. (serde
+/// alone would stop at the first.) Schemas that are a choice (`oneOf`) are left to serde.
+fn shape_problems(value: &Value, schema: &Value) -> Vec<FieldProblem> {
+    let (Some(object), Some(properties)) = (value.as_object(), schema.get("properties").and_then(Value::as_object))
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for name in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(name) = name.as_str()
+            && !object.contains_key(name)
+        {
+            out.push(FieldProblem::new(
+                Location::Body,
+                format!("/{name}"),
+                "body.required",
+                "this field is required",
+            ));
+        }
+    }
+    let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
+    for (name, v) in object {
+        let pointer = format!("/{}", name.replace('~', "~0").replace('/', "~1"));
+        let Some(property) = properties.get(name) else {
+            if closed {
+                out.push(FieldProblem::new(
+                    Location::Body,
+                    pointer,
+                    "body.unknown_field",
+                    "unknown field",
+                ));
+            }
+            continue;
+        };
+        let types: Vec<&str> = match property.get("type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => continue,
+        };
+        let fits = types.iter().any(|t| match *t {
+            "string" => v.is_string(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            "boolean" => v.is_boolean(),
+            "array" => v.is_array(),
+            "object" => v.is_object(),
+            "null" => v.is_null(),
+            _ => true,
+        });
+        if !fits {
+            out.push(FieldProblem::new(
+                Location::Body,
+                pointer,
+                "body.type",
+                format!("must be {}", types.join(" or ")),
+            ));
+        }
+    }
+    out.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+    out
 }
 
 fn problem(pointer: &str, code: &str, message: impl Into<String>) -> ApiError {
@@ -108,7 +178,7 @@ mod tests {
 
     use super::*;
 
-    #[derive(Debug, Deserialize, Validate)]
+    #[derive(Debug, Deserialize, Validate, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     struct Probe {
         #[validate(length(min = 1, max = 3))]
@@ -129,6 +199,16 @@ mod tests {
     fn shape_then_content_problems_with_pointers() {
         assert_eq!(pointers(json!({})), [("/name".into(), "body.required".into())]);
         assert_eq!(pointers(json!({"name": 1})), [("/name".into(), "body.type".into())]);
+        // Every problem of shape at once, not only serde's first.
+        assert_eq!(
+            pointers(json!({"tags": "x", "y": 1, "z": 2})),
+            [
+                ("/name".into(), "body.required".into()),
+                ("/tags".into(), "body.type".into()),
+                ("/y".into(), "body.unknown_field".into()),
+                ("/z".into(), "body.unknown_field".into())
+            ]
+        );
         assert_eq!(
             pointers(json!({"name": "a", "x": 1})),
             [("/x".into(), "body.unknown_field".into())]

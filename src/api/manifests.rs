@@ -20,8 +20,9 @@ use crate::db::manifests::{
 };
 use crate::db::{self, from_db_time};
 use crate::domain::Invalid;
+use crate::domain::quantity::KG_OR_ZERO_PATTERN;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
-use crate::service::commands::{text_schema, valid_text};
+use crate::service::commands::{nullable_text_schema, text_schema, valid_text};
 use crate::state::AppState;
 use validator::Validate;
 
@@ -561,70 +562,93 @@ pub async fn cancel(
     perform(state, who, path.into_inner(), &req, ManifestAct::Cancel { reason }).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// One line's accepted quantity: kilograms with at most 3 decimals, zero allowed.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReceiptItemInput {
     /// The manifest line.
     pub line: i32,
+    #[validate(custom(function = "valid_kg_or_zero"))]
+    #[schema(schema_with = kg_or_zero_schema)]
     pub accepted_kg: String,
+}
+
+fn valid_kg_or_zero(s: &str) -> Result<(), validator::ValidationError> {
+    Quantity::parse_kg_or_zero(s)
+        .map(|_| ())
+        .map_err(crate::service::error::validation_error)
+}
+
+fn kg_or_zero_schema() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(KG_OR_ZERO_PATTERN))
+        .description(Some("kilograms, at most 3 decimals, from 0 to 1000000000"))
+        .into()
 }
 
 /// The operator's receipt: `received` with the accepted quantity of every line (and a note
 /// when one differs from the shipped quantity by more than the configured share), or
 /// `rejected` with a reason.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct ReceiptInput {
-    /// received or rejected.
-    pub outcome: String,
-    pub items: Option<Vec<ReceiptItemInput>>,
-    pub note: Option<String>,
-    pub reason: Option<String>,
+#[serde(tag = "outcome", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ReceiptInput {
+    Received {
+        #[serde(default)]
+        items: Vec<ReceiptItemInput>,
+        #[serde(default)]
+        #[schema(schema_with = nullable_text_schema::<2000>)]
+        note: Option<String>,
+    },
+    Rejected {
+        #[schema(schema_with = text_schema::<2000>)]
+        reason: String,
+    },
+}
+
+impl Validate for ReceiptInput {
+    fn validate(&self) -> Result<(), validator::ValidationErrors> {
+        let mut errors = validator::ValidationErrors::new();
+        match self {
+            ReceiptInput::Received { items, note } => {
+                let mut lines = std::collections::BTreeMap::new();
+                for (i, item) in items.iter().enumerate() {
+                    if let Err(e) = item.validate() {
+                        lines.insert(i, Box::new(e));
+                    }
+                }
+                if !lines.is_empty() {
+                    errors
+                        .errors_mut()
+                        .insert("items".into(), validator::ValidationErrorsKind::List(lines));
+                }
+                if let Some(Err(e)) = note.as_deref().map(valid_text::<2000>) {
+                    errors.add("note", e);
+                }
+            }
+            ReceiptInput::Rejected { reason } => {
+                if let Err(e) = valid_text::<2000>(reason) {
+                    errors.add("reason", e);
+                }
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
 }
 
 fn read_receipt(body: &Value) -> ApiResult<ManifestAct> {
-    let mut r = BodyReader::new(body, "");
-    r.deny_unknown(&["outcome", "items", "note", "reason"]);
-    let outcome = r.parse("outcome", |s| match s {
-        "received" | "rejected" => Ok(s.to_string()),
-        _ => Err(Invalid::new("manifest.outcome", "received or rejected")),
-    });
-    let act = match outcome.as_deref() {
-        Some("rejected") => {
-            if r.get("items").is_some() {
-                r.problem(
-                    "items",
-                    "manifest.rejected_items",
-                    "a rejected load has no accepted quantities",
-                );
-            }
-            r.text("reason", true, 2000)
-                .map(|reason| ManifestAct::Reject { reason })
-        }
-        Some(_) => {
-            let note = r.text("note", false, 2000);
-            let mut accepted = Vec::new();
-            if let Some(list) = r.array("items") {
-                for (i, v) in list.iter().enumerate() {
-                    let mut ir = BodyReader::new(v, &format!("/items/{i}"));
-                    ir.deny_unknown(&["line", "accepted_kg"]);
-                    let line = ir
-                        .get("line")
-                        .and_then(Value::as_i64)
-                        .and_then(|n| i32::try_from(n).ok());
-                    if line.is_none() {
-                        ir.problem("line", "manifest.line", "a line number of this manifest");
-                    }
-                    let q = ir.parse("accepted_kg", Quantity::parse_kg_or_zero);
-                    r.absorb(ir);
-                    if let (Some(l), Some(q)) = (line, q) {
-                        accepted.push((l, q));
-                    }
-                }
-            }
-            Some(ManifestAct::Receive { accepted, note })
-        }
-        None => None,
-    };
-    r.into_result(act)
+    Ok(match super::body::parse::<ReceiptInput>(body)? {
+        ReceiptInput::Received { items, note } => ManifestAct::Receive {
+            accepted: items
+                .iter()
+                .map(|i| (i.line, Quantity::parse_kg_or_zero(&i.accepted_kg).unwrap_or_default()))
+                .collect(),
+            note: note.map(|n| n.trim().to_string()),
+        },
+        ReceiptInput::Rejected { reason } => ManifestAct::Reject {
+            reason: reason.trim().to_string(),
+        },
+    })
 }
 
 /// Confirm receipt or reject the load (the receiving operator), within five working days of

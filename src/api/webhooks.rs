@@ -5,9 +5,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::Utc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+use validator::Validate;
 
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{BodyReader, QueryParams};
@@ -523,13 +524,23 @@ pub struct ReplayDto {
     pub queued: i64,
 }
 
+/// Replay the deliveries after an event.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayInput {
+    /// The `seq` of the last event the subscriber has; 0 replays from the first.
+    #[validate(range(min = 0))]
+    #[schema(minimum = 0)]
+    pub after_seq: i64,
+}
+
 /// Deliver again every event after `after_seq` that this subscription hears, in order, with the
 /// same event ids. Body: `{"after_seq": 0}` replays everything kept.
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path)),
-    request_body(content = Object, description = "{\"after_seq\": <event seq>}"),
+    request_body = ReplayInput,
     responses(
         (status = 200, body = ReplayDto),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -544,20 +555,7 @@ pub async fn replay(
     path: web::Path<String>,
     body: web::Json<Value>,
 ) -> ApiResult<web::Json<ReplayDto>> {
-    let mut r = BodyReader::new(&body, "");
-    r.deny_unknown(&["after_seq"]);
-    let after = match r.get("after_seq").map(|v| v.as_i64()) {
-        Some(Some(n)) if n >= 0 => Some(n),
-        Some(_) => {
-            r.problem("after_seq", "webhook.seq", "an event seq: a whole number from 0");
-            None
-        }
-        None => {
-            r.problem("after_seq", "body.required", "this field is required");
-            None
-        }
-    };
-    let after = r.into_result(after)?;
+    let after = super::body::parse::<ReplayInput>(&body)?.after_seq;
     let sub = load_own(&state, &who, path.into_inner()).await?;
     if sub.status != "active" {
         return Err(ApiError::Conflict(

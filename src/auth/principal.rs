@@ -38,6 +38,22 @@ impl Role {
     }
 }
 
+/// What a principal may read: everything, one province's cases, or one party's own. The one
+/// reading of role × binding that every scoped query and visibility rule starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// Admins and nationwide auditors.
+    All,
+    /// Regulators and auditors of a province: what involves it.
+    Province(ProvinceCode),
+    /// A producer enterprise's users and clients: its own.
+    Enterprise(&'a str),
+    /// An operator's users and clients: what names it.
+    Operator(&'a str),
+    /// A role and binding that do not go together (refused by token issue; kept for safety).
+    Nothing,
+}
+
 /// The party a principal acts for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Binding {
@@ -111,5 +127,55 @@ impl Principal {
             Binding::Province(p) => Some(p),
             _ => None,
         }
+    }
+}
+
+impl Principal {
+    /// What this principal may read (see [`Scope`]).
+    pub fn scope(&self) -> Scope<'_> {
+        match (&self.role, &self.binding) {
+            (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => Scope::All,
+            (Role::Regulator | Role::Auditor, Binding::Province(p)) => Scope::Province(*p),
+            (Role::Enterprise, Binding::Enterprise(id)) => Scope::Enterprise(id),
+            (Role::Operator, Binding::Operator(id)) => Scope::Operator(id),
+            _ => Scope::Nothing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(role: Role, binding: Binding) -> Principal {
+        Principal {
+            subject: "s".into(),
+            kind: SubjectKind::User,
+            name: "n".into(),
+            role,
+            binding,
+        }
+    }
+
+    #[test]
+    fn scope_reads_role_and_binding_once() {
+        let cq = ProvinceCode::parse("500000").unwrap();
+        assert_eq!(who(Role::Admin, Binding::Nationwide).scope(), Scope::All);
+        assert_eq!(who(Role::Auditor, Binding::Nationwide).scope(), Scope::All);
+        assert_eq!(who(Role::Auditor, Binding::Province(cq)).scope(), Scope::Province(cq));
+        assert_eq!(who(Role::Regulator, Binding::Province(cq)).scope(), Scope::Province(cq));
+        assert_eq!(
+            who(Role::Enterprise, Binding::Enterprise("e".into())).scope(),
+            Scope::Enterprise("e")
+        );
+        assert_eq!(
+            who(Role::Operator, Binding::Operator("o".into())).scope(),
+            Scope::Operator("o")
+        );
+        assert_eq!(who(Role::Regulator, Binding::Nationwide).scope(), Scope::Nothing);
+        assert_eq!(
+            who(Role::Enterprise, Binding::Operator("o".into())).scope(),
+            Scope::Nothing
+        );
     }
 }

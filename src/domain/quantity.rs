@@ -63,6 +63,11 @@ impl Quantity {
     }
 }
 
+/// [`Quantity::parse_kg_or_zero`] as a regular expression for the published contract: 0 to
+/// 1 000 000 000 kg (`MAX_GRAMS`), at most 3 decimals, leading zeros allowed. A test holds the two
+/// together.
+pub const KG_OR_ZERO_PATTERN: &str = r"^0*([0-9]{1,9}(\.[0-9]{1,3})?|1000000000(\.0{1,3})?)$";
+
 /// Parses the unsigned kg grammar into grams; too many grams saturate to `too_large`.
 fn parse_unsigned_grams(s: &str) -> Result<i64, Invalid> {
     let (int_part, frac_part) = match s.split_once('.') {

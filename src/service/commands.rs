@@ -21,6 +21,20 @@ pub fn text_schema<const MAX: usize>() -> Schema {
         .into()
 }
 
+/// Such a text, or `null` (for optional fields clients often send as `null`).
+pub fn nullable_text_schema<const MAX: usize>() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+        .pattern(Some(text_pattern(MAX)))
+        .description(Some(format!(
+            "1 to {MAX} characters after trimming, no control characters; or null"
+        )))
+        .into()
+}
+
 /// A list of such texts, at least `MIN` of them.
 pub fn texts_schema<const MAX: usize, const MIN: usize>() -> Schema {
     let items = ArrayBuilder::new().items(RefOr::T(text_schema::<MAX>()));

@@ -146,3 +146,35 @@ fn the_text_pattern_is_the_text_rule() {
         assert_eq!(re.is_match(s), step_text(s).is_ok(), "{s:?}");
     }
 }
+
+/// The published quantity pattern is `Quantity::parse_kg_or_zero`.
+#[test]
+fn the_quantity_pattern_is_the_quantity_rule() {
+    use hwtransfer::domain::quantity::{KG_OR_ZERO_PATTERN, Quantity};
+    let re = regex_lite::Regex::new(KG_OR_ZERO_PATTERN).unwrap();
+    for s in [
+        "0",
+        "0.0",
+        "12",
+        "12.5",
+        "12.500",
+        "12.5000",
+        "007.1",
+        "999999999.999",
+        "1000000000",
+        "1000000000.000",
+        "1000000000.001",
+        "1000000001",
+        "10000000000",
+        "",
+        ".5",
+        "5.",
+        "-1",
+        "1e3",
+        " 1",
+        "1,5",
+        "00000000001000000000",
+    ] {
+        assert_eq!(re.is_match(s), Quantity::parse_kg_or_zero(s).is_ok(), "{s:?}");
+    }
+}

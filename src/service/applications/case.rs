@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::principal::{Binding, Principal, Role};
+use crate::auth::principal::{Binding, Principal, Role, Scope};
 use crate::auth::{Decision, Guarded, authorize};
 use crate::db::applications::{AppRow, Carrier};
 use crate::db::{self, from_db_time};
@@ -18,14 +18,12 @@ use crate::state::AppState;
 impl Guarded for AppRow {
     type Action = ();
     fn decide(&self, who: &Principal, _: ()) -> Decision {
-        let visible = match (&who.role, &who.binding) {
-            (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => true,
-            (Role::Regulator | Role::Auditor, Binding::Province(p)) => {
-                self.source_province == p.as_str() || self.receiving_province == p.as_str()
-            }
-            (Role::Enterprise, Binding::Enterprise(id)) => *id == self.enterprise_id,
-            (Role::Operator, Binding::Operator(id)) => *id == self.operator_id,
-            _ => false,
+        let visible = match who.scope() {
+            Scope::All => true,
+            Scope::Province(p) => self.source_province == p.as_str() || self.receiving_province == p.as_str(),
+            Scope::Enterprise(id) => id == self.enterprise_id,
+            Scope::Operator(id) => id == self.operator_id,
+            Scope::Nothing => false,
         };
         if visible { Decision::Allow } else { Decision::Hidden }
     }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::case::{ApplicationDto, load_dto};
-use crate::auth::principal::{Binding, Principal, Role};
+use crate::auth::principal::{Principal, Scope};
 use crate::db::{self, applications::AppFilter};
 use crate::domain::Invalid;
 use crate::service::{Error, Result, cut_page};
@@ -69,12 +69,12 @@ pub async fn page(
     limit: i64,
 ) -> Result<(Vec<ApplicationDto>, Option<String>)> {
     let now = Utc::now();
-    match (&who.role, &who.binding) {
-        (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => f.side = None,
-        (Role::Regulator | Role::Auditor, Binding::Province(p)) => f.province = Some(p.as_str()),
-        (Role::Enterprise, Binding::Enterprise(id)) => f.enterprise_id = Some(id.clone()),
-        (Role::Operator, Binding::Operator(id)) => f.operator_id = Some(id.clone()),
-        _ => return Err(Error::Forbidden("no application scope".into())),
+    match who.scope() {
+        Scope::All => f.side = None,
+        Scope::Province(p) => f.province = Some(p.as_str()),
+        Scope::Enterprise(id) => f.enterprise_id = Some(id.to_string()),
+        Scope::Operator(id) => f.operator_id = Some(id.to_string()),
+        Scope::Nothing => return Err(Error::Forbidden("no application scope".into())),
     }
     if f.province.is_none() {
         f.side = None;

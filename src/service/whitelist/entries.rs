@@ -1,34 +1,47 @@
 //! Whitelist entries: who may see and change them, and the status changes (confirm, suspend,
 //! reinstate) with their version check.
 
-use crate::auth::principal::{Binding, Principal, Role};
+use crate::auth::principal::{Binding, Principal, Role, Scope};
 use crate::auth::{Decision, Guarded, authorize};
 use crate::db::whitelist::EntryRow;
 use crate::db::{self, DbConnection, DbResult};
 use crate::domain::calendar::shanghai_date;
-use crate::domain::ids::ProvinceCode;
 use crate::domain::whitelist::{EntryAction, EntryStatus, entry_transition};
 use crate::service::{Ctx, Error, FieldProblem, Location, Result};
 use crate::state::AppState;
 
-/// Who is looking at an entry: enterprises see their own province's list (as source).
+/// An entry's parties, as the permission rule needs them: read from a stored entry or from the
+/// entry as a page lists it, so the page offers exactly what the service allows.
 pub struct EntryView<'a> {
-    pub entry: &'a EntryRow,
-    /// For an enterprise caller: its province.
+    pub source_province: &'a str,
+    pub receiving_province: &'a str,
+    pub operator_id: &'a str,
+    pub proposed_by_province: &'a str,
+    /// For an enterprise caller: its province (enterprises see their own province's list).
     pub enterprise_province: Option<String>,
+}
+
+impl<'a> EntryView<'a> {
+    pub fn of(entry: &'a EntryRow, enterprise_province: Option<String>) -> EntryView<'a> {
+        EntryView {
+            source_province: &entry.source_province,
+            receiving_province: &entry.receiving_province,
+            operator_id: &entry.operator_id,
+            proposed_by_province: &entry.proposed_by_province,
+            enterprise_province,
+        }
+    }
 }
 
 impl Guarded for EntryView<'_> {
     type Action = Option<EntryAction>;
     fn decide(&self, who: &Principal, action: Option<EntryAction>) -> Decision {
-        let e = self.entry;
-        let involves = |p: &ProvinceCode| e.source_province == p.as_str() || e.receiving_province == p.as_str();
-        let visible = match (&who.role, &who.binding) {
-            (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => true,
-            (Role::Auditor | Role::Regulator, Binding::Province(p)) => involves(p),
-            (Role::Operator, Binding::Operator(id)) => *id == e.operator_id,
-            (Role::Enterprise, _) => self.enterprise_province.as_deref() == Some(e.source_province.as_str()),
-            _ => false,
+        let visible = match who.scope() {
+            Scope::All => true,
+            Scope::Province(p) => self.source_province == p.as_str() || self.receiving_province == p.as_str(),
+            Scope::Operator(id) => id == self.operator_id,
+            Scope::Enterprise(_) => self.enterprise_province.as_deref() == Some(self.source_province),
+            Scope::Nothing => false,
         };
         if !visible {
             return Decision::Hidden;
@@ -40,12 +53,21 @@ impl Guarded for EntryView<'_> {
             return Decision::Forbidden("only the provinces' regulators change whitelist entries".into());
         }
         match action {
-            EntryAction::Confirm if who.province().is_some_and(|p| p.as_str() == e.proposed_by_province) => {
+            EntryAction::Confirm if who.province().is_some_and(|p| p.as_str() == self.proposed_by_province) => {
                 Decision::Forbidden("the other province must confirm what this province proposed".into())
             }
             _ => Decision::Allow,
         }
     }
+}
+
+/// The status changes `who` may make to an entry in `status` now: those the permission rule
+/// allows and the entry's lifecycle permits. The whitelist page offers exactly these.
+pub fn open_actions(who: &Principal, view: &EntryView<'_>, status: EntryStatus) -> Vec<EntryAction> {
+    [EntryAction::Confirm, EntryAction::Suspend, EntryAction::Reinstate]
+        .into_iter()
+        .filter(|a| view.decide(who, Some(*a)) == Decision::Allow && entry_transition(status, *a).is_ok())
+        .collect()
 }
 
 /// The province of the enterprise an enterprise caller acts for.
@@ -68,14 +90,7 @@ pub async fn load(state: &AppState, who: &Principal, id: String, action: Option<
         })
         .await?;
     let entry = entry.ok_or(Error::Hidden)?;
-    authorize(
-        who,
-        &EntryView {
-            entry: &entry,
-            enterprise_province: ent_province,
-        },
-        action,
-    )?;
+    authorize(who, &EntryView::of(&entry, ent_province), action)?;
     Ok(entry)
 }
 
