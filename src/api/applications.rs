@@ -527,9 +527,19 @@ pub(crate) fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
             .to_str()
             .ok()
             .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+            .filter(|s| (1..=9).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|s| s.parse::<i32>().ok())
             .map(Some)
-            .ok_or_else(|| ApiError::PreconditionFailed("If-Match must be the ETag of the application".into())),
+            // Not an ETag of ours at all: the header is malformed (a well-formed stale one is 412).
+            .ok_or_else(|| ApiError::Malformed {
+                detail: "If-Match must be the ETag of the application, such as \"7\"".into(),
+                errors: vec![FieldProblem::new(
+                    Location::Header,
+                    "/If-Match",
+                    "header.if_match",
+                    "an ETag such as \"7\"",
+                )],
+            }),
     }
 }
 

@@ -64,7 +64,10 @@ pub struct TokenResponse {
 
 /// The grant a token request makes: its `grant_type` chooses the type the body is read as.
 fn read_grant(body: &Value) -> Result<Grant, ApiError> {
-    match body.get("grant_type").map(|g| g.as_str()) {
+    match body
+        .get("grant_type")
+        .map(|g| if g.is_null() { Some("password") } else { g.as_str() })
+    {
         None | Some(Some("password")) => {
             let g: PasswordGrant = super::body::parse(body)?;
             Ok(Grant::Password {

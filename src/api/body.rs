@@ -97,7 +97,8 @@ fn shape_problems(value: &Value, schema: &Value) -> Vec<FieldProblem> {
         };
         let fits = types.iter().any(|t| match *t {
             "string" => v.is_string(),
-            "integer" => v.is_i64() || v.is_u64(),
+            // JSON Schema counts 281.0 as an integer.
+            "integer" => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
             "number" => v.is_number(),
             "boolean" => v.is_boolean(),
             "array" => v.is_array(),

@@ -92,7 +92,59 @@ impl Modify for StandardAnswers {
 pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     StandardAnswers.modify(&mut doc);
     describe_parameters(&mut doc);
+    close_body_choices(&mut doc);
     doc
+}
+
+/// Every request body is a typed command that refuses unknown fields. A plain struct says so in
+/// its schema (`additionalProperties: false`); the branches of a tagged choice (a decision is
+/// approve | refuse) do not get it from utoipa, so it is added here to the bodies' choices.
+fn close_body_choices(doc: &mut utoipa::openapi::OpenApi) {
+    let mut bodies = std::collections::BTreeSet::new();
+    if let Ok(paths) = serde_json::to_value(&doc.paths) {
+        collect_body_refs(&paths, &mut bodies);
+    }
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for name in bodies {
+        let Some(schema) = components.schemas.get_mut(&name) else {
+            continue;
+        };
+        let Ok(mut value) = serde_json::to_value(&*schema) else {
+            continue;
+        };
+        let Some(branches) = value.get_mut("oneOf").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for branch in branches {
+            if branch.get("properties").is_some() && branch.get("additionalProperties").is_none() {
+                branch["additionalProperties"] = Value::Bool(false);
+            }
+        }
+        match serde_json::from_value(value) {
+            Ok(closed) => *schema = closed,
+            Err(e) => tracing::error!(%name, error = %e, "body schema not closed"),
+        }
+    }
+}
+
+fn collect_body_refs(value: &Value, out: &mut std::collections::BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(body) = map.get("requestBody") {
+                let refs = body
+                    .pointer("/content/application~1json/schema/$ref")
+                    .and_then(Value::as_str);
+                if let Some(name) = refs.and_then(|r| r.rsplit('/').next()) {
+                    out.insert(name.to_string());
+                }
+            }
+            map.values().for_each(|v| collect_body_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_body_refs(v, out)),
+        _ => {}
+    }
 }
 
 /// A year the service keeps calendars, catalogues and whitelists for.

@@ -567,6 +567,7 @@ pub async fn cancel(
 #[serde(deny_unknown_fields)]
 pub struct ReceiptItemInput {
     /// The manifest line.
+    #[serde(deserialize_with = "crate::service::commands::whole_number")]
     pub line: i32,
     #[validate(custom(function = "valid_kg_or_zero"))]
     #[schema(schema_with = kg_or_zero_schema)]

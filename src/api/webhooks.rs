@@ -529,6 +529,7 @@ pub struct ReplayDto {
 #[serde(deny_unknown_fields)]
 pub struct ReplayInput {
     /// The `seq` of the last event the subscriber has; 0 replays from the first.
+    #[serde(deserialize_with = "crate::service::commands::whole_number")]
     #[validate(range(min = 0))]
     #[schema(minimum = 0)]
     pub after_seq: i64,

@@ -554,8 +554,7 @@ fn etag(version: i32) -> String {
     format!("\"v{version}\"")
 }
 
-/// The entry version an `If-Match` names (`"v3"` → 3); one that names no version of ours is
-/// stale by definition.
+/// The entry version an `If-Match` names (`"v3"` → 3); a header that is no ETag of ours is 400.
 fn entry_if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
     match req.headers().get(header::IF_MATCH) {
         None => Ok(None),
@@ -564,9 +563,19 @@ fn entry_if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
             .ok()
             .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
             .and_then(|s| s.strip_prefix('v'))
+            .filter(|s| (1..=9).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|s| s.parse::<i32>().ok())
             .map(Some)
-            .ok_or_else(|| ApiError::PreconditionFailed("If-Match must be the ETag of the entry".into())),
+            // Not an ETag of ours at all: the header is malformed (a well-formed stale one is 412).
+            .ok_or_else(|| ApiError::Malformed {
+                detail: "If-Match must be the ETag of the entry, such as \"v3\"".into(),
+                errors: vec![FieldProblem::new(
+                    super::error::Location::Header,
+                    "/If-Match",
+                    "header.if_match",
+                    "an ETag such as \"v3\"",
+                )],
+            }),
     }
 }
 

@@ -57,6 +57,26 @@ pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>,
     String::deserialize(d).map(Some)
 }
 
+/// A whole number as JSON Schema counts one: `281` and `281.0` alike (the published type is
+/// "integer", which admits both).
+pub fn whole_number<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error;
+    let n = serde_json::Number::deserialize(d)?;
+    let whole = n
+        .as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| D::Error::custom("a whole number"))?;
+    T::try_from(whole).map_err(|_| D::Error::custom("a whole number in range"))
+}
+
 /// Why an entry or a licence is suspended or reinstated (shown to the parties and kept in the
 /// history).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
