@@ -948,3 +948,119 @@ both_backends!(
     regulators_change_entries_in_the_browser,
     regulators_change_entries_in_the_browser
 );
+
+// ------------------------------------------------------------------------------------------------
+// The other forms of the case page: correction notice, acceptance, suspending and resuming the clock
+
+/// Waits until `pred` holds for the case as the API stores it, or fails with the case.
+async fn await_case(app: &TestApp, reg: &Registry, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let mut a = case(app, reg, id).await;
+    for _ in 0..50 {
+        if pred(&a) {
+            return a;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        a = case(app, reg, id).await;
+    }
+    panic!("{what}: {a}");
+}
+
+/// The open step of a case as the API shows it.
+fn open_step(a: &Value) -> Value {
+    a["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["completed_at"].is_null())
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Chongqing's regulator sends a correction notice by clicking (an empty one is refused by the
+/// core and stores nothing), accepts the resubmitted case, suspends its decision clock with a
+/// reason and resumes it; after each click the API shows what was stored.
+async fn regulators_correct_accept_and_pause_in_the_browser(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    let (s, a, _) = app
+        .post_json(
+            "/api/v1/transfer-applications",
+            Some(&reg.enterprise_token),
+            &filing(&reg.operator_id, "12", "废矿物油"),
+        )
+        .await;
+    assert_eq!(s, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_string();
+    let page = app.url(&format!("/ui/applications/{id}"));
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    login(&c, &app, "cq").await;
+
+    // A correction notice with no problem ticked or written: the core refuses it, nothing stored.
+    c.goto(&page).await.unwrap();
+    click_confirmed(&c, "form[data-action='correction-'] button").await;
+    let refused = text_of(&c, "main").await;
+    assert!(refused.contains("/problems"), "{refused}");
+    assert_eq!(case(&app, &reg, &id).await["status"], "submitted");
+
+    // With one problem written, the notice is stored as written.
+    c.goto(&page).await.unwrap();
+    fill(
+        &c,
+        "form[data-action='correction-'] textarea[name='other']",
+        "缺少运输合同复印件",
+    )
+    .await;
+    click_confirmed(&c, "form[data-action='correction-'] button").await;
+    let a = await_case(&app, &reg, &id, "correction stored", |a| {
+        a["status"] == "correction_requested"
+    })
+    .await;
+    assert_eq!(a["correction_notice"], json!(["缺少运输合同复印件"]));
+
+    let (s, a, _) = app
+        .post_json(
+            &format!("/api/v1/transfer-applications/{id}/resubmit"),
+            Some(&reg.enterprise_token),
+            &json!({"note": "已补充运输合同"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{a}");
+
+    // Acceptance starts the decision clock.
+    c.goto(&page).await.unwrap();
+    click_confirmed(&c, "form[data-action='accept-'] button").await;
+    let a = await_case(&app, &reg, &id, "accepted", |a| {
+        a["status"] != "resubmitted" && open_step(a)["kind"] != "acceptance"
+    })
+    .await;
+    assert_eq!(open_step(&a)["side"], "source", "{a}");
+
+    // Suspending the clock stores the reason; resuming closes the suspension.
+    c.goto(&page).await.unwrap();
+    fill(
+        &c,
+        "form[data-action='suspend_clock-'] textarea[name='reason']",
+        "征求专家意见",
+    )
+    .await;
+    click_confirmed(&c, "form[data-action='suspend_clock-'] button").await;
+    let a = await_case(&app, &reg, &id, "clock suspended", |a| {
+        open_step(a)["suspended"] == true
+    })
+    .await;
+    let step = open_step(&a);
+    assert_eq!(step["suspensions"][0]["reason"], "征求专家意见");
+    assert!(step["suspensions"][0]["resumed_on"].is_null());
+
+    c.goto(&page).await.unwrap();
+    click_confirmed(&c, "form[data-action='resume_clock-'] button").await;
+    let a = await_case(&app, &reg, &id, "clock resumed", |a| open_step(a)["suspended"] == false).await;
+    assert!(!open_step(&a)["suspensions"][0]["resumed_on"].is_null(), "{a}");
+    shot(&c, backend, "case-clock-resumed").await;
+}
+both_backends!(
+    regulators_correct_accept_and_pause_in_the_browser,
+    regulators_correct_accept_and_pause_in_the_browser
+);
