@@ -1000,7 +1000,19 @@ async fn regulators_correct_accept_and_pause_in_the_browser(backend: Backend) {
     // A correction notice with no problem ticked or written: the core refuses it, nothing stored.
     c.goto(&page).await.unwrap();
     click_confirmed(&c, "form[data-action='correction-'] button").await;
-    let refused = text_of(&c, "main").await;
+    // htmx swaps the refusal in when it arrives (the old page's elements go stale): wait for it.
+    let mut refused = String::new();
+    for _ in 0..50 {
+        if let Ok(e) = c.find(Locator::Css("main")).await
+            && let Ok(t) = e.text().await
+        {
+            refused = t;
+            if refused.contains("/problems") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(refused.contains("/problems"), "{refused}");
     assert_eq!(case(&app, &reg, &id).await["status"], "submitted");
 
@@ -1063,4 +1075,70 @@ async fn regulators_correct_accept_and_pause_in_the_browser(backend: Backend) {
 both_backends!(
     regulators_correct_accept_and_pause_in_the_browser,
     regulators_correct_accept_and_pause_in_the_browser
+);
+
+// ------------------------------------------------------------------------------------------------
+// Webhooks: enabling a subscription the delivery job disabled
+
+async fn subscription_status(app: &TestApp, token: &str, sub: &str) -> String {
+    let (_, s, _) = app
+        .get(&format!("/api/v1/webhook-subscriptions/{sub}"), Some(token))
+        .await;
+    s["status"].as_str().unwrap_or_default().to_string()
+}
+
+/// Chongqing's subscription is disabled after a day of failed deliveries; its regulator enables it
+/// again by clicking on the webhooks page, and the API shows it active.
+async fn regulators_enable_a_webhook_in_the_browser(backend: Backend) {
+    use crate::webhooks::{Receiver, Reply, deliver_all, subscribe, webhook_config};
+    let app = TestApp::spawn_with(backend, webhook_config).await;
+    let reg = Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    let rx = Receiver::start().await;
+    rx.always(Reply::Status(500));
+    let (sub, _) = subscribe(&app, &reg.cq, &rx.url, &["application.filed"]).await;
+    let (s, a, _) = app
+        .post_json(
+            "/api/v1/transfer-applications",
+            Some(&reg.enterprise_token),
+            &filing(&reg.operator_id, "5", "废矿物油"),
+        )
+        .await;
+    assert_eq!(s, 201, "{a}");
+    let d = hwtransfer::jobs::delivery::Deliverer::new(&app.state.config).unwrap();
+    let t0 = chrono::Utc::now();
+    deliver_all(&app, &d, t0).await;
+    deliver_all(
+        &app,
+        &d,
+        t0 + chrono::TimeDelta::hours(24) + chrono::TimeDelta::minutes(1),
+    )
+    .await;
+    assert_eq!(subscription_status(&app, &reg.cq, &sub).await, "disabled");
+
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    login(&c, &app, "cq").await;
+    c.goto(&app.url("/ui/webhooks")).await.unwrap();
+    c.find(Locator::Css(&format!(
+        "form[action='/ui/webhooks/{sub}/enable'] button"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let mut now = subscription_status(&app, &reg.cq, &sub).await;
+    for _ in 0..50 {
+        if now == "active" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        now = subscription_status(&app, &reg.cq, &sub).await;
+    }
+    assert_eq!(now, "active", "enabled by the click");
+}
+both_backends!(
+    regulators_enable_a_webhook_in_the_browser,
+    regulators_enable_a_webhook_in_the_browser
 );

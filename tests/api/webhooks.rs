@@ -103,14 +103,14 @@ impl Receiver {
     }
 }
 
-fn webhook_config(config: &mut Config) {
+pub fn webhook_config(config: &mut Config) {
     config.webhook_allow_http = true;
     config.webhook_timeout_ms = 300;
     config.webhook_retry_base_ms = 1000;
     config.webhook_interval_ms = 0;
 }
 
-async fn subscribe(app: &TestApp, token: &str, url: &str, types: &[&str]) -> (String, String) {
+pub async fn subscribe(app: &TestApp, token: &str, url: &str, types: &[&str]) -> (String, String) {
     let (s, b, _) = app
         .post_json(
             "/api/v1/webhook-subscriptions",
@@ -125,7 +125,7 @@ async fn subscribe(app: &TestApp, token: &str, url: &str, types: &[&str]) -> (St
 }
 
 /// Runs the delivery job at `now` until nothing is due.
-async fn deliver_all(app: &TestApp, d: &Deliverer, now: chrono::DateTime<Utc>) -> usize {
+pub async fn deliver_all(app: &TestApp, d: &Deliverer, now: chrono::DateTime<Utc>) -> usize {
     let mut attempted = 0;
     for _ in 0..50 {
         let r = d.run_once(&app.state, now).await.unwrap();
