@@ -521,26 +521,7 @@ pub async fn application_events(
 }
 
 pub(crate) fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
-    match req.headers().get(header::IF_MATCH) {
-        None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
-            .filter(|s| (1..=9).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|s| s.parse::<i32>().ok())
-            .map(Some)
-            // Not an ETag of ours at all: the header is malformed (a well-formed stale one is 412).
-            .ok_or_else(|| ApiError::Malformed {
-                detail: "If-Match must be the ETag of the application, such as \"7\"".into(),
-                errors: vec![FieldProblem::new(
-                    Location::Header,
-                    "/If-Match",
-                    "header.if_match",
-                    "an ETag such as \"7\"",
-                )],
-            }),
-    }
+    super::extract::if_match_version(req, "", "\"7\"")
 }
 
 async fn perform(

@@ -56,17 +56,23 @@ fn applies(status: &str, op: &Operation, path: &str) -> bool {
     }
 }
 
+/// The operations of a path item that the service declares.
+fn operations(item: &mut utoipa::openapi::path::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 impl Modify for StandardAnswers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let ops = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for op in ops.into_iter().flatten() {
+            for op in operations(item) {
                 for (status, description) in ANSWERS {
                     if !applies(status, op, path) || op.responses.responses.contains_key(*status) {
                         continue;
@@ -219,14 +225,7 @@ fn parameter_schema(path: &str, location: &str, name: &str) -> Option<Value> {
 
 fn describe_parameters(doc: &mut utoipa::openapi::OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for op in ops.into_iter().flatten() {
+        for op in operations(item) {
             for param in op.parameters.iter_mut().flatten() {
                 let location = match param.parameter_in {
                     ParameterIn::Query => "query",

@@ -149,6 +149,31 @@ pub fn next_cursor<T>(rows: &[T], more: bool, key: impl Fn(&T) -> &str) -> Optio
     }
 }
 
+/// The version an `If-Match` header names: `"7"` (or `W/"7"`) for an application, `"v3"` for a
+/// whitelist entry (`prefix` "v"). Absent is `None`; a value that is no ETag of ours is a malformed
+/// header (400); a well-formed but stale one is for the service to refuse (412).
+pub fn if_match_version(req: &HttpRequest, prefix: &str, example: &str) -> Result<Option<i32>, ApiError> {
+    let Some(v) = req.headers().get(actix_web::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|s| s.strip_prefix(prefix))
+        .filter(|s| (1..=9).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse::<i32>().ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::Malformed {
+            detail: format!("If-Match must be an ETag of this resource, such as {example}"),
+            errors: vec![FieldProblem::new(
+                Location::Header,
+                "/If-Match",
+                "header.if_match",
+                format!("an ETag such as {example}"),
+            )],
+        })
+}
+
 /// The largest page any list answers.
 pub const LIMIT_MAX: i64 = 200;
 

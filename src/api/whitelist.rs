@@ -554,29 +554,9 @@ fn etag(version: i32) -> String {
     format!("\"v{version}\"")
 }
 
-/// The entry version an `If-Match` names (`"v3"` → 3); a header that is no ETag of ours is 400.
+/// The entry version an `If-Match` names (`"v3"` → 3).
 fn entry_if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
-    match req.headers().get(header::IF_MATCH) {
-        None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
-            .and_then(|s| s.strip_prefix('v'))
-            .filter(|s| (1..=9).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|s| s.parse::<i32>().ok())
-            .map(Some)
-            // Not an ETag of ours at all: the header is malformed (a well-formed stale one is 412).
-            .ok_or_else(|| ApiError::Malformed {
-                detail: "If-Match must be the ETag of the entry, such as \"v3\"".into(),
-                errors: vec![FieldProblem::new(
-                    super::error::Location::Header,
-                    "/If-Match",
-                    "header.if_match",
-                    "an ETag such as \"v3\"",
-                )],
-            }),
-    }
+    super::extract::if_match_version(req, "v", "\"v3\"")
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
