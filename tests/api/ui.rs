@@ -1071,6 +1071,24 @@ async fn regulators_correct_accept_and_pause_in_the_browser(backend: Backend) {
     let a = await_case(&app, &reg, &id, "clock resumed", |a| open_step(a)["suspended"] == false).await;
     assert!(!open_step(&a)["suspensions"][0]["resumed_on"].is_null(), "{a}");
     shot(&c, backend, "case-clock-resumed").await;
+
+    // A refusal with its reasons, one per line, ends the case.
+    c.goto(&page).await.unwrap();
+    fill(
+        &c,
+        "form[data-action='decide-refuse'] textarea[name='reasons']",
+        "运输合同未盖章\n接收单位资质证明过期",
+    )
+    .await;
+    click_confirmed(&c, "form[data-action='decide-refuse'] button").await;
+    let a = await_case(&app, &reg, &id, "refused", |a| a["status"] == "refused").await;
+    let refusal = &a["decisions"].as_array().unwrap()[0];
+    assert_eq!(
+        (refusal["side"].as_str(), refusal["outcome"].as_str()),
+        (Some("source"), Some("refuse")),
+        "{a}"
+    );
+    assert_eq!(refusal["reasons"], json!(["运输合同未盖章", "接收单位资质证明过期"]));
 }
 both_backends!(
     regulators_correct_accept_and_pause_in_the_browser,
