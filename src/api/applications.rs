@@ -3,29 +3,30 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::body;
-use super::calendar::parse_date;
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
-use super::extract::{BodyReader, QueryParams};
-use crate::auth::principal::{Binding, Principal, Role};
-use crate::db::applications::{Act, AppFilter, Assessment, Carrier, FileOutcome, Filing, FilingItem, Method};
+use super::extract::QueryParams;
+use crate::auth::principal::Principal;
+use crate::db::applications::{Act, AppFilter};
 use crate::db::{self, to_db_time};
 use crate::domain::Invalid;
-use crate::domain::calendar::{WorkingDayCalendar, deadline_instant, shanghai_date};
-use crate::domain::catalogue::{Hazard, WasteCode};
-use crate::domain::quantity::{Quantity, grams_to_kg_string};
-use crate::domain::workflow::{Actor, Route, Side, Status, StepKind, step_due};
+use crate::domain::catalogue::WasteCode;
+use crate::domain::workflow::{Actor, Route, Side, Status};
 use crate::service::Ctx;
 use crate::service::applications::case::actor_for;
 pub use crate::service::applications::case::{
     ApplicationDto, ApprovalDto, CarrierDto, DecisionDto, ItemDto, StepDto, SuspensionDto, case_dto, load_dto,
     load_visible, regulator_side,
+};
+use crate::service::applications::filing;
+pub use crate::service::applications::filing::{
+    ApplicationInput, CheckResult, FilingCarrierInput, ItemCheck, ItemInput,
 };
 use crate::service::applications::queue::{self, QueueCursor};
 use crate::service::applications::workflow::{
@@ -35,157 +36,6 @@ use crate::state::AppState;
 
 pub(crate) fn etag(version: i32) -> String {
     format!("\"{version}\"")
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ItemInput {
-    /// NNN-NNN-NN, in the catalogue edition in force today.
-    pub waste_code: String,
-    pub waste_name: String,
-    /// 固态, 液态, 半固态, 气态 …
-    pub physical_form: String,
-    /// T, C, I, R, In.
-    pub hazards: Vec<String>,
-    pub packaging: String,
-    /// kg, a decimal string with at most 3 decimals.
-    pub quantity_kg: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct FilingCarrierInput {
-    pub name: String,
-    /// 道路运输经营许可证 number.
-    pub permit_number: String,
-    pub plate: Option<String>,
-}
-
-/// Body of a filing (and of the dry-run check).
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ApplicationInput {
-    pub operator_id: String,
-    /// utilise (利用), dispose (处置) or store (贮存).
-    pub method: String,
-    pub period_start: String,
-    pub period_end: String,
-    pub items: Vec<ItemInput>,
-    pub carriers: Vec<FilingCarrierInput>,
-}
-
-pub(crate) fn read_filing(
-    body: &Value,
-    enterprise_id: &str,
-    filed_by: &str,
-    key: Option<String>,
-    today: NaiveDate,
-) -> ApiResult<Filing> {
-    let mut r = BodyReader::new(body, "");
-    r.deny_unknown(&[
-        "operator_id",
-        "method",
-        "period_start",
-        "period_end",
-        "items",
-        "carriers",
-    ]);
-    let operator_id = r.text("operator_id", true, 64);
-    let method = r.parse("method", Method::parse);
-    let start = r.parse("period_start", parse_date);
-    let end = r.parse("period_end", parse_date);
-    if let (Some(s), Some(e)) = (start, end) {
-        if e < s {
-            r.problem("period_end", "application.period", "period_end is before period_start");
-        } else if e > s + chrono::Duration::days(366) {
-            r.problem(
-                "period_end",
-                "application.period_too_long",
-                "a requested period is at most one year",
-            );
-        }
-        if e < today {
-            r.problem(
-                "period_end",
-                "application.period_past",
-                "the requested period is already over",
-            );
-        }
-    }
-    let mut items = Vec::new();
-    if let Some(list) = r.array("items") {
-        if list.is_empty() || list.len() > 50 {
-            r.problem("items", "application.items", "1 to 50 items");
-        }
-        for (i, v) in list.iter().enumerate() {
-            let mut ir = BodyReader::new(v, &format!("/items/{i}"));
-            ir.deny_unknown(&[
-                "waste_code",
-                "waste_name",
-                "physical_form",
-                "hazards",
-                "packaging",
-                "quantity_kg",
-            ]);
-            let code = ir.parse("waste_code", WasteCode::parse);
-            let name = ir.text("waste_name", true, 200);
-            let form = ir.text("physical_form", true, 50);
-            let hazards = ir.parse_list("hazards", true, Hazard::parse);
-            if hazards.as_ref().is_some_and(Vec::is_empty) {
-                ir.problem("hazards", "application.hazards", "at least one hazard characteristic");
-            }
-            let packaging = ir.text("packaging", true, 100);
-            let quantity = ir.parse("quantity_kg", Quantity::parse_kg);
-            let item = (|| {
-                Some(FilingItem {
-                    code: code?,
-                    name: name?,
-                    physical_form: form?,
-                    hazards: hazards?.iter().map(|h| h.as_str()).collect::<Vec<_>>().join("/"),
-                    packaging: packaging?,
-                    quantity: quantity?,
-                })
-            })();
-            r.absorb(ir);
-            if let Some(item) = item {
-                items.push(item);
-            }
-        }
-    }
-    let mut carriers = Vec::new();
-    if let Some(list) = r.array("carriers") {
-        if list.is_empty() {
-            r.problem("carriers", "application.carriers", "at least one carrier");
-        }
-        for (i, v) in list.iter().enumerate() {
-            let mut cr = BodyReader::new(v, &format!("/carriers/{i}"));
-            cr.deny_unknown(&["name", "permit_number", "plate"]);
-            let name = cr.text("name", true, 200);
-            let permit = cr.text("permit_number", true, 64);
-            let plate = cr.text("plate", false, 20);
-            r.absorb(cr);
-            if let (Some(name), Some(permit_number)) = (name, permit) {
-                carriers.push(Carrier {
-                    name,
-                    permit_number,
-                    plate,
-                });
-            }
-        }
-    }
-    let hash = request_hash(body);
-    let filing = (|| {
-        Some(Filing {
-            enterprise_id: enterprise_id.to_string(),
-            operator_id: operator_id?,
-            method: method?,
-            period_start: start?,
-            period_end: end?,
-            carriers,
-            items,
-            idempotency_key: key,
-            request_hash: hash,
-            filed_by: filed_by.to_string(),
-        })
-    })();
-    r.into_result(filing)
 }
 
 /// The fingerprint of a create request, kept with its `Idempotency-Key` so a reused key with a
@@ -216,19 +66,6 @@ pub(crate) fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
     }
 }
 
-fn enterprise_of(who: &Principal) -> ApiResult<String> {
-    match (&who.role, &who.binding) {
-        (Role::Enterprise, Binding::Enterprise(id)) => Ok(id.clone()),
-        _ => Err(ApiError::Forbidden(
-            "only a producer enterprise files transfer applications".into(),
-        )),
-    }
-}
-
-fn refusals(list: Vec<(String, Invalid)>) -> ApiError {
-    ApiError::Validation(list.into_iter().map(|(p, i)| FieldProblem::body(p, &i)).collect())
-}
-
 /// File a transfer application (enterprise user or API client).
 ///
 /// Routed to the whitelist when every item matches a confirmed entry with quota left (the
@@ -253,106 +90,15 @@ pub async fn file_application(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let enterprise_id = enterprise_of(&who)?;
     let key = idempotency_key(&req)?;
-    let now = Utc::now();
-    let filing = read_filing(&body, &enterprise_id, &who.name, key, shanghai_date(now))?;
-    let cal = state.calendar().await?;
-    let close = state.config.office_close;
-    let (outcome, dto) = state
-        .db
-        .run(move |conn| {
-            let (outcome, _) = db::applications::file(conn, &cal, close, &filing, now)?;
-            let dto = match &outcome {
-                FileOutcome::Filed(app) | FileOutcome::Replayed(app) => Some(load_dto(conn, &cal, app.clone(), now)?),
-                _ => None,
-            };
-            Ok((outcome, dto))
-        })
-        .await?;
-    match (outcome, dto) {
-        (FileOutcome::Filed(app), Some(dto)) => {
-            tracing::info!(application = %app.id, route = %app.route, "application filed");
-            Ok(HttpResponse::Created()
-                .insert_header((header::ETAG, etag(app.version)))
-                .json(dto))
-        }
-        (FileOutcome::Replayed(app), Some(dto)) => Ok(HttpResponse::Created()
-            .insert_header((header::ETAG, etag(app.version)))
-            .insert_header(("Idempotent-Replayed", "true"))
-            .json(dto)),
-        (FileOutcome::KeyReused, _) => Err(ApiError::Validation(vec![FieldProblem::new(
-            Location::Header,
-            "/Idempotency-Key",
-            "idempotency.key_reused",
-            "this Idempotency-Key was used for a different request",
-        )])),
-        (FileOutcome::Refused(list), _) => Err(refusals(list)),
-        _ => Err(ApiError::internal(anyhow::anyhow!("filing returned no application"))),
+    let input = body::read::<ApplicationInput>(&body)?;
+    let filed = filing::file(&state, &Ctx::new(who), input, key, request_hash(&body)).await?;
+    let mut answer = HttpResponse::Created();
+    answer.insert_header((header::ETAG, etag(filed.version)));
+    if filed.replayed {
+        answer.insert_header(("Idempotent-Replayed", "true"));
     }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ItemCheck {
-    pub line: usize,
-    pub entry_id: Option<String>,
-    pub entry_version: Option<i32>,
-    /// Quota left on the entry after this item (and earlier items on the same entry), kg.
-    pub remaining_after_kg: Option<String>,
-    pub reasons: Vec<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CheckResult {
-    /// Would the filing be accepted at all (no refusal)?
-    pub acceptable: bool,
-    pub route: String,
-    /// Every reason it is not on the whitelist route.
-    pub reasons: Vec<String>,
-    /// Every reason it would be refused outright.
-    pub refusals: Vec<FieldProblem>,
-    pub receiving_consent: String,
-    pub items: Vec<ItemCheck>,
-    /// If filed now: acceptance due (5 working days from today).
-    pub acceptance_due_at: String,
-    /// If accepted today: the decision due (whitelist 5 WD; standard: the source review, 5 WD).
-    pub decision_due_at: String,
-    pub provisional: bool,
-}
-
-fn check_result(a: Assessment, cal: &WorkingDayCalendar, close: chrono::NaiveTime, today: NaiveDate) -> CheckResult {
-    let acc = step_due(cal, StepKind::Acceptance, today, &[], today);
-    let kind = if a.route == Route::Whitelist {
-        StepKind::WhitelistDecision
-    } else {
-        StepKind::SourceReview
-    };
-    let dec = step_due(cal, kind, today, &[], today);
-    CheckResult {
-        acceptable: a.refusals.is_empty(),
-        route: a.route.as_str().to_string(),
-        reasons: a.reasons,
-        refusals: a
-            .refusals
-            .iter()
-            .map(|(p, i)| FieldProblem::body(p.clone(), i))
-            .collect(),
-        receiving_consent: a.receiving_consent,
-        items: a
-            .items
-            .into_iter()
-            .map(|m| ItemCheck {
-                line: m.line,
-                entry_id: m.entry.as_ref().map(|e| e.id.clone()),
-                entry_version: m.entry.as_ref().map(|e| e.version),
-                remaining_after_kg: m.remaining_after_g.map(grams_to_kg_string),
-                reasons: m.reasons,
-            })
-            .collect(),
-        acceptance_due_at: deadline_instant(acc.date, close).to_rfc3339(),
-        decision_due_at: deadline_instant(dec.date, close).to_rfc3339(),
-        provisional: acc.provisional || dec.provisional,
-    }
+    Ok(answer.json(filed.application))
 }
 
 /// Dry run of a filing: the route and why, the matched entries with the quota left, the
@@ -369,17 +115,8 @@ pub async fn check_application(
     who: Principal,
     body: web::Json<Value>,
 ) -> ApiResult<web::Json<CheckResult>> {
-    let enterprise_id = enterprise_of(&who)?;
-    let now = Utc::now();
-    let today = shanghai_date(now);
-    let filing = read_filing(&body, &enterprise_id, &who.name, None, today)?;
-    let cal = state.calendar().await?;
-    let close = state.config.office_close;
-    let a = state
-        .db
-        .run(move |conn| db::applications::assess(conn, &filing, today))
-        .await?;
-    Ok(web::Json(check_result(a, &cal, close, today)))
+    let input = body::read::<ApplicationInput>(&body)?;
+    Ok(web::Json(filing::check(&state, &Ctx::new(who), input).await?))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

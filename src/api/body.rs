@@ -9,9 +9,10 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use utoipa::PartialSchema;
-use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
+use validator::Validate;
 
 use super::error::{ApiError, FieldProblem, Location};
+use crate::service::commands::validation_problems;
 
 /// Reads `value` as a `T`, or answers 422 with every problem found.
 pub fn parse<T: DeserializeOwned + Validate + PartialSchema>(value: &Value) -> Result<T, ApiError> {
@@ -22,37 +23,25 @@ pub fn parse<T: DeserializeOwned + Validate + PartialSchema>(value: &Value) -> R
     if !shape.is_empty() {
         return Err(ApiError::Validation(shape));
     }
-    let parsed: T = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
-        let mut pointer = pointer_of(e.path());
-        let message = e.inner().to_string();
-        let code = if let Some(field) = message
-            .strip_prefix("missing field `")
-            .and_then(|m| m.split('`').next())
-        {
-            pointer = format!("{pointer}/{field}");
-            "body.required"
-        } else if message.starts_with("unknown field") {
-            "body.unknown_field"
-        } else if message.starts_with("unknown variant") {
-            "body.enum"
-        } else {
-            "body.type"
-        };
-        // serde's text names Rust types now and then; keep the part a client can act on.
-        let message = message
-            .split(", expected")
-            .next()
-            .unwrap_or(&message)
-            .replace('`', "\"");
-        problem(&pointer, code, message)
-    })?;
-    parsed.validate().map_err(|errors| {
-        let mut problems = Vec::new();
-        collect(&errors, String::new(), &mut problems);
-        problems.sort_by(|a, b| a.pointer.cmp(&b.pointer));
-        ApiError::Validation(problems)
-    })?;
+    let parsed: T = deserialize(value)?;
+    parsed
+        .validate()
+        .map_err(|errors| ApiError::Validation(validation_problems(&errors)))?;
     Ok(parsed)
+}
+
+/// Reads `value` as a `T` as far as its shape goes (the top-level check, then serde), leaving
+/// the content to the use case, which validates its command itself with every problem at once,
+/// its cross-field rules included.
+pub fn read<T: DeserializeOwned + PartialSchema>(value: &Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(problem("", "body.not_object", "the body must be a JSON object"));
+    }
+    let shape = shape_problems(value, &serde_json::to_value(T::schema()).unwrap_or_default());
+    if !shape.is_empty() {
+        return Err(ApiError::Validation(shape));
+    }
+    deserialize(value)
 }
 
 /// Every problem of shape at the top of the body, read from the type's own published schema:
@@ -119,6 +108,33 @@ fn shape_problems(value: &Value, schema: &Value) -> Vec<FieldProblem> {
     out
 }
 
+fn deserialize<T: DeserializeOwned>(value: &Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        let mut pointer = pointer_of(e.path());
+        let message = e.inner().to_string();
+        let code = if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            pointer = format!("{pointer}/{field}");
+            "body.required"
+        } else if message.starts_with("unknown field") {
+            "body.unknown_field"
+        } else if message.starts_with("unknown variant") {
+            "body.enum"
+        } else {
+            "body.type"
+        };
+        // serde's text names Rust types now and then; keep the part a client can act on.
+        let message = message
+            .split(", expected")
+            .next()
+            .unwrap_or(&message)
+            .replace('`', "\"");
+        problem(&pointer, code, message)
+    })
+}
+
 fn problem(pointer: &str, code: &str, message: impl Into<String>) -> ApiError {
     ApiError::Validation(vec![FieldProblem::new(Location::Body, pointer, code, message)])
 }
@@ -132,44 +148,6 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
             Segment::Enum { .. } | Segment::Unknown => None,
         })
         .fold(String::new(), |acc, s| format!("{acc}/{s}"))
-}
-
-fn collect(errors: &ValidationErrors, at: String, out: &mut Vec<FieldProblem>) {
-    for (field, kind) in errors.errors() {
-        let here = format!("{at}/{field}");
-        match kind {
-            ValidationErrorsKind::Field(list) => {
-                for e in list {
-                    out.push(field_problem(&here, e));
-                }
-            }
-            ValidationErrorsKind::Struct(inner) => collect(inner, here, out),
-            ValidationErrorsKind::List(items) => {
-                for (i, inner) in items {
-                    collect(inner, format!("{here}/{i}"), out);
-                }
-            }
-        }
-    }
-}
-
-fn field_problem(pointer: &str, e: &ValidationError) -> FieldProblem {
-    let message = e.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| {
-        let bound = |k: &str| e.params.get(k).map(|v| v.to_string());
-        match (e.code.as_ref(), bound("min"), bound("max")) {
-            ("length", Some(min), Some(max)) => format!("must have {min} to {max} characters or entries"),
-            ("length", None, Some(max)) => format!("must have at most {max} characters or entries"),
-            ("length", Some(min), None) => format!("must have at least {min} characters or entries"),
-            ("range", Some(min), Some(max)) => format!("must be from {min} to {max}"),
-            (code, _, _) => format!("is not valid ({code})"),
-        }
-    });
-    let code = if e.code.contains('.') {
-        e.code.to_string()
-    } else {
-        format!("body.{}", e.code)
-    };
-    FieldProblem::new(Location::Body, pointer, code, message)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The working-day calendar: deadline arithmetic and the admin import of a year's notice.
 
 use actix_web::{HttpRequest, get, put, web};
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -16,12 +16,7 @@ use crate::domain::Invalid;
 use crate::domain::calendar::{CalendarDay, DayKind, YearCalendar, deadline_instant, shanghai_date};
 use crate::state::AppState;
 
-pub fn parse_date(s: &str) -> Result<NaiveDate, Invalid> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .filter(|d| (2000..=2100).contains(&d.year()) && s.len() == 10)
-        .ok_or_else(|| Invalid::new("date.format", "must be a date YYYY-MM-DD between 2000 and 2100"))
-}
+pub use crate::domain::calendar::parse_date;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WorkingDaysDto {

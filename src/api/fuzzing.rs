@@ -11,7 +11,9 @@ use super::{applications, import};
 pub fn filing_body(data: &[u8]) {
     if let Ok(v) = serde_json::from_slice::<Value>(data) {
         let today = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap_or_default();
-        let _ = applications::read_filing(&v, "enterprise", "fuzz", None, today);
+        if let Ok(input) = super::body::read::<applications::ApplicationInput>(&v) {
+            let _ = input.problems(today);
+        }
     }
 }
 

@@ -249,6 +249,18 @@ pub fn deadline_instant(date: NaiveDate, office_close: NaiveTime) -> DateTime<Ut
         .unwrap_or_else(|| Utc.from_utc_datetime(&(local - Duration::hours(8))))
 }
 
+/// A date as clients write it: `YYYY-MM-DD`, years 2000 to 2100.
+pub fn parse_date(s: &str) -> Result<NaiveDate, Invalid> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|d| (2000..=2100).contains(&d.year()) && s.len() == 10)
+        .ok_or_else(|| Invalid::new("date.format", "must be a date YYYY-MM-DD between 2000 and 2100"))
+}
+
+/// [`parse_date`] as a regular expression for the published contract, beside `format: date`
+/// (which rules out 2026-02-30). A test holds the two together.
+pub const DATE_PATTERN: &str = "^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+
 /// Today's date in Asia/Shanghai for a UTC instant.
 pub fn shanghai_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&Shanghai).date_naive()

@@ -68,6 +68,11 @@ impl Quantity {
 /// together.
 pub const KG_OR_ZERO_PATTERN: &str = r"^0*([0-9]{1,9}(\.[0-9]{1,3})?|1000000000(\.0{1,3})?)$";
 
+/// [`Quantity::parse_kg`] as a regular expression: like [`KG_OR_ZERO_PATTERN`] but above zero
+/// (at least one gram).
+pub const KG_PATTERN: &str =
+    r"^0*([1-9][0-9]{0,8}(\.[0-9]{1,3})?|0\.([1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9])|1000000000(\.0{1,3})?)$";
+
 /// Parses the unsigned kg grammar into grams; too many grams saturate to `too_large`.
 fn parse_unsigned_grams(s: &str) -> Result<i64, Invalid> {
     let (int_part, frac_part) = match s.split_once('.') {

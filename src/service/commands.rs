@@ -5,10 +5,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
-use validator::{Validate, ValidationError};
+use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
 
+use crate::domain::calendar::{DATE_PATTERN, parse_date};
 use crate::domain::error::{text, text_pattern};
-use crate::service::error::validation_error;
+use crate::service::error::{FieldProblem, Location, validation_error};
 
 /// The schema of a text of at most `MAX` characters (`domain::error::text`).
 pub fn text_schema<const MAX: usize>() -> Schema {
@@ -39,6 +40,32 @@ pub fn nullable_text_schema<const MAX: usize>() -> Schema {
 pub fn texts_schema<const MAX: usize, const MIN: usize>() -> Schema {
     let items = ArrayBuilder::new().items(RefOr::T(text_schema::<MAX>()));
     if MIN > 0 { items.min_items(Some(MIN)) } else { items }.into()
+}
+
+/// The schema of a date as [`parse_date`] reads it.
+pub fn date_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Date,
+        )))
+        .pattern(Some(DATE_PATTERN))
+        .description(Some("a date YYYY-MM-DD, years 2000 to 2100"))
+        .into()
+}
+
+/// `validator`'s check of such a date.
+pub fn valid_date(s: &str) -> Result<(), ValidationError> {
+    parse_date(s).map(|_| ()).map_err(validation_error)
+}
+
+/// A string that is one of `values`.
+pub fn enum_schema(values: &[&str], description: &str) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .description(Some(description))
+        .into()
 }
 
 /// `validator`'s check of such a text.
@@ -91,4 +118,50 @@ impl ReasonInput {
     pub fn text(&self) -> String {
         self.reason.trim().to_string()
     }
+}
+
+/// `validator`'s findings as the problem list, each with its JSON pointer, in pointer order.
+pub fn validation_problems(errors: &ValidationErrors) -> Vec<FieldProblem> {
+    let mut problems = Vec::new();
+    collect(errors, String::new(), &mut problems);
+    problems.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+    problems
+}
+
+fn collect(errors: &ValidationErrors, at: String, out: &mut Vec<FieldProblem>) {
+    for (field, kind) in errors.errors() {
+        let here = format!("{at}/{field}");
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for e in list {
+                    out.push(field_problem(&here, e));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => collect(inner, here, out),
+            ValidationErrorsKind::List(items) => {
+                for (i, inner) in items {
+                    collect(inner, format!("{here}/{i}"), out);
+                }
+            }
+        }
+    }
+}
+
+fn field_problem(pointer: &str, e: &ValidationError) -> FieldProblem {
+    let message = e.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| {
+        let bound = |k: &str| e.params.get(k).map(|v| v.to_string());
+        match (e.code.as_ref(), bound("min"), bound("max")) {
+            ("length", Some(min), Some(max)) => format!("must have {min} to {max} characters or entries"),
+            ("length", None, Some(max)) => format!("must have at most {max} characters or entries"),
+            ("length", Some(min), None) => format!("must have at least {min} characters or entries"),
+            ("range", Some(min), Some(max)) => format!("must be from {min} to {max}"),
+            (code, _, _) => format!("is not valid ({code})"),
+        }
+    });
+    let code = if e.code.contains('.') {
+        e.code.to_string()
+    } else {
+        format!("body.{}", e.code)
+    };
+    FieldProblem::new(Location::Body, pointer, code, message)
 }

@@ -101,6 +101,29 @@ fn published_patterns_agree_with_the_parsers() {
         assert!(!category.is_match(s) && WasteCategory::parse(s).is_err(), "{s}");
         assert!(!code.is_match(s) && WasteCode::parse(s).is_err(), "{s}");
     }
+    let date = regex_lite::Regex::new(hwtransfer::domain::calendar::DATE_PATTERN).unwrap();
+    for s in [
+        "2026-12-02",
+        "2000-01-01",
+        "2100-12-31",
+        "1999-12-31",
+        "2101-01-01",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-1-01",
+        "2026-01-32",
+        "2026-01-00",
+        "26-01-01",
+        " 2026-01-01",
+        "2026-01-01T00:00:00",
+    ] {
+        // format: date rules out impossible days (2026-02-30), which the pattern lets through.
+        assert_eq!(
+            date.is_match(s),
+            hwtransfer::domain::calendar::parse_date(s).is_ok(),
+            "{s}"
+        );
+    }
     let queue = regex_lite::Regex::new(QUEUE_CURSOR_PATTERN).unwrap();
     for s in [
         "-~a",
@@ -176,5 +199,36 @@ fn the_quantity_pattern_is_the_quantity_rule() {
         "00000000001000000000",
     ] {
         assert_eq!(re.is_match(s), Quantity::parse_kg_or_zero(s).is_ok(), "{s:?}");
+    }
+    let positive = regex_lite::Regex::new(hwtransfer::domain::quantity::KG_PATTERN).unwrap();
+    for s in [
+        "0",
+        "0.0",
+        "000",
+        "0.000",
+        "0.001",
+        "0.01",
+        "0.010",
+        "0.1",
+        "0.5",
+        "00.5",
+        "1",
+        "12.5",
+        "007.1",
+        "999999999.999",
+        "1000000000",
+        "1000000000.000",
+        "1000000000.001",
+        "1000000001",
+        "",
+        ".5",
+        "5.",
+        "-1",
+        "1e3",
+        " 1",
+        "0.0001",
+        "0.00",
+    ] {
+        assert_eq!(positive.is_match(s), Quantity::parse_kg(s).is_ok(), "{s:?}");
     }
 }

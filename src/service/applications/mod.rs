@@ -2,5 +2,6 @@
 //! move here next).
 
 pub mod case;
+pub mod filing;
 pub mod queue;
 pub mod workflow;
