@@ -3,7 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -91,7 +91,7 @@ pub async fn file_application(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&req)?;
-    let input = body::read::<ApplicationInput>(&body)?;
+    let input = body::read(&body, ApplicationInput::problems_today)?;
     let filed = filing::file(&state, &Ctx::new(who), input, key, request_hash(&body)).await?;
     let mut answer = HttpResponse::Created();
     answer.insert_header((header::ETAG, etag(filed.version)));
@@ -115,7 +115,7 @@ pub async fn check_application(
     who: Principal,
     body: web::Json<Value>,
 ) -> ApiResult<web::Json<CheckResult>> {
-    let input = body::read::<ApplicationInput>(&body)?;
+    let input = body::read(&body, ApplicationInput::problems_today)?;
     Ok(web::Json(filing::check(&state, &Ctx::new(who), input).await?))
 }
 
@@ -125,11 +125,7 @@ pub struct ApplicationPage {
     pub next_cursor: Option<String>,
 }
 
-pub(crate) fn parse_instant(s: &str) -> Result<DateTime<Utc>, Invalid> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| Invalid::new("query.instant", "must be an RFC 3339 instant"))
-}
+pub(crate) use crate::domain::calendar::parse_instant;
 
 /// The queue: applications in the caller's scope sorted by the open step's due instant.
 ///

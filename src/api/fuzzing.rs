@@ -11,7 +11,7 @@ use super::{applications, import};
 pub fn filing_body(data: &[u8]) {
     if let Ok(v) = serde_json::from_slice::<Value>(data) {
         let today = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap_or_default();
-        if let Ok(input) = super::body::read::<applications::ApplicationInput>(&v) {
+        if let Ok(input) = super::body::read(&v, |i: &applications::ApplicationInput| i.problems(today)) {
             let _ = input.problems(today);
         }
     }

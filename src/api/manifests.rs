@@ -8,21 +8,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::applications::{etag, idempotency_key, if_match, load_visible, parse_instant, request_hash};
+use super::applications::{etag, idempotency_key, if_match, request_hash};
 use super::body;
-use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
-use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
+use super::error::{ApiError, ApiResult, FieldProblem, Problem};
+use super::extract::{QueryParams, cut_page, next_cursor};
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::auth::{Decision, Guarded, authorize};
 use crate::db::manifests::{
-    CreateOutcome, ManifestAct, ManifestContext, ManifestFilter, ManifestItemRow, ManifestRefusal, ManifestRow,
-    NewManifest, Transport,
+    ManifestAct, ManifestContext, ManifestFilter, ManifestItemRow, ManifestRefusal, ManifestRow,
 };
 use crate::db::{self, from_db_time};
 use crate::domain::Invalid;
 use crate::domain::quantity::KG_OR_ZERO_PATTERN;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
 use crate::service::commands::{nullable_text_schema, text_schema, valid_text};
+pub use crate::service::manifests::{ManifestInput, ManifestItemInput, ShipmentCarrierInput};
+use crate::service::{Ctx, manifests};
 use crate::state::AppState;
 use validator::Validate;
 
@@ -142,131 +143,6 @@ fn to_dto(m: ManifestRow, items: Vec<ManifestItemRow>) -> ManifestDto {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ManifestItemInput {
-    /// The approved line of the application.
-    pub line: i32,
-    pub quantity_kg: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ShipmentCarrierInput {
-    pub name: String,
-    pub permit_number: String,
-    /// e.g. 渝A12345.
-    pub vehicle_plate: String,
-    pub driver_name: String,
-}
-
-/// Body of a new manifest.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ManifestInput {
-    /// The approved application the trip draws on.
-    pub application_id: String,
-    pub items: Vec<ManifestItemInput>,
-    pub carrier: ShipmentCarrierInput,
-    pub route_from: String,
-    pub route_to: String,
-    /// Planned departure, RFC 3339.
-    pub departure_at: String,
-}
-
-/// A Chinese vehicle plate: a province character, a letter, then 5 (or 6 for new-energy)
-/// letters and digits; trailers end in 挂.
-fn parse_plate(s: &str) -> Result<String, Invalid> {
-    let s = s.trim();
-    let chars: Vec<char> = s.chars().collect();
-    let ok = (7..=8).contains(&chars.len())
-        && !chars[0].is_ascii()
-        && chars[1].is_ascii_uppercase()
-        && chars[2..]
-            .iter()
-            .enumerate()
-            .all(|(i, c)| c.is_ascii_uppercase() || c.is_ascii_digit() || (i == chars.len() - 3 && *c == '挂'));
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(Invalid::new(
-            "manifest.vehicle_plate",
-            "a vehicle plate such as 渝A12345 (province character, letter, 5 or 6 letters and digits)",
-        ))
-    }
-}
-
-fn read_manifest(body: &Value, enterprise_id: &str, created_by: &str, key: Option<String>) -> ApiResult<NewManifest> {
-    let mut r = BodyReader::new(body, "");
-    r.deny_unknown(&[
-        "application_id",
-        "items",
-        "carrier",
-        "route_from",
-        "route_to",
-        "departure_at",
-    ]);
-    let application_id = r.text("application_id", true, 64);
-    let mut items = Vec::new();
-    if let Some(list) = r.array("items") {
-        if list.is_empty() || list.len() > 50 {
-            r.problem("items", "manifest.items", "1 to 50 items");
-        }
-        for (i, v) in list.iter().enumerate() {
-            let mut ir = BodyReader::new(v, &format!("/items/{i}"));
-            ir.deny_unknown(&["line", "quantity_kg"]);
-            let line = match ir.get("line").map(|v| v.as_i64()) {
-                Some(Some(n)) if (0..=i64::from(i32::MAX)).contains(&n) => Some(n as i32),
-                Some(_) => {
-                    ir.problem("line", "manifest.line", "a line number of the approved application");
-                    None
-                }
-                None => {
-                    ir.problem("line", "body.required", "this field is required");
-                    None
-                }
-            };
-            let quantity = ir.parse("quantity_kg", Quantity::parse_kg);
-            r.absorb(ir);
-            if let (Some(l), Some(q)) = (line, quantity) {
-                items.push((l, q.grams()));
-            }
-        }
-    }
-    let carrier = r.nested("carrier", true).map(|mut cr| {
-        cr.deny_unknown(&["name", "permit_number", "vehicle_plate", "driver_name"]);
-        let c = (
-            cr.text("name", true, 200),
-            cr.text("permit_number", true, 64),
-            cr.parse("vehicle_plate", parse_plate),
-            cr.text("driver_name", true, 100),
-        );
-        r.absorb(cr);
-        c
-    });
-    let route_from = r.text("route_from", true, 200);
-    let route_to = r.text("route_to", true, 200);
-    let departure = r.parse("departure_at", parse_instant);
-    let manifest = (|| {
-        let (name, permit, plate, driver) = carrier?;
-        Some(NewManifest {
-            application_id: application_id?,
-            enterprise_id: enterprise_id.to_string(),
-            items,
-            transport: Transport {
-                carrier_name: name?,
-                carrier_permit: permit?,
-                vehicle_plate: plate?,
-                driver_name: driver?,
-                route_from: route_from?,
-                route_to: route_to?,
-                departure_at: departure?,
-            },
-            idempotency_key: key,
-            request_hash: request_hash(body),
-            created_by: created_by.to_string(),
-        })
-    })();
-    r.into_result(manifest)
-}
-
 fn problems(list: Vec<(String, Invalid)>) -> ApiError {
     ApiError::Validation(list.into_iter().map(|(p, i)| FieldProblem::body(p, &i)).collect())
 }
@@ -295,49 +171,15 @@ pub async fn create_manifest(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let enterprise_id = match (&who.role, &who.binding) {
-        (Role::Enterprise, Binding::Enterprise(id)) => id.clone(),
-        _ => {
-            return Err(ApiError::Forbidden(
-                "only the producer enterprise creates manifests".into(),
-            ));
-        }
-    };
     let key = idempotency_key(&req)?;
-    let new = read_manifest(&body, &enterprise_id, &who.name, key)?;
-    // Another party's application answers 404, like any object the caller may not see.
-    load_visible(&state, &who, new.application_id.clone()).await?;
-    let now = Utc::now();
-    let (outcome, items) = state
-        .db
-        .run(move |conn| {
-            let outcome = db::manifests::create(conn, &new, now)?;
-            let items = match &outcome {
-                CreateOutcome::Created(m) | CreateOutcome::Replayed(m) => db::manifests::items_of(conn, &m.id)?,
-                _ => Vec::new(),
-            };
-            Ok((outcome, items))
-        })
-        .await?;
-    match outcome {
-        CreateOutcome::Created(m) => {
-            tracing::info!(manifest = %m.number, application = %m.application_id, "manifest created");
-            Ok(HttpResponse::Created()
-                .insert_header((header::ETAG, etag(m.version)))
-                .json(to_dto(m, items)))
-        }
-        CreateOutcome::Replayed(m) => Ok(HttpResponse::Created()
-            .insert_header((header::ETAG, etag(m.version)))
-            .insert_header(("Idempotent-Replayed", "true"))
-            .json(to_dto(m, items))),
-        CreateOutcome::KeyReused => Err(ApiError::Validation(vec![FieldProblem::new(
-            Location::Header,
-            "/Idempotency-Key",
-            "idempotency.key_reused",
-            "this Idempotency-Key was used for a different request",
-        )])),
-        CreateOutcome::Refused(list) => Err(problems(list)),
+    let input = body::read(&body, ManifestInput::problems)?;
+    let created = manifests::create(&state, &Ctx::new(who), input, key, request_hash(&body)).await?;
+    let mut answer = HttpResponse::Created();
+    answer.insert_header((header::ETAG, etag(created.manifest.version)));
+    if created.replayed {
+        answer.insert_header(("Idempotent-Replayed", "true"));
     }
+    Ok(answer.json(to_dto(created.manifest, created.items)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

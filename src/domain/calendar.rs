@@ -261,6 +261,13 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, Invalid> {
 /// (which rules out 2026-02-30). A test holds the two together.
 pub const DATE_PATTERN: &str = "^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
 
+/// An instant as clients write it: RFC 3339 (`format: date-time`).
+pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, Invalid> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| Invalid::new("query.instant", "must be an RFC 3339 instant"))
+}
+
 /// Today's date in Asia/Shanghai for a UTC instant.
 pub fn shanghai_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&Shanghai).date_naive()

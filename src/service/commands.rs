@@ -59,6 +59,24 @@ pub fn valid_date(s: &str) -> Result<(), ValidationError> {
     parse_date(s).map(|_| ()).map_err(validation_error)
 }
 
+/// The schema of an instant as [`parse_instant`](crate::domain::calendar::parse_instant) reads it.
+pub fn instant_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::DateTime,
+        )))
+        .description(Some("an instant, RFC 3339"))
+        .into()
+}
+
+/// `validator`'s check of such an instant.
+pub fn valid_instant(s: &str) -> Result<(), ValidationError> {
+    crate::domain::calendar::parse_instant(s)
+        .map(|_| ())
+        .map_err(validation_error)
+}
+
 /// A string that is one of `values`.
 pub fn enum_schema(values: &[&str], description: &str) -> Schema {
     ObjectBuilder::new()

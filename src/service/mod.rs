@@ -6,6 +6,7 @@
 pub mod applications;
 pub mod commands;
 pub mod error;
+pub mod manifests;
 pub mod sessions;
 pub mod whitelist;
 

@@ -124,6 +124,25 @@ fn published_patterns_agree_with_the_parsers() {
             "{s}"
         );
     }
+    use hwtransfer::service::manifests::{PLATE_PATTERN, parse_plate};
+    let plate = regex_lite::Regex::new(PLATE_PATTERN).unwrap();
+    for s in [
+        "渝A12345",
+        "川AD12345",
+        "渝A1234挂",
+        "渝A12345挂",
+        "渝a12345",
+        "渝A1234",
+        "渝A123456789",
+        "AA12345",
+        " 渝A12345",
+        "渝A12挂45",
+        "渝A12345 ",
+        "渝-12345",
+        "渝AB1234挂",
+    ] {
+        assert_eq!(plate.is_match(s), parse_plate(s).is_ok(), "{s}");
+    }
     let queue = regex_lite::Regex::new(QUEUE_CURSOR_PATTERN).unwrap();
     for s in [
         "-~a",

@@ -198,6 +198,11 @@ impl ApplicationInput {
         problems
     }
 
+    /// [`ApplicationInput::problems`] as of today in Asia/Shanghai.
+    pub fn problems_today(&self) -> Vec<FieldProblem> {
+        self.problems(shanghai_date(chrono::Utc::now()))
+    }
+
     /// The filing the database takes, once [`ApplicationInput::problems`] found nothing.
     fn into_filing(
         self,

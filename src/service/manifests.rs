@@ -1,0 +1,220 @@
+//! Shipment manifests (电子转移联单): the command a producer sends to create one, its checks, and
+//! the use case. (Dispatch, receipt and cancellation move here next.)
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use validator::{Validate, ValidationError};
+
+use crate::auth::principal::{Binding, Role};
+use crate::db::{
+    self,
+    manifests::{CreateOutcome, ManifestItemRow, ManifestRow, NewManifest, Transport},
+};
+use crate::domain::Invalid;
+use crate::domain::calendar::parse_instant;
+use crate::domain::quantity::Quantity;
+use crate::service::applications::case::load_visible;
+use crate::service::applications::filing::kg_schema;
+use crate::service::commands::{instant_schema, text_schema, valid_instant, valid_text, validation_problems};
+use crate::service::error::{FieldProblem, Location, validation_error};
+use crate::service::{Ctx, Error, Result};
+use crate::state::AppState;
+
+/// One line of a trip: an approved line of the application and the quantity on this vehicle.
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestItemInput {
+    /// The approved line of the application.
+    #[serde(deserialize_with = "crate::service::commands::whole_number")]
+    #[validate(range(min = 0))]
+    #[schema(minimum = 0, maximum = 2147483647)]
+    pub line: i32,
+    /// kg above zero, at most 3 decimals.
+    #[validate(custom(function = "valid_kg"))]
+    #[schema(schema_with = kg_schema)]
+    pub quantity_kg: String,
+}
+
+/// The carrier of this trip (the filing names the carriers in general).
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentCarrierInput {
+    #[validate(custom(function = "valid_text::<200>"))]
+    #[schema(schema_with = text_schema::<200>)]
+    pub name: String,
+    /// 道路运输经营许可证 number.
+    #[validate(custom(function = "valid_text::<64>"))]
+    #[schema(schema_with = text_schema::<64>)]
+    pub permit_number: String,
+    /// e.g. 渝A12345.
+    #[validate(custom(function = "valid_plate"))]
+    #[schema(schema_with = plate_schema)]
+    pub vehicle_plate: String,
+    #[validate(custom(function = "valid_text::<100>"))]
+    #[schema(schema_with = text_schema::<100>)]
+    pub driver_name: String,
+}
+
+/// Body of a new manifest.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestInput {
+    /// The approved application the trip draws on.
+    #[validate(custom(function = "valid_text::<64>"))]
+    #[schema(schema_with = text_schema::<64>)]
+    pub application_id: String,
+    #[validate(length(min = 1, max = 50), nested)]
+    #[schema(min_items = 1, max_items = 50)]
+    pub items: Vec<ManifestItemInput>,
+    #[validate(nested)]
+    pub carrier: ShipmentCarrierInput,
+    #[validate(custom(function = "valid_text::<200>"))]
+    #[schema(schema_with = text_schema::<200>)]
+    pub route_from: String,
+    #[validate(custom(function = "valid_text::<200>"))]
+    #[schema(schema_with = text_schema::<200>)]
+    pub route_to: String,
+    /// Planned departure.
+    #[validate(custom(function = "valid_instant"))]
+    #[schema(schema_with = instant_schema)]
+    pub departure_at: String,
+}
+
+fn valid_kg(s: &str) -> std::result::Result<(), ValidationError> {
+    Quantity::parse_kg(s).map(|_| ()).map_err(validation_error)
+}
+
+/// [`parse_plate`] as a regular expression for the published contract; a test holds them together.
+pub const PLATE_PATTERN: &str = "^[一-鿿][A-Z][A-Z0-9]{4}[A-Z0-9]?[A-Z0-9挂]$";
+
+/// A Chinese vehicle plate: a province character, a letter, then 5 (or 6 for new-energy)
+/// letters and digits; trailers end in 挂.
+pub fn parse_plate(s: &str) -> std::result::Result<String, Invalid> {
+    let chars: Vec<char> = s.chars().collect();
+    let ok = (7..=8).contains(&chars.len())
+        && ('一'..='鿿').contains(&chars[0])
+        && chars[1].is_ascii_uppercase()
+        && chars[2..]
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_uppercase() || c.is_ascii_digit() || (i == chars.len() - 3 && *c == '挂'));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(Invalid::new(
+            "manifest.vehicle_plate",
+            "a vehicle plate such as 渝A12345 (province character, letter, 5 or 6 letters and digits)",
+        ))
+    }
+}
+
+fn valid_plate(s: &str) -> std::result::Result<(), ValidationError> {
+    parse_plate(s).map(|_| ()).map_err(validation_error)
+}
+
+fn plate_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(PLATE_PATTERN))
+        .description(Some(
+            "a vehicle plate such as 渝A12345: province character, letter, 5 or 6 letters and digits; trailers end in 挂",
+        ))
+        .into()
+}
+
+impl ManifestInput {
+    /// Every problem of the command at once.
+    pub fn problems(&self) -> Vec<FieldProblem> {
+        self.validate()
+            .err()
+            .map(|e| validation_problems(&e))
+            .unwrap_or_default()
+    }
+}
+
+/// A manifest that was created, or the first answer to an earlier request with the same key.
+pub struct Created {
+    pub manifest: ManifestRow,
+    pub items: Vec<ManifestItemRow>,
+    pub replayed: bool,
+}
+
+/// Creates a manifest under an approved application (its producer only). Each item names an
+/// approved line and a quantity within what the approval still allows; the number is drawn per
+/// source city and year. Another party's application is hidden, like any object the caller may
+/// not see.
+pub async fn create(
+    state: &AppState,
+    ctx: &Ctx,
+    input: ManifestInput,
+    idempotency_key: Option<String>,
+    request_hash: String,
+) -> Result<Created> {
+    let enterprise_id = match (&ctx.who.role, &ctx.who.binding) {
+        (Role::Enterprise, Binding::Enterprise(id)) => id.clone(),
+        _ => {
+            return Err(Error::Forbidden(
+                "only the producer enterprise creates manifests".into(),
+            ));
+        }
+    };
+    let problems = input.problems();
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    let invalid = |e: Invalid| Error::invalid_field("", &e);
+    let mut items = Vec::with_capacity(input.items.len());
+    for item in &input.items {
+        items.push((
+            item.line,
+            Quantity::parse_kg(&item.quantity_kg).map_err(invalid)?.grams(),
+        ));
+    }
+    let new = NewManifest {
+        application_id: input.application_id.trim().to_string(),
+        enterprise_id,
+        items,
+        transport: Transport {
+            carrier_name: input.carrier.name.trim().to_string(),
+            carrier_permit: input.carrier.permit_number.trim().to_string(),
+            vehicle_plate: input.carrier.vehicle_plate,
+            driver_name: input.carrier.driver_name.trim().to_string(),
+            route_from: input.route_from.trim().to_string(),
+            route_to: input.route_to.trim().to_string(),
+            departure_at: parse_instant(&input.departure_at).map_err(invalid)?,
+        },
+        idempotency_key,
+        request_hash,
+        created_by: ctx.who.name.clone(),
+    };
+    load_visible(state, &ctx.who, new.application_id.clone()).await?;
+    let now = ctx.now;
+    let created = state
+        .db
+        .run(move |conn| {
+            Ok(match db::manifests::create(conn, &new, now)? {
+                CreateOutcome::Created(m) => Ok((db::manifests::items_of(conn, &m.id)?, m, false)),
+                CreateOutcome::Replayed(m) => Ok((db::manifests::items_of(conn, &m.id)?, m, true)),
+                CreateOutcome::KeyReused => Err(Error::Invalid(vec![FieldProblem::new(
+                    Location::Header,
+                    "/Idempotency-Key",
+                    "idempotency.key_reused",
+                    "this Idempotency-Key was used for a different request",
+                )])),
+                CreateOutcome::Refused(list) => Err(Error::Invalid(
+                    list.into_iter().map(|(p, i)| FieldProblem::body(p, &i)).collect(),
+                )),
+            })
+        })
+        .await??;
+    let (items, manifest, replayed) = created;
+    if !replayed {
+        tracing::info!(manifest = %manifest.number, application = %manifest.application_id, "manifest created");
+    }
+    Ok(Created {
+        manifest,
+        items,
+        replayed,
+    })
+}
