@@ -14,12 +14,14 @@ use serde_json::{Value, json};
 use super::i18n::Lang;
 use super::pages::{Chrome, Form, error_page, province_name, render_status, see_other};
 use super::session::{UiError, UiUser, lang_of};
+use crate::api::calendar;
 use crate::api::error::{ApiError, FieldProblem};
 use crate::api::import::{Format, MAX_BYTES, import_file};
-use crate::api::{calendar, whitelist};
 use crate::auth::principal::Role;
 use crate::db;
 use crate::domain::calendar::shanghai_date;
+use crate::service::Ctx;
+use crate::service::whitelist::proposals::{self, EntryInput};
 use crate::state::AppState;
 
 type UiResult<T> = Result<T, UiError>;
@@ -190,22 +192,19 @@ pub async fn whitelist_new(state: web::Data<AppState>, u: UiUser, req: HttpReque
     new_page(&state, &u, &req, StatusCode::OK, |_| {}).await
 }
 
-/// The proposal's JSON body from the form. A year that is not a number is passed on as text so
-/// that the API's reader names it.
-fn proposal_body(v: &ProposeValues, operator_id: &str) -> Value {
-    let mut body = json!({
-        "year": v.year.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(v.year.clone())),
-        "operator_id": operator_id,
-        "source_province": v.source_province,
-        "scope": v.scope,
-        "quota_kg": v.quota_kg,
-    });
-    for (k, val) in [("facility", &v.facility), ("note", &v.note)] {
-        if !val.is_empty() {
-            body[k] = Value::from(val.clone());
-        }
+/// The proposal command from the form. A year that is not a whole number becomes 0, which the
+/// core refuses at `/year` like any year out of range; empty optional fields are left out.
+fn proposal_input(v: &ProposeValues, operator_id: &str) -> EntryInput {
+    let optional = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
+    EntryInput {
+        year: v.year.parse().unwrap_or(0),
+        operator_id: operator_id.to_string(),
+        source_province: v.source_province.clone(),
+        scope: v.scope.clone(),
+        quota_kg: v.quota_kg.clone(),
+        facility: optional(&v.facility),
+        note: optional(&v.note),
     }
-    body
 }
 
 pub async fn whitelist_propose(
@@ -238,7 +237,11 @@ pub async fn whitelist_propose(
         })
         .await
         .map_err(|e| UiError::Api(e.into(), lang))?;
-    match whitelist::propose(&state, &u.who, &proposal_body(&values, &operator_id)).await {
+    let input = proposal_input(&values, &operator_id);
+    match proposals::propose(&state, &Ctx::new(u.who.clone()), input)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(row) => Ok(see_other(&format!(
             "/ui/whitelist?year={}&status=proposed&done=1",
             row.year

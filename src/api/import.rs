@@ -18,7 +18,6 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
 use super::extract::QueryParams;
-use super::whitelist::{EntryProposal, check_proposal};
 use crate::auth::permission::require_role;
 use crate::auth::principal::{Principal, Role};
 use crate::db::registry::OperatorRow;
@@ -30,6 +29,7 @@ use crate::domain::ids::{ProvinceCode, Uscc};
 use crate::domain::province::provinces;
 use crate::domain::quantity::Quantity;
 use crate::domain::whitelist::EntryScope;
+use crate::service::whitelist::proposals::{EntryProposal, check_proposal};
 use crate::state::AppState;
 
 /// The largest file accepted.

@@ -9,24 +9,23 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::body;
-use super::calendar::parse_date;
-use super::error::{ApiError, ApiResult, FieldProblem, Problem};
-use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
-use crate::auth::authorize;
-use crate::auth::permission::require_role;
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{QueryParams, cut_page, next_cursor};
 use crate::auth::principal::{Binding, Principal, Role};
-use crate::auth::{Decision, Guarded};
-use crate::db::whitelist::{AgreementRow, EntryFilter, EntryRow, EntryVersionRow, LedgerRow};
-use crate::db::{self, DbConnection, DbError, DbResult, db_now, new_id};
+use crate::db::whitelist::{EntryFilter, EntryRow, EntryVersionRow, LedgerRow};
+use crate::db::{self};
 use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
 use crate::domain::catalogue::{WasteCategory, WasteCode};
 use crate::domain::ids::ProvinceCode;
-use crate::domain::quantity::{Quantity, grams_to_kg_string};
-use crate::domain::whitelist::{EntryAction, EntryParties, EntryScope, EntryStatus, licence_fit_problems};
+use crate::domain::quantity::grams_to_kg_string;
+use crate::domain::whitelist::{EntryAction, EntryStatus};
 use crate::service::Ctx;
 use crate::service::commands::ReasonInput;
+use crate::service::whitelist::agreements;
+pub use crate::service::whitelist::agreements::{AgreementDto, AgreementInput};
 use crate::service::whitelist::entries::{self, enterprise_province};
+pub use crate::service::whitelist::proposals::{self, EntryInput};
 use crate::state::AppState;
 
 fn today() -> NaiveDate {
@@ -35,67 +34,6 @@ fn today() -> NaiveDate {
 
 // ---------------------------------------------------------------------------------------------
 // Agreements
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AgreementDto {
-    pub id: String,
-    /// The two provinces (GB/T 2260), in code order.
-    pub provinces: [String; 2],
-    pub valid_from: String,
-    pub valid_until: String,
-    /// `consent`: the receiving province must actively agree on the whitelist route;
-    /// `inform`: it is informed only (川渝 practice).
-    pub receiving_consent: String,
-    /// Optional cap on one application's quantity, kg.
-    pub cap_per_application_kg: Option<String>,
-    /// `proposed` until the other province confirms, then `confirmed`.
-    pub status: String,
-    pub proposed_by_province: String,
-    pub confirmed_at: Option<String>,
-}
-
-impl From<AgreementRow> for AgreementDto {
-    fn from(r: AgreementRow) -> Self {
-        AgreementDto {
-            id: r.id,
-            provinces: [r.province_a, r.province_b],
-            valid_from: r.valid_from,
-            valid_until: r.valid_until,
-            receiving_consent: r.receiving_consent,
-            cap_per_application_kg: r.cap_per_application_g.map(grams_to_kg_string),
-            status: r.status,
-            proposed_by_province: r.proposed_by_province,
-            confirmed_at: r.confirmed_at.map(|t| t.and_utc().to_rfc3339()),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct AgreementInput {
-    /// The two provinces; the caller's must be one of them.
-    pub provinces: Vec<String>,
-    pub valid_from: String,
-    pub valid_until: String,
-    pub receiving_consent: String,
-    pub cap_per_application_kg: Option<String>,
-}
-
-impl Guarded for AgreementRow {
-    type Action = EntryAction;
-    fn decide(&self, who: &Principal, _action: EntryAction) -> Decision {
-        let Some(p) = who.province().filter(|_| who.role == Role::Regulator) else {
-            return Decision::Forbidden("only a regulator of the other province may confirm".into());
-        };
-        let mine = p.as_str();
-        if mine != self.province_a && mine != self.province_b {
-            Decision::Forbidden("the agreement is between two other provinces".into())
-        } else if mine == self.proposed_by_province {
-            Decision::Forbidden("the other province must confirm what this province proposed".into())
-        } else {
-            Decision::Allow
-        }
-    }
-}
 
 /// Propose a province-pair agreement. It counts once the other province's regulator confirms.
 #[utoipa::path(
@@ -114,71 +52,9 @@ pub async fn propose_agreement(
     who: Principal,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    require_role(&who, &[Role::Regulator])?;
-    let mut r = BodyReader::new(&body, "");
-    r.deny_unknown(&[
-        "provinces",
-        "valid_from",
-        "valid_until",
-        "receiving_consent",
-        "cap_per_application_kg",
-    ]);
-    let provinces = r.parse_list("provinces", true, ProvinceCode::parse);
-    if let Some(p) = &provinces
-        && (p.len() != 2 || p[0] == p[1])
-    {
-        r.problem("provinces", "agreement.provinces", "exactly two different provinces");
-    }
-    let from = r.parse("valid_from", parse_date);
-    let until = r.parse("valid_until", parse_date);
-    if let (Some(f), Some(u)) = (from, until)
-        && u < f
-    {
-        r.problem("valid_until", "agreement.period", "valid_until is before valid_from");
-    }
-    let consent = r.parse("receiving_consent", |s| match s {
-        "consent" | "inform" => Ok(s.to_string()),
-        _ => Err(Invalid::new(
-            "agreement.receiving_consent",
-            "receiving_consent must be consent or inform",
-        )),
-    });
-    let cap = r.parse_opt("cap_per_application_kg", Quantity::parse_kg);
-    let value = match (provinces, from, until, consent) {
-        (Some(p), Some(f), Some(u), Some(c)) if p.len() == 2 => Some((p, f, u, c)),
-        _ => None,
-    };
-    let (mut provinces, from, until, consent) = r.into_result(value)?;
-    let mine = who
-        .province()
-        .ok_or_else(|| ApiError::Forbidden("no province".into()))?;
-    if !provinces.contains(&mine) {
-        return Err(ApiError::Forbidden(
-            "a regulator proposes agreements of its own province only".into(),
-        ));
-    }
-    provinces.sort();
-    let row = AgreementRow {
-        id: new_id(),
-        province_a: provinces[0].as_str(),
-        province_b: provinces[1].as_str(),
-        valid_from: from.to_string(),
-        valid_until: until.to_string(),
-        receiving_consent: consent,
-        cap_per_application_g: cap.map(Quantity::grams),
-        status: "proposed".into(),
-        proposed_by: who.name.clone(),
-        proposed_by_province: mine.as_str(),
-        confirmed_by: None,
-        confirmed_at: None,
-        created_at: db_now(),
-    };
-    let stored = row.clone();
-    state
-        .db
-        .run(move |conn| db::whitelist::insert_agreement(conn, &stored))
-        .await?;
-    Ok(HttpResponse::Created().json(AgreementDto::from(row)))
+    let input = body::read(&body, AgreementInput::problems)?;
+    let dto = agreements::propose(&state, &Ctx::new(who), input).await?;
+    Ok(HttpResponse::Created().json(dto))
 }
 
 /// List agreements.
@@ -190,13 +66,9 @@ pub async fn list_agreements(
     req: HttpRequest,
 ) -> ApiResult<web::Json<Vec<AgreementDto>>> {
     let mut q = QueryParams::parse(&req, &["province"])?;
-    let province = q.parse_with("province", ProvinceCode::parse).map(|p| p.as_str());
+    let province = q.parse_with("province", ProvinceCode::parse);
     q.finish()?;
-    let rows = state
-        .db
-        .run(move |conn| db::whitelist::list_agreements(conn, province.as_deref()))
-        .await?;
-    Ok(web::Json(rows.into_iter().map(AgreementDto::from).collect()))
+    Ok(web::Json(agreements::list(&state, province).await?))
 }
 
 /// Confirm an agreement proposed by the other province.
@@ -216,26 +88,9 @@ pub async fn confirm_agreement(
     who: Principal,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<AgreementDto>> {
-    let id = path.into_inner();
-    let row = {
-        let id = id.clone();
-        state
-            .db
-            .run(move |c| db::whitelist::agreement_by_id(c, &id))
-            .await?
-            .ok_or(ApiError::NotFound)?
-    };
-    authorize(&who, &row, EntryAction::Confirm)?;
-    let by = who.name.clone();
-    let row = state
-        .db
-        .run(move |c| {
-            let ok = db::whitelist::confirm_agreement(c, &id, &by)?;
-            Ok(ok.then_some(db::whitelist::agreement_by_id(c, &id)?).flatten())
-        })
-        .await?
-        .ok_or_else(|| ApiError::Conflict("the agreement is already confirmed".into()))?;
-    Ok(web::Json(row.into()))
+    Ok(web::Json(
+        agreements::confirm(&state, &Ctx::new(who), path.into_inner()).await?,
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,198 +154,6 @@ pub fn entry_dto(r: EntryRow) -> EntryDto {
     }
 }
 
-/// The fields of a proposed entry before the database checks (shared by the API and the import).
-#[derive(Debug, Clone)]
-pub struct EntryProposal {
-    pub year: i32,
-    pub operator_id: String,
-    pub source_province: ProvinceCode,
-    pub scope: EntryScope,
-    pub quota: Quantity,
-    pub facility: Option<String>,
-    pub note: Option<String>,
-}
-
-/// Every reason a proposal cannot become an entry, as (field, problem); or the row to insert.
-pub fn check_proposal(
-    conn: &mut DbConnection,
-    who: &Principal,
-    p: &EntryProposal,
-    today: NaiveDate,
-) -> DbResult<Result<EntryRow, Vec<(&'static str, Invalid)>>> {
-    let mut problems: Vec<(&'static str, Invalid)> = Vec::new();
-    if p.year < today.year() || p.year > today.year() + 1 {
-        problems.push((
-            "year",
-            Invalid::new(
-                "entry.year",
-                format!("entries are for {} or {}", today.year(), today.year() + 1),
-            ),
-        ));
-    }
-    let Some(operator) = db::registry::operator_by_id(conn, &p.operator_id)? else {
-        problems.push((
-            "operator_id",
-            Invalid::new("entry.unknown_operator", "no such operator"),
-        ));
-        return Ok(Err(problems));
-    };
-    let receiving = ProvinceCode::parse(&operator.province).map_err(|e| DbError::Other(anyhow::anyhow!("{e}")))?;
-    let parties = EntryParties {
-        source: p.source_province,
-        receiving,
-    };
-    if p.source_province == receiving {
-        problems.push((
-            "source_province",
-            Invalid::new(
-                "entry.same_province",
-                "the whitelist is for transfers between provinces",
-            ),
-        ));
-    }
-    if !who.province().is_some_and(|mine| parties.involves(mine)) {
-        problems.push((
-            "source_province",
-            Invalid::new(
-                "entry.not_your_province",
-                "a regulator proposes entries involving its own province only",
-            ),
-        ));
-    }
-    if p.source_province != receiving
-        && db::whitelist::confirmed_agreement_in_year(conn, &p.source_province.as_str(), &operator.province, p.year)?
-            .is_none()
-    {
-        problems.push((
-            "source_province",
-            Invalid::new(
-                "entry.no_agreement",
-                format!(
-                    "no confirmed agreement between {} and {} for {}",
-                    p.source_province, receiving, p.year
-                ),
-            ),
-        ));
-    }
-    if let EntryScope::Code(code) = &p.scope {
-        let jan1 = NaiveDate::from_ymd_opt(p.year, 1, 1).unwrap_or(today);
-        let known = match db::catalogue::edition_on(conn, jan1)? {
-            Some(ed) => db::catalogue::contains(conn, ed, code.as_str())?,
-            None => false,
-        };
-        if !known {
-            problems.push((
-                "scope",
-                Invalid::new(
-                    "entry.unknown_code",
-                    format!("{code} is not in the catalogue edition in force in {}", p.year),
-                ),
-            ));
-        }
-    }
-    let licence = db::registry::current_licence(conn, &operator.id)?
-        .map(|l| l.to_domain())
-        .transpose()?;
-    for invalid in licence_fit_problems(licence.as_ref(), &p.scope, p.quota, p.year) {
-        let field = if invalid.code == "entry.over_capacity" {
-            "quota_kg"
-        } else if invalid.code == "entry.not_licensed" {
-            "scope"
-        } else {
-            "operator_id"
-        };
-        problems.push((field, invalid));
-    }
-    if !problems.is_empty() {
-        return Ok(Err(problems));
-    }
-    let now = db_now();
-    let mine = who.province().map(|p| p.as_str()).unwrap_or_default();
-    Ok(Ok(EntryRow {
-        id: new_id(),
-        year: p.year,
-        operator_id: operator.id,
-        receiving_province: operator.province,
-        source_province: p.source_province.as_str(),
-        scope_kind: p.scope.kind().to_string(),
-        scope: p.scope.key(),
-        category: p.scope.category().as_str(),
-        quota_g: p.quota.grams(),
-        reserved_g: 0,
-        approved_g: 0,
-        shipped_g: 0,
-        received_g: 0,
-        facility: p.facility.clone(),
-        note: p.note.clone(),
-        status: EntryStatus::Proposed.as_str().to_string(),
-        status_reason: None,
-        proposed_by: who.name.clone(),
-        proposed_by_province: mine,
-        confirmed_by: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    }))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct EntryInput {
-    pub year: i32,
-    pub operator_id: String,
-    pub source_province: String,
-    /// A waste code NNN-NNN-NN or a whole category HWxx.
-    pub scope: String,
-    /// Annual quantity in kg, a decimal string with at most 3 decimals.
-    pub quota_kg: String,
-    pub facility: Option<String>,
-    pub note: Option<String>,
-}
-
-fn read_proposal(r: &mut BodyReader<'_>) -> Option<EntryProposal> {
-    r.deny_unknown(&[
-        "year",
-        "operator_id",
-        "source_province",
-        "scope",
-        "quota_kg",
-        "facility",
-        "note",
-    ]);
-    let year = match r.get("year") {
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .and_then(|y| i32::try_from(y).ok())
-            .filter(|y| (2000..=2100).contains(y)),
-        _ => None,
-    };
-    if year.is_none() {
-        r.problem("year", "entry.year", "year must be an integer such as 2026");
-    }
-    let operator_id = r.text("operator_id", true, 64);
-    let source = r.parse("source_province", ProvinceCode::parse);
-    let scope = r.parse("scope", EntryScope::parse);
-    let quota = r.parse("quota_kg", Quantity::parse_kg);
-    let facility = r.text("facility", false, 200);
-    let note = r.text("note", false, 1000);
-    Some(EntryProposal {
-        year: year?,
-        operator_id: operator_id?,
-        source_province: source?,
-        scope: scope?,
-        quota: quota?,
-        facility,
-        note,
-    })
-}
-
-fn problems_to_api(problems: Vec<(&'static str, Invalid)>, base: &str) -> Vec<FieldProblem> {
-    problems
-        .into_iter()
-        .map(|(f, i)| FieldProblem::body(format!("{base}/{f}"), &i))
-        .collect()
-}
-
 /// Propose a whitelist entry (a regulator of the source or the receiving province).
 ///
 /// Refused with 422 naming every reason when it does not fit: no confirmed agreement between
@@ -514,40 +177,11 @@ pub async fn propose_entry(
     who: Principal,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let row = propose(&state, &who, &body).await?;
+    let input = body::read(&body, EntryInput::problems)?;
+    let row = proposals::propose(&state, &Ctx::new(who), input).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::ETAG, etag(row.version)))
         .json(entry_dto(row)))
-}
-
-/// Proposes an entry from a request body (the API's JSON or the UI's form, read into the same
-/// shape): every problem in one 422, a duplicate as 409.
-pub(crate) async fn propose(state: &AppState, who: &Principal, body: &Value) -> ApiResult<EntryRow> {
-    require_role(who, &[Role::Regulator])?;
-    let mut r = BodyReader::new(body, "");
-    let proposal = read_proposal(&mut r);
-    let proposal = r.into_result(proposal)?;
-    let principal = who.clone();
-    let outcome = state
-        .db
-        .run(move |conn| {
-            let row = match check_proposal(conn, &principal, &proposal, today())? {
-                Ok(row) => row,
-                Err(p) => return Ok(Err(Some(p))),
-            };
-            match db::whitelist::insert_entries(conn, std::slice::from_ref(&row))? {
-                Ok(()) => Ok(Ok(row)),
-                Err(_) => Ok(Err(None)),
-            }
-        })
-        .await?;
-    match outcome {
-        Ok(row) => Ok(row),
-        Err(Some(problems)) => Err(ApiError::Validation(problems_to_api(problems, ""))),
-        Err(None) => Err(ApiError::Conflict(
-            "an entry for this operator, source province, code or category and year already exists".into(),
-        )),
-    }
 }
 
 fn etag(version: i32) -> String {

@@ -86,6 +86,17 @@ pub fn enum_schema(values: &[&str], description: &str) -> Schema {
         .into()
 }
 
+/// A province code (GB/T 2260), one of the 31.
+pub fn province_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            crate::domain::province::provinces().iter().map(|p| p.code.as_str()),
+        ))
+        .description(Some("a province code (GB/T 2260)"))
+        .into()
+}
+
 /// `validator`'s check of such a text.
 pub fn valid_text<const MAX: usize>(s: &str) -> Result<(), ValidationError> {
     text(s, MAX).map(|_| ()).map_err(validation_error)

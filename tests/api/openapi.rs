@@ -143,6 +143,21 @@ fn published_patterns_agree_with_the_parsers() {
     ] {
         assert_eq!(plate.is_match(s), parse_plate(s).is_ok(), "{s}");
     }
+    let scope = regex_lite::Regex::new(&hwtransfer::service::whitelist::proposals::scope_pattern()).unwrap();
+    for s in [
+        "HW08",
+        "900-041-49",
+        "HW8",
+        "HW51",
+        "900-041-51",
+        "hw08",
+        "HW08 ",
+        "900-041-49/HW08",
+        "",
+    ] {
+        let parsed = hwtransfer::domain::whitelist::EntryScope::parse(s).is_ok();
+        assert_eq!(scope.is_match(s), parsed, "{s}");
+    }
     let queue = regex_lite::Regex::new(QUEUE_CURSOR_PATTERN).unwrap();
     for s in [
         "-~a",

@@ -1,3 +1,5 @@
 //! The whitelist: entries (and, as they move here, agreements and imports).
 
+pub mod agreements;
 pub mod entries;
+pub mod proposals;

@@ -1,0 +1,281 @@
+//! Proposing whitelist entries (白名单条目): the command a regulator sends, one at a time or as
+//! rows of an import file, and every check an entry must pass before it is stored as proposed.
+
+use chrono::{Datelike, NaiveDate};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use validator::{Validate, ValidationError};
+
+use crate::auth::permission::require_role;
+use crate::auth::principal::{Principal, Role};
+use crate::db::whitelist::EntryRow;
+use crate::db::{self, DbConnection, DbError, DbResult, db_now, new_id};
+use crate::domain::Invalid;
+use crate::domain::calendar::shanghai_date;
+use crate::domain::catalogue::{WASTE_CATEGORY_PATTERN, WASTE_CODE_PATTERN};
+use crate::domain::ids::ProvinceCode;
+use crate::domain::quantity::Quantity;
+use crate::domain::whitelist::{EntryParties, EntryScope, EntryStatus, licence_fit_problems};
+use crate::service::applications::filing::kg_schema;
+use crate::service::commands::{province_schema, text_schema, valid_text, validation_problems};
+use crate::service::error::validation_error;
+use crate::service::{Ctx, Error, FieldProblem, Result};
+use crate::state::AppState;
+
+/// A proposed entry: which operator may receive which code or category from which province, in
+/// which year, and how much.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntryInput {
+    /// This year or the next.
+    #[serde(deserialize_with = "crate::service::commands::whole_number")]
+    #[validate(range(min = 2000, max = 2100))]
+    #[schema(minimum = 2000, maximum = 2100)]
+    pub year: i32,
+    /// The receiving operator (经营单位).
+    #[validate(custom(function = "valid_text::<64>"))]
+    #[schema(schema_with = text_schema::<64>)]
+    pub operator_id: String,
+    #[validate(custom(function = "valid_province"))]
+    #[schema(schema_with = province_schema)]
+    pub source_province: String,
+    /// A waste code NNN-NNN-NN or a whole category HWxx.
+    #[validate(custom(function = "valid_scope"))]
+    #[schema(schema_with = scope_schema)]
+    pub scope: String,
+    /// Annual quantity in kg, above zero, at most 3 decimals.
+    #[validate(custom(function = "valid_kg"))]
+    #[schema(schema_with = kg_schema)]
+    pub quota_kg: String,
+    #[serde(default, deserialize_with = "crate::service::commands::present")]
+    #[validate(custom(function = "valid_text::<200>"))]
+    #[schema(schema_with = text_schema::<200>)]
+    pub facility: Option<String>,
+    #[serde(default, deserialize_with = "crate::service::commands::present")]
+    #[validate(custom(function = "valid_text::<1000>"))]
+    #[schema(schema_with = text_schema::<1000>)]
+    pub note: Option<String>,
+}
+
+fn valid_province(s: &str) -> std::result::Result<(), ValidationError> {
+    ProvinceCode::parse(s).map(|_| ()).map_err(validation_error)
+}
+
+fn valid_scope(s: &str) -> std::result::Result<(), ValidationError> {
+    EntryScope::parse(s).map(|_| ()).map_err(validation_error)
+}
+
+fn valid_kg(s: &str) -> std::result::Result<(), ValidationError> {
+    Quantity::parse_kg(s).map(|_| ()).map_err(validation_error)
+}
+
+/// A code or a category, as [`EntryScope::parse`] reads it.
+pub fn scope_pattern() -> String {
+    let inner = |p: &str| p.trim_start_matches('^').trim_end_matches('$').to_string();
+    format!("^({}|{})$", inner(WASTE_CODE_PATTERN), inner(WASTE_CATEGORY_PATTERN))
+}
+
+fn scope_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(scope_pattern()))
+        .description(Some("a waste code NNN-NNN-NN or a whole category HWxx"))
+        .into()
+}
+
+impl EntryInput {
+    /// Every problem of the command's own fields at once (the checks against the registry, the
+    /// agreements and the catalogue follow in [`propose`]).
+    pub fn problems(&self) -> Vec<FieldProblem> {
+        self.validate()
+            .err()
+            .map(|e| validation_problems(&e))
+            .unwrap_or_default()
+    }
+
+    fn proposal(self) -> Result<EntryProposal> {
+        let problems = self.problems();
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        let invalid = |e: Invalid| Error::invalid_field("", &e);
+        Ok(EntryProposal {
+            year: self.year,
+            operator_id: self.operator_id.trim().to_string(),
+            source_province: ProvinceCode::parse(&self.source_province).map_err(invalid)?,
+            scope: EntryScope::parse(&self.scope).map_err(invalid)?,
+            quota: Quantity::parse_kg(&self.quota_kg).map_err(invalid)?,
+            facility: self.facility.map(|f| f.trim().to_string()),
+            note: self.note.map(|n| n.trim().to_string()),
+        })
+    }
+}
+
+/// Proposes an entry (a regulator of the source or the receiving province): every reason it does
+/// not fit in one answer (no confirmed agreement for the year, the licence not covering the code
+/// or the year, the quota above the licensed capacity, a code not in the catalogue); a duplicate
+/// (same operator, source, code or category, year) is a conflict.
+pub async fn propose(state: &AppState, ctx: &Ctx, input: EntryInput) -> Result<EntryRow> {
+    require_role(&ctx.who, &[Role::Regulator])?;
+    let proposal = input.proposal()?;
+    let principal = ctx.who.clone();
+    let today = shanghai_date(ctx.now);
+    state
+        .db
+        .run(move |conn| {
+            let row = match check_proposal(conn, &principal, &proposal, today)? {
+                Ok(row) => row,
+                Err(problems) => {
+                    return Ok(Err(Error::Invalid(
+                        problems
+                            .into_iter()
+                            .map(|(f, i)| FieldProblem::body(format!("/{f}"), &i))
+                            .collect(),
+                    )));
+                }
+            };
+            match db::whitelist::insert_entries(conn, std::slice::from_ref(&row))? {
+                Ok(()) => Ok(Ok(row)),
+                Err(_) => Ok(Err(Error::Conflict(
+                    "an entry for this operator, source province, code or category and year already exists".into(),
+                ))),
+            }
+        })
+        .await?
+}
+
+/// The fields of a proposed entry before the database checks (shared by the API and the import).
+#[derive(Debug, Clone)]
+pub struct EntryProposal {
+    pub year: i32,
+    pub operator_id: String,
+    pub source_province: ProvinceCode,
+    pub scope: EntryScope,
+    pub quota: Quantity,
+    pub facility: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Every reason a proposal cannot become an entry, as (field, problem); or the row to insert.
+pub fn check_proposal(
+    conn: &mut DbConnection,
+    who: &Principal,
+    p: &EntryProposal,
+    today: NaiveDate,
+) -> DbResult<Result<EntryRow, Vec<(&'static str, Invalid)>>> {
+    let mut problems: Vec<(&'static str, Invalid)> = Vec::new();
+    if p.year < today.year() || p.year > today.year() + 1 {
+        problems.push((
+            "year",
+            Invalid::new(
+                "entry.year",
+                format!("entries are for {} or {}", today.year(), today.year() + 1),
+            ),
+        ));
+    }
+    let Some(operator) = db::registry::operator_by_id(conn, &p.operator_id)? else {
+        problems.push((
+            "operator_id",
+            Invalid::new("entry.unknown_operator", "no such operator"),
+        ));
+        return Ok(Err(problems));
+    };
+    let receiving = ProvinceCode::parse(&operator.province).map_err(|e| DbError::Other(anyhow::anyhow!("{e}")))?;
+    let parties = EntryParties {
+        source: p.source_province,
+        receiving,
+    };
+    if p.source_province == receiving {
+        problems.push((
+            "source_province",
+            Invalid::new(
+                "entry.same_province",
+                "the whitelist is for transfers between provinces",
+            ),
+        ));
+    }
+    if !who.province().is_some_and(|mine| parties.involves(mine)) {
+        problems.push((
+            "source_province",
+            Invalid::new(
+                "entry.not_your_province",
+                "a regulator proposes entries involving its own province only",
+            ),
+        ));
+    }
+    if p.source_province != receiving
+        && db::whitelist::confirmed_agreement_in_year(conn, &p.source_province.as_str(), &operator.province, p.year)?
+            .is_none()
+    {
+        problems.push((
+            "source_province",
+            Invalid::new(
+                "entry.no_agreement",
+                format!(
+                    "no confirmed agreement between {} and {} for {}",
+                    p.source_province, receiving, p.year
+                ),
+            ),
+        ));
+    }
+    if let EntryScope::Code(code) = &p.scope {
+        let jan1 = NaiveDate::from_ymd_opt(p.year, 1, 1).unwrap_or(today);
+        let known = match db::catalogue::edition_on(conn, jan1)? {
+            Some(ed) => db::catalogue::contains(conn, ed, code.as_str())?,
+            None => false,
+        };
+        if !known {
+            problems.push((
+                "scope",
+                Invalid::new(
+                    "entry.unknown_code",
+                    format!("{code} is not in the catalogue edition in force in {}", p.year),
+                ),
+            ));
+        }
+    }
+    let licence = db::registry::current_licence(conn, &operator.id)?
+        .map(|l| l.to_domain())
+        .transpose()?;
+    for invalid in licence_fit_problems(licence.as_ref(), &p.scope, p.quota, p.year) {
+        let field = if invalid.code == "entry.over_capacity" {
+            "quota_kg"
+        } else if invalid.code == "entry.not_licensed" {
+            "scope"
+        } else {
+            "operator_id"
+        };
+        problems.push((field, invalid));
+    }
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
+    let now = db_now();
+    let mine = who.province().map(|p| p.as_str()).unwrap_or_default();
+    Ok(Ok(EntryRow {
+        id: new_id(),
+        year: p.year,
+        operator_id: operator.id,
+        receiving_province: operator.province,
+        source_province: p.source_province.as_str(),
+        scope_kind: p.scope.kind().to_string(),
+        scope: p.scope.key(),
+        category: p.scope.category().as_str(),
+        quota_g: p.quota.grams(),
+        reserved_g: 0,
+        approved_g: 0,
+        shipped_g: 0,
+        received_g: 0,
+        facility: p.facility.clone(),
+        note: p.note.clone(),
+        status: EntryStatus::Proposed.as_str().to_string(),
+        status_reason: None,
+        proposed_by: who.name.clone(),
+        proposed_by_province: mine,
+        confirmed_by: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }))
+}
