@@ -9,19 +9,18 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use chrono::{Datelike, Utc};
-use serde_json::{Value, json};
 
 use super::i18n::Lang;
 use super::pages::{Chrome, Form, error_page, province_name, render_status, see_other};
 use super::session::{UiError, UiUser, lang_of};
-use crate::api::calendar;
 use crate::api::error::{ApiError, FieldProblem};
 use crate::api::import::{Format, MAX_BYTES, import_file};
 use crate::auth::principal::Role;
 use crate::db;
 use crate::domain::calendar::shanghai_date;
-use crate::service::Ctx;
+use crate::service::calendar::{CalendarDayInput, CalendarYearInput};
 use crate::service::whitelist::proposals::{self, EntryInput};
+use crate::service::{self, Ctx};
 use crate::state::AppState;
 
 type UiResult<T> = Result<T, UiError>;
@@ -359,7 +358,7 @@ pub struct CalendarForm {
 /// Reads the days of a year from CSV text in the layout of the shipped calendar file
 /// (`date,kind,name_zh,name_en`, the header optional). Returns the API's body and, for each day,
 /// the line it came from, so that the API's `/days/{i}/…` problems can name the line.
-fn calendar_body(source: &str, text: &str) -> Result<(Value, Vec<usize>), Vec<ProblemView>> {
+fn calendar_input(source: &str, text: &str) -> Result<(CalendarYearInput, Vec<usize>), Vec<ProblemView>> {
     let mut days = Vec::new();
     let mut lines = Vec::new();
     let mut problems = Vec::new();
@@ -387,15 +386,22 @@ fn calendar_body(source: &str, text: &str) -> Result<(Value, Vec<usize>), Vec<Pr
         if record.iter().all(str::is_empty) || (cell(0) == "date" && cell(1) == "kind") {
             continue;
         }
-        let mut day = json!({ "date": cell(0), "kind": cell(1), "name_zh": cell(2) });
-        if !cell(3).is_empty() {
-            day["name_en"] = Value::from(cell(3));
-        }
-        days.push(day);
+        days.push(CalendarDayInput {
+            date: cell(0),
+            kind: cell(1),
+            name_zh: cell(2),
+            name_en: Some(cell(3)).filter(|s| !s.is_empty()),
+        });
         lines.push(number);
     }
     if problems.is_empty() {
-        Ok((json!({ "source": source, "days": days }), lines))
+        Ok((
+            CalendarYearInput {
+                source: source.to_string(),
+                days,
+            },
+            lines,
+        ))
     } else {
         Err(problems)
     }
@@ -477,9 +483,12 @@ pub async fn calendar_import(
         None => text_of(&form.days),
     };
     let source = text_of(&form.source);
-    let outcome = match calendar_body(&source, &days) {
+    let outcome = match calendar_input(&source, &days) {
         Err(problems) => Err(problems),
-        Ok((body, lines)) => match calendar::import_year(&state, &u.who, year, &body).await {
+        Ok((input, lines)) => match service::calendar::import_year(&state, &Ctx::new(u.who.clone()), year, input)
+            .await
+            .map_err(ApiError::from)
+        {
             Ok(_) => Ok(()),
             Err(e) => match calendar_problems(lang, &e, &lines) {
                 Some(problems) => Err(problems),
@@ -518,11 +527,11 @@ mod tests {
     #[test]
     fn calendar_text_keeps_line_numbers_and_skips_the_header() {
         let text = "date,kind,name_zh,name_en\n2027-01-01,holiday,元旦,New Year's Day\n\n2027-02-07 , workday ,春节,\n";
-        let (body, lines) = calendar_body("国办发明电〔2026〕1号", text).unwrap();
+        let (input, lines) = calendar_input("国办发明电〔2026〕1号", text).unwrap();
         assert_eq!(lines, vec![2, 4]);
-        assert_eq!(body["days"][1]["kind"], "workday");
-        assert_eq!(body["days"][0]["name_en"], "New Year's Day");
-        assert!(body["days"][1].get("name_en").is_none());
-        assert_eq!(body["source"], "国办发明电〔2026〕1号");
+        assert_eq!(input.days[1].kind, "workday");
+        assert_eq!(input.days[0].name_en.as_deref(), Some("New Year's Day"));
+        assert!(input.days[1].name_en.is_none());
+        assert_eq!(input.source, "国办发明电〔2026〕1号");
     }
 }

@@ -18,7 +18,7 @@ use super::session::{
 use crate::api::applications::{self as apps, ApplicationDto};
 use crate::api::error::ApiError;
 use crate::api::extract::QueryParams;
-use crate::api::{audit, calendar, history, webhooks, whitelist};
+use crate::api::{audit, history, webhooks, whitelist};
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::auth::session::client_address;
 use crate::db::{self, to_db_time};
@@ -1485,7 +1485,7 @@ pub(super) async fn calendar_page(
 ) -> UiResult<HttpResponse> {
     let lang = u.lang;
     let this_year = shanghai_date(Utc::now()).year();
-    let (found, source, imported_at, days) = match calendar::calendar_year(state, year).await {
+    let (found, source, imported_at, days) = match crate::service::calendar::year(state, year).await {
         Ok(y) => (
             true,
             y.source,
@@ -1509,8 +1509,8 @@ pub(super) async fn calendar_page(
                 })
                 .collect(),
         ),
-        Err(ApiError::NotFound) => (false, String::new(), String::new(), Vec::new()),
-        Err(e) => return Err(UiError::Api(e, lang)),
+        Err(crate::service::Error::Hidden) => (false, String::new(), String::new(), Vec::new()),
+        Err(e) => return Err(UiError::Api(e.into(), lang)),
     };
     let page = CalendarPage {
         chrome: Chrome::new(u, req, "/ui/calendar"),

@@ -247,10 +247,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&file)?;
             let years = parse_calendar_csv(&text)?;
             let state = open(&config)?;
-            let mut c = conn(&state)?;
-            for y in &years {
-                db::calendar::put_year(&mut c, y, &format!("imported from {}", file.display())).map_err(fail)?;
-                println!("calendar {}: {} days imported", y.year(), y.days().len());
+            let source = format!("imported from {}", file.display());
+            for y in years {
+                let (year, days) = (y.year(), y.days().len());
+                // The same path as the API's: open provisional deadlines are recomputed.
+                let (_, _, recomputed) = crate::service::calendar::store_year(&state, "cli", y, source.clone())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("calendar {year}: {e}"))?;
+                println!("calendar {year}: {days} days imported, {recomputed} open deadline(s) recomputed");
             }
             Ok(())
         }

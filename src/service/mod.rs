@@ -4,6 +4,7 @@
 //! HTTP: the doors parse, call and render.
 
 pub mod applications;
+pub mod calendar;
 pub mod commands;
 pub mod error;
 pub mod manifests;
