@@ -6,19 +6,18 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::body;
-use super::calendar::parse_date;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
+use super::extract::{QueryParams, cut_page, next_cursor};
 use crate::auth::permission::require_role;
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::auth::{Decision, Guarded, authorize};
-use crate::db::registry::{EnterpriseRow, LicenceRow, NewLicence, OperatorRow};
+use crate::db::registry::{EnterpriseRow, LicenceRow, OperatorRow};
 use crate::db::{self, DbConnection, DbError, db_now, new_id};
-use crate::domain::catalogue::{WasteCategory, WasteCode};
-use crate::domain::ids::{DivisionCode, LicenceNumber, ProvinceCode, Uscc};
-use crate::domain::quantity::{Quantity, grams_to_kg_string};
-use crate::domain::whitelist::{LicenceMode, LicenceStatus};
+use crate::domain::ids::ProvinceCode;
+use crate::domain::quantity::grams_to_kg_string;
+use crate::domain::whitelist::LicenceStatus;
 use crate::service::commands::ReasonInput;
+pub use crate::service::registry::{EnterpriseInput, LicenceInput, OperatorInput};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy)]
@@ -101,29 +100,6 @@ impl From<EnterpriseRow> for EnterpriseDto {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct EnterpriseInput {
-    pub name: String,
-    pub uscc: String,
-    pub province: String,
-    pub division_code: String,
-    pub address: String,
-    pub contact_name: String,
-    pub contact_phone: String,
-}
-
-/// Reads name, uscc, province and division of a party, every problem collected.
-fn read_party(r: &mut BodyReader<'_>) -> Option<(String, Uscc, ProvinceCode, DivisionCode)> {
-    let name = r.text("name", true, 200);
-    let uscc = r.parse("uscc", Uscc::parse);
-    let province = r.parse("province", ProvinceCode::parse);
-    let division = match province {
-        Some(p) => r.parse("division_code", |s| DivisionCode::parse_in(s, p)),
-        None => r.parse("division_code", DivisionCode::parse),
-    };
-    Some((name?, uscc?, province?, division?))
-}
-
 /// Register a producer enterprise (移出人). Regulators of its province or admins.
 #[utoipa::path(
     tag = "registry",
@@ -143,22 +119,9 @@ pub async fn create_enterprise(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     require_role(&who, &[Role::Admin, Role::Regulator])?;
-    let mut r = BodyReader::new(&body, "");
-    r.deny_unknown(&[
-        "name",
-        "uscc",
-        "province",
-        "division_code",
-        "address",
-        "contact_name",
-        "contact_phone",
-    ]);
-    let party = read_party(&mut r);
-    let address = r.text("address", true, 300);
-    let contact_name = r.text("contact_name", true, 100);
-    let contact_phone = r.text("contact_phone", true, 40);
-    let (name, uscc, province, division) = r.into_result(party)?;
-    if who.role == Role::Regulator && who.province() != Some(province) {
+    let input = body::read(&body, EnterpriseInput::problems)?;
+    let (party, contact_name, contact_phone) = input.read().map_err(ApiError::Validation)?;
+    if who.role == Role::Regulator && who.province() != Some(party.province) {
         return Err(ApiError::Forbidden(
             "a regulator registers enterprises of its own province only".into(),
         ));
@@ -166,13 +129,13 @@ pub async fn create_enterprise(
     let now = db_now();
     let row = EnterpriseRow {
         id: new_id(),
-        name,
-        uscc: uscc.as_str().to_string(),
-        province: province.as_str(),
-        division_code: division.as_str(),
-        address: address.unwrap_or_default(),
-        contact_name: contact_name.unwrap_or_default(),
-        contact_phone: contact_phone.unwrap_or_default(),
+        name: party.name,
+        uscc: party.uscc.as_str().to_string(),
+        province: party.province.as_str(),
+        division_code: party.division.as_str(),
+        address: party.address,
+        contact_name,
+        contact_phone,
         created_by: who.name.clone(),
         created_at: now,
         updated_at: now,
@@ -312,67 +275,6 @@ impl From<LicenceRow> for LicenceDto {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct LicenceInput {
-    pub licence_number: String,
-    pub modes: Vec<String>,
-    /// Whole categories, HWxx.
-    pub categories: Vec<String>,
-    /// Single codes licensed outside whole categories.
-    pub codes: Option<Vec<String>>,
-    /// Annual capacity in kg, a decimal string with at most 3 decimals.
-    pub annual_capacity_kg: String,
-    pub valid_from: String,
-    pub valid_until: String,
-    pub issuing_authority: String,
-}
-
-fn read_licence(r: &mut BodyReader<'_>) -> Option<NewLicence> {
-    r.deny_unknown(&[
-        "licence_number",
-        "modes",
-        "categories",
-        "codes",
-        "annual_capacity_kg",
-        "valid_from",
-        "valid_until",
-        "issuing_authority",
-    ]);
-    let number = r.parse("licence_number", LicenceNumber::parse);
-    let modes = r.parse_list("modes", true, LicenceMode::parse);
-    if modes.as_ref().is_some_and(Vec::is_empty) {
-        r.problem("modes", "licence.modes_empty", "a licence allows at least one mode");
-    }
-    let categories = r.parse_list("categories", true, WasteCategory::parse);
-    let codes = r.parse_list("codes", false, WasteCode::parse);
-    if categories.as_ref().is_some_and(Vec::is_empty) && codes.as_ref().is_some_and(Vec::is_empty) {
-        r.problem(
-            "categories",
-            "licence.nothing_licensed",
-            "a licence covers at least one category or code",
-        );
-    }
-    let capacity = r.parse("annual_capacity_kg", Quantity::parse_kg);
-    let from = r.parse("valid_from", parse_date);
-    let until = r.parse("valid_until", parse_date);
-    if let (Some(f), Some(u)) = (from, until)
-        && u < f
-    {
-        r.problem("valid_until", "licence.period", "valid_until is before valid_from");
-    }
-    let authority = r.text("issuing_authority", true, 200);
-    Some(NewLicence {
-        licence_number: number?.as_str().to_string(),
-        modes: modes?,
-        categories: categories?,
-        codes: codes?,
-        annual_capacity: capacity?,
-        valid_from: from?,
-        valid_until: until?,
-        issuing_authority: authority?,
-    })
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct OperatorDto {
     pub id: String,
@@ -399,16 +301,6 @@ fn operator_dto(r: OperatorRow, licence: Option<LicenceRow>) -> OperatorDto {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct OperatorInput {
-    pub name: String,
-    pub uscc: String,
-    pub province: String,
-    pub division_code: String,
-    pub address: String,
-    pub licence: LicenceInput,
-}
-
 /// Register a licensed operator (经营单位) with its licence. Regulators of its province or admins.
 #[utoipa::path(
     tag = "registry",
@@ -428,21 +320,9 @@ pub async fn create_operator(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     require_role(&who, &[Role::Admin, Role::Regulator])?;
-    let mut r = BodyReader::new(&body, "");
-    r.deny_unknown(&["name", "uscc", "province", "division_code", "address", "licence"]);
-    let party = read_party(&mut r);
-    let address = r.text("address", true, 300);
-    let licence = match r.nested("licence", true) {
-        Some(mut lr) => {
-            let l = read_licence(&mut lr);
-            r.absorb(lr);
-            l
-        }
-        None => None,
-    };
-    let (name, uscc, province, division, licence) =
-        r.into_result(party.zip(licence).map(|((n, u, p, d), l)| (n, u, p, d, l)))?;
-    if who.role == Role::Regulator && who.province() != Some(province) {
+    let input = body::read(&body, OperatorInput::problems)?;
+    let (party, licence) = input.read().map_err(ApiError::Validation)?;
+    if who.role == Role::Regulator && who.province() != Some(party.province) {
         return Err(ApiError::Forbidden(
             "a regulator registers operators of its own province only".into(),
         ));
@@ -450,11 +330,11 @@ pub async fn create_operator(
     let now = db_now();
     let row = OperatorRow {
         id: new_id(),
-        name,
-        uscc: uscc.as_str().to_string(),
-        province: province.as_str(),
-        division_code: division.as_str(),
-        address: address.unwrap_or_default(),
+        name: party.name,
+        uscc: party.uscc.as_str().to_string(),
+        province: party.province.as_str(),
+        division_code: party.division.as_str(),
+        address: party.address,
         created_by: who.name.clone(),
         created_at: now,
         updated_at: now,
@@ -596,9 +476,8 @@ pub async fn add_licence(
 ) -> ApiResult<HttpResponse> {
     let (op, _) = load_operator(&state, path.into_inner()).await?;
     authorize(&who, &op, RegistryAction::Write)?;
-    let mut r = BodyReader::new(&body, "");
-    let licence = read_licence(&mut r);
-    let licence = r.into_result(licence)?;
+    let input = body::read(&body, LicenceInput::problems)?;
+    let licence = input.read("").map_err(ApiError::Validation)?;
     let by = who.name.clone();
     let row = state
         .db

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod commands;
 pub mod error;
 pub mod manifests;
+pub mod registry;
 pub mod sessions;
 pub mod whitelist;
 

@@ -158,6 +158,21 @@ fn published_patterns_agree_with_the_parsers() {
         let parsed = hwtransfer::domain::whitelist::EntryScope::parse(s).is_ok();
         assert_eq!(scope.is_match(s), parsed, "{s}");
     }
+    // A USCC's pattern is its shape; the check character is checked beyond it, so every code the
+    // parser takes matches, and every misshapen one is refused by both.
+    use hwtransfer::domain::ids::Uscc;
+    let uscc = regex_lite::Regex::new(hwtransfer::service::registry::USCC_PATTERN).unwrap();
+    assert!(Uscc::parse("91500000MA5U8X1E63").is_ok() && uscc.is_match("91500000MA5U8X1E63"));
+    assert!(uscc.is_match("91500000ma5u8x1e63") && Uscc::parse("91500000ma5u8x1e63").is_ok());
+    for s in [
+        "91500000MA5U8X1E6",
+        "91500000MA5U8X1E6KK",
+        "915000O0MA5U8X1E6K",
+        "91500000MA5U8X1I6K",
+        " 91500000MA5U8X1E6K",
+    ] {
+        assert!(!uscc.is_match(s) && Uscc::parse(s).is_err(), "{s}");
+    }
     let queue = regex_lite::Regex::new(QUEUE_CURSOR_PATTERN).unwrap();
     for s in [
         "-~a",
