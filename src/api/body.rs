@@ -6,7 +6,7 @@
 //! content (`validator`, and a use case's cross-field rules) in the fields that are there.
 
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::{LazyLock, RwLock};
@@ -127,6 +127,16 @@ fn fits(v: &Value, t: &str) -> bool {
 /// to serde.
 fn check(value: &Value, schema: &Value, components: &Components, at: &str, out: &mut Vec<FieldProblem>) -> Value {
     let schema = resolve(schema, components);
+    // An optional part (`oneOf: [null, the part]`): null, or the part.
+    if let Some([a, b]) = schema.get("oneOf").and_then(Value::as_array).map(Vec::as_slice) {
+        let null = json!({"type": "null"});
+        if *a == null || *b == null {
+            if value.is_null() {
+                return Value::Null;
+            }
+            return check(value, if *a == null { b } else { a }, components, at, out);
+        }
+    }
     if schema.get("oneOf").is_some() || schema.get("anyOf").is_some() || schema.get("allOf").is_some() {
         return value.clone();
     }

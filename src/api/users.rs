@@ -5,14 +5,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::body;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{BodyReader, QueryParams, cut_page, next_cursor};
+use super::extract::{QueryParams, cut_page, next_cursor};
 use crate::auth::permission::require_role;
-use crate::auth::principal::{Binding, Principal, Role, SubjectKind};
-use crate::auth::{Decision, Guarded, authorize, password};
-use crate::db::{self, db_now, new_id, users::UserRow};
-use crate::domain::Invalid;
-use crate::domain::ids::ProvinceCode;
+use crate::auth::principal::{Principal, Role, SubjectKind};
+use crate::auth::{Decision, Guarded, authorize};
+use crate::db::{self, users::UserRow};
+pub use crate::service::users::{
+    NewUser, NewUserInput, binding_for, create_user, validate_password, validate_username,
+};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -196,203 +198,6 @@ pub async fn enable_user(
     set_active(state, who, path.into_inner(), true).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct NewUserInput {
-    pub username: String,
-    /// At least 12 characters.
-    pub password: String,
-    pub role: Role,
-    pub display_name: Option<String>,
-    /// Required for regulators; optional for auditors (absent = nationwide).
-    pub province: Option<String>,
-    /// Required for enterprise users.
-    pub enterprise_id: Option<String>,
-    /// Required for operator users.
-    pub operator_id: Option<String>,
-}
-
-/// A validated new account, shared by the API and the CLI.
-pub struct NewUser {
-    pub username: String,
-    pub password: String,
-    pub role: Role,
-    pub display_name: String,
-    pub binding: Binding,
-}
-
-pub fn validate_username(s: &str) -> Result<String, Invalid> {
-    let ok = (3..=64).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(Invalid::new(
-            "user.username",
-            "username must be 3–64 characters of a–z, 0–9, . _ - @",
-        ))
-    }
-}
-
-pub fn validate_password(s: &str) -> Result<String, Invalid> {
-    if s.chars().count() < 12 || s.len() > 1024 {
-        Err(Invalid::new("user.password", "password must be 12 to 1024 characters"))
-    } else {
-        Ok(s.to_string())
-    }
-}
-
-/// Checks that the binding fields fit the role, reporting each misfit.
-pub fn binding_for(
-    role: Role,
-    province: Option<&str>,
-    enterprise_id: Option<&str>,
-    operator_id: Option<&str>,
-) -> Result<Binding, Vec<(&'static str, Invalid)>> {
-    let mut problems = Vec::new();
-    let province = match province.map(ProvinceCode::parse) {
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) => {
-            problems.push(("province", e));
-            None
-        }
-        None => None,
-    };
-    let need = |field: &'static str, present: bool, wanted: bool, problems: &mut Vec<(&'static str, Invalid)>| {
-        if wanted && !present {
-            problems.push((
-                field,
-                Invalid::new(
-                    "user.binding_required",
-                    format!("a {} user needs {field}", role.as_str()),
-                ),
-            ));
-        } else if !wanted && present {
-            problems.push((
-                field,
-                Invalid::new(
-                    "user.binding_not_allowed",
-                    format!("a {} user has no {field}", role.as_str()),
-                ),
-            ));
-        }
-    };
-    let p = province.is_some() || problems.iter().any(|(f, _)| *f == "province");
-    match role {
-        Role::Enterprise => {
-            need("enterprise_id", enterprise_id.is_some(), true, &mut problems);
-            need("operator_id", operator_id.is_some(), false, &mut problems);
-            need("province", p, false, &mut problems);
-        }
-        Role::Operator => {
-            need("operator_id", operator_id.is_some(), true, &mut problems);
-            need("enterprise_id", enterprise_id.is_some(), false, &mut problems);
-            need("province", p, false, &mut problems);
-        }
-        Role::Regulator => {
-            need("province", p, true, &mut problems);
-            need("enterprise_id", enterprise_id.is_some(), false, &mut problems);
-            need("operator_id", operator_id.is_some(), false, &mut problems);
-        }
-        Role::Auditor | Role::Admin => {
-            if role == Role::Admin {
-                need("province", p, false, &mut problems);
-            }
-            need("enterprise_id", enterprise_id.is_some(), false, &mut problems);
-            need("operator_id", operator_id.is_some(), false, &mut problems);
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    Binding::for_role(
-        role,
-        province.map(|p| p.as_str()).as_deref(),
-        enterprise_id,
-        operator_id,
-    )
-    .ok_or_else(|| {
-        vec![(
-            "role",
-            Invalid::new("user.binding", "the binding does not fit the role"),
-        )]
-    })
-}
-
-/// Stores a new user; the username must be free.
-pub fn create_user(conn: &mut db::DbConnection, new: &NewUser) -> Result<UserRow, db::DbError> {
-    let now = db_now();
-    let (province, enterprise_id, operator_id) = match &new.binding {
-        Binding::Nationwide => (None, None, None),
-        Binding::Province(p) => (Some(p.as_str()), None, None),
-        Binding::Enterprise(e) => (None, Some(e.clone()), None),
-        Binding::Operator(o) => (None, None, Some(o.clone())),
-    };
-    let row = UserRow {
-        id: new_id(),
-        username: new.username.clone(),
-        password_hash: password::hash(&new.password)?,
-        role: new.role.as_str().to_string(),
-        province,
-        enterprise_id,
-        operator_id,
-        display_name: new.display_name.clone(),
-        active: true,
-        created_at: now,
-        updated_at: now,
-    };
-    db::users::insert_user(conn, &row)?;
-    Ok(row)
-}
-
-fn read_new_user(body: &Value) -> Result<NewUser, ApiError> {
-    let mut r = BodyReader::new(body, "");
-    r.deny_unknown(&[
-        "username",
-        "password",
-        "role",
-        "display_name",
-        "province",
-        "enterprise_id",
-        "operator_id",
-    ]);
-    let username = r.parse("username", validate_username);
-    let password = r.parse("password", validate_password);
-    let role = r.parse("role", |s| {
-        Role::parse(s).ok_or_else(|| {
-            Invalid::new(
-                "user.role",
-                "role must be enterprise, operator, regulator, auditor or admin",
-            )
-        })
-    });
-    let display_name = r.opt_str("display_name").map(|s| s.trim().to_string());
-    let province = r.opt_str("province");
-    let enterprise_id = r.opt_str("enterprise_id");
-    let operator_id = r.opt_str("operator_id");
-    let binding = role.and_then(|role| match binding_for(role, province, enterprise_id, operator_id) {
-        Ok(b) => Some(b),
-        Err(problems) => {
-            for (field, invalid) in problems {
-                r.check::<()>(field, Err(invalid));
-            }
-            None
-        }
-    });
-    match (username, password, role, binding) {
-        (Some(username), Some(password), Some(role), Some(binding)) if r.problems.is_empty() => Ok(NewUser {
-            display_name: display_name
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| username.clone()),
-            username,
-            password,
-            role,
-            binding,
-        }),
-        _ => Err(ApiError::Validation(r.problems)),
-    }
-}
-
 /// Create a user (admin).
 #[utoipa::path(
     tag = "users",
@@ -412,7 +217,8 @@ pub async fn create_user_handler(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     require_role(&who, &[Role::Admin])?;
-    let new = read_new_user(&body)?;
+    let input = body::read(&body, NewUserInput::problems)?;
+    let new = input.read().map_err(ApiError::Validation)?;
     let row = state
         .db
         .run(move |conn| match create_user(conn, &new) {

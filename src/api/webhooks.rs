@@ -10,12 +10,14 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use validator::Validate;
 
+use super::body;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{BodyReader, QueryParams};
+use super::extract::QueryParams;
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::db::outbox::{DeliveryCounts, DeliveryView, SubscriptionRow};
 use crate::db::{self, db_now, from_db_time, new_id};
 use crate::domain::Invalid;
+pub use crate::service::webhooks::SubscriptionInput;
 use crate::state::AppState;
 use crate::webhooks::{self, Event, EventType, OwnerKind};
 
@@ -120,44 +122,6 @@ fn own_party(who: &Principal) -> Option<(OwnerKind, String)> {
     }
 }
 
-fn parse_url(s: &str, allow_http: bool) -> Result<String, Invalid> {
-    let bad = |m: &str| Invalid::new("webhook.url", m.to_string());
-    if s.len() > 2000 {
-        return Err(bad("at most 2000 characters"));
-    }
-    let url = reqwest::Url::parse(s).map_err(|_| bad("an absolute URL such as https://example.org/hooks"))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if allow_http => {}
-        "http" => return Err(bad("must be https:// (deliveries carry case data)")),
-        _ => return Err(bad("must be an https:// URL")),
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(bad("the URL has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(
-            "credentials in the URL are not accepted; deliveries are signed instead",
-        ));
-    }
-    if url.fragment().is_some() {
-        return Err(bad("a URL with a #fragment is not accepted"));
-    }
-    Ok(url.to_string())
-}
-
-fn parse_event_type(s: &str) -> Result<String, Invalid> {
-    EventType::parse(s).map(|t| t.as_str().to_string()).ok_or_else(|| {
-        Invalid::new(
-            "webhook.event_type",
-            format!(
-                "unknown event type; known: {}",
-                EventType::ALL.map(|t| t.as_str()).join(", ")
-            ),
-        )
-    })
-}
-
 /// Subscribe an endpoint to event types (enterprises, operators, regulators for their own party;
 /// admins for any party named in `owner`).
 ///
@@ -167,7 +131,7 @@ fn parse_event_type(s: &str) -> Result<String, Invalid> {
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
-    request_body(content = Object, description = "url, event_types, description; owner (admins)"),
+    request_body = SubscriptionInput,
     responses(
         (status = 201, body = SubscriptionCreatedDto),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -186,40 +150,15 @@ pub async fn create_subscription(
             "webhooks are for enterprises, operators and provinces".into(),
         ));
     }
-    let mut r = BodyReader::new(&body, "");
-    if admin {
-        r.deny_unknown(&["url", "event_types", "description", "owner"]);
-    } else {
-        r.deny_unknown(&["url", "event_types", "description"]);
-    }
     let allow_http = state.config.webhook_allow_http;
-    let url = r.parse("url", |s| parse_url(s, allow_http));
-    let mut types = r.parse_list("event_types", true, parse_event_type);
-    if let Some(t) = &mut types {
-        t.sort();
-        t.dedup();
-        if t.is_empty() {
-            r.problem("event_types", "webhook.event_types", "name at least one event type");
-        }
-    }
-    let description = r.text("description", false, 200);
-    let owner = if admin {
-        r.nested("owner", true).and_then(|mut o| {
-            o.deny_unknown(&["kind", "id"]);
-            let kind = o.parse("kind", |s| {
-                OwnerKind::parse(s)
-                    .ok_or_else(|| Invalid::new("webhook.owner_kind", "enterprise, operator or province"))
-            });
-            let id = o.text("id", true, 64);
-            r.absorb(o);
-            Some((kind?, id?))
-        })
-    } else {
-        own_party(&who)
+    let input = body::read(&body, |i: &SubscriptionInput| i.problems(admin, allow_http))?;
+    let new = input.read(admin, allow_http).map_err(ApiError::Validation)?;
+    let owner = match new.owner {
+        Some(owner) => owner,
+        None => own_party(&who).ok_or_else(|| ApiError::Forbidden("this caller has no webhooks".into()))?,
     };
     let secret = webhooks::new_secret().map_err(|e| ApiError::internal(anyhow::anyhow!("random source: {e}")))?;
-    let value = (|| Some((url?, types?, owner?)))();
-    let (url, types, (kind, owner_id)) = r.into_result(value)?;
+    let (url, types, description, (kind, owner_id)) = (new.url, new.event_types, new.description, owner);
     if admin {
         let (k, id) = (kind.clone(), owner_id.clone());
         let exists = state

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::api::users::{NewUser, binding_for, create_user, validate_password, validate_username};
 use crate::app::{self, AppState};
 use crate::auth::principal::{Binding, Role, SubjectKind};
 use crate::auth::{password, token::TokenIssuer};
@@ -14,6 +13,7 @@ use crate::config::Config;
 use crate::db::{self, DbConnection, db_now, new_id, users::ApiClientRow};
 use crate::domain::calendar::{CalendarDay, DayKind, YearCalendar};
 use crate::domain::catalogue::parse_catalogue_csv;
+use crate::service::users::{NewUser, binding_for, create_user, validate_password, validate_username};
 
 #[derive(Parser)]
 #[command(

@@ -10,6 +10,8 @@ pub mod error;
 pub mod manifests;
 pub mod registry;
 pub mod sessions;
+pub mod users;
+pub mod webhooks;
 pub mod whitelist;
 
 use chrono::{DateTime, Utc};
