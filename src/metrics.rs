@@ -12,6 +12,7 @@ pub struct Metrics {
     pool_idle: IntGauge,
     pool_waiting: IntGauge,
     webhook_attempts: IntCounterVec,
+    notice_missing: IntGauge,
 }
 
 impl Metrics {
@@ -44,7 +45,13 @@ impl Metrics {
         registry.register(Box::new(pool_connections.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
         registry.register(Box::new(pool_waiting.clone()))?;
+        let notice_missing = IntGauge::new(
+            "calendar_notice_missing_year",
+            "The year whose State Council holiday notice is missing and due (the current year, or the next from 1 November); 0 when none",
+        )?;
+        registry.register(Box::new(notice_missing.clone()))?;
         Ok(Metrics {
+            notice_missing,
             registry,
             requests,
             latency,
@@ -68,6 +75,11 @@ impl Metrics {
         self.webhook_attempts
             .with_label_values(&[if delivered { "delivered" } else { "failed" }])
             .inc();
+    }
+
+    /// Records which year's holiday notice is missing and due, if any.
+    pub fn notice_missing(&self, year: Option<i32>) {
+        self.notice_missing.set(i64::from(year.unwrap_or(0)));
     }
 
     /// The text exposition, with the pool gauges read now.

@@ -109,8 +109,19 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("next_page", "下一页", "Next page"),
     (
         "provisional",
-        "暂定（日历缺年份）",
-        "provisional (calendar year missing)",
+        "暂定（待国务院放假通知）",
+        "provisional, pending the holiday notice",
+    ),
+    ("notice_missing_1", "国务院", "The State Council's holiday notice for "),
+    (
+        "notice_missing_2",
+        "年放假通知尚未导入：该年期限按法定节假日暂定，视为受理和逾期督办暂缓执行。请管理员在“工作日历”中导入。",
+        " is not imported: deadlines in it are provisional (statutory holidays only), and deemed acceptance and escalation wait for it. Admins import it under Calendar.",
+    ),
+    (
+        "awaiting_notice",
+        "暂定期限已过，待放假通知导入后处理",
+        "provisional deadline passed: pending the holiday notice",
     ),
     ("suspended_clock", "计时已暂停", "clock suspended"),
     ("parties", "当事方", "Parties"),
@@ -201,8 +212,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("workday", "调休上班", "Make-up working day"),
     (
         "calendar_missing",
-        "该年份日历尚未导入：期限按周一至周五暂定计算。",
-        "This year is not imported: deadlines in it are provisional (Monday to Friday).",
+        "该年份放假通知尚未导入：期限按法定节假日（不含调休）暂定计算，通知导入后重算。",
+        "No holiday notice imported for this year: deadlines use the statutory holidays (no make-up days) and stay provisional until the notice is imported.",
     ),
     ("calendar_import", "导入年度日历（管理员）", "Import a year (admins)"),
     (

@@ -85,6 +85,8 @@ pub struct Chrome {
     /// The current path and query, for the language switch to come back to.
     pub back: String,
     pub other_lang: (&'static str, &'static str),
+    /// The year whose holiday notice is missing and due (admins and regulators).
+    pub notice_missing: Option<i32>,
 }
 
 impl Chrome {
@@ -143,6 +145,7 @@ impl Chrome {
                 .map(|p| p.as_str().to_string())
                 .unwrap_or_else(|| "/ui/queue".into()),
             other_lang: lang.other(),
+            notice_missing: u.notice_missing,
         }
     }
 }
@@ -424,6 +427,7 @@ struct QueueRow {
     due: String,
     wd_left: String,
     overdue: bool,
+    awaiting_notice: bool,
     suspended: bool,
     provisional: bool,
     quantity_kg: String,
@@ -595,6 +599,7 @@ pub async fn queue(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> U
                     .map(|d| d.to_string())
                     .unwrap_or_default(),
                 overdue: step.is_some_and(|s| s.overdue),
+                awaiting_notice: step.is_some_and(|s| s.awaiting_notice),
                 suspended: step.is_some_and(|s| s.suspended),
                 provisional: step.is_some_and(|s| s.provisional),
                 quantity_kg: total_kg(a),
@@ -773,6 +778,7 @@ struct StepView {
     due: String,
     wd_left: String,
     overdue: bool,
+    awaiting_notice: bool,
     suspended: bool,
     provisional: bool,
     done: String,
@@ -930,6 +936,7 @@ pub async fn application(
             due: local_time(&s.due_at),
             wd_left: s.working_days_left.map(|d| d.to_string()).unwrap_or_default(),
             overdue: s.overdue,
+            awaiting_notice: s.awaiting_notice,
             suspended: s.suspended,
             provisional: s.provisional,
             done: s.completed_at.as_deref().map(local_time).unwrap_or_default(),

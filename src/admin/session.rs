@@ -64,6 +64,9 @@ pub struct UiUser {
     pub who: Principal,
     pub csrf: String,
     pub lang: Lang,
+    /// For admins and regulators: the year whose holiday notice is missing and due
+    /// (`service::calendar::notice_alert`), shown as a banner on every page.
+    pub notice_missing: Option<i32>,
 }
 
 impl UiUser {
@@ -100,11 +103,26 @@ impl FromRequest for UiUser {
                 return Err(login());
             };
             match principal_from_token(&state, &token).await {
-                Ok((who, claims)) => Ok(UiUser {
-                    who,
-                    csrf: csrf_for(&claims.jti),
-                    lang,
-                }),
+                Ok((who, claims)) => {
+                    let notice_missing = match who.role {
+                        crate::auth::principal::Role::Admin | crate::auth::principal::Role::Regulator => {
+                            match state.calendar().await {
+                                Ok(cal) => service::calendar::notice_alert(
+                                    &cal,
+                                    crate::domain::calendar::shanghai_date(chrono::Utc::now()),
+                                ),
+                                Err(_) => None,
+                            }
+                        }
+                        _ => None,
+                    };
+                    Ok(UiUser {
+                        who,
+                        csrf: csrf_for(&claims.jti),
+                        lang,
+                        notice_missing,
+                    })
+                }
                 // The database being away is not a reason to log the user out.
                 Err(e @ (service::Error::Unavailable { .. } | service::Error::Internal(_))) => {
                     Err(UiError::Api(e.into(), lang))

@@ -42,6 +42,12 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> 
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Ok(cal) = state.calendar().await {
+        let today = crate::domain::calendar::shanghai_date(chrono::Utc::now());
+        state
+            .metrics
+            .notice_missing(crate::service::calendar::notice_alert(&cal, today));
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render(state.db.pool_state()))

@@ -239,7 +239,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("say --demo to load the demo data, or --scale N for benchmark data");
             }
             let state = open(&config)?;
-            let logins = seed::demo(&mut *conn(&state)?)?;
+            let logins = seed::demo(&mut *conn(&state)?, config.office_close)?;
             seed::print_logins(&logins, None);
             Ok(())
         }
@@ -306,7 +306,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sweep => {
             let state = open(&config)?;
-            let report = crate::jobs::sweep_once(&mut *conn(&state)?).map_err(fail)?;
+            let close = state.config.office_close;
+            let report = crate::jobs::sweep_once_with(&mut *conn(&state)?, close, chrono::Utc::now()).map_err(fail)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
@@ -320,7 +321,11 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     tracing::info!(database = %crate::config::redact_url(&config.database_url), ?applied, "database ready");
     let logins = if demo {
         let db = state.db.clone();
-        Some(actix_web::web::block(move || -> anyhow::Result<_> { seed::demo(&mut *db.get().map_err(fail)?) }).await??)
+        let close = config.office_close;
+        Some(
+            actix_web::web::block(move || -> anyhow::Result<_> { seed::demo(&mut *db.get().map_err(fail)?, close) })
+                .await??,
+        )
     } else {
         None
     };

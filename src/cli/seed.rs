@@ -1056,7 +1056,7 @@ impl AppSeeder<'_> {
 
 /// Applications from the demo producers in every state on both routes, some due today and some
 /// overdue, loaded in one transaction and only while the demo producers have none.
-fn demo_applications(conn: &mut DbConnection) -> anyhow::Result<()> {
+fn demo_applications(conn: &mut DbConnection, close: chrono::NaiveTime) -> anyhow::Result<()> {
     use crate::db::applications::AppFilter;
     for (id, ..) in DEMO_ENTERPRISES {
         let filter = AppFilter {
@@ -1069,7 +1069,6 @@ fn demo_applications(conn: &mut DbConnection) -> anyhow::Result<()> {
     }
     db::write_tx(conn, |conn| -> anyhow::Result<()> {
         let cal = db::calendar::load(conn).map_err(err)?;
-        let close = chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default();
         let now = chrono::Utc::now();
         let mut due_day = crate::domain::calendar::shanghai_date(now);
         for _ in 0..30 {
@@ -1097,9 +1096,10 @@ fn demo_applications(conn: &mut DbConnection) -> anyhow::Result<()> {
 }
 
 /// Loads the demo data; returns the accounts to show.
-pub fn demo(conn: &mut DbConnection) -> anyhow::Result<Vec<DemoLogin>> {
+/// The demo data; deadlines fall due at `office_close` (`HWT_OFFICE_CLOSE`) like real ones.
+pub fn demo(conn: &mut DbConnection, office_close: chrono::NaiveTime) -> anyhow::Result<Vec<DemoLogin>> {
     demo_registry(conn)?;
-    demo_applications(conn)?;
+    demo_applications(conn, office_close)?;
     let mut logins = Vec::new();
     for (username, name, role, binding) in demo_accounts() {
         if db::users::user_by_username(conn, username)

@@ -1266,6 +1266,8 @@ pub fn recompute_provisional(
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct ApplicationSweep {
     pub deemed_accepted: Vec<String>,
+    /// Late by a provisional deadline: left alone until the year's notice is imported.
+    pub waiting_for_notice: Vec<String>,
     pub overdue_marked: Vec<String>,
     pub expired: Vec<String>,
     /// Steps whose deciding province was reminded that they are due by the next working day.
@@ -1411,6 +1413,13 @@ pub fn sweep(
         .select(StepRow::as_select())
         .load(conn)?;
     for step in late {
+        // A deadline that rests on a year without the State Council's notice is provisional:
+        // nothing irreversible (deemed acceptance, escalation) happens on it. It waits until the
+        // notice is imported and the deadline recomputed.
+        if step.provisional {
+            report.waiting_for_notice.push(step.application_id.clone());
+            continue;
+        }
         // A suspended clock is not late.
         if clock_suspensions::table
             .filter(clock_suspensions::step_id.eq(&step.id))

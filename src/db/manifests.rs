@@ -719,6 +719,8 @@ pub fn sweep(conn: &mut DbConnection, now: DateTime<Utc>) -> DbResult<Vec<String
         .filter(manifests::status.eq("in_transit"))
         .filter(manifests::receipt_due_at.lt(now_db))
         .filter(manifests::receipt_overdue_at.is_null())
+        // A provisional receipt deadline (a year without the notice) waits for the notice.
+        .filter(manifests::receipt_due_provisional.eq(false))
         .select(ManifestRow::as_select())
         .load(conn)?;
     let mut marked = Vec::new();

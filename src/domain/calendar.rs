@@ -1,8 +1,10 @@
 //! Chinese working days: Monday–Friday, minus statutory holidays, plus the weekend days made
 //! working days (调休) by the State Council's yearly notice. Dates are in Asia/Shanghai.
 //!
-//! For a year without a notice the plain Monday–Friday rule is used and every answer that
-//! depends on it is flagged provisional, so deadlines can be shown as "to be confirmed".
+//! For a year without a notice the holidays the law itself fixes are used (`domain::statutory`:
+//! 元旦, 春节, 清明, 劳动节, 端午, 中秋, 国庆 from the lunisolar calendar, with modelled 补假), and
+//! every answer that depends on it is flagged provisional, so deadlines can be shown as "to be
+//! confirmed" and nothing irreversible happens on them until the notice is imported.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
@@ -193,7 +195,11 @@ impl WorkingDayCalendar {
             Some(rules) if rules.workdays.contains(&date) => (true, false),
             Some(rules) if rules.holidays.contains(&date) => (false, false),
             Some(_) => (!is_weekend(date), false),
-            None => (!is_weekend(date), true),
+            // No notice yet: the days the law fixes (domain::statutory), provisionally.
+            None => (
+                !is_weekend(date) && !super::statutory::statutory_off(date.year()).contains(&date),
+                true,
+            ),
         }
     }
 
@@ -432,7 +438,8 @@ mod tests {
     fn crossing_into_unknown_year_is_provisional() {
         let due = cal().add_working_days(ymd(2026, 12, 30), 5);
         assert!(due.provisional);
-        assert_eq!(due.date, ymd(2027, 1, 6));
+        // 2027-01-01 (元旦) is off by law, notice or not.
+        assert_eq!(due.date, ymd(2027, 1, 7));
         // Counting that stays inside 2026 is firm.
         let due = cal().add_working_days(ymd(2026, 12, 1), 5);
         assert_eq!(
@@ -465,7 +472,7 @@ mod tests {
         assert_eq!(cal().working_days_between(ymd(2027, 3, 1), ymd(2027, 3, 8)), (5, true));
         assert_eq!(
             cal().working_days_between(ymd(2026, 12, 30), ymd(2027, 1, 6)),
-            (5, true)
+            (4, true)
         );
     }
 
@@ -474,10 +481,11 @@ mod tests {
         let empty = WorkingDayCalendar::default();
         assert!(empty.years().is_empty());
         let due = empty.add_working_days(ymd(2025, 9, 26), 5);
+        // The law's days only: 国庆 1–3 October and 中秋 (6 October 2025); no 调休.
         assert_eq!(
             due,
             Due {
-                date: ymd(2025, 10, 3),
+                date: ymd(2025, 10, 9),
                 provisional: true
             }
         );

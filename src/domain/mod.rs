@@ -26,6 +26,7 @@ pub mod error;
 pub mod ids;
 pub mod province;
 pub mod quantity;
+pub mod statutory;
 pub mod whitelist;
 pub mod workflow;
 

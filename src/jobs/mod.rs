@@ -29,15 +29,6 @@ pub struct SweepReport {
     pub manifests_overdue: Vec<String>,
 }
 
-/// One sweep, if this process wins the lock.
-pub fn sweep_once(conn: &mut DbConnection) -> DbResult<SweepReport> {
-    sweep_once_with(
-        conn,
-        chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default(),
-        Utc::now(),
-    )
-}
-
 /// One sweep at `now` with the configured office close time.
 pub fn sweep_once_with(
     conn: &mut DbConnection,
@@ -104,6 +95,9 @@ fn sweep_steps(
     Ok(report)
 }
 
+/// The last year whose missing notice this process has logged.
+static WARNED_NOTICE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
 /// Runs the sweeper every `interval` until the process ends.
 pub fn spawn_sweeper(state: web::Data<AppState>, interval: Duration) {
     actix_web::rt::spawn(async move {
@@ -112,6 +106,17 @@ pub fn spawn_sweeper(state: web::Data<AppState>, interval: Duration) {
         loop {
             tick.tick().await;
             let close = state.config.office_close;
+            if let Ok(cal) = state.calendar().await
+                && let Some(year) =
+                    crate::service::calendar::notice_alert(&cal, crate::domain::calendar::shanghai_date(Utc::now()))
+                // Once per process and year, not at every tick.
+                && WARNED_NOTICE.swap(year, std::sync::atomic::Ordering::Relaxed) != year
+            {
+                tracing::warn!(
+                    year,
+                    "the holiday notice for {year} is not imported: deadlines in it are provisional and deemed acceptance and escalation wait for it"
+                );
+            }
             match state.db.run(move |c| sweep_once_with(c, close, Utc::now())).await {
                 Ok(r) if r.ran && (!r.entries_suspended.is_empty() || r.entries_expired > 0) => {
                     tracing::info!(

@@ -121,32 +121,43 @@ impl CalendarYearInput {
             .err()
             .map(|e| validation_problems(&e))
             .unwrap_or_default();
-        if problems.is_empty()
-            && let Err(found) = self.year_calendar(year)
-        {
-            problems = found;
+        if let Err(found) = self.year_calendar(year) {
+            for p in found {
+                if !problems.iter().any(|q| q.pointer == p.pointer) {
+                    problems.push(p);
+                }
+            }
         }
         problems.sort_by(|a, b| a.pointer.cmp(&b.pointer));
         problems
     }
 
     fn year_calendar(&self, year: i32) -> std::result::Result<YearCalendar, Vec<FieldProblem>> {
-        let days = self
+        // The days that read well, each with its index in the body (the others have their
+        // problems already).
+        let (indices, days): (Vec<usize>, Vec<CalendarDay>) = self
             .days
             .iter()
-            .filter_map(|d| {
-                Some(CalendarDay {
-                    date: parse_date(&d.date).ok()?,
-                    kind: kind_of(&d.kind)?,
-                    name_zh: d.name_zh.trim().to_string(),
-                    name_en: d.name_en.as_deref().unwrap_or_default().trim().to_string(),
-                })
+            .enumerate()
+            .filter_map(|(i, d)| {
+                Some((
+                    i,
+                    CalendarDay {
+                        date: parse_date(&d.date).ok()?,
+                        kind: kind_of(&d.kind)?,
+                        name_zh: d.name_zh.trim().to_string(),
+                        name_en: d.name_en.as_deref().unwrap_or_default().trim().to_string(),
+                    },
+                ))
             })
-            .collect();
+            .unzip();
         let cal = YearCalendar::new(year, days).map_err(|problems| {
             problems
                 .into_iter()
-                .map(|(i, field, invalid)| FieldProblem::body(format!("/days/{i}/{field}"), &invalid))
+                .map(|(i, field, invalid)| {
+                    let at = indices.get(i).copied().unwrap_or(i);
+                    FieldProblem::body(format!("/days/{at}/{field}"), &invalid)
+                })
                 .collect::<Vec<_>>()
         })?;
         if !cal.days().iter().any(|d| d.kind == DayKind::Holiday) {
@@ -223,4 +234,40 @@ pub fn missing_years(calendar: &crate::domain::calendar::WorkingDayCalendar, tod
     (today.year()..=today.year() + 1)
         .filter(|y| !calendar.has_year(*y))
         .collect()
+}
+
+/// The year whose notice is missing and should be asked for now, if any: the current year when
+/// it has none, or, from 1 November, the next year (the State Council's notice usually comes in
+/// November or December, and cases filed in late December already count days in it).
+pub fn notice_alert(calendar: &crate::domain::calendar::WorkingDayCalendar, today: chrono::NaiveDate) -> Option<i32> {
+    let year = today.year();
+    if !calendar.has_year(year) {
+        Some(year)
+    } else if today.month() >= 11 && !calendar.has_year(year + 1) {
+        Some(year + 1)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::domain::calendar::WorkingDayCalendar;
+
+    #[test]
+    fn the_next_year_is_asked_for_from_the_first_of_november() {
+        let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let year = |y| YearCalendar::new(y, vec![]).unwrap();
+        let only_2026 = WorkingDayCalendar::new([year(2026)]);
+        assert_eq!(notice_alert(&only_2026, ymd(2026, 10, 31)), None);
+        assert_eq!(notice_alert(&only_2026, ymd(2026, 11, 1)), Some(2027));
+        assert_eq!(notice_alert(&only_2026, ymd(2026, 12, 31)), Some(2027));
+        assert_eq!(notice_alert(&only_2026, ymd(2027, 1, 4)), Some(2027));
+        let both = WorkingDayCalendar::new([year(2026), year(2027)]);
+        assert_eq!(notice_alert(&both, ymd(2026, 12, 2)), None);
+    }
 }

@@ -425,6 +425,20 @@ both_backends!(idempotent_filing, idempotent_filing);
 async fn deemed_acceptance_overdue_and_suspension(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let reg = Registry::setup(&app).await;
+    // Deadlines must be firm for the sweep to act (see sweep_waits_for_the_notice): late in a
+    // year whose successor has no notice yet, a synthetic one stands in.
+    let next = this_year() + 1;
+    if app.get(&format!("/api/v1/calendar/{next}"), None).await.0 == 404 {
+        let (s, b, _) = app
+            .send_json(
+                reqwest::Method::PUT,
+                &format!("/api/v1/calendar/{next}"),
+                Some(&reg.admin),
+                &test_notice(next),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
     let (_, a) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
     let late = a["id"].as_str().unwrap().to_string();
     let received_on = a["received_at"].as_str().unwrap().to_string();
@@ -724,11 +738,13 @@ async fn provisional_deadlines_are_recomputed_on_import(backend: Backend) {
     let (_, a, _) = app
         .get(&format!("/api/v1/transfer-applications/{id}"), Some(&reg.cq))
         .await;
-    // Dec 29, 30, 31, then 2027 by the plain rule: Fri Jan 1, Mon Jan 4.
-    assert_eq!(a["steps"][0]["due_on"], "2027-01-04");
+    // Dec 29, 30, 31, then 2027 by the law alone: Fri Jan 1 is 元旦, so Mon Jan 4, Tue Jan 5.
+    assert_eq!(a["steps"][0]["due_on"], "2027-01-05");
     assert_eq!(a["steps"][0]["provisional"], true);
+    // A synthetic notice made for the test (not State Council data) that also closes Jan 4.
     let year_2027 = json!({"source": "test notice", "days": [
-        {"date": "2027-01-01", "kind": "holiday", "name_zh": "元旦", "name_en": "New Year's Day"}
+        {"date": "2027-01-01", "kind": "holiday", "name_zh": "元旦", "name_en": "New Year's Day"},
+        {"date": "2027-01-04", "kind": "holiday", "name_zh": "测试假日", "name_en": "Test holiday"}
     ]});
     let (s, body, _) = app
         .send_json(reqwest::Method::PUT, "/api/v1/calendar/2027", Some(&admin), &year_2027)
@@ -737,9 +753,9 @@ async fn provisional_deadlines_are_recomputed_on_import(backend: Backend) {
     let (_, a, _) = app
         .get(&format!("/api/v1/transfer-applications/{id}"), Some(&reg.cq))
         .await;
-    assert_eq!(a["steps"][0]["due_on"], "2027-01-05", "Jan 1 is a holiday after all");
+    assert_eq!(a["steps"][0]["due_on"], "2027-01-06", "the notice's Jan 4 is counted");
     assert_eq!(a["steps"][0]["provisional"], false);
-    assert_eq!(a["steps"][0]["due_at"], "2027-01-05T09:30:00+00:00");
+    assert_eq!(a["steps"][0]["due_at"], "2027-01-06T09:30:00+00:00");
 }
 both_backends!(
     provisional_deadlines_are_recomputed_on_import,
@@ -914,3 +930,83 @@ both_backends!(
     attachments_with_type_and_size_limits,
     attachments_with_type_and_size_limits
 );
+
+/// A synthetic notice for `year` (元旦 only), made for the test: it is no State Council data.
+fn test_notice(year: i32) -> Value {
+    json!({
+        "source": "test fixture, not a notice",
+        "days": [{"date": format!("{year}-01-01"), "kind": "holiday", "name_zh": "元旦"}]
+    })
+}
+
+/// Nothing irreversible happens on a provisional deadline: a case whose acceptance deadline rests
+/// on a year without the notice is neither deemed accepted nor escalated when it passes; it is
+/// shown as awaiting the notice. Once the year arrives (here through the API), the deadline is
+/// recomputed, firm, and the next sweep acts on it.
+async fn sweep_waits_for_the_notice(backend: Backend) {
+    use diesel::prelude::*;
+    use hwtransfer::db::schema::{calendar_days, calendar_years};
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    // This year's and next year's notices are taken away: every deadline from today is provisional.
+    let y = this_year();
+    app.state
+        .db
+        .run(move |c| {
+            diesel::delete(calendar_days::table.filter(calendar_days::year.ge(y))).execute(c)?;
+            diesel::delete(calendar_years::table.filter(calendar_years::year.ge(y))).execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    app.state.invalidate_calendar();
+    let (s, a) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
+    assert_eq!(s, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_string();
+    assert_eq!(a["steps"][0]["kind"], "acceptance");
+    assert_eq!(a["steps"][0]["provisional"], true, "{a}");
+
+    let later = chrono::Utc::now() + chrono::Duration::days(30);
+    let close = app.state.config.office_close;
+    let sweep = || async {
+        app.state
+            .db
+            .run(move |c| hwtransfer::jobs::sweep_once_with(c, close, later))
+            .await
+            .unwrap()
+    };
+    let report = sweep().await;
+    assert!(report.applications.deemed_accepted.is_empty(), "{report:?}");
+    assert!(report.applications.overdue_marked.is_empty(), "{report:?}");
+    assert_eq!(report.applications.waiting_for_notice, vec![id.clone()]);
+    let (_, a, _) = app
+        .get(&format!("/api/v1/transfer-applications/{id}"), Some(&reg.cq))
+        .await;
+    assert_eq!(a["status"], "submitted", "{a}");
+    assert_eq!(a["deemed_accepted"], false);
+    let (_, events, _) = app
+        .get(&format!("/api/v1/transfer-applications/{id}/events"), Some(&reg.cq))
+        .await;
+    assert_eq!(events.as_array().unwrap().len(), 1, "only filed: {events}");
+
+    // The notices arrive; the open deadline is recomputed, firm, and the sweep acts.
+    for year in [y, y + 1] {
+        let (s, b, _) = app
+            .send_json(
+                reqwest::Method::PUT,
+                &format!("/api/v1/calendar/{year}"),
+                Some(&reg.admin),
+                &test_notice(year),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (_, a, _) = app
+        .get(&format!("/api/v1/transfer-applications/{id}"), Some(&reg.cq))
+        .await;
+    assert_eq!(a["steps"][0]["provisional"], false, "{a}");
+    let report = sweep().await;
+    assert_eq!(report.applications.deemed_accepted, vec![id.clone()]);
+    assert!(report.applications.waiting_for_notice.is_empty());
+}
+both_backends!(sweep_waits_for_the_notice, sweep_waits_for_the_notice);

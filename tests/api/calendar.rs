@@ -86,14 +86,15 @@ async fn a_year_without_data_is_provisional_until_imported(backend: Backend) {
     app.add_user("cq-reg", "regulator", Some("500000")).await;
     let admin = app.login("root").await;
 
-    // 2027 has no notice yet: plain Monday–Friday, flagged provisional.
+    // 2027 has no notice yet: the law's holidays only, flagged provisional.
     let body = due(&app, "2027-03-01", 5).await;
     assert_eq!(body["due"], "2027-03-08");
     assert_eq!(body["provisional"], true);
     // A span that starts in 2026 and crosses into 2027 is provisional too.
     let body = due(&app, "2026-12-30", 5).await;
     assert_eq!(body["provisional"], true);
-    assert_eq!(body["due"], "2027-01-06");
+    // 元旦 is off by law even before the notice: 31 Dec, then 4–7 Jan.
+    assert_eq!(body["due"], "2027-01-07");
     // A span wholly inside 2026 is not.
     assert_eq!(due(&app, "2026-12-01", 5).await["provisional"], false);
     let (status, body, headers) = app.get("/api/v1/calendar/2027", None).await;
@@ -144,7 +145,15 @@ async fn a_year_without_data_is_provisional_until_imported(backend: Backend) {
         .iter()
         .map(|e| e["pointer"].as_str().unwrap())
         .collect();
-    for p in ["/source", "/days/2/date", "/days/3/kind", "/days/4/name_zh"] {
+    // The rules across days are checked on the days that read well, in the same answer.
+    for p in [
+        "/source",
+        "/days/0/date",
+        "/days/1/kind",
+        "/days/2/date",
+        "/days/3/kind",
+        "/days/4/name_zh",
+    ] {
         assert!(pointers.contains(&p), "{p} missing: {body}");
     }
     assert!(!codes.is_empty());
@@ -205,3 +214,36 @@ async fn working_day_query_problems() {
     let (status, body, headers) = app.get("/api/v1/calendar/abc", None).await;
     assert_problem(status, &body, &headers, 404);
 }
+
+/// Admins are told when a year's notice is missing and due: a metric says which year (and the
+/// web UI shows a banner to admins and regulators, from the same `notice_alert`).
+async fn a_missing_notice_is_a_metric(backend: Backend) {
+    use diesel::prelude::*;
+    use hwtransfer::db::schema::{calendar_days, calendar_years};
+    let app = TestApp::spawn(backend).await;
+    let y = crate::fixtures::this_year();
+    app.state
+        .db
+        .run(move |c| {
+            diesel::delete(calendar_days::table.filter(calendar_days::year.ge(y))).execute(c)?;
+            diesel::delete(calendar_years::table.filter(calendar_years::year.ge(y))).execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    app.state.invalidate_calendar();
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!("hwtransfer_calendar_notice_missing_year {y}")),
+        "{metrics}"
+    );
+}
+both_backends!(a_missing_notice_is_a_metric, a_missing_notice_is_a_metric);

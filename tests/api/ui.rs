@@ -140,13 +140,24 @@ async fn click_confirmed(c: &Client, css: &str) {
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    // htmx may swap the element between finding and reading it: read afresh when it went stale.
+    for _ in 0..20 {
+        let element = c
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match element.text().await {
+            Ok(text) => return text,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+    panic!("{css} kept going stale")
 }
 
 const SCRIPT_NAME: &str = "<script>document.title='pwned'</script>废矿物油";
@@ -214,6 +225,19 @@ async fn regulators_decide_in_the_browser(backend: Backend) {
     login(&c, &app, "sc").await;
     let row = text_of(&c, &format!("#queue tr[data-id='{id}']")).await;
     assert!(row.contains("40.500"), "{row}");
+    // A regulator is told of a missing holiday notice on every page (from 1 November for the
+    // next year), exactly when the core says one is due.
+    let due = hwtransfer::service::calendar::notice_alert(
+        &app.state.calendar().await.unwrap(),
+        hwtransfer::domain::calendar::shanghai_date(chrono::Utc::now()),
+    );
+    match due {
+        Some(year) => {
+            let banner = text_of(&c, "#notice-missing").await;
+            assert!(banner.contains(&year.to_string()), "{banner}");
+        }
+        None => assert!(c.find(Locator::Css("#notice-missing")).await.is_err()),
+    }
     c.goto(&app.url(&format!("/ui/applications/{id}"))).await.unwrap();
     let actions = text_of(&c, "#actions").await;
     assert!(actions.contains("同意接收"), "{actions}");

@@ -78,11 +78,16 @@ pub struct StepDto {
     pub due_on: String,
     /// Office close on `due_on`, Asia/Shanghai (RFC 3339, UTC).
     pub due_at: String,
-    /// True while the calendar lacks a year the clock crosses (plain Monday–Friday used).
+    /// True while the calendar lacks the notice of a year the clock crosses (the statutory
+    /// holidays alone are counted there).
     pub provisional: bool,
     /// Working days from today to the due day (0 when due today or late); open steps only.
     pub working_days_left: Option<u32>,
+    /// Past its due instant on a firm deadline (the clock not suspended).
     pub overdue: bool,
+    /// Past a provisional due instant: nothing happens (no deemed acceptance, no escalation)
+    /// until the year's notice is imported and the deadline recomputed.
+    pub awaiting_notice: bool,
     pub suspended: bool,
     pub suspensions: Vec<SuspensionDto>,
     pub completed_at: Option<String>,
@@ -181,7 +186,8 @@ pub fn load_dto(
                 let due_on = NaiveDate::parse_from_str(&s.due_on, "%Y-%m-%d").unwrap_or(today);
                 StepDto {
                     working_days_left: open.then(|| cal.working_days_between(today, due_on).0),
-                    overdue: open && !suspended && now > from_db_time(s.due_at),
+                    overdue: open && !suspended && !s.provisional && now > from_db_time(s.due_at),
+                    awaiting_notice: open && !suspended && s.provisional && now > from_db_time(s.due_at),
                     suspended,
                     suspensions: mine,
                     kind: s.kind,
