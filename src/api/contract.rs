@@ -186,7 +186,7 @@ fn parameter_schema(path: &str, location: &str, name: &str) -> Option<Value> {
                 json!({"type": "string", "pattern": "^[0-9]{1,18}$"})
             }
             "cursor" => json!({"type": "string", "pattern": CURSOR_PATTERN}),
-            "after_seq" => json!({"type": "integer", "minimum": 0}),
+            "after_seq" => json!({"type": "integer", "minimum": 0, "maximum": crate::webhooks::SEQ_MAX}),
             "province" | "source_province" | "receiving_province" => json!({"type": "string", "enum": provinces}),
             "code" => json!({"type": "string", "pattern": WASTE_CODE_PATTERN}),
             "category" => json!({"type": "string", "pattern": WASTE_CATEGORY_PATTERN}),

@@ -153,9 +153,16 @@ pub async fn create_subscription(
     let allow_http = state.config.webhook_allow_http;
     let input = body::read(&body, |i: &SubscriptionInput| i.problems(admin, allow_http))?;
     let new = input.read(admin, allow_http).map_err(ApiError::Validation)?;
-    let owner = match new.owner {
-        Some(owner) => owner,
-        None => own_party(&who).ok_or_else(|| ApiError::Forbidden("this caller has no webhooks".into()))?,
+    let owner = match (new.owner, own_party(&who)) {
+        (Some(named), None) => named,
+        (Some(named), Some(mine)) if named == mine => mine,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::Forbidden(
+                "a subscription is for the caller's own party".into(),
+            ));
+        }
+        (None, Some(mine)) => mine,
+        (None, None) => return Err(ApiError::Forbidden("this caller has no webhooks".into())),
     };
     let secret = webhooks::new_secret().map_err(|e| ApiError::internal(anyhow::anyhow!("random source: {e}")))?;
     let (url, types, description, (kind, owner_id)) = (new.url, new.event_types, new.description, owner);
@@ -395,7 +402,7 @@ fn delivery_dto(v: DeliveryView) -> ApiResult<DeliveryDto> {
 fn parse_seq(s: &str) -> Result<i64, Invalid> {
     s.parse::<i64>()
         .ok()
-        .filter(|n| *n >= 0)
+        .filter(|n| (0..=webhooks::SEQ_MAX).contains(n))
         .ok_or_else(|| Invalid::new("webhook.seq", "an event seq: a whole number from 0"))
 }
 
@@ -469,8 +476,8 @@ pub struct ReplayDto {
 pub struct ReplayInput {
     /// The `seq` of the last event the subscriber has; 0 replays from the first.
     #[serde(deserialize_with = "crate::service::commands::whole_number")]
-    #[validate(range(min = 0))]
-    #[schema(minimum = 0)]
+    #[validate(range(min = 0, max = 9_007_199_254_740_991_i64))]
+    #[schema(minimum = 0, maximum = 9_007_199_254_740_991_f64)]
     pub after_seq: i64,
 }
 

@@ -173,6 +173,28 @@ fn published_patterns_agree_with_the_parsers() {
     ] {
         assert!(!uscc.is_match(s) && Uscc::parse(s).is_err(), "{s}");
     }
+    use hwtransfer::service::webhooks::{URL_PATTERN, parse_url};
+    let url = regex_lite::Regex::new(URL_PATTERN).unwrap();
+    for s in [
+        "https://erp.example.org/hooks",
+        "https://erp.example.org:8443/hooks?x=1",
+        "https://xn--fiqs8s.example/h",
+        "https://a",
+        "https://a.1",
+        "https://10.0.0.1/h",
+        "https://erp.example.org:65536/h",
+        "https://erp.example.org/h#x",
+        "https://u:p@erp.example.org/h",
+        "https://\u{e1}/?",
+        "https://erp.example.org/a b",
+        "https://erp.example.org/a%20b",
+        "https://erp.example.org/a%2",
+        "https://iXrp/`H>E<Lf?k>07",
+        "http://erp.example.org/h",
+        "ftp://erp.example.org/h",
+    ] {
+        assert_eq!(url.is_match(s), parse_url(s, false).is_ok(), "{s}");
+    }
     let queue = regex_lite::Regex::new(QUEUE_CURSOR_PATTERN).unwrap();
     for s in [
         "-~a",

@@ -480,14 +480,8 @@ async fn subscription_input_and_scopes(backend: Backend) {
     codes.sort();
     assert_eq!(
         codes,
-        // The owner is not the enterprise's to name, and its id is missing too.
-        [
-            "body.required",
-            "body.type",
-            "body.unknown_field",
-            "webhook.event_type",
-            "webhook.url"
-        ],
+        // The owner's id is missing (naming another party is a 403 once the rest is right).
+        ["body.required", "body.type", "webhook.event_type", "webhook.url"],
         "{b}"
     );
     let pointers: Vec<&str> = b["errors"]
@@ -496,9 +490,16 @@ async fn subscription_input_and_scopes(backend: Backend) {
         .iter()
         .map(|e| e["pointer"].as_str().unwrap())
         .collect();
-    for p in ["/url", "/event_types/0", "/event_types/1", "/owner"] {
+    for p in ["/url", "/event_types/0", "/event_types/1", "/owner/id"] {
         assert!(pointers.contains(&p), "{pointers:?}");
     }
+    // Naming another party is refused; naming one's own is the same as leaving it out.
+    let other = json!({"url": "https://erp.example.org/h", "event_types": ["application.filed"],
+        "owner": {"kind": "operator", "id": reg.operator_id}});
+    let (s, b, h) = app
+        .post_json("/api/v1/webhook-subscriptions", Some(&reg.enterprise_token), &other)
+        .await;
+    assert_problem(s, &b, &h, 403);
     for (body, code) in [
         (
             json!({"url": "https://erp.example.org/h", "event_types": []}),
