@@ -25,11 +25,10 @@ pub const DISABLE_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
-/// Every event type a subscription can ask for.
-
 /// The largest event seq a client may name: 2^53 - 1, exact in every JSON reader.
 pub const SEQ_MAX: i64 = 9_007_199_254_740_991;
 
+/// Every event type a subscription can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub enum EventType {
     /// An enterprise filed a transfer application (or resubmitted it after a correction notice).
