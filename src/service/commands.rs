@@ -77,6 +77,23 @@ pub fn valid_instant(s: &str) -> Result<(), ValidationError> {
         .map_err(validation_error)
 }
 
+/// `validator`'s check of a quantity above zero in kilograms (`Quantity::parse_kg`).
+pub fn valid_kg(s: &str) -> Result<(), ValidationError> {
+    crate::domain::quantity::Quantity::parse_kg(s)
+        .map(|_| ())
+        .map_err(validation_error)
+}
+
+/// The answer to an `Idempotency-Key` used before for a different request.
+pub fn key_reused() -> crate::service::Error {
+    crate::service::Error::Invalid(vec![FieldProblem::new(
+        Location::Header,
+        "/Idempotency-Key",
+        "idempotency.key_reused",
+        "this Idempotency-Key was used for a different request",
+    )])
+}
+
 /// A string that is one of `values`.
 pub fn enum_schema(values: &[&str], description: &str) -> Schema {
     ObjectBuilder::new()

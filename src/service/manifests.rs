@@ -16,8 +16,8 @@ use crate::domain::calendar::parse_instant;
 use crate::domain::quantity::Quantity;
 use crate::service::applications::case::load_visible;
 use crate::service::applications::filing::kg_schema;
-use crate::service::commands::{instant_schema, text_schema, valid_instant, valid_text, validation_problems};
-use crate::service::error::{FieldProblem, Location, validation_error};
+use crate::service::commands::{instant_schema, text_schema, valid_instant, valid_kg, valid_text, validation_problems};
+use crate::service::error::{FieldProblem, validation_error};
 use crate::service::{Ctx, Error, Result};
 use crate::state::AppState;
 
@@ -79,10 +79,6 @@ pub struct ManifestInput {
     #[validate(custom(function = "valid_instant"))]
     #[schema(schema_with = instant_schema)]
     pub departure_at: String,
-}
-
-fn valid_kg(s: &str) -> std::result::Result<(), ValidationError> {
-    Quantity::parse_kg(s).map(|_| ()).map_err(validation_error)
 }
 
 /// [`parse_plate`] as a regular expression for the published contract; a test holds them together.
@@ -196,12 +192,7 @@ pub async fn create(
             Ok(match db::manifests::create(conn, &new, now)? {
                 CreateOutcome::Created(m) => Ok((db::manifests::items_of(conn, &m.id)?, m, false)),
                 CreateOutcome::Replayed(m) => Ok((db::manifests::items_of(conn, &m.id)?, m, true)),
-                CreateOutcome::KeyReused => Err(Error::Invalid(vec![FieldProblem::new(
-                    Location::Header,
-                    "/Idempotency-Key",
-                    "idempotency.key_reused",
-                    "this Idempotency-Key was used for a different request",
-                )])),
+                CreateOutcome::KeyReused => Err(crate::service::commands::key_reused()),
                 CreateOutcome::Refused(list) => Err(Error::Invalid(
                     list.into_iter().map(|(p, i)| FieldProblem::body(p, &i)).collect(),
                 )),

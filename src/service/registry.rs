@@ -17,7 +17,7 @@ use crate::domain::quantity::Quantity;
 use crate::domain::whitelist::LicenceMode;
 use crate::service::applications::filing::kg_schema;
 use crate::service::commands::{
-    date_schema, enum_schema, province_schema, text_schema, valid_date, valid_text, validation_problems,
+    date_schema, enum_schema, province_schema, text_schema, valid_date, valid_kg, valid_text, validation_problems,
 };
 use crate::service::error::{FieldProblem, Location, validation_error};
 
@@ -60,10 +60,6 @@ fn valid_province(s: &str) -> Result<(), ValidationError> {
 
 fn valid_division(s: &str) -> Result<(), ValidationError> {
     DivisionCode::parse(s).map(|_| ()).map_err(validation_error)
-}
-
-fn valid_kg(s: &str) -> Result<(), ValidationError> {
-    Quantity::parse_kg(s).map(|_| ()).map_err(validation_error)
 }
 
 fn valid_licence_number(s: &str) -> Result<(), ValidationError> {

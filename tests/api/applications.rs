@@ -944,22 +944,11 @@ fn test_notice(year: i32) -> Value {
 /// shown as awaiting the notice. Once the year arrives (here through the API), the deadline is
 /// recomputed, firm, and the next sweep acts on it.
 async fn sweep_waits_for_the_notice(backend: Backend) {
-    use diesel::prelude::*;
-    use hwtransfer::db::schema::{calendar_days, calendar_years};
     let app = TestApp::spawn(backend).await;
     let reg = Registry::setup(&app).await;
     // This year's and next year's notices are taken away: every deadline from today is provisional.
     let y = this_year();
-    app.state
-        .db
-        .run(move |c| {
-            diesel::delete(calendar_days::table.filter(calendar_days::year.ge(y))).execute(c)?;
-            diesel::delete(calendar_years::table.filter(calendar_years::year.ge(y))).execute(c)?;
-            Ok(())
-        })
-        .await
-        .unwrap();
-    app.state.invalidate_calendar();
+    crate::fixtures::forget_notices_from(&app, y).await;
     let (s, a) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
     assert_eq!(s, 201, "{a}");
     let id = a["id"].as_str().unwrap().to_string();

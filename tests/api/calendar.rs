@@ -218,20 +218,9 @@ async fn working_day_query_problems() {
 /// Admins are told when a year's notice is missing and due: a metric says which year (and the
 /// web UI shows a banner to admins and regulators, from the same `notice_alert`).
 async fn a_missing_notice_is_a_metric(backend: Backend) {
-    use diesel::prelude::*;
-    use hwtransfer::db::schema::{calendar_days, calendar_years};
     let app = TestApp::spawn(backend).await;
     let y = crate::fixtures::this_year();
-    app.state
-        .db
-        .run(move |c| {
-            diesel::delete(calendar_days::table.filter(calendar_days::year.ge(y))).execute(c)?;
-            diesel::delete(calendar_years::table.filter(calendar_years::year.ge(y))).execute(c)?;
-            Ok(())
-        })
-        .await
-        .unwrap();
-    app.state.invalidate_calendar();
+    crate::fixtures::forget_notices_from(&app, y).await;
     let metrics = app
         .client
         .get(app.url("/metrics"))

@@ -193,3 +193,35 @@ impl Registry {
         id
     }
 }
+
+/// One sweep now, with the default office close.
+pub async fn sweep_now(app: &crate::support::TestApp) -> hwtransfer::jobs::SweepReport {
+    app.state
+        .db
+        .run(|c| {
+            hwtransfer::jobs::sweep_once_with(
+                c,
+                chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap(),
+                chrono::Utc::now(),
+            )
+        })
+        .await
+        .unwrap()
+}
+
+/// Takes the holiday notices of `year` and later out of the test's database, so that deadlines
+/// there are provisional.
+pub async fn forget_notices_from(app: &crate::support::TestApp, year: i32) {
+    use diesel::prelude::*;
+    use hwtransfer::db::schema::{calendar_days, calendar_years};
+    app.state
+        .db
+        .run(move |c| {
+            diesel::delete(calendar_days::table.filter(calendar_days::year.ge(year))).execute(c)?;
+            diesel::delete(calendar_years::table.filter(calendar_years::year.ge(year))).execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    app.state.invalidate_calendar();
+}

@@ -720,32 +720,10 @@ async fn sweeper_suspends_entries_of_expired_licences(backend: Backend) {
     .await;
     let healthy = reg.confirmed_entry(&app, "HW08", "10").await;
 
-    let report = app
-        .state
-        .db
-        .run(|c| {
-            hwtransfer::jobs::sweep_once_with(
-                c,
-                chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap(),
-                chrono::Utc::now(),
-            )
-        })
-        .await
-        .unwrap();
+    let report = crate::fixtures::sweep_now(&app).await;
     assert!(report.ran);
     assert_eq!(report.entries_suspended, vec![expiring.clone()]);
-    let again = app
-        .state
-        .db
-        .run(|c| {
-            hwtransfer::jobs::sweep_once_with(
-                c,
-                chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap(),
-                chrono::Utc::now(),
-            )
-        })
-        .await
-        .unwrap();
+    let again = crate::fixtures::sweep_now(&app).await;
     assert!(again.entries_suspended.is_empty(), "safe to run twice");
     let (_, e, _) = app
         .get(&format!("/api/v1/whitelist-entries/{expiring}"), Some(&reg.cq))

@@ -20,7 +20,7 @@ use crate::domain::catalogue::{Hazard, WASTE_CODE_PATTERN, WasteCode};
 use crate::domain::quantity::{KG_PATTERN, Quantity, grams_to_kg_string};
 use crate::domain::workflow::{Route, StepKind, step_due};
 use crate::service::commands::{
-    date_schema, enum_schema, present, text_schema, valid_date, valid_text, validation_problems,
+    date_schema, enum_schema, present, text_schema, valid_date, valid_kg, valid_text, validation_problems,
 };
 use crate::service::error::{FieldProblem, Location, validation_error};
 use crate::service::{Ctx, Error, Result};
@@ -112,10 +112,6 @@ fn waste_code_schema() -> Schema {
         .pattern(Some(WASTE_CODE_PATTERN))
         .description(Some("a waste code NNN-NNN-NN of the catalogue (国家危险废物名录)"))
         .into()
-}
-
-fn valid_kg(s: &str) -> std::result::Result<(), ValidationError> {
-    Quantity::parse_kg(s).map(|_| ()).map_err(validation_error)
 }
 
 /// The schema of a quantity above zero in kilograms.
@@ -303,12 +299,7 @@ pub async fn file(
             Ok(match outcome {
                 FileOutcome::Filed(app) => Ok((app.version, false, load_dto(conn, &cal, app, now)?)),
                 FileOutcome::Replayed(app) => Ok((app.version, true, load_dto(conn, &cal, app, now)?)),
-                FileOutcome::KeyReused => Err(Error::Invalid(vec![FieldProblem::new(
-                    Location::Header,
-                    "/Idempotency-Key",
-                    "idempotency.key_reused",
-                    "this Idempotency-Key was used for a different request",
-                )])),
+                FileOutcome::KeyReused => Err(crate::service::commands::key_reused()),
                 FileOutcome::Refused(list) => Err(refusals(list)),
             })
         })

@@ -17,7 +17,7 @@ use crate::domain::ids::ProvinceCode;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
 use crate::domain::whitelist::EntryAction;
 use crate::service::applications::filing::kg_schema;
-use crate::service::commands::{date_schema, enum_schema, province_schema, valid_date, validation_problems};
+use crate::service::commands::{date_schema, enum_schema, province_schema, valid_date, valid_kg, validation_problems};
 use crate::service::error::{FieldProblem, Location, validation_error};
 use crate::service::{Ctx, Error, Result};
 use crate::state::AppState;
@@ -114,10 +114,6 @@ fn consent_schema() -> Schema {
         &["consent", "inform"],
         "consent: the receiving province agrees to each case; inform: it is informed",
     )
-}
-
-fn valid_kg(s: &str) -> std::result::Result<(), ValidationError> {
-    Quantity::parse_kg(s).map(|_| ()).map_err(validation_error)
 }
 
 impl AgreementInput {

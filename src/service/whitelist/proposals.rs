@@ -18,7 +18,7 @@ use crate::domain::ids::ProvinceCode;
 use crate::domain::quantity::Quantity;
 use crate::domain::whitelist::{EntryParties, EntryScope, EntryStatus, licence_fit_problems};
 use crate::service::applications::filing::kg_schema;
-use crate::service::commands::{province_schema, text_schema, valid_text, validation_problems};
+use crate::service::commands::{province_schema, text_schema, valid_kg, valid_text, validation_problems};
 use crate::service::error::validation_error;
 use crate::service::{Ctx, Error, FieldProblem, Result};
 use crate::state::AppState;
@@ -64,10 +64,6 @@ fn valid_province(s: &str) -> std::result::Result<(), ValidationError> {
 
 fn valid_scope(s: &str) -> std::result::Result<(), ValidationError> {
     EntryScope::parse(s).map(|_| ()).map_err(validation_error)
-}
-
-fn valid_kg(s: &str) -> std::result::Result<(), ValidationError> {
-    Quantity::parse_kg(s).map(|_| ()).map_err(validation_error)
 }
 
 /// A code or a category, as [`EntryScope::parse`] reads it.
