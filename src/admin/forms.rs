@@ -97,6 +97,11 @@ fn problems_of(lang: Lang, e: &ApiError) -> Option<Vec<ProblemView>> {
             field: String::new(),
             message: d.clone(),
         }]),
+        ApiError::Refused(i) => Some(vec![ProblemView {
+            row: String::new(),
+            field: String::new(),
+            message: i.message.clone(),
+        }]),
         _ => None,
     }
 }

@@ -184,6 +184,7 @@ pub fn describe(e: &ApiError, lang: Lang) -> (&'static str, Vec<String>) {
         ApiError::Conflict(d) | ApiError::PreconditionFailed(d) | ApiError::PreconditionRequired(d) => {
             (lang.t("err_conflict"), vec![d.clone()])
         }
+        ApiError::Refused(i) => (lang.t("err_conflict"), vec![i.message.clone()]),
         ApiError::Validation(problems) => (
             lang.t("err_invalid"),
             problems
@@ -694,14 +695,20 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
     };
     let mut out = Vec::new();
     let decided = |side: Side| dto.decisions.iter().any(|d| d.side == side.as_str());
+    // What stops an approval (the core's rule, shown on the page) hides the approving button;
+    // the regulator may still refuse, or move a whitelist case to the standard route.
+    let blocked = dto.approval_blocked.is_some();
     let decision = |out: &mut Vec<ActionView>, yes: &'static str, no: &'static str| {
-        out.push(ActionView {
-            kind: "decide",
-            label: lang.t(yes),
-            side: side.as_str(),
-            outcome: "approve",
-            danger: false,
-        });
+        let approves = yes != "a_send_consultation" && yes != "a_receiving_agree" || dto.route == "whitelist";
+        if !(blocked && approves) {
+            out.push(ActionView {
+                kind: "decide",
+                label: lang.t(yes),
+                side: side.as_str(),
+                outcome: "approve",
+                danger: false,
+            });
+        }
         out.push(ActionView {
             kind: "decide",
             label: lang.t(no),
@@ -714,6 +721,31 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
     // runs; it has no step of its own.
     if side == Side::Receiving && dto.route == "whitelist" && dto.status == "under_review" && !decided(side) {
         decision(&mut out, "a_receiving_agree", "a_receiving_disagree");
+    }
+    if side == Side::Source {
+        if dto.route == "whitelist"
+            && dto
+                .approval_blocked
+                .as_ref()
+                .is_some_and(|b| b.code == "approval.entry_suspended")
+        {
+            out.push(ActionView {
+                kind: "reroute",
+                label: lang.t("a_reroute"),
+                side: "source",
+                outcome: "",
+                danger: false,
+            });
+        }
+        if dto.status == "approved" {
+            out.push(ActionView {
+                kind: "revoke",
+                label: lang.t("a_revoke"),
+                side: "source",
+                outcome: "",
+                danger: true,
+            });
+        }
     }
     for step in dto
         .steps
@@ -1032,6 +1064,12 @@ pub async fn act(
             reason: form.get("reason").unwrap_or_default().to_string(),
         },
         "resume_clock" => Act::ResumeClock,
+        "reroute" => Act::Reroute {
+            reason: form.get("reason").unwrap_or_default().to_string(),
+        },
+        "revoke" => Act::Revoke {
+            reasons: form.lines("reasons"),
+        },
         "decide" => {
             let side = side(&form).map_err(|i| invalid("side", &i.message))?;
             let approve = match form.get("outcome") {
@@ -1098,6 +1136,9 @@ struct CertificatePage {
     number: String,
     approved_at: String,
     valid_until: String,
+    /// 撤销: the day the approval was revoked, and why (empty unless revoked).
+    revoked_on: String,
+    revocation_reasons: Vec<String>,
     producer: String,
     operator: String,
     source: String,
@@ -1105,6 +1146,16 @@ struct CertificatePage {
     items: Vec<ItemView>,
     url: String,
     qr: String,
+}
+
+/// The Shanghai date an approval was revoked on, or empty.
+fn revoked_on(dto: &ApplicationDto) -> String {
+    dto.approval
+        .as_ref()
+        .and_then(|a| a.revoked_at.as_deref())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| crate::domain::calendar::shanghai_date(t.with_timezone(&chrono::Utc)).to_string())
+        .unwrap_or_default()
 }
 
 pub async fn certificate(
@@ -1131,6 +1182,8 @@ pub async fn certificate(
         number: approval.number.clone(),
         approved_at: local_time(&approval.approved_at),
         valid_until: approval.valid_until.clone(),
+        revoked_on: revoked_on(&dto),
+        revocation_reasons: approval.revocation_reasons.clone(),
         producer: names.get(&dto.enterprise_id).cloned().unwrap_or_default(),
         operator: names.get(&dto.operator_id).cloned().unwrap_or_default(),
         source: province_name(lang, &dto.source_province),
@@ -1171,6 +1224,8 @@ struct VerifyPage {
     valid: bool,
     status: String,
     valid_until: String,
+    /// 撤销: the day the approval was revoked (empty unless revoked).
+    revoked_on: String,
     producer: String,
     operator: String,
     source: String,
@@ -1217,6 +1272,7 @@ pub async fn verify(state: web::Data<AppState>, req: HttpRequest, path: web::Pat
             valid: false,
             status: String::new(),
             valid_until: String::new(),
+            revoked_on: String::new(),
             producer: String::new(),
             operator: String::new(),
             source: String::new(),
@@ -1233,6 +1289,7 @@ pub async fn verify(state: web::Data<AppState>, req: HttpRequest, path: web::Pat
                 found: true,
                 valid: dto.status == "approved" && in_time,
                 status: lang.value(&dto.status),
+                revoked_on: revoked_on(&dto),
                 valid_until,
                 producer,
                 operator,

@@ -30,7 +30,7 @@ pub use crate::service::applications::filing::{
 };
 use crate::service::applications::queue::{self, QueueCursor};
 use crate::service::applications::workflow::{
-    self, CorrectionInput, DecisionInput, ResubmitInput, SuspendClockInput, WithdrawInput,
+    self, CorrectionInput, DecisionInput, RerouteInput, ResubmitInput, RevokeInput, SuspendClockInput, WithdrawInput,
 };
 use crate::state::AppState;
 
@@ -379,6 +379,54 @@ pub async fn resume_clock(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     perform(state, who, path.into_inner(), &req, Act::ResumeClock).await
+}
+
+/// Move a whitelist case to the standard route (source province; `If-Match` required): allowed
+/// only while an entry it draws on is suspended. The reservation is released; an accepted case
+/// starts the standard clock with the source's review today. The enterprise is told (event
+/// `application.rerouted`).
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path), ("If-Match" = String, Header)), request_body = RerouteInput,
+    responses(
+        (status = 200, body = ApplicationDto),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a whitelist case still open, or nothing stops its whitelist route; `code` says which", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Someone acted first", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/transfer-applications/{id}/reroute")]
+pub async fn reroute(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let command: RerouteInput = body::parse(&body)?;
+    perform(state, who, path.into_inner(), &req, command.into()).await
+}
+
+/// 撤销: revoke an approval (source province; `If-Match` required), with reasons. Manifests not
+/// yet dispatched are cancelled, the unshipped quantity goes back to the whitelist entries, no
+/// new manifest may draw on it; loads on the road may still be received. The certificate and
+/// the public verification page say "revoked" with the date.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path), ("If-Match" = String, Header)), request_body = RevokeInput,
+    responses(
+        (status = 200, body = ApplicationDto),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not an approval in force", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Someone acted first", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/transfer-applications/{id}/revoke")]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let command: RevokeInput = body::parse(&body)?;
+    perform(state, who, path.into_inner(), &req, command.into()).await
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -182,9 +182,9 @@ fn parameter_schema(path: &str, location: &str, name: &str) -> Option<Value> {
             "cursor" if path == "/api/v1/transfer-applications" => {
                 json!({"type": "string", "pattern": QUEUE_CURSOR_PATTERN})
             }
-            "cursor" if path == "/api/v1/audit/events" || path.ends_with("/deliveries") => {
-                json!({"type": "string", "pattern": "^[0-9]{1,18}$"})
-            }
+            "cursor" if path == "/api/v1/audit/events" => json!({"type": "string", "pattern": "^[0-9]{1,18}$"}),
+            // An event seq, like `after_seq` (at most 2^53 − 1, so every JSON client reads it exactly).
+            "cursor" if path.ends_with("/deliveries") => json!({"type": "string", "pattern": "^[0-9]{1,15}$"}),
             "cursor" => json!({"type": "string", "pattern": CURSOR_PATTERN}),
             "after_seq" => json!({"type": "integer", "minimum": 0, "maximum": crate::webhooks::SEQ_MAX}),
             "province" | "source_province" | "receiving_province" => json!({"type": "string", "enum": provinces}),

@@ -24,6 +24,10 @@ pub struct Problem {
     pub request_id: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
+    /// The stable code of the domain rule that refused a request in the current state (409),
+    /// e.g. `approval.licence_not_valid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,9 @@ pub enum ApiError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A domain rule refuses it in the current state: a conflict with the rule's code.
+    #[error("refused: {}", .0.message)]
+    Refused(crate::domain::Invalid),
     /// `If-Match` is required here and was not sent.
     #[error("precondition required: {0}")]
     PreconditionRequired(String),
@@ -85,6 +92,7 @@ impl ApiError {
             ApiError::Forbidden(why) => ("forbidden", "Forbidden", why.clone()),
             ApiError::NotFound => ("not-found", "Not found", "no such resource".into()),
             ApiError::Conflict(why) => ("conflict", "Conflict", why.clone()),
+            ApiError::Refused(i) => ("conflict", "Conflict", i.message.clone()),
             ApiError::PreconditionFailed(why) => ("precondition-failed", "Precondition failed", why.clone()),
             ApiError::PreconditionRequired(why) => ("precondition-required", "Precondition required", why.clone()),
             ApiError::MethodNotAllowed(allow) => (
@@ -117,6 +125,10 @@ impl ApiError {
             detail,
             request_id: current_request_id(),
             errors,
+            code: match self {
+                ApiError::Refused(i) => Some(i.code.to_string()),
+                _ => None,
+            },
         }
     }
 }
@@ -129,7 +141,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Refused(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -177,6 +189,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(why) => ApiError::Forbidden(why),
             ServiceError::Hidden => ApiError::NotFound,
             ServiceError::Conflict(why) => ApiError::Conflict(why),
+            ServiceError::Refused(i) => ApiError::Refused(i),
             ServiceError::Stale { detail, .. } => ApiError::PreconditionFailed(detail),
             ServiceError::PreconditionRequired(why) => ApiError::PreconditionRequired(why),
             ServiceError::TooManyRequests {

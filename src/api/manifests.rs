@@ -358,7 +358,7 @@ async fn perform(
         Ok((m, items)) => Ok(HttpResponse::Ok()
             .insert_header((header::ETAG, etag(m.version)))
             .json(to_dto(m, items))),
-        Err(ManifestRefusal::State(i)) => Err(ApiError::Conflict(i.message)),
+        Err(ManifestRefusal::State(i)) => Err(ApiError::Refused(i)),
         Err(ManifestRefusal::Invalid(list)) => Err(problems(list)),
         Err(ManifestRefusal::Stale { current }) => Err(ApiError::PreconditionFailed(format!(
             "the manifest changed (now version {current}); reload it"

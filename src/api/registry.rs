@@ -8,67 +8,17 @@ use utoipa::ToSchema;
 use super::body;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{QueryParams, cut_page, next_cursor};
+use crate::auth::authorize;
 use crate::auth::permission::require_role;
 use crate::auth::principal::{Binding, Principal, Role};
-use crate::auth::{Decision, Guarded, authorize};
 use crate::db::registry::{EnterpriseRow, LicenceRow, OperatorRow};
-use crate::db::{self, DbConnection, DbError, db_now, new_id};
+use crate::db::{self, DbError, db_now, new_id};
 use crate::domain::ids::ProvinceCode;
 use crate::domain::quantity::grams_to_kg_string;
-use crate::domain::whitelist::LicenceStatus;
 use crate::service::commands::ReasonInput;
-pub use crate::service::registry::{EnterpriseInput, LicenceInput, OperatorInput};
+pub use crate::service::registry::{EnterpriseInput, LicenceInput, OperatorInput, RegistryAction};
+use crate::service::{Ctx, registry};
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Copy)]
-pub enum RegistryAction {
-    Read,
-    Write,
-}
-
-fn province_of(s: &str) -> Option<ProvinceCode> {
-    ProvinceCode::parse(s).ok()
-}
-
-impl Guarded for EnterpriseRow {
-    type Action = RegistryAction;
-    fn decide(&self, who: &Principal, action: RegistryAction) -> Decision {
-        let province = province_of(&self.province);
-        let visible = match (&who.role, &who.binding) {
-            (Role::Admin, _) | (Role::Regulator, _) => true,
-            (Role::Auditor, Binding::Nationwide) => true,
-            (Role::Auditor, Binding::Province(p)) => Some(*p) == province,
-            (Role::Enterprise, Binding::Enterprise(id)) => *id == self.id,
-            _ => false,
-        };
-        if !visible {
-            return Decision::Hidden;
-        }
-        match action {
-            RegistryAction::Read => Decision::Allow,
-            RegistryAction::Write => match who.role {
-                Role::Admin => Decision::Allow,
-                Role::Regulator if who.province() == province => Decision::Allow,
-                _ => Decision::Forbidden("only a regulator of the enterprise's province may change it".into()),
-            },
-        }
-    }
-}
-
-impl Guarded for OperatorRow {
-    type Action = RegistryAction;
-    fn decide(&self, who: &Principal, action: RegistryAction) -> Decision {
-        // Licensed operators are public: every caller may read them.
-        match action {
-            RegistryAction::Read => Decision::Allow,
-            RegistryAction::Write => match who.role {
-                Role::Admin => Decision::Allow,
-                Role::Regulator if who.province() == province_of(&self.province) => Decision::Allow,
-                _ => Decision::Forbidden("only a regulator of the operator's province may change it".into()),
-            },
-        }
-    }
-}
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnterpriseDto {
@@ -240,8 +190,11 @@ pub struct LicenceDto {
     pub modes: Vec<String>,
     pub categories: Vec<String>,
     pub codes: Vec<String>,
-    /// Licensed annual capacity in kg (3 decimals).
+    /// Licensed annual capacity in kg (3 decimals), over every category.
     pub annual_capacity_kg: String,
+    /// Categories with a figure of their own (HWxx → kg a year); the others are bounded by the
+    /// total alone.
+    pub category_capacities_kg: std::collections::BTreeMap<String, String>,
     pub valid_from: String,
     pub valid_until: String,
     pub issuing_authority: String,
@@ -257,6 +210,12 @@ fn list(s: &str) -> Vec<String> {
 
 impl From<LicenceRow> for LicenceDto {
     fn from(r: LicenceRow) -> Self {
+        let category_capacities_kg = r
+            .category_capacities()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(c, q)| (c.as_str(), q.to_string()))
+            .collect();
         LicenceDto {
             id: r.id,
             version: r.version,
@@ -265,6 +224,7 @@ impl From<LicenceRow> for LicenceDto {
             categories: list(&r.categories),
             codes: list(&r.codes),
             annual_capacity_kg: grams_to_kg_string(r.annual_capacity_g),
+            category_capacities_kg,
             valid_from: r.valid_from,
             valid_until: r.valid_until,
             issuing_authority: r.issuing_authority,
@@ -487,43 +447,17 @@ pub async fn add_licence(
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LicenceReinstatement {
+    pub licence: LicenceDto,
+    /// Whitelist entries reinstated with it: those its suspension had stopped.
+    pub reinstated_entries: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LicenceSuspension {
     pub licence: LicenceDto,
     /// Whitelist entries suspended with it (as a system action).
     pub suspended_entries: Vec<String>,
-}
-
-/// Suspends an operator's current licence and, as a system action, every confirmed whitelist
-/// entry of the operator from this year on. Returns the suspended entry ids.
-pub fn suspend_licence_and_entries(
-    conn: &mut DbConnection,
-    licence: &LicenceRow,
-    status: LicenceStatus,
-    reason: &str,
-    from_year: i32,
-) -> Result<Vec<String>, DbError> {
-    db::write_tx(conn, |conn| {
-        db::registry::set_licence_status(conn, &licence.id, status, Some(reason))?;
-        let mut ids = Vec::new();
-        for e in db::whitelist::confirmed_entries_of_operator(conn, &licence.operator_id, from_year)? {
-            let why = format!("licence {}: {reason}", status.as_str());
-            if db::whitelist::change_status(
-                conn,
-                &e.id,
-                e.version,
-                "suspended",
-                "suspend",
-                Some(&why),
-                "system",
-                None,
-            )?
-            .is_some()
-            {
-                ids.push(e.id);
-            }
-        }
-        Ok(ids)
-    })
 }
 
 /// Suspend the operator's licence: its confirmed whitelist entries are suspended automatically.
@@ -545,37 +479,22 @@ pub async fn suspend_licence(
     path: web::Path<String>,
     body: web::Json<Value>,
 ) -> ApiResult<web::Json<LicenceSuspension>> {
-    let (op, lic) = load_operator(&state, path.into_inner()).await?;
-    authorize(&who, &op, RegistryAction::Write)?;
     let reason = body::parse::<ReasonInput>(&body)?.text();
-    let lic = lic.ok_or_else(|| ApiError::Conflict("the operator has no licence".into()))?;
-    if lic.status != "valid" {
-        return Err(ApiError::Conflict(format!("the licence is already {}", lic.status)));
-    }
-    let year = chrono::Datelike::year(&crate::domain::calendar::shanghai_date(chrono::Utc::now()));
-    tracing::info!(operator = %op.id, by = %who.name, "licence suspended");
-    let (ids, lic) = state
-        .db
-        .run(move |conn| {
-            let ids = suspend_licence_and_entries(conn, &lic, LicenceStatus::Suspended, &reason, year)?;
-            let lic = db::registry::current_licence(conn, &lic.operator_id)?.ok_or(DbError::NotFound)?;
-            Ok((ids, lic))
-        })
-        .await?;
+    let (lic, ids) = registry::suspend_licence(&state, &Ctx::new(who), path.into_inner(), reason).await?;
     Ok(web::Json(LicenceSuspension {
         licence: lic.into(),
         suspended_entries: ids,
     }))
 }
 
-/// Lift a licence suspension. Entries suspended with it stay suspended until a regulator
-/// reinstates each one (the capacity may have changed).
+/// Lift a licence suspension: the whitelist entries its suspension stopped are reinstated with
+/// it (an entry a regulator suspended on its own stays suspended).
 #[utoipa::path(
     tag = "registry",
     security(("bearer" = [])),
     params(("id" = String, Path)),
     responses(
-        (status = 200, body = LicenceDto),
+        (status = 200, body = LicenceReinstatement),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
@@ -585,22 +504,10 @@ pub async fn reinstate_licence(
     state: web::Data<AppState>,
     who: Principal,
     path: web::Path<String>,
-) -> ApiResult<web::Json<LicenceDto>> {
-    let (op, lic) = load_operator(&state, path.into_inner()).await?;
-    authorize(&who, &op, RegistryAction::Write)?;
-    let lic = lic.ok_or_else(|| ApiError::Conflict("the operator has no licence".into()))?;
-    if lic.status != "suspended" {
-        return Err(ApiError::Conflict(format!(
-            "the licence is {}, not suspended",
-            lic.status
-        )));
-    }
-    let lic = state
-        .db
-        .run(move |conn| {
-            db::registry::set_licence_status(conn, &lic.id, LicenceStatus::Valid, None)?;
-            db::registry::current_licence(conn, &lic.operator_id)?.ok_or(DbError::NotFound)
-        })
-        .await?;
-    Ok(web::Json(lic.into()))
+) -> ApiResult<web::Json<LicenceReinstatement>> {
+    let (lic, ids) = registry::reinstate_licence(&state, &Ctx::new(who), path.into_inner()).await?;
+    Ok(web::Json(LicenceReinstatement {
+        licence: lic.into(),
+        reinstated_entries: ids,
+    }))
 }

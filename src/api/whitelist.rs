@@ -23,7 +23,7 @@ use crate::domain::whitelist::{EntryAction, EntryStatus};
 use crate::service::Ctx;
 use crate::service::commands::ReasonInput;
 use crate::service::whitelist::agreements;
-pub use crate::service::whitelist::agreements::{AgreementDto, AgreementInput};
+pub use crate::service::whitelist::agreements::{AgreementDto, AgreementInput, TerminationInput};
 use crate::service::whitelist::entries::{self, enterprise_province};
 pub use crate::service::whitelist::proposals::{self, EntryInput};
 use crate::state::AppState;
@@ -90,6 +90,35 @@ pub async fn confirm_agreement(
 ) -> ApiResult<web::Json<AgreementDto>> {
     Ok(web::Json(
         agreements::confirm(&state, &Ctx::new(who), path.into_inner()).await?,
+    ))
+}
+
+/// Terminate a confirmed agreement (终止) from a day (today or later), with the reason; a
+/// regulator of either province may. From that day filings between the two provinces take the
+/// standard route and say why.
+#[utoipa::path(
+    tag = "whitelist",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    request_body = TerminationInput,
+    responses(
+        (status = 200, body = AgreementDto),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The agreement is not confirmed (proposed, or already terminated)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/agreements/{id}/terminate")]
+pub async fn terminate_agreement(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult<web::Json<AgreementDto>> {
+    let input: TerminationInput = body::parse(&body)?;
+    Ok(web::Json(
+        agreements::terminate(&state, &Ctx::new(who), path.into_inner(), input).await?,
     ))
 }
 
@@ -581,7 +610,7 @@ pub async fn eligible_operators(
                 let Some(op) = db::registry::operator_by_id(conn, &e.operator_id)? else {
                     continue;
                 };
-                let licence = db::registry::current_licence(conn, &op.id)?
+                let licence = db::registry::licence_on(conn, &op.id, today)?
                     .map(|l| l.to_domain())
                     .transpose()?;
                 if !licence.is_some_and(|l| l.in_force_on(today) && l.covers_code(&code)) {

@@ -286,6 +286,7 @@ fn demo_registry(conn: &mut DbConnection) -> anyhow::Result<()> {
                     .map_err(err)?,
                 codes: vec![],
                 annual_capacity: Quantity::from_grams(capacity_t * 1_000_000).map_err(err)?,
+                category_capacities: vec![],
                 valid_from: chrono::NaiveDate::from_ymd_opt(year - 1, 1, 1).unwrap_or_default(),
                 valid_until: chrono::NaiveDate::from_ymd_opt(year + 3, 12, 31).unwrap_or_default(),
                 issuing_authority: "省级生态环境主管部门".into(),
@@ -323,6 +324,9 @@ fn demo_registry(conn: &mut DbConnection) -> anyhow::Result<()> {
                     confirmed_by: Some("seed".into()),
                     confirmed_at: Some(now),
                     created_at: now,
+                    terminated_on: None,
+                    termination_reason: None,
+                    terminated_by: None,
                 },
             )
             .map_err(err)?;
@@ -745,6 +749,47 @@ impl AppSeeder<'_> {
         )?;
         let app = self.advance(app, Status::UnderReview, self.wd(44, 10, 30))?;
         self.advance(app, Status::Approved, self.wd(42, 14, 0))?;
+        // Revoked (撤销), whitelist route: approved, then revoked by the source province.
+        let filed = self.wd(40, 9, 40);
+        let app = self.file(CQ, OP_SC, Utilise, &[oil("2000")], filed, None)?;
+        let app = self.advance(app, Status::UnderReview, self.wd(39, 10, 0))?;
+        let app = self.advance(app, Status::Approved, self.wd(38, 15, 0))?;
+        self.act(
+            &app,
+            Actor::SourceRegulator,
+            self.wd(20, 11, 0),
+            Act::Revoke {
+                reasons: vec!["经查，移出单位提供的危险废物鉴别材料不实，依法撤销本批准".into()],
+            },
+        )?;
+        // Revoked, standard route (渝 → 川, HW50 has no entry).
+        let app = self.file(
+            CQ,
+            OP_SC,
+            Dispose,
+            &[(
+                "261-151-50",
+                "废催化剂（酯化工序）",
+                "固态",
+                "T",
+                "内衬塑料袋的钢桶",
+                "800",
+            )],
+            self.wd(37, 9, 0),
+            None,
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(36, 10, 0))?;
+        let app = self.advance(app, Status::ConsultationSent, self.wd(35, 15, 0))?;
+        let app = self.advance(app, Status::ReceivingReplied, self.wd(33, 11, 0))?;
+        let app = self.advance(app, Status::Approved, self.wd(32, 16, 0))?;
+        self.act(
+            &app,
+            Actor::SourceRegulator,
+            self.wd(15, 10, 0),
+            Act::Revoke {
+                reasons: vec!["接受单位危险废物经营许可证被依法吊销，撤销本批准".into()],
+            },
+        )?;
         // Approved, standard route (黔 → 川: no HW48 entry for the operator): the whole path.
         let app = self.file(
             GZ1,

@@ -57,6 +57,9 @@ pub struct AppRow {
     pub quantity_g: i64,
     pub shipped_g: i64,
     pub received_g: i64,
+    /// 撤销: when a regulator of the source province revoked the approval, and why (JSON list).
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revocation_reasons: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -276,13 +279,19 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
     }
     // The catalogue edition in force on the application date.
     out.edition = super::catalogue::edition_on(conn, today)?.unwrap_or(2021);
-    let licence = super::registry::current_licence(conn, &operator.id)?
+    // The licence version current when the transfer may start (a renewal starting later is
+    // not current yet; an expired version no longer is).
+    let start = f.period_start.max(today);
+    let licence = super::registry::licence_on(conn, &operator.id, start)?
         .map(|l| l.to_domain())
         .transpose()?;
     match &licence {
         None => refusals.push((
             "/operator_id".into(),
-            Invalid::new("application.unlicensed", "the operator has no licence"),
+            Invalid::new(
+                "application.unlicensed",
+                format!("the operator holds no licence valid on {start}"),
+            ),
         )),
         Some(l) if !l.in_force_on(f.period_start.max(today)) => refusals.push((
             "/operator_id".into(),
@@ -312,13 +321,23 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
         Some(_) => {}
     }
     let year = today.year();
-    let agreement =
-        super::whitelist::confirmed_agreement_in_year(conn, &enterprise.province, &operator.province, year)?;
+    let agreement = super::whitelist::agreement_on(conn, &enterprise.province, &operator.province, today)?;
     match &agreement {
-        None => reasons.push(format!(
-            "no confirmed whitelist agreement between {} and {} for {year}",
-            enterprise.province, operator.province
-        )),
+        None => reasons.push(
+            match super::whitelist::terminated_agreement(conn, &enterprise.province, &operator.province, today)? {
+                Some(t) => format!(
+                    "the whitelist agreement between {} and {} was terminated from {}: {}",
+                    enterprise.province,
+                    operator.province,
+                    t.terminated_on.unwrap_or_default(),
+                    t.termination_reason.unwrap_or_default()
+                ),
+                None => format!(
+                    "no confirmed whitelist agreement between {} and {} valid on {today}",
+                    enterprise.province, operator.province
+                ),
+            },
+        ),
         Some(a) => {
             out.receiving_consent = a.receiving_consent.clone();
             let total: i64 = f.items.iter().map(|i| i.quantity.grams()).sum();
@@ -595,6 +614,8 @@ pub fn file(
             quantity_g: f.items.iter().map(|i| i.quantity.grams()).sum(),
             shipped_g: 0,
             received_g: 0,
+            revoked_at: None,
+            revocation_reasons: None,
         };
         diesel::insert_into(transfer_applications::table)
             .values(app.clone())
@@ -842,7 +863,7 @@ fn issue_approval(
         .unwrap_or_default();
     let number = format!("{short}危转〔{year}〕{seq:04}号");
     let period_end = super::whitelist::parse_date(&app.period_end)?;
-    let licence_until = super::registry::current_licence(conn, &app.operator_id)?
+    let licence_until = super::registry::licence_on(conn, &app.operator_id, today)?
         .map(|l| super::whitelist::parse_date(&l.valid_until))
         .transpose()?;
     let mut valid_until = today
@@ -861,6 +882,93 @@ fn issue_approval(
         ))
         .execute(conn)?;
     Ok((number, valid_until))
+}
+
+/// Why no approval may be issued on `today` (固废法 第80条: no waste to an operator without a
+/// valid licence), on either route: the operator's licence current that day is not valid, or —
+/// on the whitelist route — an entry the case draws on is no longer confirmed (the regulator then
+/// refuses, or moves the case to the standard route).
+pub fn approval_blocker(
+    conn: &mut DbConnection,
+    app: &AppRow,
+    route: Route,
+    today: NaiveDate,
+) -> DbResult<Option<Invalid>> {
+    match super::registry::licence_on(conn, &app.operator_id, today)? {
+        Some(l) if l.allows_on(today) => {}
+        Some(l) if l.status == "valid" => {
+            return Ok(Some(Invalid::new(
+                "approval.licence_not_valid",
+                format!(
+                    "the operator's licence {} ended on {}: no approval may be issued (固废法 第80条)",
+                    l.licence_number, l.valid_until
+                ),
+            )));
+        }
+        Some(l) => {
+            return Ok(Some(Invalid::new(
+                "approval.licence_not_valid",
+                format!(
+                    "the operator's licence {} is {}{}: no approval may be issued while it is not valid (固废法 第80条)",
+                    l.licence_number,
+                    l.status,
+                    l.status_reason.map(|r| format!(" ({r})")).unwrap_or_default()
+                ),
+            )));
+        }
+        None => {
+            return Ok(Some(Invalid::new(
+                "approval.licence_not_valid",
+                format!("the operator holds no licence valid on {today}: no approval may be issued (固废法 第80条)"),
+            )));
+        }
+    }
+    if route == Route::Whitelist
+        && let Some(entry) = stopped_entries(conn, &app.id)?.into_iter().next()
+    {
+        return Ok(Some(Invalid::new(
+            "approval.entry_suspended",
+            format!(
+                "the whitelist entry {} this case draws on is {}{}: refuse the application, or move it to the standard route",
+                entry.id,
+                entry.status,
+                entry.status_reason.map(|r| format!(" ({r})")).unwrap_or_default()
+            ),
+        )));
+    }
+    Ok(None)
+}
+
+/// The whitelist entries a case draws on that no longer allow the whitelist route (suspended).
+fn stopped_entries(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<EntryRow>> {
+    let mut out = Vec::new();
+    for item in items(conn, app_id)? {
+        if let Some(id) = &item.entry_id
+            && let Some(e) = super::whitelist::entry_by_id(conn, id)?
+            && e.status != "confirmed"
+            && !out.iter().any(|o: &EntryRow| o.id == e.id)
+        {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// What manifests did not draw of an approval that is over (expired or revoked) goes back to
+/// its entries; what they drew stays approved.
+fn release_unshipped(conn: &mut DbConnection, app_id: &str, actor: &str) -> DbResult<()> {
+    for item in items(conn, app_id)? {
+        let unused = item.quantity_g - item.shipped_g;
+        if let Some(entry) = &item.entry_id
+            && unused > 0
+            && !apply_movement(conn, entry, Movement::ReleaseApproved, unused, Some(app_id), actor)?
+        {
+            return Err(DbError::Other(anyhow::anyhow!(
+                "ledger refused releasing {unused} g on entry {entry} for application {app_id}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Applies one act to an application, inside one transaction. `expected_version` is the
@@ -1000,6 +1108,11 @@ pub fn act(
                         format!("the {} side has already decided", side.as_str()),
                     )));
                 }
+                if action == Action::Approve
+                    && let Some(why) = approval_blocker(conn, &app, route, today)?
+                {
+                    return Ok(Err(ActRefusal::State(why)));
+                }
                 diesel::insert_into(decisions::table)
                     .values(DecisionRow {
                         id: new_id(),
@@ -1061,6 +1174,76 @@ pub fn act(
                     }
                     _ => {}
                 }
+            }
+            Act::Reroute { reason } => {
+                let t = match check(Action::Reroute) {
+                    Ok(t) => t,
+                    Err(e) => return Ok(Err(refusal(e))),
+                };
+                let stopped = stopped_entries(conn, &app.id)?;
+                if stopped.is_empty() {
+                    return Ok(Err(state_err(
+                        "workflow.reroute_needless",
+                        "every whitelist entry this case draws on still allows the whitelist route",
+                    )));
+                }
+                kind = t.event;
+                new_status = t.to;
+                // The reservation is released and the items no longer draw on any entry.
+                move_items(conn, &app, Movement::Release, ctx.name)?;
+                diesel::update(application_items::table.filter(application_items::application_id.eq(&app.id)))
+                    .set(application_items::entry_id.eq(None::<String>))
+                    .execute(conn)?;
+                let mut reasons: Vec<String> = serde_json::from_str(&app.route_reasons).unwrap_or_default();
+                reasons.push(format!("moved to the standard route: {reason}"));
+                diesel::update(transfer_applications::table.find(&app.id))
+                    .set((
+                        transfer_applications::route.eq(Route::Standard.as_str()),
+                        transfer_applications::route_reasons.eq(serde_json::to_string(&reasons).unwrap_or_default()),
+                    ))
+                    .execute(conn)?;
+                // Accepted already: the standard clock starts with the source's review today.
+                // Not yet accepted: the acceptance step runs on, the same on both routes.
+                if status == Status::UnderReview {
+                    complete_open_step(conn, &app.id, "rerouted")?;
+                    start_step(
+                        conn,
+                        ctx.cal,
+                        ctx.office_close,
+                        &app.id,
+                        StepKind::SourceReview,
+                        today,
+                        today,
+                    )?;
+                }
+                let ids: Vec<&str> = stopped.iter().map(|e| e.id.as_str()).collect();
+                detail = serde_json::json!({ "reason": reason, "route": "standard", "released_entries": ids });
+            }
+            Act::Revoke { reasons } => {
+                let t = match check(Action::Revoke) {
+                    Ok(t) => t,
+                    Err(e) => return Ok(Err(refusal(e))),
+                };
+                kind = t.event;
+                new_status = t.to;
+                // Loads not yet on the road are cancelled; what was not shipped goes back to
+                // the entries. Loads on the road may still be received.
+                let cancelled =
+                    super::manifests::cancel_unsent(conn, &app, ctx.name, "the approval was revoked (撤销)")?;
+                release_unshipped(conn, &app.id, ctx.name)?;
+                diesel::update(transfer_applications::table.find(&app.id))
+                    .set((
+                        transfer_applications::revoked_at.eq(Some(to_db_time(ctx.now))),
+                        transfer_applications::revocation_reasons
+                            .eq(Some(serde_json::to_string(reasons).unwrap_or_default())),
+                    ))
+                    .execute(conn)?;
+                detail = serde_json::json!({
+                    "reasons": reasons,
+                    "revoked_on": today.to_string(),
+                    "approval_number": app.approval_number,
+                    "cancelled_manifests": cancelled,
+                });
             }
             Act::SuspendClock { .. } | Act::ResumeClock
                 if !matches!(ctx.actor, Actor::SourceRegulator | Actor::ReceivingRegulator) =>
@@ -1530,19 +1713,7 @@ pub fn sweep(
             if n == 0 {
                 return Ok::<bool, DbError>(false);
             }
-            // What manifests did not draw goes back to the entry; what they drew stays approved.
-            for item in items(conn, &app.id)? {
-                let unused = item.quantity_g - item.shipped_g;
-                if let Some(entry) = &item.entry_id
-                    && unused > 0
-                    && !apply_movement(conn, entry, Movement::ReleaseApproved, unused, Some(&app.id), "system")?
-                {
-                    return Err(DbError::Other(anyhow::anyhow!(
-                        "ledger refused releasing {unused} g on entry {entry} for application {}",
-                        app.id
-                    )));
-                }
-            }
+            release_unshipped(conn, &app.id, "system")?;
             let detail = serde_json::json!({ "valid_until": app.valid_until });
             event(conn, &app.id, "expired", "system", "system", detail.clone())?;
             audit_app(conn, Some(&app), &app.id, "expired", &detail)?;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::applications::{AppRow, ItemRow, app_by_id, items};
 use super::schema::{application_items, manifest_counters, manifest_items, manifests, transfer_applications};
 use super::whitelist::{Movement, apply_movement};
-use super::{DbConnection, DbError, DbResult, audit, new_id, to_db_time, write_tx};
+use super::{DbConnection, DbError, DbResult, audit, db_now, new_id, to_db_time, write_tx};
 use crate::domain::Invalid;
 use crate::domain::calendar::{WorkingDayCalendar, deadline_instant, shanghai_date};
 use crate::domain::workflow::Status;
@@ -143,6 +143,16 @@ fn next_serial(conn: &mut DbConnection, city: &str, year: i32) -> DbResult<i32> 
 
 /// Whether an approval can carry shipments today.
 fn approval_problem(app: &AppRow, today: NaiveDate) -> Option<Invalid> {
+    if app.status == Status::Revoked.as_str() {
+        let on = app
+            .revoked_at
+            .map(|t| crate::domain::calendar::shanghai_date(t.and_utc()).to_string())
+            .unwrap_or_default();
+        return Some(Invalid::new(
+            "manifest.approval_revoked",
+            format!("the approval was revoked (撤销) on {on}: no shipment may draw on it"),
+        ));
+    }
     if app.status != Status::Approved.as_str() {
         return Some(Invalid::new(
             "manifest.not_approved",
@@ -156,6 +166,73 @@ fn approval_problem(app: &AppRow, today: NaiveDate) -> Option<Invalid> {
             "the approval is no longer valid",
         )),
     }
+}
+
+/// Why no waste may go to the operator today (固废法 第80条): it holds no licence valid today.
+/// A load already on the road may still be received.
+fn operator_problem(conn: &mut DbConnection, operator_id: &str, today: NaiveDate) -> DbResult<Option<Invalid>> {
+    let licence = super::registry::licence_on(conn, operator_id, today)?;
+    Ok(match licence {
+        Some(l) if l.allows_on(today) => None,
+        Some(l) if l.status == "valid" => Some(Invalid::new(
+            "manifest.operator_licence_not_valid",
+            format!(
+                "the operator's licence {} ended on {}: no waste may be handed to it",
+                l.licence_number, l.valid_until
+            ),
+        )),
+        Some(l) => Some(Invalid::new(
+            "manifest.operator_licence_not_valid",
+            format!(
+                "the operator's licence {} is {}{}: no waste may be handed to it",
+                l.licence_number,
+                l.status,
+                l.status_reason.map(|r| format!(" ({r})")).unwrap_or_default()
+            ),
+        )),
+        None => Some(Invalid::new(
+            "manifest.operator_licence_not_valid",
+            format!("the operator holds no licence valid on {today}: no waste may be handed to it"),
+        )),
+    })
+}
+
+/// Cancels, as part of a revocation, every manifest of the application not yet on the road;
+/// their quantities go back to the approval's lines. Returns the cancelled manifests' numbers.
+pub fn cancel_unsent(conn: &mut DbConnection, app: &AppRow, actor: &str, reason: &str) -> DbResult<Vec<String>> {
+    let unsent: Vec<ManifestRow> = manifests::table
+        .filter(manifests::application_id.eq(&app.id))
+        .filter(manifests::status.eq("created"))
+        .select(ManifestRow::as_select())
+        .load(conn)?;
+    let approved = items(conn, &app.id)?;
+    let now = db_now();
+    let mut numbers = Vec::new();
+    for m in unsent {
+        for l in items_of(conn, &m.id)? {
+            if let Some(item) = approved.iter().find(|a| a.line == l.application_line) {
+                move_item(conn, app, item, -l.quantity_g, 0, Movement::Return, actor)?;
+            }
+        }
+        diesel::update(manifests::table.find(&m.id).filter(manifests::version.eq(m.version)))
+            .set((
+                manifests::status.eq("cancelled"),
+                manifests::rejected_reason.eq(Some(reason)),
+                manifests::version.eq(m.version + 1),
+                manifests::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let after = by_id(conn, &m.id)?.ok_or(DbError::NotFound)?;
+        audit::record(
+            conn,
+            "manifest",
+            &m.id,
+            "cancelled",
+            crate::audit::diff(Some(&crate::audit::snapshot(&m)), Some(&crate::audit::snapshot(&after))),
+        )?;
+        numbers.push(m.number);
+    }
+    Ok(numbers)
 }
 
 /// Creates a manifest: checks every item against what the approval still allows, draws the
@@ -186,6 +263,9 @@ pub fn create(conn: &mut DbConnection, m: &NewManifest, now: DateTime<Utc>) -> D
         let app = app_by_id(conn, &m.application_id)?.ok_or(DbError::NotFound)?;
         let mut problems = Vec::new();
         if let Some(p) = approval_problem(&app, today) {
+            problems.push(("/application_id".to_string(), p));
+        }
+        if let Some(p) = operator_problem(conn, &app.operator_id, today)? {
             problems.push(("/application_id".to_string(), p));
         }
         let valid_until = app.valid_until.clone().unwrap_or_default();
@@ -490,6 +570,14 @@ pub fn act(
                         format!("a {} manifest cannot be dispatched", before.status),
                     );
                 }
+                // Nothing leaves for an operator without a valid licence, nor under an approval
+                // that was revoked or is over; a load already on the road may still arrive.
+                if let Some(p) = approval_problem(&app, today) {
+                    return Ok(Err(ManifestRefusal::State(p)));
+                }
+                if let Some(p) = operator_problem(conn, &app.operator_id, today)? {
+                    return Ok(Err(ManifestRefusal::State(p)));
+                }
                 action = "dispatched";
                 let due = ctx.cal.add_working_days(today, RECEIPT_WORKING_DAYS);
                 diesel::update(target)
@@ -537,9 +625,28 @@ pub fn act(
                     );
                 }
                 action = "rejected";
+                // A load returned under an approval that is over (revoked or expired) cannot
+                // be shipped again: its quantity leaves the entry's approved total as well.
+                let approval_over = app.status != Status::Approved.as_str();
                 for l in &lines {
                     if let Some(item) = approved_line(l.application_line) {
                         move_item(conn, &app, &item, -l.quantity_g, 0, Movement::Return, ctx.name)?;
+                        if approval_over
+                            && let Some(entry) = &item.entry_id
+                            && !apply_movement(
+                                conn,
+                                entry,
+                                Movement::ReleaseApproved,
+                                l.quantity_g,
+                                Some(&app.id),
+                                ctx.name,
+                            )?
+                        {
+                            return Err(DbError::Other(anyhow::anyhow!(
+                                "ledger refused releasing {} g on entry {entry}",
+                                l.quantity_g
+                            )));
+                        }
                     }
                 }
                 diesel::update(target)

@@ -106,6 +106,8 @@ pub fn application_event_type(kind: &str) -> Option<EventType> {
         "accepted" | "deemed_accepted" => Some(EventType::ApplicationAccepted),
         "correction_requested" => Some(EventType::ApplicationCorrectionRequested),
         "overdue" => Some(EventType::StepOverdue),
+        "rerouted" => Some(EventType::ApplicationRerouted),
+        "revoked" => Some(EventType::ApprovalRevoked),
         "consultation_sent" => Some(EventType::ApplicationDecided),
         k if k.starts_with("source_") || k.starts_with("receiving_") => Some(EventType::ApplicationDecided),
         _ => None,

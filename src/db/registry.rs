@@ -61,6 +61,9 @@ pub struct LicenceRow {
     pub status_reason: Option<String>,
     pub recorded_by: String,
     pub recorded_at: NaiveDateTime,
+    /// JSON object: category (HW08) -> annual grams, for categories the licence gives a figure of
+    /// their own.
+    pub category_capacities: String,
 }
 
 fn split_list(s: &str) -> impl Iterator<Item = &str> {
@@ -72,6 +75,20 @@ fn bad_row(what: &str) -> DbError {
 }
 
 impl LicenceRow {
+    /// The categories' own annual figures.
+    pub fn category_capacities(&self) -> DbResult<std::collections::BTreeMap<WasteCategory, Quantity>> {
+        let raw: std::collections::BTreeMap<String, i64> =
+            serde_json::from_str(&self.category_capacities).map_err(|_| bad_row("category capacities"))?;
+        raw.into_iter()
+            .map(|(c, g)| {
+                Ok((
+                    WasteCategory::parse(&c).map_err(|_| bad_row("category capacities"))?,
+                    Quantity::from_grams(g).map_err(|_| bad_row("category capacities"))?,
+                ))
+            })
+            .collect()
+    }
+
     /// The licence as the domain rules see it.
     pub fn to_domain(&self) -> DbResult<Licence> {
         let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad_row("date"));
@@ -89,6 +106,7 @@ impl LicenceRow {
                 .collect::<Result<_, _>>()
                 .map_err(|_| bad_row("code"))?,
             annual_capacity: Quantity::from_grams(self.annual_capacity_g).map_err(|_| bad_row("capacity"))?,
+            category_capacities: self.category_capacities()?,
             valid_from: date(&self.valid_from)?,
             valid_until: date(&self.valid_until)?,
             status: LicenceStatus::parse(&self.status).map_err(|_| bad_row("status"))?,
@@ -189,6 +207,7 @@ pub struct NewLicence {
     pub categories: Vec<WasteCategory>,
     pub codes: Vec<WasteCode>,
     pub annual_capacity: Quantity,
+    pub category_capacities: Vec<(WasteCategory, Quantity)>,
     pub valid_from: NaiveDate,
     pub valid_until: NaiveDate,
     pub issuing_authority: String,
@@ -218,6 +237,13 @@ pub fn add_licence(conn: &mut DbConnection, operator_id: &str, new: &NewLicence,
             status_reason: None,
             recorded_by: by.to_string(),
             recorded_at: db_now(),
+            category_capacities: serde_json::to_string(
+                &new.category_capacities
+                    .iter()
+                    .map(|(c, q)| (c.as_str(), q.grams()))
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+            )
+            .map_err(|e| DbError::Other(e.into()))?,
         };
         diesel::insert_into(operator_licences::table)
             .values(row.clone())
@@ -227,7 +253,39 @@ pub fn add_licence(conn: &mut DbConnection, operator_id: &str, new: &NewLicence,
     })
 }
 
-/// The current (highest) licence version of an operator.
+/// The licence version in effect on `date`: the highest version that had started by then. A
+/// later version supersedes the earlier ones from its first day, and a renewal starting next
+/// month is not in effect today. The version returned may have ended or be suspended: whether it
+/// allows anything is [`Licence::in_force_on`](crate::domain::whitelist::Licence::in_force_on).
+pub fn licence_on(conn: &mut DbConnection, operator_id: &str, date: NaiveDate) -> DbResult<Option<LicenceRow>> {
+    Ok(operator_licences::table
+        .filter(operator_licences::operator_id.eq(operator_id))
+        .filter(operator_licences::valid_from.le(date.to_string()))
+        .order(operator_licences::version.desc())
+        .select(LicenceRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The licence version that counts for a year's whitelist entries: the one in effect at the end
+/// of the year (the latest that starts within it or before).
+pub fn licence_in_year(conn: &mut DbConnection, operator_id: &str, year: i32) -> DbResult<Option<LicenceRow>> {
+    match NaiveDate::from_ymd_opt(year, 12, 31) {
+        Some(last) => licence_on(conn, operator_id, last),
+        None => Ok(None),
+    }
+}
+
+impl LicenceRow {
+    /// Valid on `date`: in effect by its dates and not suspended or revoked.
+    pub fn allows_on(&self, date: NaiveDate) -> bool {
+        let d = date.to_string();
+        self.status == LicenceStatus::Valid.as_str() && self.valid_from <= d && d <= self.valid_until
+    }
+}
+
+/// The current (highest) licence version of an operator: its latest record, which may start in
+/// the future. Rules about a date use [`licence_on`].
 pub fn current_licence(conn: &mut DbConnection, operator_id: &str) -> DbResult<Option<LicenceRow>> {
     Ok(operator_licences::table
         .filter(operator_licences::operator_id.eq(operator_id))
@@ -271,7 +329,7 @@ pub fn set_licence_status(
     })
 }
 
-fn licence_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<LicenceRow>> {
+pub fn licence_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<LicenceRow>> {
     Ok(operator_licences::table
         .find(id)
         .select(LicenceRow::as_select())

@@ -126,6 +126,7 @@ diesel::table! {
         status_reason -> Nullable<Text>,
         recorded_by -> Text,
         recorded_at -> Timestamp,
+        category_capacities -> Text,
     }
 }
 
@@ -144,6 +145,9 @@ diesel::table! {
         confirmed_by -> Nullable<Text>,
         confirmed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        terminated_on -> Nullable<Text>,
+        termination_reason -> Nullable<Text>,
+        terminated_by -> Nullable<Text>,
     }
 }
 
@@ -239,6 +243,8 @@ diesel::table! {
         shipped_g -> BigInt,
         received_g -> BigInt,
         expiry_notice_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        revocation_reasons -> Nullable<Text>,
     }
 }
 

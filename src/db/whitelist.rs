@@ -27,6 +27,10 @@ pub struct AgreementRow {
     pub confirmed_by: Option<String>,
     pub confirmed_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// The first day the agreement no longer counts, once a party terminated it, and why.
+    pub terminated_on: Option<String>,
+    pub termination_reason: Option<String>,
+    pub terminated_by: Option<String>,
 }
 
 pub fn insert_agreement(conn: &mut DbConnection, row: &AgreementRow) -> DbResult<()> {
@@ -80,24 +84,112 @@ pub fn confirm_agreement(conn: &mut DbConnection, id: &str, by: &str) -> DbResul
     })
 }
 
-/// The confirmed agreement between two provinces that is valid on some day of `year`.
+fn ordered<'a>(p1: &'a str, p2: &'a str) -> (&'a str, &'a str) {
+    if p1 < p2 { (p1, p2) } else { (p2, p1) }
+}
+
+/// The agreements between two provinces that were confirmed (terminated ones included), newest
+/// first.
+fn confirmed_pair(conn: &mut DbConnection, p1: &str, p2: &str) -> DbResult<Vec<AgreementRow>> {
+    let (a, b) = ordered(p1, p2);
+    Ok(agreements::table
+        .filter(agreements::province_a.eq(a))
+        .filter(agreements::province_b.eq(b))
+        .filter(agreements::status.eq("confirmed"))
+        .order(agreements::created_at.desc())
+        .select(AgreementRow::as_select())
+        .load(conn)?)
+}
+
+impl AgreementRow {
+    /// Whether the agreement counts on `date`: confirmed, inside its dates, and before the day a
+    /// party terminated it from.
+    pub fn counts_on(&self, date: NaiveDate) -> bool {
+        let d = date.to_string();
+        self.status == "confirmed"
+            && self.valid_from <= d
+            && d <= self.valid_until
+            && self.terminated_on.as_ref().is_none_or(|t| d < *t)
+    }
+
+    /// Whether it counts on some day of `year`.
+    pub fn counts_in_year(&self, year: i32) -> bool {
+        let first = NaiveDate::from_ymd_opt(year, 1, 1);
+        let last = NaiveDate::from_ymd_opt(year, 12, 31);
+        let (Some(first), Some(last)) = (first, last) else {
+            return false;
+        };
+        let from = parse_date(&self.valid_from).map_or(first, |d| d.max(first));
+        let mut until = parse_date(&self.valid_until).map_or(last, |d| d.min(last));
+        if let Some(t) = self.terminated_on.as_deref().and_then(|t| parse_date(t).ok()) {
+            until = until.min(t.pred_opt().unwrap_or(t));
+        }
+        from <= until && self.counts_on(from)
+    }
+}
+
+/// The agreement between two provinces that counts on `date` (DESIGN §1: an agreement counts only
+/// on the dates it is valid, not for any year it overlaps).
+pub fn agreement_on(conn: &mut DbConnection, p1: &str, p2: &str, date: NaiveDate) -> DbResult<Option<AgreementRow>> {
+    Ok(confirmed_pair(conn, p1, p2)?.into_iter().find(|a| a.counts_on(date)))
+}
+
+/// The agreement between two provinces that would count on `date` but for its termination.
+pub fn terminated_agreement(
+    conn: &mut DbConnection,
+    p1: &str,
+    p2: &str,
+    date: NaiveDate,
+) -> DbResult<Option<AgreementRow>> {
+    let d = date.to_string();
+    Ok(confirmed_pair(conn, p1, p2)?
+        .into_iter()
+        .find(|a| a.terminated_on.as_ref().is_some_and(|t| *t <= d) && a.valid_from <= d && d <= a.valid_until))
+}
+
+/// The confirmed agreement between two provinces that counts on some day of `year` (what a
+/// year's whitelist entries need).
 pub fn confirmed_agreement_in_year(
     conn: &mut DbConnection,
     p1: &str,
     p2: &str,
     year: i32,
 ) -> DbResult<Option<AgreementRow>> {
-    let (a, b) = if p1 < p2 { (p1, p2) } else { (p2, p1) };
-    Ok(agreements::table
-        .filter(agreements::province_a.eq(a))
-        .filter(agreements::province_b.eq(b))
-        .filter(agreements::status.eq("confirmed"))
-        .filter(agreements::valid_from.le(format!("{year}-12-31")))
-        .filter(agreements::valid_until.ge(format!("{year}-01-01")))
-        .order(agreements::created_at.desc())
-        .select(AgreementRow::as_select())
-        .first(conn)
-        .optional()?)
+    Ok(confirmed_pair(conn, p1, p2)?
+        .into_iter()
+        .find(|a| a.counts_in_year(year)))
+}
+
+/// Terminates a confirmed agreement from `from` (the first day it no longer counts), with the
+/// reason; false when it was not confirmed or is already terminated. The status stays
+/// `confirmed` (what was agreed); `terminated_on` says until when it counts.
+pub fn terminate_agreement(
+    conn: &mut DbConnection,
+    id: &str,
+    from: NaiveDate,
+    reason: &str,
+    by: &str,
+) -> DbResult<bool> {
+    write_tx(conn, |conn| {
+        let before = agreement_by_id(conn, id)?;
+        let n = diesel::update(
+            agreements::table
+                .find(id)
+                .filter(agreements::status.eq("confirmed"))
+                .filter(agreements::terminated_on.is_null()),
+        )
+        .set((
+            agreements::terminated_on.eq(Some(from.to_string())),
+            agreements::termination_reason.eq(Some(reason)),
+            agreements::terminated_by.eq(Some(by)),
+        ))
+        .execute(conn)?;
+        if n == 1 {
+            let after = agreement_by_id(conn, id)?;
+            audit::record_change(conn, "agreement", id, "terminated", before.as_ref(), after.as_ref())?;
+        }
+        Ok(n == 1)
+    })
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, serde::Deserialize)]
@@ -382,6 +474,25 @@ pub fn confirmed_entries_of_operator(
         .load(conn)?)
 }
 
+/// Entries of an operator from `from_year` on that a suspension of its licence stopped (the
+/// system suspended them with the licence's reason).
+pub fn entries_stopped_with_licence(
+    conn: &mut DbConnection,
+    operator_id: &str,
+    from_year: i32,
+) -> DbResult<Vec<EntryRow>> {
+    Ok(whitelist_entries::table
+        .filter(whitelist_entries::operator_id.eq(operator_id))
+        .filter(whitelist_entries::status.eq("suspended"))
+        .filter(whitelist_entries::year.ge(from_year))
+        .filter(whitelist_entries::status_reason.like(format!("{}%", LICENCE_SUSPENDED_PREFIX)))
+        .select(EntryRow::as_select())
+        .load(conn)?)
+}
+
+/// How the reason of an entry suspended with its operator's licence begins.
+pub const LICENCE_SUSPENDED_PREFIX: &str = "licence suspended: ";
+
 /// Confirmed entries that take `code` (itself or its category) from `source` in `year`.
 pub fn entries_for_code(
     conn: &mut DbConnection,
@@ -401,6 +512,38 @@ pub fn entries_for_code(
         .order(whitelist_entries::id.asc())
         .select(EntryRow::as_select())
         .load(conn)?)
+}
+
+/// What an operator's live entries of `year` (proposed, confirmed or suspended) grant: in
+/// `category`, and over every category; `except` leaves one entry out (the one being confirmed).
+pub fn granted_to_operator(
+    conn: &mut DbConnection,
+    operator_id: &str,
+    year: i32,
+    category: &str,
+    except: Option<&str>,
+) -> DbResult<crate::domain::whitelist::Granted> {
+    let rows: Vec<(String, String, i64)> = whitelist_entries::table
+        .filter(whitelist_entries::operator_id.eq(operator_id))
+        .filter(whitelist_entries::year.eq(year))
+        .filter(whitelist_entries::status.eq_any(["proposed", "confirmed", "suspended"]))
+        .select((
+            whitelist_entries::id,
+            whitelist_entries::category,
+            whitelist_entries::quota_g,
+        ))
+        .load(conn)?;
+    let mut granted = crate::domain::whitelist::Granted::default();
+    for (id, c, q) in rows {
+        if except == Some(id.as_str()) {
+            continue;
+        }
+        granted.total_g += q;
+        if c == category {
+            granted.category_g += q;
+        }
+    }
+    Ok(granted)
 }
 
 /// A quota movement.

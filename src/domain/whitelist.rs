@@ -1,7 +1,7 @@
 //! The whitelist's pure rules: licences and what they cover, entry scopes, the entry lifecycle,
 //! and whether an entry fits the operator's licence (DESIGN §1 "The whitelist").
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -90,13 +90,31 @@ pub struct Licence {
     pub categories: BTreeSet<WasteCategory>,
     /// Single codes licensed outside whole categories.
     pub codes: BTreeSet<WasteCode>,
+    /// 年经营规模: the licence's total a year, over every category.
     pub annual_capacity: Quantity,
+    /// A category's own annual figure where the licence states one; a category without one is
+    /// bounded by the total alone.
+    pub category_capacities: BTreeMap<WasteCategory, Quantity>,
     pub valid_from: NaiveDate,
     pub valid_until: NaiveDate,
     pub status: LicenceStatus,
 }
 
 impl Licence {
+    /// What the licence allows a year for `category`: its own figure, else the total.
+    pub fn capacity_for(&self, category: WasteCategory) -> Quantity {
+        self.category_capacities
+            .get(&category)
+            .copied()
+            .unwrap_or(self.annual_capacity)
+    }
+
+    /// Valid on `date` by its dates alone (whatever its status): the version of a licence that
+    /// is "current" on that day. A renewal starting next month is not current today.
+    pub fn dated_on(&self, date: NaiveDate) -> bool {
+        self.valid_from <= date && date <= self.valid_until
+    }
+
     pub fn covers_code(&self, code: &WasteCode) -> bool {
         self.categories.contains(&code.category()) || self.codes.contains(code)
     }
@@ -272,8 +290,24 @@ impl EntryParties {
     }
 }
 
-/// Every reason an entry does not fit the operator's licence for `year`. Empty when it fits.
-pub fn licence_fit_problems(licence: Option<&Licence>, scope: &EntryScope, quota: Quantity, year: i32) -> Vec<Invalid> {
+/// What the operator's other live entries of a year (proposed, confirmed or suspended) already
+/// grant: in the entry's category, and over every category.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Granted {
+    pub category_g: i64,
+    pub total_g: i64,
+}
+
+/// Every reason an entry does not fit the operator's licence for `year`, given what its other
+/// entries of the year already grant: the quotas of a category together may not exceed the
+/// licensed capacity for it, nor all quotas together the licence's total. Empty when it fits.
+pub fn licence_fit_problems(
+    licence: Option<&Licence>,
+    scope: &EntryScope,
+    quota: Quantity,
+    year: i32,
+    granted: Granted,
+) -> Vec<Invalid> {
     let Some(licence) = licence else {
         return vec![Invalid::new(
             "entry.no_licence",
@@ -304,12 +338,32 @@ pub fn licence_fit_problems(licence: Option<&Licence>, scope: &EntryScope, quota
             },
         ));
     }
-    if quota > licence.annual_capacity {
+    let category = scope.category();
+    let for_category = licence.capacity_for(category);
+    let kg = super::quantity::grams_to_kg_string;
+    if quota.grams() + granted.category_g > for_category.grams() {
+        problems.push(Invalid::new(
+            "entry.over_capacity",
+            if granted.category_g == 0 {
+                format!(
+                    "the quota {quota} kg exceeds the licensed annual capacity for {} of {for_category} kg",
+                    category.as_str()
+                )
+            } else {
+                format!(
+                    "the quota {quota} kg and the {} kg the operator's other entries of {year} already grant for {} exceed its licensed annual capacity for it of {for_category} kg",
+                    kg(granted.category_g),
+                    category.as_str()
+                )
+            },
+        ));
+    } else if quota.grams() + granted.total_g > licence.annual_capacity.grams() {
         problems.push(Invalid::new(
             "entry.over_capacity",
             format!(
-                "the quota {} kg exceeds the licensed annual capacity {} kg",
-                quota, licence.annual_capacity
+                "the quota {quota} kg and the {} kg the operator's other entries of {year} already grant exceed the licence's total annual capacity of {} kg",
+                kg(granted.total_g),
+                licence.annual_capacity
             ),
         ));
     }
@@ -326,6 +380,7 @@ mod tests {
             categories: [WasteCategory::parse("HW08").unwrap()].into(),
             codes: [WasteCode::parse("900-041-49").unwrap()].into(),
             annual_capacity: Quantity::parse_kg("1000000").unwrap(),
+            category_capacities: BTreeMap::new(),
             valid_from: NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
             valid_until: NaiveDate::from_ymd_opt(2027, 2, 28).unwrap(),
             status: LicenceStatus::Valid,
@@ -356,10 +411,11 @@ mod tests {
         let l = licence();
         let code = EntryScope::parse("900-249-08").unwrap();
         let q = Quantity::parse_kg("5000").unwrap();
-        assert!(licence_fit_problems(Some(&l), &code, q, 2026).is_empty());
-        assert!(licence_fit_problems(Some(&l), &EntryScope::parse("900-041-49").unwrap(), q, 2026).is_empty());
+        let none = Granted::default();
+        assert!(licence_fit_problems(Some(&l), &code, q, 2026, none).is_empty());
+        assert!(licence_fit_problems(Some(&l), &EntryScope::parse("900-041-49").unwrap(), q, 2026, none).is_empty());
         // Single code licensed is not the whole category.
-        let p = licence_fit_problems(Some(&l), &EntryScope::parse("HW49").unwrap(), q, 2026);
+        let p = licence_fit_problems(Some(&l), &EntryScope::parse("HW49").unwrap(), q, 2026, none);
         assert_eq!(p.iter().map(|i| i.code).collect::<Vec<_>>(), vec!["entry.not_licensed"]);
         // Every reason at once.
         let p = licence_fit_problems(
@@ -367,6 +423,7 @@ mod tests {
             &EntryScope::parse("252-001-11").unwrap(),
             Quantity::parse_kg("2000000").unwrap(),
             2028,
+            none,
         );
         assert_eq!(
             p.iter().map(|i| i.code).collect::<Vec<_>>(),
@@ -379,10 +436,51 @@ mod tests {
         let mut s = l.clone();
         s.status = LicenceStatus::Suspended;
         assert_eq!(
-            licence_fit_problems(Some(&s), &code, q, 2026)[0].code,
+            licence_fit_problems(Some(&s), &code, q, 2026, none)[0].code,
             "entry.licence_not_valid"
         );
-        assert_eq!(licence_fit_problems(None, &code, q, 2026)[0].code, "entry.no_licence");
+        assert_eq!(
+            licence_fit_problems(None, &code, q, 2026, none)[0].code,
+            "entry.no_licence"
+        );
+    }
+
+    #[test]
+    fn capacity_counts_every_entry_of_the_year() {
+        let mut l = licence();
+        let hw08 = EntryScope::parse("HW08").unwrap();
+        let kg = |s: &str| Quantity::parse_kg(s).unwrap();
+        let granted = |category_g, total_g| Granted { category_g, total_g };
+        // Each entry alone fits; together with what is already granted they do not.
+        assert!(licence_fit_problems(Some(&l), &hw08, kg("600000"), 2026, granted(0, 0)).is_empty());
+        let p = licence_fit_problems(Some(&l), &hw08, kg("600000"), 2026, granted(500_000_000, 500_000_000));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].code, "entry.over_capacity");
+        assert!(p[0].message.contains("500000"), "{}", p[0].message);
+        // Exactly at the capacity fits.
+        assert!(
+            licence_fit_problems(Some(&l), &hw08, kg("500000"), 2026, granted(500_000_000, 500_000_000)).is_empty()
+        );
+        // A category's own figure binds before the total.
+        l.category_capacities
+            .insert(WasteCategory::parse("HW08").unwrap(), kg("300000"));
+        assert_eq!(l.capacity_for(WasteCategory::parse("HW08").unwrap()), kg("300000"));
+        assert_eq!(l.capacity_for(WasteCategory::parse("HW49").unwrap()), kg("1000000"));
+        let p = licence_fit_problems(Some(&l), &hw08, kg("200000"), 2026, granted(200_000_000, 200_000_000));
+        assert_eq!(p[0].code, "entry.over_capacity");
+        // Other categories count toward the total.
+        let hw49 = EntryScope::parse("900-041-49").unwrap();
+        let p = licence_fit_problems(Some(&l), &hw49, kg("200000"), 2026, granted(0, 900_000_000));
+        assert_eq!(p[0].code, "entry.over_capacity");
+        assert!(p[0].message.contains("total"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn dated_on_is_by_dates_alone() {
+        let l = licence();
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert!(!l.dated_on(d(2025, 2, 28)) && l.dated_on(d(2025, 3, 1)) && l.dated_on(d(2027, 2, 28)));
+        assert!(!l.dated_on(d(2027, 3, 1)));
     }
 
     #[test]

@@ -46,10 +46,12 @@ pub enum Status {
     Refused,
     Withdrawn,
     Expired,
+    /// 撤销: the source province revoked the approval; what was not shipped is released.
+    Revoked,
 }
 
 impl Status {
-    pub const ALL: [Status; 11] = [
+    pub const ALL: [Status; 12] = [
         Status::Submitted,
         Status::CorrectionRequested,
         Status::Resubmitted,
@@ -61,6 +63,7 @@ impl Status {
         Status::Refused,
         Status::Withdrawn,
         Status::Expired,
+        Status::Revoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +79,7 @@ impl Status {
             Status::Refused => "refused",
             Status::Withdrawn => "withdrawn",
             Status::Expired => "expired",
+            Status::Revoked => "revoked",
         }
     }
 
@@ -90,7 +94,7 @@ impl Status {
     pub fn is_open(self) -> bool {
         !matches!(
             self,
-            Status::Approved | Status::Refused | Status::Withdrawn | Status::Expired
+            Status::Approved | Status::Refused | Status::Withdrawn | Status::Expired | Status::Revoked
         )
     }
 }
@@ -150,6 +154,11 @@ pub enum Action {
     Withdraw,
     /// The approval's validity is over.
     Expire,
+    /// A whitelist case that can no longer be approved on the whitelist route (an entry it draws
+    /// on was suspended) moves to the standard route: reservation released, standard clock.
+    Reroute,
+    /// 撤销: the source province revokes an approval.
+    Revoke,
 }
 
 impl Action {
@@ -166,6 +175,8 @@ impl Action {
             Action::Refuse => "refuse",
             Action::Withdraw => "withdraw",
             Action::Expire => "expire",
+            Action::Reroute => "reroute",
+            Action::Revoke => "revoke",
         }
     }
 }
@@ -392,6 +403,41 @@ pub const TRANSITIONS: &[Transition] = &[
     ),
     // The approval's validity is over.
     t(None, S::Approved, A::Expire, W::System, S::Expired, "expired"),
+    // 撤销 by the source province.
+    t(None, S::Approved, A::Revoke, W::SourceRegulator, S::Revoked, "revoked"),
+    // A whitelist case whose entry was suspended moves to the standard route, where it stands.
+    t(
+        WL,
+        S::Submitted,
+        A::Reroute,
+        W::SourceRegulator,
+        S::Submitted,
+        "rerouted",
+    ),
+    t(
+        WL,
+        S::CorrectionRequested,
+        A::Reroute,
+        W::SourceRegulator,
+        S::CorrectionRequested,
+        "rerouted",
+    ),
+    t(
+        WL,
+        S::Resubmitted,
+        A::Reroute,
+        W::SourceRegulator,
+        S::Resubmitted,
+        "rerouted",
+    ),
+    t(
+        WL,
+        S::UnderReview,
+        A::Reroute,
+        W::SourceRegulator,
+        S::UnderReview,
+        "rerouted",
+    ),
 ];
 
 /// The transition for (route, status, action, actor), if the table has one.
@@ -560,15 +606,16 @@ mod tests {
     }
 
     #[test]
-    fn terminal_states_have_no_way_out_but_expiry() {
-        for s in [Status::Refused, Status::Withdrawn, Status::Expired] {
+    fn terminal_states_have_no_way_out_but_expiry_or_revocation() {
+        for s in [Status::Refused, Status::Withdrawn, Status::Expired, Status::Revoked] {
             assert!(TRANSITIONS.iter().all(|t| t.from != s), "{s:?}");
+            assert!(!s.is_open());
         }
         assert!(
             TRANSITIONS
                 .iter()
                 .filter(|t| t.from == Status::Approved)
-                .all(|t| t.action == Action::Expire)
+                .all(|t| matches!(t.action, Action::Expire | Action::Revoke))
         );
     }
 
@@ -636,6 +683,8 @@ mod table_walk {
             Action::Refuse,
             Action::Withdraw,
             Action::Expire,
+            Action::Reroute,
+            Action::Revoke,
         ];
         let actors = [
             Actor::Enterprise,
@@ -677,10 +726,25 @@ mod table_walk {
                 }
             }
         }
-        // 17 shared rows count twice (both routes), 4 whitelist-only, 6 standard-only.
+        // Shared rows count twice (both routes); whitelist-only and standard-only rows once.
         let shared = TRANSITIONS.iter().filter(|t| t.route.is_none()).count();
         let own = TRANSITIONS.len() - shared;
         assert_eq!(allowed, shared * 2 + own);
+        // 撤销 is the source province's alone, and only of an approval; rerouting only leaves the
+        // whitelist route and never changes where the case stands.
+        for t in TRANSITIONS.iter().filter(|t| t.action == Action::Revoke) {
+            assert_eq!(
+                (t.from, t.actor, t.to),
+                (Status::Approved, Actor::SourceRegulator, Status::Revoked)
+            );
+        }
+        for t in TRANSITIONS.iter().filter(|t| t.action == Action::Reroute) {
+            assert_eq!(
+                (t.route, t.actor, t.to),
+                (Some(Route::Whitelist), Actor::SourceRegulator, t.from)
+            );
+            assert!(t.from.is_open());
+        }
         // Regulators never withdraw; enterprises never decide; the system only deems and expires.
         for t in TRANSITIONS {
             match t.actor {
@@ -722,12 +786,20 @@ pub enum Act {
         reason: String,
     },
     ResumeClock,
+    /// Move a whitelist case to the standard route, saying why.
+    Reroute {
+        reason: String,
+    },
+    /// 撤销 an approval, with its reasons.
+    Revoke {
+        reasons: Vec<String>,
+    },
 }
 
 impl Act {
     /// A decision needs the version the officer saw, so two officers cannot decide one step twice.
     pub fn needs_version(&self) -> bool {
-        matches!(self, Act::Decide { .. })
+        matches!(self, Act::Decide { .. } | Act::Reroute { .. } | Act::Revoke { .. })
     }
 
     /// Every problem with the texts of this act, as (JSON pointer, problem): a correction notice
@@ -757,7 +829,10 @@ impl Act {
             Act::Resubmit { note } => one(&mut out, "note", note),
             // A producer may withdraw without saying why; if it says, the text is bounded.
             Act::Withdraw { reason } if reason.trim().is_empty() => {}
-            Act::Withdraw { reason } | Act::SuspendClock { reason } => one(&mut out, "reason", reason),
+            Act::Withdraw { reason } | Act::SuspendClock { reason } | Act::Reroute { reason } => {
+                one(&mut out, "reason", reason)
+            }
+            Act::Revoke { reasons } => list(&mut out, "reasons", reasons, true),
             Act::Decide {
                 approve,
                 reasons,

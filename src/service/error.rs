@@ -76,6 +76,10 @@ pub enum Error {
     /// The current state does not allow it.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A rule of the domain forbids it in the current state, with its stable code (e.g.
+    /// `approval.licence_not_valid`), so a client can tell why without reading the text.
+    #[error("refused: {}", .0.message)]
+    Refused(Invalid),
     /// The caller acted on a version that is no longer current.
     #[error("stale: {detail}")]
     Stale { current: i32, detail: String },

@@ -1,6 +1,7 @@
 //! The registry's commands: a producer enterprise (移出人), a licensed operator (经营单位) and
 //! its licence (危险废物经营许可证), each read once into the domain's types with every problem
-//! at once. (The use cases themselves still live in `api::registry`; they move here next.)
+//! at once; who may change the registry; and what a licence's suspension stops and its
+//! reinstatement restores. (Registering and reading still live in `api::registry`.)
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -8,18 +9,28 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use validator::{Validate, ValidationError};
 
-use crate::db::registry::NewLicence;
+use chrono::Datelike;
+
+use crate::auth::principal::{Binding, Principal, Role};
+use crate::auth::{Decision, Guarded, authorize};
+use crate::db::registry::{EnterpriseRow, LicenceRow, NewLicence, OperatorRow};
+use crate::db::whitelist::LICENCE_SUSPENDED_PREFIX;
+use crate::db::{self, DbError};
 use crate::domain::Invalid;
 use crate::domain::calendar::parse_date;
+use crate::domain::calendar::shanghai_date;
 use crate::domain::catalogue::{WASTE_CATEGORY_PATTERN, WASTE_CODE_PATTERN, WasteCategory, WasteCode};
 use crate::domain::ids::{DivisionCode, LicenceNumber, ProvinceCode, Uscc};
 use crate::domain::quantity::Quantity;
 use crate::domain::whitelist::LicenceMode;
+use crate::domain::whitelist::LicenceStatus;
 use crate::service::applications::filing::kg_schema;
 use crate::service::commands::{
     date_schema, enum_schema, province_schema, text_schema, valid_date, valid_kg, valid_text, validation_problems,
 };
 use crate::service::error::{FieldProblem, Location, validation_error};
+use crate::service::{Ctx, Error, Result};
+use crate::state::AppState;
 
 /// A USCC's shape: 18 characters of GB 32100's set, characters 3–8 digits. The check character
 /// and the province of the division are checked beyond it (JSON Schema cannot say them).
@@ -188,6 +199,29 @@ fn codes_schema() -> Schema {
         .into()
 }
 
+/// A category's own annual figure on a licence (e.g. HW08 5 000 t/a of a 20 000 t/a licence).
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryCapacityInput {
+    /// HWxx; a category the licence covers, wholly or by single codes.
+    #[validate(custom(function = "valid_category"))]
+    #[schema(schema_with = category_schema)]
+    pub category: String,
+    /// Annual capacity for the category in kg, above zero, at most 3 decimals, not above the
+    /// licence's total.
+    #[validate(custom(function = "valid_kg"))]
+    #[schema(schema_with = kg_schema)]
+    pub annual_capacity_kg: String,
+}
+
+fn valid_category(s: &str) -> Result<(), ValidationError> {
+    WasteCategory::parse(s).map(|_| ()).map_err(validation_error)
+}
+
+fn category_schema() -> Schema {
+    pattern_schema(WASTE_CATEGORY_PATTERN, "a waste category HWxx")
+}
+
 /// A licence version: its number, what it allows, how much a year, from when to when.
 #[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -206,10 +240,16 @@ pub struct LicenceInput {
     #[serde(default)]
     #[schema(schema_with = codes_schema)]
     pub codes: Vec<String>,
-    /// Annual capacity in kg, above zero, at most 3 decimals.
+    /// Annual capacity in kg (年经营规模, over every category), above zero, at most 3 decimals.
     #[validate(custom(function = "valid_kg"))]
     #[schema(schema_with = kg_schema)]
     pub annual_capacity_kg: String,
+    /// Categories with an annual figure of their own; a category without one is bounded by the
+    /// total alone. The whitelist quotas an operator's entries grant in a year may not exceed
+    /// these figures, per category and in total.
+    #[serde(default)]
+    #[validate(nested)]
+    pub category_capacities: Vec<CategoryCapacityInput>,
     #[validate(custom(function = "valid_date"))]
     #[schema(schema_with = date_schema)]
     pub valid_from: String,
@@ -274,6 +314,42 @@ impl LicenceInput {
         {
             problem("valid_until", "licence.period", "valid_until is before valid_from");
         }
+        let total = Quantity::parse_kg(&self.annual_capacity_kg).ok();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, c) in self.category_capacities.iter().enumerate() {
+            let Ok(category) = WasteCategory::parse(&c.category) else {
+                continue;
+            };
+            let at_i = format!("category_capacities/{i}");
+            if !seen.insert(category) {
+                problem(
+                    &format!("{at_i}/category"),
+                    "licence.capacity_duplicate",
+                    "one figure per category",
+                );
+            }
+            let licensed = self.categories.iter().any(|x| WasteCategory::parse(x) == Ok(category))
+                || self
+                    .codes
+                    .iter()
+                    .any(|x| WasteCode::parse(x).is_ok_and(|w| w.category() == category));
+            if !licensed {
+                problem(
+                    &format!("{at_i}/category"),
+                    "licence.capacity_unlicensed",
+                    "a figure for a category the licence does not cover",
+                );
+            }
+            if let (Some(total), Ok(q)) = (total, Quantity::parse_kg(&c.annual_capacity_kg))
+                && q > total
+            {
+                problem(
+                    &format!("{at_i}/annual_capacity_kg"),
+                    "licence.capacity_above_total",
+                    "a category's figure is above the licence's total",
+                );
+            }
+        }
         sorted(problems)
     }
 
@@ -312,6 +388,17 @@ impl LicenceInput {
                 .collect::<Result<_, _>>()
                 .map_err(bad)?,
             annual_capacity: Quantity::parse_kg(&self.annual_capacity_kg).map_err(bad)?,
+            category_capacities: self
+                .category_capacities
+                .iter()
+                .map(|c| {
+                    Ok((
+                        WasteCategory::parse(&c.category)?,
+                        Quantity::parse_kg(&c.annual_capacity_kg)?,
+                    ))
+                })
+                .collect::<Result<_, Invalid>>()
+                .map_err(bad)?,
             valid_from: parse_date(&self.valid_from).map_err(bad)?,
             valid_until: parse_date(&self.valid_until).map_err(bad)?,
             issuing_authority: self.issuing_authority.trim().to_string(),
@@ -369,4 +456,170 @@ impl OperatorInput {
         .map_err(|e| vec![FieldProblem::body("", &e)])?;
         Ok((p, self.licence.read("/licence")?))
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who may read and change the registry
+
+#[derive(Debug, Clone, Copy)]
+pub enum RegistryAction {
+    Read,
+    Write,
+}
+
+fn province_of(s: &str) -> Option<ProvinceCode> {
+    ProvinceCode::parse(s).ok()
+}
+
+impl Guarded for EnterpriseRow {
+    type Action = RegistryAction;
+    fn decide(&self, who: &Principal, action: RegistryAction) -> Decision {
+        let province = province_of(&self.province);
+        let visible = match (&who.role, &who.binding) {
+            (Role::Admin, _) | (Role::Regulator, _) => true,
+            (Role::Auditor, Binding::Nationwide) => true,
+            (Role::Auditor, Binding::Province(p)) => Some(*p) == province,
+            (Role::Enterprise, Binding::Enterprise(id)) => *id == self.id,
+            _ => false,
+        };
+        if !visible {
+            return Decision::Hidden;
+        }
+        match action {
+            RegistryAction::Read => Decision::Allow,
+            RegistryAction::Write => match who.role {
+                Role::Admin => Decision::Allow,
+                Role::Regulator if who.province() == province => Decision::Allow,
+                _ => Decision::Forbidden("only a regulator of the enterprise's province may change it".into()),
+            },
+        }
+    }
+}
+
+impl Guarded for OperatorRow {
+    type Action = RegistryAction;
+    fn decide(&self, who: &Principal, action: RegistryAction) -> Decision {
+        // Licensed operators are public: every caller may read them.
+        match action {
+            RegistryAction::Read => Decision::Allow,
+            RegistryAction::Write => match who.role {
+                Role::Admin => Decision::Allow,
+                Role::Regulator if who.province() == province_of(&self.province) => Decision::Allow,
+                _ => Decision::Forbidden("only a regulator of the operator's province may change it".into()),
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suspension and reinstatement of a licence (固废法 第80条: no waste to an operator without a
+// valid licence)
+
+/// The operator (visible to every caller) and the licence version that counts today: the one
+/// current on the day, else its latest record.
+async fn operator_and_licence(state: &AppState, ctx: &Ctx, id: String) -> Result<(OperatorRow, Option<LicenceRow>)> {
+    let today = shanghai_date(ctx.now);
+    let (op, lic) = state
+        .db
+        .run(move |conn| {
+            let Some(op) = db::registry::operator_by_id(conn, &id)? else {
+                return Ok(None);
+            };
+            let lic = match db::registry::licence_on(conn, &id, today)? {
+                Some(l) => Some(l),
+                None => db::registry::current_licence(conn, &id)?,
+            };
+            Ok(Some((op, lic)))
+        })
+        .await?
+        .ok_or(Error::Hidden)?;
+    authorize(&ctx.who, &op, RegistryAction::Write)?;
+    Ok((op, lic))
+}
+
+/// Suspends the operator's licence and, as a system action, every confirmed whitelist entry of
+/// the operator from this year on. From then on no approval may be issued for the operator on
+/// either route, no manifest created or dispatched to it; loads already on the road may still
+/// be received. Returns the licence and the suspended entries.
+pub async fn suspend_licence(
+    state: &AppState,
+    ctx: &Ctx,
+    operator_id: String,
+    reason: String,
+) -> Result<(LicenceRow, Vec<String>)> {
+    let (_, lic) = operator_and_licence(state, ctx, operator_id).await?;
+    let lic = lic.ok_or_else(|| Error::Conflict("the operator has no licence".into()))?;
+    if lic.status != LicenceStatus::Valid.as_str() {
+        return Err(Error::Conflict(format!("the licence is already {}", lic.status)));
+    }
+    let year = shanghai_date(ctx.now).year();
+    tracing::info!(operator = %lic.operator_id, by = %ctx.who.name, "licence suspended");
+    Ok(state
+        .db
+        .run(move |conn| {
+            db::write_tx(conn, |conn| {
+                db::registry::set_licence_status(conn, &lic.id, LicenceStatus::Suspended, Some(&reason))?;
+                let why = format!("{LICENCE_SUSPENDED_PREFIX}{reason}");
+                let mut ids = Vec::new();
+                for e in db::whitelist::confirmed_entries_of_operator(conn, &lic.operator_id, year)? {
+                    if db::whitelist::change_status(
+                        conn,
+                        &e.id,
+                        e.version,
+                        "suspended",
+                        "suspend",
+                        Some(&why),
+                        "system",
+                        None,
+                    )?
+                    .is_some()
+                    {
+                        ids.push(e.id);
+                    }
+                }
+                let lic = db::registry::licence_by_id(conn, &lic.id)?.ok_or(DbError::NotFound)?;
+                Ok((lic, ids))
+            })
+        })
+        .await?)
+}
+
+/// Lifts a licence suspension, and restores what it stopped: the whitelist entries its
+/// suspension suspended are reinstated (as a system action); an entry a regulator suspended on
+/// its own stays suspended. Returns the licence and the reinstated entries.
+pub async fn reinstate_licence(state: &AppState, ctx: &Ctx, operator_id: String) -> Result<(LicenceRow, Vec<String>)> {
+    let (_, lic) = operator_and_licence(state, ctx, operator_id).await?;
+    let lic = lic.ok_or_else(|| Error::Conflict("the operator has no licence".into()))?;
+    if lic.status != LicenceStatus::Suspended.as_str() {
+        return Err(Error::Conflict(format!("the licence is {}, not suspended", lic.status)));
+    }
+    let year = shanghai_date(ctx.now).year();
+    tracing::info!(operator = %lic.operator_id, by = %ctx.who.name, "licence reinstated");
+    Ok(state
+        .db
+        .run(move |conn| {
+            db::write_tx(conn, |conn| {
+                db::registry::set_licence_status(conn, &lic.id, LicenceStatus::Valid, None)?;
+                let mut ids = Vec::new();
+                for e in db::whitelist::entries_stopped_with_licence(conn, &lic.operator_id, year)? {
+                    if db::whitelist::change_status(
+                        conn,
+                        &e.id,
+                        e.version,
+                        "confirmed",
+                        "reinstate",
+                        Some("licence reinstated"),
+                        "system",
+                        None,
+                    )?
+                    .is_some()
+                    {
+                        ids.push(e.id);
+                    }
+                }
+                let lic = db::registry::licence_by_id(conn, &lic.id)?.ok_or(DbError::NotFound)?;
+                Ok((lic, ids))
+            })
+        })
+        .await?)
 }

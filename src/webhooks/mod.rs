@@ -68,10 +68,17 @@ pub enum EventType {
     /// A statutory step passed its due instant without the act.
     #[serde(rename = "step.overdue")]
     StepOverdue,
+    /// A whitelist case moved to the standard route (an entry it drew on was suspended); its
+    /// reservation was released and `data.detail.reason` says why.
+    #[serde(rename = "application.rerouted")]
+    ApplicationRerouted,
+    /// 撤销: the source province revoked an approval; no shipment may draw on it.
+    #[serde(rename = "approval.revoked")]
+    ApprovalRevoked,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 14] = [
         EventType::ApplicationFiled,
         EventType::ApplicationAccepted,
         EventType::ApplicationCorrectionRequested,
@@ -84,6 +91,8 @@ impl EventType {
         EventType::WhitelistEntryReinstated,
         EventType::StepDueTomorrow,
         EventType::StepOverdue,
+        EventType::ApplicationRerouted,
+        EventType::ApprovalRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +109,8 @@ impl EventType {
             EventType::WhitelistEntryReinstated => "whitelist_entry.reinstated",
             EventType::StepDueTomorrow => "step.due_tomorrow",
             EventType::StepOverdue => "step.overdue",
+            EventType::ApplicationRerouted => "application.rerouted",
+            EventType::ApprovalRevoked => "approval.revoked",
         }
     }
 
@@ -126,6 +137,10 @@ impl EventType {
                 "A statutory step is due by the end of the next working day (deciding province)."
             }
             EventType::StepOverdue => "A statutory step is overdue.",
+            EventType::ApplicationRerouted => {
+                "A whitelist case moved to the standard route; its reservation was released."
+            }
+            EventType::ApprovalRevoked => "The source province revoked an approval (撤销).",
         }
     }
 

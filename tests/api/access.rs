@@ -40,6 +40,8 @@ const APP_DECISIONS: &str = "/api/v1/transfer-applications/{id}/decisions";
 const APP_WITHDRAW: &str = "/api/v1/transfer-applications/{id}/withdraw";
 const APP_SUSPEND: &str = "/api/v1/transfer-applications/{id}/suspend-clock";
 const APP_RESUME: &str = "/api/v1/transfer-applications/{id}/resume-clock";
+const APP_REROUTE: &str = "/api/v1/transfer-applications/{id}/reroute";
+const APP_REVOKE: &str = "/api/v1/transfer-applications/{id}/revoke";
 const MANIFEST: &str = "/api/v1/manifests/{id}";
 const MANIFEST_DISPATCH: &str = "/api/v1/manifests/{id}/dispatch";
 const MANIFEST_CANCEL: &str = "/api/v1/manifests/{id}/cancel";
@@ -63,6 +65,7 @@ const OPERATOR_LICENCES: &str = "/api/v1/operators/{id}/licences";
 const OPERATOR_SUSPEND: &str = "/api/v1/operators/{id}/licence/suspend";
 const OPERATOR_REINSTATE: &str = "/api/v1/operators/{id}/licence/reinstate";
 const AGREEMENT_CONFIRM: &str = "/api/v1/agreements/{id}/confirm";
+const AGREEMENT_TERMINATE: &str = "/api/v1/agreements/{id}/terminate";
 
 #[derive(Debug, Clone)]
 enum Body {
@@ -455,6 +458,18 @@ fn decision(id: &str, side: &str) -> Call {
     call
 }
 
+fn reroute(id: &str) -> Call {
+    let mut call = Call::post(APP_REROUTE, &[id], json!({"reason": "白名单条目已暂停"}));
+    call.if_match_app = Some(id.to_string());
+    call
+}
+
+fn revoke(id: &str) -> Call {
+    let mut call = Call::post(APP_REVOKE, &[id], json!({"reasons": ["申报材料不实"]}));
+    call.if_match_app = Some(id.to_string());
+    call
+}
+
 fn add_attachment(id: &str) -> Call {
     Call::new(
         Method::POST,
@@ -486,6 +501,8 @@ fn application_actions(id: &str) -> Vec<Call> {
         Call::post(APP_WITHDRAW, &[id], json!({"reason": "不再转移"})),
         Call::post(APP_SUSPEND, &[id], json!({"reason": "专家评审"})),
         Call::post_empty(APP_RESUME, &[id]),
+        reroute(id),
+        revoke(id),
         add_attachment(id),
     ]
 }
@@ -715,6 +732,8 @@ fn forbidden_cells(w: &World) -> Vec<Cell> {
             Call::post(APP_SUSPEND, &[approved], json!({"reason": "专家评审"})),
             Call::post_empty(APP_RESUME, &[open]),
             Call::post_empty(APP_RESUME, &[approved]),
+            reroute(open),
+            revoke(approved),
         ],
     );
     // The source province does not take the enterprise's or the receiving province's steps.
@@ -741,6 +760,8 @@ fn forbidden_cells(w: &World) -> Vec<Cell> {
             Call::post(APP_WITHDRAW, &[open], json!({"reason": "不再转移"})),
             Call::post(APP_SUSPEND, &[open], json!({"reason": "专家评审"})),
             add_attachment(open),
+            reroute(open),
+            revoke(approved),
         ],
     );
     // Manifests: the producer dispatches and cancels, the operator receives.
@@ -798,6 +819,17 @@ fn forbidden_cells(w: &World) -> Vec<Cell> {
         Expect::Forbidden,
         &[&w.reg_cq, &w.reg_gz, &w.reg_yn, &w.ent_a, &w.op_a, &w.aud_cq, &w.admin],
         &[Call::post_empty(AGREEMENT_CONFIRM, &[&w.reg.agreement_id])],
+    );
+    // It is terminated by the regulators of its two provinces only.
+    cells(
+        &mut out,
+        Expect::Forbidden,
+        &[&w.reg_gz, &w.reg_yn, &w.ent_a, &w.op_a, &w.aud_cq, &w.admin],
+        &[Call::post(
+            AGREEMENT_TERMINATE,
+            &[&w.reg.agreement_id],
+            json!({"terminated_on": "2099-01-01", "reason": "协商终止"}),
+        )],
     );
     // The (public) operator's licence is changed by its province's regulators and admins only.
     cells(

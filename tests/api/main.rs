@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod calendar;
 mod cli;
+mod enforcement;
 mod errors;
 mod faults;
 mod fixtures;

@@ -192,6 +192,15 @@ async fn demo_applications(backend: Backend) {
                     assert!(valid_until < today.to_string().as_str(), "{a}");
                 }
             }
+            "revoked" => {
+                let number = a["approval"]["number"].as_str().unwrap_or_default();
+                assert!(approval_number_ok(number, source), "approval number {number:?}: {a}");
+                assert!(a["approval"]["revoked_at"].is_string(), "{a}");
+                assert!(
+                    !a["approval"]["revocation_reasons"].as_array().unwrap().is_empty(),
+                    "{a}"
+                );
+            }
             "correction_requested" => {
                 assert!(!a["correction_notice"].as_array().unwrap().is_empty(), "{a}");
             }

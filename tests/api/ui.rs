@@ -1119,6 +1119,87 @@ both_backends!(
     regulators_correct_accept_and_pause_in_the_browser
 );
 
+/// A suspended entry: Chongqing's regulator sees why the case cannot be approved (no approving
+/// button), moves it to the standard route by clicking, with a reason; then revokes (撤销) an
+/// approval by clicking, and the certificate says so. After each click the API shows what was
+/// stored.
+async fn regulators_reroute_and_revoke_in_the_browser(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let entry = reg.confirmed_entry(&app, "HW08", "1000").await;
+    let id = accepted_case(&app, &reg, "100", "废矿物油").await;
+    let approved = crate::manifests::approved_application(&app, &reg, "200").await;
+    let (_, e, _) = app
+        .get(&format!("/api/v1/whitelist-entries/{entry}"), Some(&reg.sc))
+        .await;
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/whitelist-entries/{entry}/suspend")))
+        .bearer_auth(&reg.sc)
+        .header("if-match", format!("\"v{}\"", e["version"]))
+        .json(&json!({"reason": "接受单位停产检修"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    login(&c, &app, "cq").await;
+    c.goto(&app.url(&format!("/ui/applications/{id}"))).await.unwrap();
+    let blocked = text_of(&c, "#approval-blocked").await;
+    assert!(blocked.contains("接受单位停产检修"), "{blocked}");
+    assert!(
+        c.find(Locator::Css("form[data-action='decide-approve']"))
+            .await
+            .is_err(),
+        "no approving button while the entry is suspended"
+    );
+    c.find(Locator::Css("form[data-action='decide-refuse']"))
+        .await
+        .expect("refusing is still offered");
+    fill(
+        &c,
+        "form[data-action='reroute-'] textarea[name='reason']",
+        "白名单条目暂停，转一般程序",
+    )
+    .await;
+    click_confirmed(&c, "form[data-action='reroute-'] button").await;
+    let a = await_case(&app, &reg, &id, "rerouted", |a| a["route"] == "standard").await;
+    assert!(
+        a["route_reasons"].to_string().contains("白名单条目暂停，转一般程序"),
+        "{a}"
+    );
+    assert_eq!(open_step(&a)["kind"], "source_review", "{a}");
+    assert!(a["items"][0]["entry_id"].is_null(), "{a}");
+
+    // 撤销 an approval, with reasons one per line.
+    c.goto(&app.url(&format!("/ui/applications/{approved}"))).await.unwrap();
+    fill(
+        &c,
+        "form[data-action='revoke-'] textarea[name='reasons']",
+        "申报材料不实\n接受单位许可证被暂扣",
+    )
+    .await;
+    click_confirmed(&c, "form[data-action='revoke-'] button").await;
+    let a = await_case(&app, &reg, &approved, "revoked", |a| a["status"] == "revoked").await;
+    assert_eq!(
+        a["approval"]["revocation_reasons"],
+        json!(["申报材料不实", "接受单位许可证被暂扣"])
+    );
+    c.goto(&app.url(&format!("/ui/applications/{approved}/certificate")))
+        .await
+        .unwrap();
+    let banner = text_of(&c, "#cert-revoked").await;
+    let today = hwtransfer::domain::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    assert!(banner.contains(&today) && banner.contains("申报材料不实"), "{banner}");
+    shot(&c, backend, "certificate-revoked").await;
+}
+both_backends!(
+    regulators_reroute_and_revoke_in_the_browser,
+    regulators_reroute_and_revoke_in_the_browser
+);
+
 // ------------------------------------------------------------------------------------------------
 // Webhooks: enabling a subscription the delivery job disabled
 

@@ -11,7 +11,7 @@ use crate::db::applications::{AppRow, Carrier};
 use crate::db::{self, from_db_time};
 use crate::domain::calendar::{WorkingDayCalendar, shanghai_date};
 use crate::domain::quantity::grams_to_kg_string;
-use crate::domain::workflow::{Actor, Side};
+use crate::domain::workflow::{Actor, Route, Side, Status};
 use crate::service::{Error, Result};
 use crate::state::AppState;
 
@@ -111,6 +111,13 @@ pub struct DecisionDto {
     pub decided_at: String,
 }
 
+/// A domain rule that stops an act now, with its stable code.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BlockerDto {
+    pub code: String,
+    pub message: String,
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApprovalDto {
     /// e.g. 渝危转〔2026〕0001号.
@@ -118,6 +125,10 @@ pub struct ApprovalDto {
     pub approved_at: String,
     /// min(decision + 12 months, end of the requested period, the operator's licence expiry).
     pub valid_until: String,
+    /// 撤销: when the source province revoked the approval (it carries no shipment since).
+    pub revoked_at: Option<String>,
+    /// The revocation's reasons (empty unless revoked).
+    pub revocation_reasons: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -147,6 +158,10 @@ pub struct ApplicationDto {
     pub steps: Vec<StepDto>,
     pub decisions: Vec<DecisionDto>,
     pub approval: Option<ApprovalDto>,
+    /// While the case is open: why no approval may be issued today, if something stops it (the
+    /// operator's licence is not valid — `approval.licence_not_valid` —, or an entry it draws on
+    /// is suspended — `approval.entry_suspended`: refuse, or move the case to the standard route).
+    pub approval_blocked: Option<BlockerDto>,
     /// The ETag value (without quotes) for If-Match.
     pub version: i32,
     pub updated_at: String,
@@ -168,7 +183,16 @@ pub fn load_dto(
     let steps = db::applications::steps(conn, &app.id)?;
     let suspensions = db::applications::suspensions(conn, &app.id)?;
     let decisions = db::applications::decisions_of(conn, &app.id)?;
+    let open = Status::parse(&app.status).is_ok_and(Status::is_open);
+    let approval_blocked = match Route::parse(&app.route) {
+        Ok(route) if open => db::applications::approval_blocker(conn, &app, route, today)?.map(|i| BlockerDto {
+            code: i.code.to_string(),
+            message: i.message,
+        }),
+        _ => None,
+    };
     Ok(ApplicationDto {
+        approval_blocked,
         steps: steps
             .into_iter()
             .map(|s| {
@@ -240,6 +264,8 @@ pub fn load_dto(
                 number,
                 approved_at: at.and_utc().to_rfc3339(),
                 valid_until,
+                revoked_at: app.revoked_at.map(|t| t.and_utc().to_rfc3339()),
+                revocation_reasons: app.revocation_reasons.as_deref().map(json_list).unwrap_or_default(),
             }),
             _ => None,
         },

@@ -69,7 +69,7 @@ pub async fn take_step(
     match result {
         Ok((version, dto)) => Ok((version, dto)),
         Err(ActRefusal::NotYours(i)) => Err(Error::Forbidden(i.message)),
-        Err(ActRefusal::State(i)) => Err(Error::Conflict(i.message)),
+        Err(ActRefusal::State(i)) => Err(Error::Refused(i)),
         Err(ActRefusal::Stale { current }) => Err(Error::stale("application", current)),
     }
 }
@@ -117,6 +117,41 @@ pub struct SuspendClockInput {
     #[validate(custom(function = "valid_text::<2000>"))]
     #[schema(schema_with = text_schema::<2000>)]
     pub reason: String,
+}
+
+/// Moving a whitelist case to the standard route (an entry it draws on was suspended): why, as
+/// the enterprise will read it.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RerouteInput {
+    #[validate(custom(function = "valid_text::<2000>"))]
+    #[schema(schema_with = text_schema::<2000>)]
+    pub reason: String,
+}
+
+/// 撤销: the reasons for revoking an approval, at least one.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeInput {
+    #[validate(length(min = 1), custom(function = "valid_texts::<2000>"))]
+    #[schema(schema_with = texts_schema::<2000, 1>)]
+    pub reasons: Vec<String>,
+}
+
+impl From<RerouteInput> for Act {
+    fn from(r: RerouteInput) -> Act {
+        Act::Reroute {
+            reason: r.reason.trim().to_string(),
+        }
+    }
+}
+
+impl From<RevokeInput> for Act {
+    fn from(r: RevokeInput) -> Act {
+        Act::Revoke {
+            reasons: trimmed(r.reasons),
+        }
+    }
 }
 
 /// A decision on a step. An approval may give reasons; a refusal must give at least one. On the

@@ -34,10 +34,14 @@ pub struct AgreementDto {
     pub receiving_consent: String,
     /// Optional cap on one application's quantity, kg.
     pub cap_per_application_kg: Option<String>,
-    /// `proposed` until the other province confirms, then `confirmed`.
+    /// `proposed` until the other province confirms, then `confirmed`; `terminated` once a party
+    /// terminated it (it counts on the days before `terminated_on`).
     pub status: String,
     pub proposed_by_province: String,
     pub confirmed_at: Option<String>,
+    /// The first day the agreement no longer counts, once terminated.
+    pub terminated_on: Option<String>,
+    pub termination_reason: Option<String>,
 }
 
 impl From<AgreementRow> for AgreementDto {
@@ -49,9 +53,15 @@ impl From<AgreementRow> for AgreementDto {
             valid_until: r.valid_until,
             receiving_consent: r.receiving_consent,
             cap_per_application_kg: r.cap_per_application_g.map(grams_to_kg_string),
-            status: r.status,
+            status: if r.terminated_on.is_some() {
+                "terminated".to_string()
+            } else {
+                r.status
+            },
             proposed_by_province: r.proposed_by_province,
             confirmed_at: r.confirmed_at.map(|t| t.and_utc().to_rfc3339()),
+            terminated_on: r.terminated_on,
+            termination_reason: r.termination_reason,
         }
     }
 }
@@ -198,6 +208,9 @@ pub async fn propose(state: &AppState, ctx: &Ctx, input: AgreementInput) -> Resu
         confirmed_by: None,
         confirmed_at: None,
         created_at: db_now(),
+        terminated_on: None,
+        termination_reason: None,
+        terminated_by: None,
     };
     let stored = row.clone();
     state
@@ -238,4 +251,78 @@ pub async fn confirm(state: &AppState, ctx: &Ctx, id: String) -> Result<Agreemen
         .await?
         .ok_or_else(|| Error::Conflict("the agreement is already confirmed".into()))?;
     Ok(row.into())
+}
+
+/// A party's termination of an agreement (终止): from which day it no longer counts, and why.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TerminationInput {
+    /// The first day the agreement no longer counts (today or later; a termination is not
+    /// retroactive).
+    #[validate(custom(function = "valid_date"))]
+    #[schema(schema_with = date_schema)]
+    pub terminated_on: String,
+    /// Why, as the letter says; 1 to 500 characters.
+    #[validate(custom(function = "valid_reason"))]
+    #[schema(schema_with = reason_schema)]
+    pub reason: String,
+}
+
+fn valid_reason(s: &str) -> std::result::Result<(), ValidationError> {
+    crate::domain::error::text(s, crate::service::whitelist::entries::REASON_MAX)
+        .map(|_| ())
+        .map_err(validation_error)
+}
+
+fn reason_schema() -> Schema {
+    crate::service::commands::text_schema::<{ crate::service::whitelist::entries::REASON_MAX }>()
+}
+
+/// Terminates a confirmed agreement from a day (today or later), with the reason: a regulator of
+/// either province may. Filings from that day take the standard route and say why; entries of
+/// years after it no longer have an agreement.
+pub async fn terminate(state: &AppState, ctx: &Ctx, id: String, input: TerminationInput) -> Result<AgreementDto> {
+    let who = &ctx.who;
+    require_role(who, &[Role::Regulator])?;
+    if let Err(e) = input.validate() {
+        return Err(Error::Invalid(validation_problems(&e)));
+    }
+    let from = parse_date(&input.terminated_on).map_err(|e| Error::invalid_field("/terminated_on", &e))?;
+    let today = crate::domain::calendar::shanghai_date(ctx.now);
+    if from < today {
+        return Err(Error::Invalid(vec![FieldProblem::new(
+            Location::Body,
+            "/terminated_on",
+            "agreement.termination_past",
+            format!("a termination is not retroactive: the day must be {today} or later"),
+        )]));
+    }
+    let row = {
+        let id = id.clone();
+        state
+            .db
+            .run(move |c| db::whitelist::agreement_by_id(c, &id))
+            .await?
+            .ok_or(Error::Hidden)?
+    };
+    let mine = who.province().map(|p| p.as_str()).unwrap_or_default();
+    if mine != row.province_a && mine != row.province_b {
+        return Err(Error::Forbidden("the agreement is between two other provinces".into()));
+    }
+    let by = who.name.clone();
+    let reason = input.reason.trim().to_string();
+    state
+        .db
+        .run(move |c| {
+            let ok = db::whitelist::terminate_agreement(c, &id, from, &reason, &by)?;
+            Ok(ok.then_some(db::whitelist::agreement_by_id(c, &id)?).flatten())
+        })
+        .await?
+        .map(AgreementDto::from)
+        .ok_or_else(|| {
+            Error::Conflict(format!(
+                "only a confirmed agreement can be terminated; this one is {}",
+                AgreementDto::from(row).status
+            ))
+        })
 }

@@ -4,9 +4,11 @@
 use crate::auth::principal::{Binding, Principal, Role, Scope};
 use crate::auth::{Decision, Guarded, authorize};
 use crate::db::whitelist::EntryRow;
-use crate::db::{self, DbConnection, DbResult};
+use crate::db::{self, DbConnection, DbError, DbResult};
+use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
-use crate::domain::whitelist::{EntryAction, EntryStatus, entry_transition};
+use crate::domain::quantity::Quantity;
+use crate::domain::whitelist::{EntryAction, EntryScope, EntryStatus, entry_transition, licence_fit_problems};
 use crate::service::{Ctx, Error, FieldProblem, Location, Result};
 use crate::state::AppState;
 
@@ -124,7 +126,15 @@ pub async fn change(
     let updated = state
         .db
         .run(move |conn| {
-            db::whitelist::change_status(
+            // An entry that starts (or starts again) to grant its quota must still fit the
+            // operator's licence: valid, covering it, and within the capacity that its other
+            // entries of the year leave (the licence or the entries may have changed since).
+            if matches!(action, EntryAction::Confirm | EntryAction::Reinstate)
+                && let Some(why) = licence_misfit(conn, &entry)?
+            {
+                return Ok(Err(Error::Refused(why)));
+            }
+            Ok(Ok(db::whitelist::change_status(
                 conn,
                 &entry.id,
                 entry.version,
@@ -133,11 +143,34 @@ pub async fn change(
                 reason.as_deref(),
                 &by,
                 confirmed_by.as_deref(),
-            )
+            )?))
         })
-        .await?
+        .await??
         .ok_or_else(|| Error::Conflict("someone changed the entry first; reload and try again".into()))?;
     Ok(updated)
+}
+
+/// Why the entry no longer fits its operator's licence for its year, all reasons in one.
+fn licence_misfit(conn: &mut DbConnection, entry: &EntryRow) -> DbResult<Option<Invalid>> {
+    let bad = |e: Invalid| DbError::Other(anyhow::anyhow!("stored entry {}: {e}", entry.id));
+    let scope = EntryScope::parse(&entry.scope).map_err(bad)?;
+    let quota = Quantity::from_grams(entry.quota_g).map_err(bad)?;
+    let licence = db::registry::licence_in_year(conn, &entry.operator_id, entry.year)?
+        .map(|l| l.to_domain())
+        .transpose()?;
+    let granted =
+        db::whitelist::granted_to_operator(conn, &entry.operator_id, entry.year, &entry.category, Some(&entry.id))?;
+    let problems = licence_fit_problems(licence.as_ref(), &scope, quota, entry.year, granted);
+    Ok(problems.first().map(|first| {
+        Invalid::new(
+            first.code,
+            problems
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }))
 }
 
 /// The reason's rule: required to suspend or reinstate, at most 500 characters, no control

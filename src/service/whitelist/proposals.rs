@@ -231,10 +231,11 @@ pub fn check_proposal(
             ));
         }
     }
-    let licence = db::registry::current_licence(conn, &operator.id)?
+    let licence = db::registry::licence_in_year(conn, &operator.id, p.year)?
         .map(|l| l.to_domain())
         .transpose()?;
-    for invalid in licence_fit_problems(licence.as_ref(), &p.scope, p.quota, p.year) {
+    let granted = db::whitelist::granted_to_operator(conn, &operator.id, p.year, &p.scope.category().as_str(), None)?;
+    for invalid in licence_fit_problems(licence.as_ref(), &p.scope, p.quota, p.year, granted) {
         let field = if invalid.code == "entry.over_capacity" {
             "quota_kg"
         } else if invalid.code == "entry.not_licensed" {
