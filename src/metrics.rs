@@ -13,6 +13,7 @@ pub struct Metrics {
     pool_waiting: IntGauge,
     webhook_attempts: IntCounterVec,
     notice_missing: IntGauge,
+    catalogue_missing: IntGauge,
 }
 
 impl Metrics {
@@ -50,8 +51,14 @@ impl Metrics {
             "The year whose State Council holiday notice is missing and due (the current year, or the next from 1 November); 0 when none",
         )?;
         registry.register(Box::new(notice_missing.clone()))?;
+        let catalogue_missing = IntGauge::new(
+            "catalogue_edition_missing",
+            "The catalogue edition the law has in force today whose table is not loaded (checks use an older one); 0 when none",
+        )?;
+        registry.register(Box::new(catalogue_missing.clone()))?;
         Ok(Metrics {
             notice_missing,
+            catalogue_missing,
             registry,
             requests,
             latency,
@@ -80,6 +87,11 @@ impl Metrics {
     /// Records which year's holiday notice is missing and due, if any.
     pub fn notice_missing(&self, year: Option<i32>) {
         self.notice_missing.set(i64::from(year.unwrap_or(0)));
+    }
+
+    /// Records which catalogue edition in force is not loaded, if any.
+    pub fn catalogue_edition_missing(&self, edition: Option<i32>) {
+        self.catalogue_missing.set(i64::from(edition.unwrap_or(0)));
     }
 
     /// The text exposition, with the pool gauges read now.

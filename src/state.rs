@@ -10,6 +10,9 @@ use crate::db::{self, pool::Db};
 use crate::domain::calendar::WorkingDayCalendar;
 use crate::metrics::Metrics;
 
+/// The loaded catalogue editions `(edition, in force from)`.
+pub type LoadedEditions = Arc<Vec<(i32, chrono::NaiveDate)>>;
+
 /// State shared by every worker; built once, outside `HttpServer::new`.
 pub struct AppState {
     pub config: Arc<Config>,
@@ -22,6 +25,9 @@ pub struct AppState {
     /// The working-day calendar, re-read from the database at most every minute (another replica
     /// may have imported a year) and at once after an import here.
     calendar: std::sync::RwLock<Option<(std::time::Instant, Arc<WorkingDayCalendar>)>>,
+    /// The loaded catalogue editions with their in-force dates, cached like the calendar (for the
+    /// banner and the metric of a missing edition).
+    catalogue: std::sync::RwLock<Option<(std::time::Instant, LoadedEditions)>>,
 }
 
 impl AppState {
@@ -45,6 +51,7 @@ impl AppState {
             subject_cache: crate::auth::session::SubjectCache::default(),
             rate_limit,
             calendar: std::sync::RwLock::new(None),
+            catalogue: std::sync::RwLock::new(None),
         })
     }
 
@@ -66,6 +73,28 @@ impl AppState {
     /// Forgets the cached calendar (after an import).
     pub fn invalidate_calendar(&self) {
         if let Ok(mut guard) = self.calendar.write() {
+            *guard = None;
+        }
+    }
+
+    /// The loaded catalogue editions `(edition, in force from)`, re-read at most every minute.
+    pub async fn catalogue_editions(&self) -> Result<LoadedEditions, crate::db::DbError> {
+        if let Ok(guard) = self.catalogue.read()
+            && let Some((at, eds)) = guard.as_ref()
+            && at.elapsed() < Duration::from_secs(60)
+        {
+            return Ok(eds.clone());
+        }
+        let eds = Arc::new(self.db.run(db::catalogue::edition_dates).await?);
+        if let Ok(mut guard) = self.catalogue.write() {
+            *guard = Some((std::time::Instant::now(), eds.clone()));
+        }
+        Ok(eds)
+    }
+
+    /// Forgets the cached editions (after an import).
+    pub fn invalidate_catalogue(&self) {
+        if let Ok(mut guard) = self.catalogue.write() {
             *guard = None;
         }
     }

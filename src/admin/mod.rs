@@ -44,6 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/whitelist/{id}/{action}", web::post().to(pages::whitelist_change))
                 .route("/calendar", web::get().to(pages::calendar))
                 .route("/calendar/import", web::post().to(forms::calendar_import))
+                .route("/catalogue", web::get().to(pages::catalogue))
+                .route("/catalogue/import", web::post().to(forms::catalogue_import))
                 .route("/history", web::get().to(pages::history))
                 .route("/history/export", web::get().to(pages::history_export))
                 .route("/audit", web::get().to(pages::audit))

@@ -87,6 +87,8 @@ pub struct Chrome {
     pub other_lang: (&'static str, &'static str),
     /// The year whose holiday notice is missing and due (admins and regulators).
     pub notice_missing: Option<i32>,
+    /// The catalogue edition in force but not loaded (admins and regulators).
+    pub catalogue_missing: Option<super::session::CatalogueMissing>,
 }
 
 impl Chrome {
@@ -100,6 +102,7 @@ impl Chrome {
                 ("/ui/annual", "annual"),
                 ("/ui/dashboard", "dashboard"),
                 ("/ui/calendar", "calendar"),
+                ("/ui/catalogue", "catalogue"),
                 ("/ui/webhooks", "webhooks"),
             ],
             Role::Auditor => &[
@@ -109,9 +112,11 @@ impl Chrome {
                 ("/ui/dashboard", "dashboard"),
                 ("/ui/whitelist", "whitelist"),
                 ("/ui/calendar", "calendar"),
+                ("/ui/catalogue", "catalogue"),
             ],
             Role::Admin => &[
                 ("/ui/calendar", "calendar"),
+                ("/ui/catalogue", "catalogue"),
                 ("/ui/audit", "audit"),
                 ("/ui/history", "history"),
                 ("/ui/annual", "annual"),
@@ -146,6 +151,7 @@ impl Chrome {
                 .unwrap_or_else(|| "/ui/queue".into()),
             other_lang: lang.other(),
             notice_missing: u.notice_missing,
+            catalogue_missing: u.catalogue_missing.clone(),
         }
     }
 }
@@ -1585,6 +1591,50 @@ pub(super) async fn calendar_page(
         imported_at,
         days,
         years: (this_year - 3..=this_year + 2).collect(),
+        is_admin: u.who.role == Role::Admin,
+        form,
+    };
+    Ok(render_status(lang, status, &page))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalogue editions
+
+#[derive(Template)]
+#[template(path = "catalogue.html")]
+struct CataloguePage {
+    chrome: Chrome,
+    lang: Lang,
+    editions: Vec<crate::service::catalogue::EditionDto>,
+    is_admin: bool,
+    form: super::forms::CatalogueForm,
+}
+
+pub async fn catalogue(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> UiResult<HttpResponse> {
+    let q: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let form = super::forms::CatalogueForm {
+        done: q.contains_key("done"),
+        ..Default::default()
+    };
+    catalogue_page(&state, &u, &req, form, StatusCode::OK).await
+}
+
+/// The loaded editions, with the admin's import form (and what it last sent, when refused).
+pub(super) async fn catalogue_page(
+    state: &AppState,
+    u: &UiUser,
+    req: &HttpRequest,
+    form: super::forms::CatalogueForm,
+    status: StatusCode,
+) -> UiResult<HttpResponse> {
+    let lang = u.lang;
+    let editions = crate::service::catalogue::list_editions(state, shanghai_date(Utc::now()))
+        .await
+        .map_err(|e| UiError::Api(e.into(), lang))?;
+    let page = CataloguePage {
+        chrome: Chrome::new(u, req, "/ui/catalogue"),
+        lang,
+        editions,
         is_admin: u.who.role == Role::Admin,
         form,
     };

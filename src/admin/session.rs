@@ -67,6 +67,18 @@ pub struct UiUser {
     /// For admins and regulators: the year whose holiday notice is missing and due
     /// (`service::calendar::notice_alert`), shown as a banner on every page.
     pub notice_missing: Option<i32>,
+    /// For admins and regulators: the catalogue edition in force today whose table is not
+    /// loaded, and the edition used instead (`service::catalogue::alert`).
+    pub catalogue_missing: Option<CatalogueMissing>,
+}
+
+/// The banner's facts about a catalogue edition in force but not loaded.
+#[derive(Debug, Clone)]
+pub struct CatalogueMissing {
+    pub edition: i32,
+    pub source: &'static str,
+    pub in_force_from: String,
+    pub used: i32,
 }
 
 impl UiUser {
@@ -104,6 +116,19 @@ impl FromRequest for UiUser {
             };
             match principal_from_token(&state, &token).await {
                 Ok((who, claims)) => {
+                    let catalogue_missing = match who.role {
+                        crate::auth::principal::Role::Admin | crate::auth::principal::Role::Regulator => {
+                            service::catalogue::alert(&state)
+                                .await
+                                .map(|(m, used)| CatalogueMissing {
+                                    edition: m.edition,
+                                    source: m.source,
+                                    in_force_from: m.in_force_from.to_string(),
+                                    used,
+                                })
+                        }
+                        _ => None,
+                    };
                     let notice_missing = match who.role {
                         crate::auth::principal::Role::Admin | crate::auth::principal::Role::Regulator => {
                             match state.calendar().await {
@@ -121,6 +146,7 @@ impl FromRequest for UiUser {
                         csrf: csrf_for(&claims.jti),
                         lang,
                         notice_missing,
+                        catalogue_missing,
                     })
                 }
                 // The database being away is not a reason to log the user out.

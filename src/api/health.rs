@@ -48,6 +48,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             .metrics
             .notice_missing(crate::service::calendar::notice_alert(&cal, today));
     }
+    // Sets hwtransfer_catalogue_edition_missing.
+    crate::service::catalogue::alert(&state).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render(state.db.pool_state()))

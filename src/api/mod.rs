@@ -85,6 +85,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(reference::list_provinces)
         .service(reference::search_waste_codes)
         .service(reference::list_editions)
+        .service(reference::import_edition)
         .service(calendar::working_days)
         .service(calendar::overview)
         .service(calendar::get_year)

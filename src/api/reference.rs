@@ -1,18 +1,25 @@
-//! Reference data: provinces (GB/T 2260) and the waste catalogue by edition. Public: it is
-//! published law and needs no login.
+//! Reference data: provinces (GB/T 2260) and the waste catalogue by edition. Reading is public:
+//! it is published law and needs no login. Loading an edition is an admin's.
 
-use actix_web::{HttpRequest, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::body;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{QueryParams, cut_page, next_cursor};
+use crate::auth::Principal;
+use crate::auth::permission::require_role;
+use crate::auth::principal::Role;
 use crate::db;
 use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
 use crate::domain::catalogue::WasteCategory;
 use crate::domain::province::provinces;
+pub use crate::service::catalogue::{EditionDto, EditionInput};
+use crate::service::{Ctx, catalogue};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -153,37 +160,44 @@ pub async fn search_waste_codes(state: web::Data<AppState>, req: HttpRequest) ->
     }))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EditionDto {
-    pub edition: i32,
-    /// YYYY-MM-DD.
-    pub in_force_from: String,
-    pub source: String,
-    pub code_count: i64,
-    /// Codes per category.
-    pub categories: std::collections::BTreeMap<String, i64>,
-}
-
-/// The catalogue editions loaded, with their in-force dates and code counts.
+/// The catalogue editions loaded, with their in-force dates, code and successor counts, and which
+/// one is in force today. When the edition the law has in force today is not loaded, no edition
+/// is `in_force_today` and `used_today` marks the one filings are checked against meanwhile.
 #[utoipa::path(tag = "reference", responses((status = 200, body = Vec<EditionDto>)))]
 #[get("/catalogue/editions")]
 pub async fn list_editions(state: web::Data<AppState>) -> ApiResult<web::Json<Vec<EditionDto>>> {
-    let out = state
-        .db
-        .run(|conn| {
-            let mut out = Vec::new();
-            for e in db::catalogue::editions(conn)? {
-                let counts = db::catalogue::counts_by_category(conn, e.edition)?;
-                out.push(EditionDto {
-                    edition: e.edition,
-                    in_force_from: e.in_force_from,
-                    source: e.source,
-                    code_count: counts.iter().map(|(_, n)| n).sum(),
-                    categories: counts.into_iter().collect(),
-                });
-            }
-            Ok(out)
-        })
-        .await?;
-    Ok(web::Json(out))
+    let today = shanghai_date(Utc::now());
+    Ok(web::Json(catalogue::list_editions(&state, today).await?))
+}
+
+/// Load an edition of the catalogue (admin only): its code table and the successor mapping from
+/// the previous loaded edition.
+///
+/// Every problem is listed at once, each at `/codes_csv/{line}/{column}` or
+/// `/successors_csv/{line}/{column}` (the header is line 1), and nothing is stored on any problem.
+/// The declared `code_count` must match the table's rows, and for an edition the law published
+/// (2021: 467 codes; 2025: 470, in force 2025-01-01) the published facts. An edition already loaded
+/// is a conflict: editions are never replaced.
+#[utoipa::path(
+    tag = "reference",
+    security(("bearer" = [])),
+    request_body = EditionInput,
+    responses(
+        (status = 201, body = EditionDto),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only an administrator loads editions", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The edition is already loaded", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Every problem of the fields and of each line of the two files", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/catalogue/editions")]
+pub async fn import_edition(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    require_role(&who, &[Role::Admin])?;
+    let input: EditionInput = body::parse(&body)?;
+    let dto = catalogue::import_edition(&state, &Ctx::new(who), input).await?;
+    Ok(HttpResponse::Created().json(dto))
 }

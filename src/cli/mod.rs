@@ -12,7 +12,6 @@ use crate::auth::{password, token::TokenIssuer};
 use crate::config::Config;
 use crate::db::{self, DbConnection, db_now, new_id, users::ApiClientRow};
 use crate::domain::calendar::{CalendarDay, DayKind, YearCalendar};
-use crate::domain::catalogue::parse_catalogue_csv;
 use crate::service::users::{NewUser, binding_for, create_user, validate_password, validate_username};
 
 #[derive(Parser)]
@@ -142,15 +141,24 @@ pub enum CalendarCommand {
 
 #[derive(Subcommand)]
 pub enum CatalogueCommand {
-    /// Import a catalogue edition from a CSV in the format of data/hw-catalogue-2021.csv.
+    /// Load a catalogue edition: its code table (CSV in the format of data/hw-catalogue-2021.csv)
+    /// and the successor mapping from the previous loaded edition, checked like the API's
+    /// `POST /api/v1/catalogue/editions` (every problem by line; nothing stored on any).
     Import {
         file: PathBuf,
         #[arg(long)]
         edition: i32,
+        /// How many codes the official table lists (the file must have as many rows).
+        #[arg(long)]
+        count: i32,
+        /// The mapping old code → new code(s), CSV with the header `old_code,new_code`.
+        #[arg(long)]
+        successors: Option<PathBuf>,
         /// Date the edition comes into force (default: 1 January of the edition year).
         #[arg(long)]
         in_force_from: Option<chrono::NaiveDate>,
-        #[arg(long, default_value = "imported")]
+        /// The order that publishes it, e.g. 部令第36号.
+        #[arg(long)]
         source: String,
     },
 }
@@ -163,6 +171,35 @@ fn open(config: &Config) -> anyhow::Result<AppState> {
 
 fn conn(state: &AppState) -> anyhow::Result<db::pool::PooledConn> {
     state.db.get().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Whoever runs the command line holds the database: they act as an administrator, and the
+/// audit trail records them as `cli`.
+fn command_line_admin() -> crate::auth::Principal {
+    crate::auth::Principal {
+        subject: "cli".into(),
+        kind: SubjectKind::User,
+        name: "command line".into(),
+        role: Role::Admin,
+        binding: Binding::Nationwide,
+    }
+}
+
+/// `/codes_csv/12/code` as "codes file line 12, code".
+fn describe_pointer(pointer: &str) -> String {
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    let file = |name: &str| match name {
+        "codes_csv" => Some("codes file"),
+        "successors_csv" => Some("successors file"),
+        _ => None,
+    };
+    match parts.as_slice() {
+        [f, line, column] if file(f).is_some() => format!("{} line {line} {column}", file(f).unwrap_or_default()),
+        [f, line] if file(f).is_some() => format!("{} line {line}", file(f).unwrap_or_default()),
+        [f] if file(f).is_some() => file(f).unwrap_or_default().to_string(),
+        [field] => format!("--{}", field.replace('_', "-").replace("code-count", "count")),
+        _ => pointer.to_string(),
+    }
 }
 
 fn fail<E: std::fmt::Display>(e: E) -> anyhow::Error {
@@ -261,17 +298,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalogue(CatalogueCommand::Import {
             file,
             edition,
+            count,
+            successors,
             in_force_from,
             source,
         }) => {
-            let text = std::fs::read_to_string(&file)?;
-            let entries = parse_catalogue_csv(&text).map_err(|problems| {
-                let lines: Vec<String> = problems
-                    .iter()
-                    .map(|p| format!("line {} {}: {}", p.row, p.column.clone().unwrap_or_default(), p.problem))
-                    .collect();
-                anyhow::anyhow!("{} problem(s), nothing imported:\n{}", lines.len(), lines.join("\n"))
-            })?;
+            let codes_csv = std::fs::read_to_string(&file)?;
+            let successors_csv = successors.map(std::fs::read_to_string).transpose()?;
             let from = match in_force_from {
                 Some(d) => d,
                 None => {
@@ -279,10 +312,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             let state = open(&config)?;
-            let n =
-                db::catalogue::import_edition(&mut *conn(&state)?, edition, from, &source, &entries).map_err(fail)?;
-            println!("catalogue edition {edition} (in force from {from}): {n} codes imported");
-            Ok(())
+            let input = crate::service::catalogue::EditionInput {
+                edition,
+                in_force_from: from.to_string(),
+                source,
+                code_count: count,
+                codes_csv,
+                successors_csv,
+            };
+            // The same use case as the API's and the web form's.
+            let ctx = crate::service::Ctx::new(command_line_admin());
+            match crate::service::catalogue::import_edition(&state, &ctx, input).await {
+                Ok(ed) => {
+                    println!(
+                        "catalogue edition {} (in force from {}): {} codes, {} successor line(s) imported",
+                        ed.edition, ed.in_force_from, ed.code_count, ed.successor_count
+                    );
+                    Ok(())
+                }
+                Err(crate::service::Error::Invalid(problems)) => {
+                    let lines: Vec<String> = problems
+                        .iter()
+                        .map(|p| format!("{}: {} ({})", describe_pointer(&p.pointer), p.message, p.code))
+                        .collect();
+                    Err(anyhow::anyhow!(
+                        "{} problem(s), nothing imported:\n{}",
+                        lines.len(),
+                        lines.join("\n")
+                    ))
+                }
+                Err(e @ crate::service::Error::Conflict(_)) => Err(anyhow::anyhow!("{e}")),
+                Err(e) => Err(fail(e)),
+            }
         }
         Command::Openapi => {
             use std::io::Write;

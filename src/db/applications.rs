@@ -226,6 +226,9 @@ pub struct Assessment {
     pub reasons: Vec<String>,
     pub receiving_consent: String,
     pub items: Vec<ItemMatch>,
+    /// The catalogue edition the codes were checked against (recorded on the case): the one in
+    /// force on the filing date, or when that one is not loaded the latest loaded edition in
+    /// force (`domain::catalogue::edition_missing` tells).
     pub edition: i32,
     pub source_province: String,
     pub source_division: String,
@@ -277,7 +280,8 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
             ),
         ));
     }
-    // The catalogue edition in force on the application date.
+    // The catalogue edition in force on the application date; when the law's edition of that
+    // day is not loaded, the latest loaded one in force, and the case says so.
     out.edition = super::catalogue::edition_on(conn, today)?.unwrap_or(2021);
     // The licence version current when the transfer may start (a renewal starting later is
     // not current yet; an expired version no longer is).
@@ -356,7 +360,7 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
     let mut used: std::collections::HashMap<String, i64> = Default::default();
     for (i, item) in f.items.iter().enumerate() {
         let pointer = format!("/items/{i}/waste_code");
-        let known = super::catalogue::contains(conn, out.edition, item.code.as_str())?;
+        let known = super::catalogue::accepts(conn, out.edition, &item.code, today)?;
         if !known {
             refusals.push((
                 pointer.clone(),
@@ -397,9 +401,10 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
         .into_iter()
         .filter(|e| e.operator_id == operator.id)
         .collect();
-        // A code-specific entry wins over a whole-category one.
+        // A code-specific entry wins over a whole-category one, and one scoped to this very code
+        // over one scoped to a code it succeeds.
         let mut sorted = candidates.clone();
-        sorted.sort_by_key(|e| (e.scope_kind != "code", e.id.clone()));
+        sorted.sort_by_key(|e| (e.scope_kind != "code", e.scope != item.code.as_str(), e.id.clone()));
         match sorted.iter().find(|e| e.status == "confirmed") {
             None if candidates.is_empty() => m.reasons.push(format!(
                 "no whitelist entry for {} from {} to this operator in {year}",

@@ -3,9 +3,11 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::schema::{catalogue_editions, waste_codes};
+use super::schema::{catalogue_editions, catalogue_successors, waste_codes};
 use super::{DbConnection, DbError, DbResult, db_now};
-use crate::domain::catalogue::{CatalogueEntry, edition_2021};
+use crate::domain::catalogue::{
+    CatalogueEntry, PreviousEdition, Successor, WasteCode, edition_2021, identified_by_testing,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = waste_codes)]
@@ -28,14 +30,15 @@ pub struct EditionRow {
     pub imported_at: chrono::NaiveDateTime,
 }
 
-/// Stores a whole edition in one transaction. An edition already present is a conflict: editions
-/// are legal texts and are never edited in place.
+/// Stores a whole edition and its successor mapping in one transaction. An edition already
+/// present is a conflict: editions are legal texts and are never edited in place.
 pub fn import_edition(
     conn: &mut DbConnection,
     edition: i32,
     in_force_from: NaiveDate,
     source: &str,
     entries: &[CatalogueEntry],
+    successors: &[Successor],
 ) -> DbResult<usize> {
     super::write_tx(conn, |conn| {
         super::audit::record(
@@ -46,7 +49,8 @@ pub fn import_edition(
             crate::audit::diff(
                 None,
                 Some(&serde_json::json!({
-                    "in_force_from": in_force_from.to_string(), "source": source, "codes": entries.len()
+                    "in_force_from": in_force_from.to_string(), "source": source, "codes": entries.len(),
+                    "successors": successors.len()
                 })),
             ),
         )?;
@@ -79,6 +83,15 @@ pub fn import_edition(
                 ))
                 .execute(conn)?;
         }
+        for m in successors {
+            diesel::insert_into(catalogue_successors::table)
+                .values((
+                    catalogue_successors::edition.eq(edition),
+                    catalogue_successors::old_code.eq(m.old_code.as_str()),
+                    catalogue_successors::new_code.eq(m.new_code.as_str()),
+                ))
+                .execute(conn)?;
+        }
         Ok(entries.len())
     })
 }
@@ -91,7 +104,14 @@ pub fn ensure_embedded(conn: &mut DbConnection) -> DbResult<()> {
         .count()
         .get_result(conn)?;
     if exists == 0 {
-        match import_edition(conn, ed.edition, ed.in_force_from, "部令第15号 (embedded)", &ed.entries) {
+        match import_edition(
+            conn,
+            ed.edition,
+            ed.in_force_from,
+            "部令第15号 (embedded)",
+            &ed.entries,
+            &[],
+        ) {
             Ok(_) | Err(DbError::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
@@ -186,4 +206,63 @@ pub fn contains(conn: &mut DbConnection, edition: i32, code: &str) -> DbResult<b
         .count()
         .get_result(conn)?;
     Ok(n > 0)
+}
+
+/// Whether a filing or an entry on `date` may name `code`, checked against `edition`: the code is
+/// in that edition's table, or it is a `900-000-NN` code of waste identified as hazardous by
+/// testing (2025 第6条), which no table lists.
+pub fn accepts(conn: &mut DbConnection, edition: i32, code: &WasteCode, date: NaiveDate) -> DbResult<bool> {
+    Ok(identified_by_testing(code, date) || contains(conn, edition, code.as_str())?)
+}
+
+/// Number of successor lines stored with `edition`.
+pub fn successor_count(conn: &mut DbConnection, edition: i32) -> DbResult<i64> {
+    Ok(catalogue_successors::table
+        .filter(catalogue_successors::edition.eq(edition))
+        .count()
+        .get_result(conn)?)
+}
+
+/// The latest loaded edition older than `edition`, with its codes: what a mapping maps from.
+pub fn previous_edition(conn: &mut DbConnection, edition: i32) -> DbResult<Option<PreviousEdition>> {
+    let previous: Option<i32> = catalogue_editions::table
+        .filter(catalogue_editions::edition.lt(edition))
+        .select(catalogue_editions::edition)
+        .order(catalogue_editions::edition.desc())
+        .first(conn)
+        .optional()?;
+    let Some(previous) = previous else {
+        return Ok(None);
+    };
+    let codes: Vec<String> = waste_codes::table
+        .filter(waste_codes::edition.eq(previous))
+        .select(waste_codes::code)
+        .load(conn)?;
+    Ok(Some(PreviousEdition {
+        edition: previous,
+        codes: codes.into_iter().collect(),
+    }))
+}
+
+/// Every code that `code` succeeds, across editions (a code of 2021 that became a 2025 code that
+/// became this one): the codes a whitelist entry may be scoped to and still cover `code`. Not
+/// `code` itself.
+pub fn predecessors(conn: &mut DbConnection, code: &str) -> DbResult<Vec<String>> {
+    let mut found: Vec<String> = Vec::new();
+    let mut frontier = vec![code.to_string()];
+    // Each round goes one edition back; editions are few, the bound only guards a cycle.
+    for _ in 0..32 {
+        if frontier.is_empty() {
+            break;
+        }
+        let olds: Vec<String> = catalogue_successors::table
+            .filter(catalogue_successors::new_code.eq_any(&frontier))
+            .select(catalogue_successors::old_code)
+            .distinct()
+            .load(conn)?;
+        frontier = olds.into_iter().filter(|c| c != code && !found.contains(c)).collect();
+        found.extend(frontier.iter().cloned());
+    }
+    found.sort();
+    Ok(found)
 }

@@ -62,6 +62,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    catalogue_successors (edition, old_code, new_code) {
+        edition -> Integer,
+        old_code -> Text,
+        new_code -> Text,
+    }
+}
+
+diesel::table! {
     calendar_years (year) {
         year -> Integer,
         source -> Text,
@@ -427,6 +435,7 @@ diesel::table! {
 }
 
 diesel::joinable!(waste_codes -> catalogue_editions (edition));
+diesel::joinable!(catalogue_successors -> catalogue_editions (edition));
 diesel::joinable!(calendar_days -> calendar_years (year));
 diesel::joinable!(operator_licences -> operators (operator_id));
 diesel::joinable!(whitelist_entries -> operators (operator_id));
@@ -521,6 +530,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_clients,
     login_throttle,
     catalogue_editions,
+    catalogue_successors,
     waste_codes,
     calendar_years,
     calendar_days,

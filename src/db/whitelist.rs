@@ -493,7 +493,9 @@ pub fn entries_stopped_with_licence(
 /// How the reason of an entry suspended with its operator's licence begins.
 pub const LICENCE_SUSPENDED_PREFIX: &str = "licence suspended: ";
 
-/// Confirmed entries that take `code` (itself or its category) from `source` in `year`.
+/// Entries that take `code` from `source` in `year`: scoped to the code itself, to a code of an
+/// earlier edition that `code` succeeds (the catalogue's successor mapping, across editions), or
+/// to its category.
 pub fn entries_for_code(
     conn: &mut DbConnection,
     source: &str,
@@ -501,14 +503,13 @@ pub fn entries_for_code(
     category: &str,
     year: i32,
 ) -> DbResult<Vec<EntryRow>> {
+    let mut scopes = super::catalogue::predecessors(conn, code)?;
+    scopes.push(code.to_string());
+    scopes.push(category.to_string());
     Ok(whitelist_entries::table
         .filter(whitelist_entries::source_province.eq(source))
         .filter(whitelist_entries::year.eq(year))
-        .filter(
-            whitelist_entries::scope
-                .eq(code)
-                .or(whitelist_entries::scope.eq(category)),
-        )
+        .filter(whitelist_entries::scope.eq_any(scopes))
         .order(whitelist_entries::id.asc())
         .select(EntryRow::as_select())
         .load(conn)?)

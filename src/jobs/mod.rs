@@ -106,6 +106,8 @@ pub fn spawn_sweeper(state: web::Data<AppState>, interval: Duration) {
         loop {
             tick.tick().await;
             let close = state.config.office_close;
+            // A missing catalogue edition in force: logged once per process, and the metric.
+            crate::service::catalogue::alert(&state).await;
             if let Ok(cal) = state.calendar().await
                 && let Some(year) =
                     crate::service::calendar::notice_alert(&cal, crate::domain::calendar::shanghai_date(Utc::now()))

@@ -5,6 +5,7 @@
 
 pub mod applications;
 pub mod calendar;
+pub mod catalogue;
 pub mod commands;
 pub mod error;
 pub mod manifests;

@@ -969,6 +969,8 @@ fn restricted_cells(w: &World) -> Vec<Cell> {
             ),
             Call::get("/api/v1/users", &[]),
             Call::post("/api/v1/users", &[], user_body),
+            // Only an admin loads a catalogue edition (a valid one: the refusal is the role's).
+            Call::post("/api/v1/catalogue/editions", &[], crate::fixtures::test_edition_body()),
         ],
     );
     cells(
@@ -1297,6 +1299,13 @@ async fn snapshot(app: &TestApp, w: &World) -> BTreeMap<String, Value> {
         pick(
             &read(app, &format!("/api/v1/users/{}", w.clerk_id), admin).await,
             &["active", "role", "updated_at"],
+        ),
+    );
+    out.insert(
+        "catalogue editions".into(),
+        pick_all(
+            &read(app, "/api/v1/catalogue/editions", admin).await,
+            &["edition", "code_count"],
         ),
     );
     let op = format!("/api/v1/operators/{}", w.reg.operator_id);

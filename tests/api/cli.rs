@@ -132,61 +132,94 @@ async fn accounts_tokens_and_seed(backend: Backend) {
 both_backends!(accounts_tokens_and_seed, accounts_tokens_and_seed);
 
 async fn catalogue_edition_import(backend: Backend) {
+    use crate::fixtures::{TEST_EDITION_SOURCE, test_edition_codes, test_edition_successors, this_year};
     let db = TestDb::new(backend);
     ok(hwt(&db).arg("migrate"));
-    // A fixture edition: the 2021 table plus one invented code (the real 2025 table is not
-    // available; see data/README.md). It comes into force on 2025-01-01.
-    let mut csv = include_str!("../../data/hw-catalogue-2021.csv").to_string();
-    csv.push_str("999-001-48,HW48,有色金属采选和冶炼废物,测试行业,测试用虚构废物,T,T\n");
-    let file = db.dir.path().join("cat.csv");
-    std::fs::write(&file, &csv).unwrap();
-    let out = ok(hwt(&db)
-        .args(["catalogue", "import"])
-        .arg(&file)
-        .args(["--edition", "2025"]));
-    assert!(out.contains("468 codes"), "{out}");
-    // Importing the same edition again is refused.
-    assert!(
-        !hwt(&db)
-            .args(["catalogue", "import"])
-            .arg(&file)
-            .args(["--edition", "2025"])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
-    // A bad file reports every problem and imports nothing.
+    // The synthetic edition of this year (the real 2025 table is not available; see
+    // data/README.md), with its successor mapping, through the same use case as the API.
+    let year = this_year().to_string();
+    let codes = db.dir.path().join("codes.csv");
+    std::fs::write(&codes, test_edition_codes()).unwrap();
+    let successors = db.dir.path().join("successors.csv");
+    std::fs::write(&successors, test_edition_successors()).unwrap();
+    let import = |file: &std::path::Path, edition: &str, count: &str| {
+        let mut cmd = hwt(&db);
+        cmd.args(["catalogue", "import"]).arg(file).args([
+            "--edition",
+            edition,
+            "--count",
+            count,
+            "--source",
+            TEST_EDITION_SOURCE,
+        ]);
+        cmd
+    };
+    let out = ok(import(&codes, &year, "3").arg("--successors").arg(&successors));
+    assert!(out.contains("3 codes, 2 successor line(s)"), "{out}");
+    // Loading the same edition again is refused.
+    let out = import(&codes, &year, "3").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already loaded"));
+    // A bad file reports every problem by line, the declared count too, and loads nothing.
     let bad = "code,category,category_name,industry_source,description,hazard,hazard_official\n\
-               900-001-08,HW09,x,y,z,T,T\n12345,HW08,x,y,z,T,T\n900-002-08,HW08,x,y,z,Q,Q\n";
+               900-001-08,HW09,\"油/水、烃/水混合物或乳化液\",y,z,T,T\n12345,HW08,废矿物油与含矿物油废物,y,z,T,T\n\
+               900-002-08,HW08,废矿物油与含矿物油废物,y,z,Q,Q\n";
     let bad_file = db.dir.path().join("bad.csv");
     std::fs::write(&bad_file, bad).unwrap();
+    let out = import(&bad_file, "2030", "4").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("4 problem(s), nothing imported"), "{err}");
+    for expected in [
+        "--count",
+        "codes file line 2 category",
+        "codes file line 3 code",
+        "codes file line 4 hazard",
+    ] {
+        assert!(err.contains(expected), "{expected} in {err}");
+    }
+    // Without --count nothing is even tried.
     let out = hwt(&db)
         .args(["catalogue", "import"])
-        .arg(&bad_file)
-        .args(["--edition", "2030"])
+        .arg(&codes)
+        .args(["--edition", "2030", "--source", "x"])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("3 problem(s)") || err.contains("problem(s)"), "{err}");
-    assert!(
-        err.contains("line 2") && err.contains("line 3") && err.contains("line 4"),
-        "{err}"
-    );
 
-    // The API now defaults to the edition in force today (2025), and still answers for 2021.
+    // The API now defaults to the edition in force today, and still answers for 2021.
     let app = TestApp::start(TestDb::reuse(&db), crate::support::test_config(&db)).await;
-    let (_, body, _) = app.get("/api/v1/waste-codes?q=999-001", None).await;
-    assert_eq!(body["edition"], 2025);
-    assert_eq!(body["items"].as_array().unwrap().len(), 1);
-    let (_, body, _) = app.get("/api/v1/waste-codes?q=999-001&edition=2021", None).await;
+    let (_, body, _) = app.get("/api/v1/waste-codes?q=900-90", None).await;
+    assert_eq!(body["edition"].to_string(), year);
+    assert_eq!(body["items"].as_array().unwrap().len(), 2, "{body}");
+    let (_, body, _) = app.get("/api/v1/waste-codes?q=900-90&edition=2021", None).await;
     assert_eq!(body["items"].as_array().unwrap().len(), 0);
     let (status, body, _) = app.get("/api/v1/waste-codes?edition=2030", None).await;
     assert_eq!(status, 404, "an edition not loaded: {body}");
     let (_, eds, _) = app.get("/api/v1/catalogue/editions", None).await;
     assert_eq!(eds.as_array().unwrap().len(), 2);
-    assert_eq!(eds[1]["code_count"], 468);
+    assert_eq!(eds[1]["code_count"], 3);
+    assert_eq!(eds[1]["successor_count"], 2);
+    assert_eq!(eds[1]["source"], TEST_EDITION_SOURCE);
+    // The trail says the command line did it.
+    let trail = ok(hwt(&db).args(["audit", "verify"]));
+    assert!(trail.contains("\"first_break\": null"), "{trail}");
+    app.add_user("root", "admin", None).await;
+    let admin = app.login("root").await;
+    let (_, events, _) = app
+        .get(
+            "/api/v1/audit/events?object_type=catalogue_edition&limit=200",
+            Some(&admin),
+        )
+        .await;
+    let mine: Vec<_> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["object_id"].as_str() == Some(year.as_str()))
+        .collect();
+    assert_eq!(mine.len(), 1, "{events}");
+    assert_eq!(mine[0]["actor"], "cli", "{events}");
 }
 both_backends!(catalogue_edition_import, catalogue_edition_import);
 

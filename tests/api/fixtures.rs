@@ -225,3 +225,33 @@ pub async fn forget_notices_from(app: &crate::support::TestApp, year: i32) {
         .unwrap();
     app.state.invalidate_calendar();
 }
+
+/// A tiny synthetic catalogue edition made for the tests (never national data): the edition of
+/// this year, in force on 1 January. It keeps the 2021 code 900-249-08, drops 900-041-49 and
+/// splits it into two invented codes, 900-901-49 and 900-902-49.
+pub const TEST_EDITION_SOURCE: &str = "测试用合成版本（非官方数据）";
+
+pub fn test_edition_codes() -> String {
+    "code,category,category_name,industry_source,description,hazard\n\
+     900-249-08,HW08,废矿物油与含矿物油废物,非特定行业,测试用合成条目：保留的代码,T/I\n\
+     900-901-49,HW49,其他废物,非特定行业,测试用合成条目：拆分后的代码甲,T/In\n\
+     900-902-49,HW49,其他废物,非特定行业,测试用合成条目：拆分后的代码乙,T\n"
+        .to_string()
+}
+
+pub fn test_edition_successors() -> String {
+    "old_code,new_code\n900-041-49,900-901-49\n900-041-49,900-902-49\n".to_string()
+}
+
+/// The body of `POST /catalogue/editions` for the synthetic edition.
+pub fn test_edition_body() -> Value {
+    let year = this_year();
+    json!({
+        "edition": year,
+        "in_force_from": format!("{year}-01-01"),
+        "source": TEST_EDITION_SOURCE,
+        "code_count": 3,
+        "codes_csv": test_edition_codes(),
+        "successors_csv": test_edition_successors()
+    })
+}

@@ -10,6 +10,7 @@ mod applications;
 mod audit;
 mod auth;
 mod calendar;
+mod catalogue;
 mod cli;
 mod enforcement;
 mod errors;

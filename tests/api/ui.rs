@@ -732,6 +732,98 @@ async fn regulators_propose_and_import(backend: Backend) {
 }
 both_backends!(regulators_propose_and_import, regulators_propose_and_import);
 
+/// The catalogue by edition in the browser: while the edition in force (2025) is not loaded, a
+/// regulator and the admin see the banner; a regulator is offered no import and cannot post one;
+/// the admin's form with a bad row names the file, line and column and stores nothing; the
+/// synthetic edition of this year then loads with its mapping, the listing shows it and the
+/// banner goes.
+async fn admin_loads_a_catalogue_edition(backend: Backend) {
+    use crate::fixtures::{TEST_EDITION_SOURCE, test_edition_codes, test_edition_successors};
+    let app = TestApp::spawn(backend).await;
+    let _registry = Registry::setup(&app).await;
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let year = this_year().to_string();
+    let stored = || async {
+        let (s, eds, _) = app.get("/api/v1/catalogue/editions", None).await;
+        assert_eq!(s, 200, "{eds}");
+        eds.as_array().unwrap().clone()
+    };
+
+    login(&c, &app, "cq").await;
+    let banner = text_of(&c, "#catalogue-missing").await;
+    assert!(
+        banner.contains("2025") && banner.contains("部令第36号") && banner.contains("2021"),
+        "{banner}"
+    );
+    c.goto(&app.url("/ui/catalogue")).await.unwrap();
+    text_of(&c, "#editions").await;
+    assert!(c.find(Locator::Id("catalogue-import")).await.is_err());
+    let status = post_form_in_page(
+        &c,
+        "/ui/catalogue/import",
+        &[
+            ("edition", &year),
+            ("in_force_from", &format!("{year}-01-01")),
+            ("source", "x"),
+            ("code_count", "3"),
+            ("codes", &test_edition_codes()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(stored().await.len(), 1, "nothing imported");
+    logout(&c).await;
+
+    login(&c, &app, "root").await;
+    c.goto(&app.url("/ui/catalogue")).await.unwrap();
+    text_of(&c, "#catalogue-missing").await;
+    fill(&c, "#catalogue-edition", &year).await;
+    fill(&c, "#catalogue-in-force", &format!("{year}-01-01")).await;
+    fill(&c, "#catalogue-source", TEST_EDITION_SOURCE).await;
+    fill(&c, "#catalogue-count", "3").await;
+    let bad = test_edition_codes().replace("900-901-49,HW49", "900-901-4,HW49");
+    fill(&c, "#catalogue-codes", &bad).await;
+    fill(&c, "#catalogue-successors", &test_edition_successors()).await;
+    click_confirmed(&c, "#catalogue-submit").await;
+    let problems = text_of(&c, "#catalogue-problems").await;
+    let cells: Vec<String> = {
+        let mut out = Vec::new();
+        for td in c
+            .find_all(Locator::Css("#catalogue-problems tbody tr:first-child td"))
+            .await
+            .unwrap()
+        {
+            out.push(td.text().await.unwrap());
+        }
+        out
+    };
+    assert!(cells[0].starts_with("废物代码表"), "{problems}");
+    assert_eq!((cells[1].as_str(), cells[2].as_str()), ("3", "code"), "{problems}");
+    // The mapping's line to the malformed code is named too.
+    assert!(problems.contains("900-901-49"), "{problems}");
+    assert_eq!(stored().await.len(), 1, "nothing imported");
+
+    fill(&c, "#catalogue-codes", &test_edition_codes()).await;
+    click_confirmed(&c, "#catalogue-submit").await;
+    text_of(&c, "#catalogue-done").await;
+    let listed = text_of(&c, &format!("#editions tr[data-edition='{year}']")).await;
+    assert!(listed.contains(TEST_EDITION_SOURCE) && listed.contains('3'), "{listed}");
+    assert!(
+        c.find(Locator::Id("catalogue-missing")).await.is_err(),
+        "the banner is gone"
+    );
+    shot(&c, backend, "catalogue-loaded").await;
+    let eds = stored().await;
+    assert_eq!(eds.len(), 2, "{eds:?}");
+    assert_eq!(eds[1]["edition"].to_string(), year);
+    assert_eq!(eds[1]["code_count"], 3);
+    assert_eq!(eds[1]["successor_count"], 2);
+    assert_eq!(eds[1]["in_force_today"], true);
+    c.close().await.unwrap();
+}
+both_backends!(admin_loads_a_catalogue_edition, admin_loads_a_catalogue_edition);
+
 // ------------------------------------------------------------------------------------------------
 // Over plain HTTP
 

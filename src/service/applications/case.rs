@@ -149,7 +149,12 @@ pub struct ApplicationDto {
     pub period_end: String,
     pub items: Vec<ItemDto>,
     pub carriers: Vec<CarrierDto>,
+    /// The catalogue edition the codes were checked against on the filing date.
     pub catalogue_edition: i32,
+    /// What the parties should know about how the case was checked: `catalogue.edition_missing`
+    /// when the edition the law had in force on the filing date was not loaded and
+    /// `catalogue_edition` is the repealed one used instead.
+    pub warnings: Vec<crate::service::catalogue::Warning>,
     pub received_at: String,
     pub accepted_on: Option<String>,
     /// Accepted because no correction notice came within 5 working days.
@@ -292,6 +297,9 @@ pub fn load_dto(
         period_start: app.period_start,
         period_end: app.period_end,
         catalogue_edition: app.catalogue_edition,
+        warnings: NaiveDate::parse_from_str(&app.received_on, "%Y-%m-%d")
+            .map(|on| crate::service::catalogue::edition_warnings(app.catalogue_edition, on))
+            .unwrap_or_default(),
         received_at: app.received_at.and_utc().to_rfc3339(),
         accepted_on: app.accepted_on,
         deemed_accepted: app.deemed_accepted,

@@ -305,6 +305,7 @@ pub async fn file(
         })
         .await??;
     let (version, replayed, application) = outcome;
+    crate::service::catalogue::note_used(state, application.catalogue_edition, shanghai_date(now));
     if !replayed {
         tracing::info!(application = %application.id, route = %application.route, "application filed");
     }
@@ -345,6 +346,11 @@ pub struct CheckResult {
     /// If accepted today: the decision due (whitelist 5 WD; standard: the source review, 5 WD).
     pub decision_due_at: String,
     pub provisional: bool,
+    /// The catalogue edition the codes were checked against: the one in force today, or, when
+    /// its table is not loaded, the latest loaded edition (and `warnings` says so).
+    pub catalogue_edition: i32,
+    /// `catalogue.edition_missing` when the edition in force today is not loaded.
+    pub warnings: Vec<crate::service::catalogue::Warning>,
 }
 
 /// The dry run of a filing: the route and why, the matched entries with the quota left, the
@@ -359,10 +365,17 @@ pub async fn check(state: &AppState, ctx: &Ctx, input: ApplicationInput) -> Resu
         .db
         .run(move |conn| db::applications::assess(conn, &filing, today))
         .await?;
-    Ok(check_result(assessment, &cal, close, today))
+    let warnings = crate::service::catalogue::note_used(state, assessment.edition, today);
+    Ok(check_result(assessment, &cal, close, today, warnings))
 }
 
-fn check_result(a: Assessment, cal: &WorkingDayCalendar, close: NaiveTime, today: NaiveDate) -> CheckResult {
+fn check_result(
+    a: Assessment,
+    cal: &WorkingDayCalendar,
+    close: NaiveTime,
+    today: NaiveDate,
+    warnings: Vec<crate::service::catalogue::Warning>,
+) -> CheckResult {
     let acc = step_due(cal, StepKind::Acceptance, today, &[], today);
     let kind = if a.route == Route::Whitelist {
         StepKind::WhitelistDecision
@@ -394,5 +407,7 @@ fn check_result(a: Assessment, cal: &WorkingDayCalendar, close: NaiveTime, today
         acceptance_due_at: deadline_instant(acc.date, close).to_rfc3339(),
         decision_due_at: deadline_instant(dec.date, close).to_rfc3339(),
         provisional: acc.provisional || dec.provisional,
+        catalogue_edition: a.edition,
+        warnings,
     }
 }

@@ -13,7 +13,7 @@ use crate::db::whitelist::EntryRow;
 use crate::db::{self, DbConnection, DbError, DbResult, db_now, new_id};
 use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
-use crate::domain::catalogue::{WASTE_CATEGORY_PATTERN, WASTE_CODE_PATTERN};
+use crate::domain::catalogue::{WASTE_CATEGORY_PATTERN, WASTE_CODE_PATTERN, edition_missing};
 use crate::domain::ids::ProvinceCode;
 use crate::domain::quantity::Quantity;
 use crate::domain::whitelist::{EntryParties, EntryScope, EntryStatus, licence_fit_problems};
@@ -216,9 +216,19 @@ pub fn check_proposal(
         ));
     }
     if let EntryScope::Code(code) = &p.scope {
+        // The edition in force when the entry is first used: 1 January of its year, or today for
+        // this year's entries (an edition that came into force during the year governs what is
+        // proposed after that). When the law's edition of that day is not loaded, the latest
+        // loaded one, said loudly.
         let jan1 = NaiveDate::from_ymd_opt(p.year, 1, 1).unwrap_or(today);
-        let known = match db::catalogue::edition_on(conn, jan1)? {
-            Some(ed) => db::catalogue::contains(conn, ed, code.as_str())?,
+        let on = jan1.max(today);
+        let known = match db::catalogue::edition_on(conn, on)? {
+            Some(ed) => {
+                if let Some(missing) = edition_missing(ed, on) {
+                    crate::service::catalogue::log_missing(missing, ed);
+                }
+                db::catalogue::accepts(conn, ed, code, on)?
+            }
             None => false,
         };
         if !known {
