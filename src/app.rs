@@ -11,15 +11,25 @@ use crate::api::{self, ApiDoc, extract};
 use crate::db::{self, pool::Db};
 pub use crate::state::AppState;
 
-/// Applies migrations and loads the embedded reference data (idempotent; replicas may race).
-pub fn prepare_database(db: &Db) -> anyhow::Result<Vec<String>> {
+/// Applies migrations and loads the embedded reference data (idempotent; replicas may race). A
+/// holiday year that arrives embedded in a new release recomputes every open provisional
+/// deadline, as an import does (deadlines end at `office_close`).
+pub fn prepare_database(db: &Db, office_close: chrono::NaiveTime) -> anyhow::Result<Vec<String>> {
     let mut conn = db
         .get()
         .map_err(|_| anyhow::anyhow!("cannot connect to the database: {}", db.diagnose()))?;
     db::migrate::with_setup_lock(&mut conn, |conn| {
         let applied = db::migrate::apply_pending(conn)?;
         db::catalogue::ensure_embedded(conn)?;
-        db::calendar::ensure_embedded(conn)?;
+        if db::calendar::ensure_embedded(conn)? > 0 {
+            let moved = db::calendar::recompute_open_deadlines(conn, office_close, chrono::Utc::now())?;
+            if moved > 0 {
+                tracing::info!(
+                    moved,
+                    "embedded holiday years loaded: open provisional deadlines recomputed"
+                );
+            }
+        }
         Ok(applied)
     })
     .map_err(|e| anyhow::anyhow!("preparing the database: {e}"))

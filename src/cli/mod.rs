@@ -165,7 +165,7 @@ pub enum CatalogueCommand {
 
 fn open(config: &Config) -> anyhow::Result<AppState> {
     let state = AppState::new(config.clone())?;
-    app::prepare_database(&state.db)?;
+    app::prepare_database(&state.db, state.config.office_close)?;
     Ok(state)
 }
 
@@ -216,7 +216,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { demo } => serve(config, demo).await,
         Command::Migrate => {
             let state = AppState::new(config)?;
-            let applied = app::prepare_database(&state.db)?;
+            let applied = app::prepare_database(&state.db, state.config.office_close)?;
             println!(
                 "migrations applied: {}",
                 if applied.is_empty() {
@@ -378,7 +378,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let state = AppState::new(config.clone())?;
     let db = state.db.clone();
-    let applied = actix_web::web::block(move || app::prepare_database(&db)).await??;
+    let close = state.config.office_close;
+    let applied = actix_web::web::block(move || app::prepare_database(&db, close)).await??;
     tracing::info!(database = %crate::config::redact_url(&config.database_url), ?applied, "database ready");
     let logins = if demo {
         let db = state.db.clone();

@@ -1755,6 +1755,25 @@ pub struct AppFilter {
 /// side with the receiving side's step open, or as a receiving side that must consent to a
 /// whitelist case under review and has not decided yet (its decision runs beside the source's
 /// step, which is the one `next_side` names). `t` is the applications DSL.
+/// The open step of the row can be overdue: its deadline is neither provisional (a year without
+/// the notice: it waits) nor standing still (a suspended clock) — the rule `StepDto.overdue`
+/// applies to one case, for the queue's filter and counts.
+macro_rules! firm_deadline {
+    () => {
+        diesel::dsl::not(diesel::dsl::exists(
+            application_steps::table
+                .filter(application_steps::application_id.eq(t::id))
+                .filter(application_steps::completed_at.is_null())
+                .filter(application_steps::provisional.eq(true)),
+        ))
+        .and(diesel::dsl::not(diesel::dsl::exists(
+            clock_suspensions::table
+                .filter(clock_suspensions::application_id.eq(t::id))
+                .filter(clock_suspensions::resumed_on.is_null()),
+        )))
+    };
+}
+
 macro_rules! acting_province {
     ($p:expr) => {
         t::source_province
@@ -1810,7 +1829,7 @@ pub fn list(
         q = q.filter(t::route.eq(r.clone()));
     }
     if let Some(now) = f.overdue_at {
-        q = q.filter(t::next_due_at.lt(now));
+        q = q.filter(t::next_due_at.lt(now)).filter(firm_deadline!());
     }
     if let Some(before) = f.due_before {
         q = q.filter(t::next_due_at.lt(before));
@@ -1864,7 +1883,11 @@ pub fn queue_counts(
     let base = || t::transfer_applications.filter(acting_province!(province)).into_boxed();
     Ok(QueueCounts {
         waiting: base().count().get_result(conn)?,
-        overdue: base().filter(t::next_due_at.lt(now)).count().get_result(conn)?,
+        overdue: base()
+            .filter(t::next_due_at.lt(now))
+            .filter(firm_deadline!())
+            .count()
+            .get_result(conn)?,
         due_soon: base()
             .filter(t::next_due_at.ge(now))
             .filter(t::next_due_at.lt(soon))

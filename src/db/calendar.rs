@@ -113,6 +113,23 @@ pub fn ensure_embedded(conn: &mut DbConnection) -> DbResult<usize> {
     Ok(added)
 }
 
+/// Recomputes every open provisional deadline (application steps and manifest receipts) with the
+/// calendar now stored: what every arrival of a year does, whichever way it came. Returns how
+/// many deadlines were recomputed.
+pub fn recompute_open_deadlines(
+    conn: &mut DbConnection,
+    office_close: chrono::NaiveTime,
+    now: chrono::DateTime<chrono::Utc>,
+) -> DbResult<usize> {
+    let calendar = load(conn)?;
+    Ok(super::applications::recompute_provisional(
+        conn,
+        &calendar,
+        office_close,
+        crate::domain::calendar::shanghai_date(now),
+    )? + super::manifests::recompute_provisional(conn, &calendar, office_close)?)
+}
+
 pub fn year(conn: &mut DbConnection, year: i32) -> DbResult<Option<(YearRow, Vec<CalendarDay>)>> {
     let Some(meta) = calendar_years::table
         .find(year)

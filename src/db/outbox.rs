@@ -73,6 +73,33 @@ pub fn emit(
     }
 }
 
+/// Emits an event about `object_id` to every province unless one of this type about it was
+/// emitted before (an announcement made once, e.g. a missing holiday notice); true when emitted.
+/// Call under the sweeper's lock, so replicas do not announce twice.
+pub fn announce_once(
+    conn: &mut DbConnection,
+    event_type: EventType,
+    object_type: &str,
+    object_id: &str,
+    data: Value,
+) -> DbResult<bool> {
+    use super::schema::outbox_events::dsl as o;
+    let before: i64 = o::outbox_events
+        .filter(o::event_type.eq(event_type.as_str()))
+        .filter(o::object_type.eq(object_type))
+        .filter(o::object_id.eq(object_id))
+        .count()
+        .get_result(conn)?;
+    if before > 0 {
+        return Ok(false);
+    }
+    let audience = crate::domain::province::provinces()
+        .iter()
+        .fold(Audience::new(), |a, p| a.with(OwnerKind::Province, p.code.as_str()));
+    emit(conn, event_type, object_type, object_id, audience, data)?;
+    Ok(true)
+}
+
 /// Every party of an application.
 pub fn application_audience(app: &AppRow) -> Audience {
     Audience::new()

@@ -27,6 +27,8 @@ pub struct SweepReport {
     pub applications: db::applications::ApplicationSweep,
     /// Manifests whose receipt became overdue.
     pub manifests_overdue: Vec<String>,
+    /// The year whose missing holiday notice this sweep announced to every province (once a year).
+    pub notice_missing_announced: Option<i32>,
 }
 
 /// One sweep at `now` with the configured office close time.
@@ -90,6 +92,22 @@ fn sweep_steps(
         }
     }
     let calendar = db::calendar::load(conn)?;
+    // A missing holiday notice is told to every province once (subscribers hear
+    // `calendar.notice_missing`), from 1 November of the year before.
+    if let Some(year) = crate::service::calendar::notice_alert(&calendar, today)
+        && db::outbox::announce_once(
+            conn,
+            crate::webhooks::EventType::CalendarNoticeMissing,
+            "calendar_year",
+            &year.to_string(),
+            serde_json::json!({
+                "year": year,
+                "message": format!("the State Council's holiday notice for {year} is not imported: deadlines in {year} are provisional; deemed acceptance and escalation wait for it"),
+            }),
+        )?
+    {
+        report.notice_missing_announced = Some(year);
+    }
     report.applications = db::applications::sweep(conn, &calendar, office_close, now)?;
     report.manifests_overdue = db::manifests::sweep(conn, now)?;
     Ok(report)

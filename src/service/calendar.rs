@@ -10,7 +10,7 @@ use validator::{Validate, ValidationError};
 use crate::auth::permission::require_role;
 use crate::auth::principal::Role;
 use crate::db;
-use crate::domain::calendar::{CalendarDay, DayKind, YearCalendar, parse_date, shanghai_date};
+use crate::domain::calendar::{CalendarDay, DayKind, YearCalendar, parse_date};
 use crate::service::commands::{date_schema, enum_schema, text_schema, valid_date, valid_text, validation_problems};
 use crate::service::{Ctx, Error, FieldProblem, Result};
 use crate::state::AppState;
@@ -206,13 +206,7 @@ pub async fn store_year(
         .db
         .run(move |conn| {
             db::calendar::put_year(conn, &cal, &source)?;
-            let calendar = db::calendar::load(conn)?;
-            let recomputed = db::applications::recompute_provisional(
-                conn,
-                &calendar,
-                office_close,
-                shanghai_date(chrono::Utc::now()),
-            )? + db::manifests::recompute_provisional(conn, &calendar, office_close)?;
+            let recomputed = db::calendar::recompute_open_deadlines(conn, office_close, chrono::Utc::now())?;
             Ok((db::calendar::year(conn, year)?, recomputed))
         })
         .await?;

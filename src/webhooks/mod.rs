@@ -75,10 +75,15 @@ pub enum EventType {
     /// 撤销: the source province revoked an approval; no shipment may draw on it.
     #[serde(rename = "approval.revoked")]
     ApprovalRevoked,
+    /// The State Council's holiday notice for `data.year` is not imported (from 1 November of the
+    /// year before): deadlines in that year are provisional, and deemed acceptance and escalation
+    /// wait for it. Sent once per year to every province.
+    #[serde(rename = "calendar.notice_missing")]
+    CalendarNoticeMissing,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 15] = [
         EventType::ApplicationFiled,
         EventType::ApplicationAccepted,
         EventType::ApplicationCorrectionRequested,
@@ -93,6 +98,7 @@ impl EventType {
         EventType::StepOverdue,
         EventType::ApplicationRerouted,
         EventType::ApprovalRevoked,
+        EventType::CalendarNoticeMissing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -111,6 +117,7 @@ impl EventType {
             EventType::StepOverdue => "step.overdue",
             EventType::ApplicationRerouted => "application.rerouted",
             EventType::ApprovalRevoked => "approval.revoked",
+            EventType::CalendarNoticeMissing => "calendar.notice_missing",
         }
     }
 
@@ -141,6 +148,9 @@ impl EventType {
                 "A whitelist case moved to the standard route; its reservation was released."
             }
             EventType::ApprovalRevoked => "The source province revoked an approval (撤销).",
+            EventType::CalendarNoticeMissing => {
+                "The holiday notice of a year is not imported: its deadlines are provisional (every province)."
+            }
         }
     }
 

@@ -236,3 +236,171 @@ async fn a_missing_notice_is_a_metric(backend: Backend) {
     );
 }
 both_backends!(a_missing_notice_is_a_metric, a_missing_notice_is_a_metric);
+
+/// A missing notice is also told to every province's subscribers, once a year however many
+/// sweeps run: event `calendar.notice_missing` with the year.
+async fn a_missing_notice_is_announced_once(backend: Backend) {
+    let app = TestApp::spawn_with(backend, crate::webhooks::webhook_config).await;
+    let reg = crate::fixtures::Registry::setup(&app).await;
+    let y = crate::fixtures::this_year();
+    let (sub, _) =
+        crate::webhooks::subscribe(&app, &reg.gz, "http://127.0.0.1:9/hook", &["calendar.notice_missing"]).await;
+    crate::fixtures::forget_notices_from(&app, y).await;
+    assert_eq!(crate::fixtures::sweep_now(&app).await.notice_missing_announced, Some(y));
+    assert_eq!(crate::fixtures::sweep_now(&app).await.notice_missing_announced, None);
+    let (s, page, _) = app
+        .get(
+            &format!("/api/v1/webhook-subscriptions/{sub}/deliveries"),
+            Some(&reg.gz),
+        )
+        .await;
+    assert_eq!(s, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{page}");
+    assert_eq!(items[0]["event"]["type"], "calendar.notice_missing", "{page}");
+    assert_eq!(items[0]["event"]["data"]["year"], y, "{page}");
+    // Every province hears it: Yunnan's subscription created now does not, as it came later,
+    // but the event's audience names all provinces.
+    let audience: String = {
+        use diesel::prelude::*;
+        use hwtransfer::db::schema::outbox_events::dsl as o;
+        app.state
+            .db
+            .run(|c| {
+                Ok(o::outbox_events
+                    .filter(o::event_type.eq("calendar.notice_missing"))
+                    .select(o::audience)
+                    .first::<String>(c)?)
+            })
+            .await
+            .unwrap()
+    };
+    for p in hwtransfer::domain::province::provinces() {
+        assert!(
+            audience.contains(&format!("province:{},", p.code.as_str())),
+            "{audience}"
+        );
+    }
+}
+both_backends!(a_missing_notice_is_announced_once, a_missing_notice_is_announced_once);
+
+/// A year that arrives embedded in a new release (loaded when the database is prepared at start)
+/// recomputes the open provisional deadlines, as an import through the API does.
+async fn an_embedded_year_loaded_on_upgrade_recomputes_deadlines(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = crate::fixtures::Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    let y = crate::fixtures::this_year();
+    // As if this release were older: this year's notice not in the database yet.
+    crate::fixtures::forget_notices_from(&app, y).await;
+    let (s, a, _) = app
+        .post_json(
+            "/api/v1/transfer-applications",
+            Some(&reg.enterprise_token),
+            &crate::manifests::filing(&reg.operator_id, "10"),
+        )
+        .await;
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(a["steps"][0]["provisional"], true, "{a}");
+    let id = a["id"].as_str().unwrap().to_string();
+    // The upgrade: the next start prepares the database, which loads the embedded year.
+    let pool = app.state.db.clone();
+    let close = app.state.config.office_close;
+    actix_web::web::block(move || hwtransfer::app::prepare_database(&pool, close))
+        .await
+        .unwrap()
+        .unwrap();
+    app.state.invalidate_calendar();
+    let (_, a, _) = app
+        .get(&format!("/api/v1/transfer-applications/{id}"), Some(&reg.cq))
+        .await;
+    assert_eq!(a["steps"][0]["provisional"], false, "{a}");
+    let cal = hwtransfer::domain::calendar::embedded_calendar();
+    let received = chrono::DateTime::parse_from_rfc3339(a["received_at"].as_str().unwrap()).unwrap();
+    let day = hwtransfer::domain::calendar::shanghai_date(received.with_timezone(&chrono::Utc));
+    assert_eq!(
+        a["steps"][0]["due_on"],
+        cal.add_working_days(day, 5).date.to_string(),
+        "{a}"
+    );
+}
+both_backends!(
+    an_embedded_year_loaded_on_upgrade_recomputes_deadlines,
+    an_embedded_year_loaded_on_upgrade_recomputes_deadlines
+);
+
+/// The queue's "overdue" (the filter and the page's count) follows the case's own rule: a deadline
+/// that rests on a year without the notice, or a suspended clock, is not overdue.
+async fn provisional_and_suspended_deadlines_are_not_overdue_in_the_queue(backend: Backend) {
+    use diesel::prelude::*;
+    use hwtransfer::db::schema::{application_steps, transfer_applications};
+    let app = TestApp::spawn(backend).await;
+    let reg = crate::fixtures::Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    let (s, a, _) = app
+        .post_json(
+            "/api/v1/transfer-applications",
+            Some(&reg.enterprise_token),
+            &crate::manifests::filing(&reg.operator_id, "10"),
+        )
+        .await;
+    assert_eq!(s, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_string();
+    // Its acceptance step passed its due instant yesterday.
+    let set = |provisional: bool| {
+        let id = id.clone();
+        let past = (chrono::Utc::now() - chrono::Duration::days(1)).naive_utc();
+        app.state.db.run(move |c| {
+            diesel::update(application_steps::table.filter(application_steps::application_id.eq(&id)))
+                .set((
+                    application_steps::due_at.eq(past),
+                    application_steps::provisional.eq(provisional),
+                ))
+                .execute(c)?;
+            diesel::update(transfer_applications::table.find(&id))
+                .set(transfer_applications::next_due_at.eq(Some(past)))
+                .execute(c)?;
+            Ok(())
+        })
+    };
+    let overdue_ids = || async {
+        let (s, page, _) = app
+            .get("/api/v1/transfer-applications?side=source&overdue=true", Some(&reg.cq))
+            .await;
+        assert_eq!(s, 200, "{page}");
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let counts = || {
+        let province = "500000".to_string();
+        let now = chrono::Utc::now().naive_utc();
+        app.state
+            .db
+            .run(move |c| hwtransfer::db::applications::queue_counts(c, &province, now, now))
+    };
+    set(true).await.unwrap();
+    assert!(overdue_ids().await.is_empty());
+    assert_eq!(counts().await.unwrap().overdue, 0);
+    set(false).await.unwrap();
+    assert_eq!(overdue_ids().await, vec![id.clone()]);
+    assert_eq!(counts().await.unwrap().overdue, 1);
+    // A suspended clock stands still: not overdue either.
+    let (s, body, _) = app
+        .post_json(
+            &format!("/api/v1/transfer-applications/{id}/suspend-clock"),
+            Some(&reg.cq),
+            &serde_json::json!({"reason": "征求专家意见"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert!(overdue_ids().await.is_empty());
+    assert_eq!(counts().await.unwrap().overdue, 0);
+}
+both_backends!(
+    provisional_and_suspended_deadlines_are_not_overdue_in_the_queue,
+    provisional_and_suspended_deadlines_are_not_overdue_in_the_queue
+);

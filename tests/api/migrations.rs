@@ -191,7 +191,7 @@ async fn concurrent_startups_migrate_once() {
             let url = url.clone();
             std::thread::spawn(move || {
                 let pool = hwtransfer::db::pool::Db::connect(&url, 2, std::time::Duration::from_secs(30)).unwrap();
-                hwtransfer::app::prepare_database(&pool).unwrap()
+                hwtransfer::app::prepare_database(&pool, chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap()).unwrap()
             })
         })
         .collect();

@@ -13,8 +13,13 @@ use crate::support::{Backend, TestApp, TestDb};
 use hwtransfer::domain::workflow::{Route, Status, TRANSITIONS};
 
 fn seed(db: &TestDb) {
+    seed_with(db, &[]);
+}
+
+fn seed_with(db: &TestDb, env: &[(&str, &str)]) {
     let out = Command::new(env!("CARGO_BIN_EXE_hwtransfer"))
         .args(["seed", "--demo"])
+        .envs(env.iter().copied())
         .env("HWT_DATABASE_URL", &db.url)
         .env("HWT_DATA_DIR", db.dir.path().join("data"))
         .env("HWT_LOG", "warn")
@@ -280,3 +285,39 @@ async fn demo_applications(backend: Backend) {
     }
 }
 both_backends!(demo_applications, demo_applications);
+
+/// The demo seed and the sweep command take deadlines to the configured office close
+/// (`HWT_OFFICE_CLOSE`), like the service: every open step of the seeded cases ends at 23:59:59
+/// Shanghai time when so configured, and a sweep run by the binary keeps it.
+async fn seed_and_sweep_honour_the_office_close(backend: Backend) {
+    let db = TestDb::new(backend);
+    let close = [("HWT_OFFICE_CLOSE", "23:59:59")];
+    seed_with(&db, &close);
+    let out = Command::new(env!("CARGO_BIN_EXE_hwtransfer"))
+        .args(["sweep"])
+        .envs(close.iter().copied())
+        .env("HWT_DATABASE_URL", &db.url)
+        .env("HWT_DATA_DIR", db.dir.path().join("data"))
+        .env("HWT_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let app = TestApp::start(TestDb::reuse(&db), crate::support::test_config(&db)).await;
+    app.add_user("aud", "auditor", None).await;
+    let token = app.login("aud").await;
+    let apps = all(&app, &token, "/api/v1/transfer-applications?limit=200").await;
+    let mut open = 0;
+    for a in &apps {
+        for s in a["steps"].as_array().unwrap() {
+            let at = chrono::DateTime::parse_from_rfc3339(s["due_at"].as_str().unwrap()).unwrap();
+            let local = at.with_timezone(&chrono_tz::Asia::Shanghai).time();
+            assert_eq!(local, chrono::NaiveTime::from_hms_opt(23, 59, 59).unwrap(), "{s}");
+            open += usize::from(s["completed_at"].is_null());
+        }
+    }
+    assert!(open > 5, "the demo has open steps: {open}");
+}
+both_backends!(
+    seed_and_sweep_honour_the_office_close,
+    seed_and_sweep_honour_the_office_close
+);

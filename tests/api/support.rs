@@ -181,7 +181,7 @@ fn ensure_template() -> String {
                 std::time::Duration::from_secs(10),
             )
             .expect("pool");
-            app::prepare_database(&db).expect("migrate template");
+            app::prepare_database(&db, chrono::NaiveTime::from_hms_opt(17, 30, 0).unwrap()).expect("migrate template");
         }
         // Renaming marks the template complete; pooled connections must be gone first.
         diesel::sql_query(format!(
@@ -251,7 +251,8 @@ impl TestApp {
         }
         let state = AppState::new(config).expect("state");
         let pool = state.db.clone();
-        web::block(move || app::prepare_database(&pool))
+        let close = state.config.office_close;
+        web::block(move || app::prepare_database(&pool, close))
             .await
             .expect("block")
             .expect("prepare database");
