@@ -1,4 +1,5 @@
-//! The registry: producer enterprises and licensed operators with their licence history.
+//! The registry's door: producer enterprises and licensed operators with their licence history.
+//! Each handler reads its request and calls `service::registry`.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
@@ -6,48 +7,38 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::body;
-use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{QueryParams, cut_page, next_cursor};
-use crate::auth::authorize;
-use crate::auth::permission::require_role;
-use crate::auth::principal::{Binding, Principal, Role};
-use crate::db::registry::{EnterpriseRow, LicenceRow, OperatorRow};
-use crate::db::{self, DbError, db_now, new_id};
+use super::error::{ApiResult, Problem};
+use super::extract::{QueryParams, next_cursor};
+use crate::auth::principal::Principal;
 use crate::domain::ids::ProvinceCode;
-use crate::domain::quantity::grams_to_kg_string;
 use crate::service::commands::ReasonInput;
-pub use crate::service::registry::{EnterpriseInput, LicenceInput, OperatorInput, RegistryAction};
+pub use crate::service::registry::{
+    EnterpriseDto, EnterpriseInput, LicenceDto, LicenceInput, LicenceReinstatement, LicenceSuspension, OperatorDto,
+    OperatorInput, RegistryAction,
+};
 use crate::service::{Ctx, registry};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EnterpriseDto {
-    pub id: String,
-    pub name: String,
-    /// 统一社会信用代码.
-    pub uscc: String,
-    pub province: String,
-    pub division_code: String,
-    pub address: String,
-    pub contact_name: String,
-    pub contact_phone: String,
-    pub created_at: String,
+pub struct EnterprisePage {
+    pub items: Vec<EnterpriseDto>,
+    pub next_cursor: Option<String>,
 }
 
-impl From<EnterpriseRow> for EnterpriseDto {
-    fn from(r: EnterpriseRow) -> Self {
-        EnterpriseDto {
-            id: r.id,
-            name: r.name,
-            uscc: r.uscc,
-            province: r.province,
-            division_code: r.division_code,
-            address: r.address,
-            contact_name: r.contact_name,
-            contact_phone: r.contact_phone,
-            created_at: r.created_at.and_utc().to_rfc3339(),
-        }
-    }
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OperatorPage {
+    pub items: Vec<OperatorDto>,
+    pub next_cursor: Option<String>,
+}
+
+/// A list's query: `province`, `limit`, `cursor`.
+fn page_query(req: &HttpRequest) -> ApiResult<(Option<ProvinceCode>, Option<String>, i64)> {
+    let mut q = QueryParams::parse(req, &["province", "limit", "cursor"])?;
+    let province = q.parse_with("province", ProvinceCode::parse);
+    let limit = q.limit(50, super::extract::LIMIT_MAX);
+    let after = q.cursor();
+    q.finish()?;
+    Ok((province, after, limit))
 }
 
 /// Register a producer enterprise (移出人). Regulators of its province or admins.
@@ -68,44 +59,9 @@ pub async fn create_enterprise(
     who: Principal,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    require_role(&who, &[Role::Admin, Role::Regulator])?;
     let input = body::read(&body, EnterpriseInput::problems)?;
-    let (party, contact_name, contact_phone) = input.read().map_err(ApiError::Validation)?;
-    if who.role == Role::Regulator && who.province() != Some(party.province) {
-        return Err(ApiError::Forbidden(
-            "a regulator registers enterprises of its own province only".into(),
-        ));
-    }
-    let now = db_now();
-    let row = EnterpriseRow {
-        id: new_id(),
-        name: party.name,
-        uscc: party.uscc.as_str().to_string(),
-        province: party.province.as_str(),
-        division_code: party.division.as_str(),
-        address: party.address,
-        contact_name,
-        contact_phone,
-        created_by: who.name.clone(),
-        created_at: now,
-        updated_at: now,
-    };
-    let stored = row.clone();
-    state
-        .db
-        .run(move |conn| db::registry::insert_enterprise(conn, &stored))
-        .await
-        .map_err(|e| match e {
-            DbError::Conflict(_) => ApiError::Conflict("an enterprise with this USCC is already registered".into()),
-            other => other.into(),
-        })?;
-    Ok(HttpResponse::Created().json(EnterpriseDto::from(row)))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EnterprisePage {
-    pub items: Vec<EnterpriseDto>,
-    pub next_cursor: Option<String>,
+    let dto = registry::create_enterprise(&state, &Ctx::new(who), input).await?;
+    Ok(HttpResponse::Created().json(dto))
 }
 
 /// List enterprises in the caller's scope (an enterprise sees itself).
@@ -125,37 +81,10 @@ pub async fn list_enterprises(
     who: Principal,
     req: HttpRequest,
 ) -> ApiResult<web::Json<EnterprisePage>> {
-    require_role(&who, &[Role::Admin, Role::Regulator, Role::Auditor, Role::Enterprise])?;
-    let mut q = QueryParams::parse(&req, &["province", "limit", "cursor"])?;
-    let mut province = q.parse_with("province", ProvinceCode::parse).map(|p| p.as_str());
-    let limit = q.limit(50, super::extract::LIMIT_MAX);
-    let after = q.cursor();
-    q.finish()?;
-    let only = match &who.binding {
-        Binding::Enterprise(id) => Some(id.clone()),
-        _ => None,
-    };
-    if let (Role::Auditor, Binding::Province(p)) = (who.role, &who.binding) {
-        if province.as_deref().is_some_and(|x| *x != p.as_str()) {
-            return Ok(web::Json(EnterprisePage {
-                items: vec![],
-                next_cursor: None,
-            }));
-        }
-        province = Some(p.as_str());
-    }
-    let mut rows = state
-        .db
-        .run(move |conn| {
-            db::registry::list_enterprises(conn, province.as_deref(), only.as_deref(), after.as_deref(), limit + 1)
-        })
-        .await?;
-    let more = cut_page(&mut rows, limit);
-    let next_cursor = next_cursor(&rows, more, |r| &r.id);
-    Ok(web::Json(EnterprisePage {
-        items: rows.into_iter().map(EnterpriseDto::from).collect(),
-        next_cursor,
-    }))
+    let (province, after, limit) = page_query(&req)?;
+    let (items, more) = registry::list_enterprises(&state, &Ctx::new(who), province, after, limit).await?;
+    let next_cursor = next_cursor(&items, more, |e| &e.id);
+    Ok(web::Json(EnterprisePage { items, next_cursor }))
 }
 
 /// Read one enterprise.
@@ -171,94 +100,9 @@ pub async fn get_enterprise(
     who: Principal,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<EnterpriseDto>> {
-    let id = path.into_inner();
-    let row = state
-        .db
-        .run(move |conn| db::registry::enterprise_by_id(conn, &id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    authorize(&who, &row, RegistryAction::Read)?;
-    Ok(web::Json(row.into()))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LicenceDto {
-    pub id: String,
-    pub version: i32,
-    pub licence_number: String,
-    /// collect (收集), store (贮存), utilise (利用), dispose (处置).
-    pub modes: Vec<String>,
-    pub categories: Vec<String>,
-    pub codes: Vec<String>,
-    /// Licensed annual capacity in kg (3 decimals), over every category.
-    pub annual_capacity_kg: String,
-    /// Categories with a figure of their own (HWxx → kg a year); the others are bounded by the
-    /// total alone.
-    pub category_capacities_kg: std::collections::BTreeMap<String, String>,
-    pub valid_from: String,
-    pub valid_until: String,
-    pub issuing_authority: String,
-    /// valid, suspended or revoked.
-    pub status: String,
-    pub status_reason: Option<String>,
-    pub recorded_at: String,
-}
-
-fn list(s: &str) -> Vec<String> {
-    s.split(',').filter(|x| !x.is_empty()).map(str::to_string).collect()
-}
-
-impl From<LicenceRow> for LicenceDto {
-    fn from(r: LicenceRow) -> Self {
-        let category_capacities_kg = r
-            .category_capacities()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(c, q)| (c.as_str(), q.to_string()))
-            .collect();
-        LicenceDto {
-            id: r.id,
-            version: r.version,
-            licence_number: r.licence_number,
-            modes: list(&r.modes),
-            categories: list(&r.categories),
-            codes: list(&r.codes),
-            annual_capacity_kg: grams_to_kg_string(r.annual_capacity_g),
-            category_capacities_kg,
-            valid_from: r.valid_from,
-            valid_until: r.valid_until,
-            issuing_authority: r.issuing_authority,
-            status: r.status,
-            status_reason: r.status_reason,
-            recorded_at: r.recorded_at.and_utc().to_rfc3339(),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct OperatorDto {
-    pub id: String,
-    pub name: String,
-    pub uscc: String,
-    pub province: String,
-    pub division_code: String,
-    pub address: String,
-    /// The current licence version.
-    pub licence: Option<LicenceDto>,
-    pub created_at: String,
-}
-
-fn operator_dto(r: OperatorRow, licence: Option<LicenceRow>) -> OperatorDto {
-    OperatorDto {
-        id: r.id,
-        name: r.name,
-        uscc: r.uscc,
-        province: r.province,
-        division_code: r.division_code,
-        address: r.address,
-        licence: licence.map(LicenceDto::from),
-        created_at: r.created_at.and_utc().to_rfc3339(),
-    }
+    Ok(web::Json(
+        registry::enterprise(&state, &Ctx::new(who), path.into_inner()).await?,
+    ))
 }
 
 /// Register a licensed operator (经营单位) with its licence. Regulators of its province or admins.
@@ -279,48 +123,9 @@ pub async fn create_operator(
     who: Principal,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    require_role(&who, &[Role::Admin, Role::Regulator])?;
     let input = body::read(&body, OperatorInput::problems)?;
-    let (party, licence) = input.read().map_err(ApiError::Validation)?;
-    if who.role == Role::Regulator && who.province() != Some(party.province) {
-        return Err(ApiError::Forbidden(
-            "a regulator registers operators of its own province only".into(),
-        ));
-    }
-    let now = db_now();
-    let row = OperatorRow {
-        id: new_id(),
-        name: party.name,
-        uscc: party.uscc.as_str().to_string(),
-        province: party.province.as_str(),
-        division_code: party.division.as_str(),
-        address: party.address,
-        created_by: who.name.clone(),
-        created_at: now,
-        updated_at: now,
-    };
-    let by = who.name.clone();
-    let (row, lic) = state
-        .db
-        .run(move |conn| {
-            db::write_tx(conn, |conn| {
-                db::registry::insert_operator(conn, &row)?;
-                let lic = db::registry::add_licence(conn, &row.id, &licence, &by)?;
-                Ok((row, lic))
-            })
-        })
-        .await
-        .map_err(|e| match e {
-            DbError::Conflict(_) => ApiError::Conflict("an operator with this USCC is already registered".into()),
-            other => other.into(),
-        })?;
-    Ok(HttpResponse::Created().json(operator_dto(row, Some(lic))))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct OperatorPage {
-    pub items: Vec<OperatorDto>,
-    pub next_cursor: Option<String>,
+    let dto = registry::create_operator(&state, &Ctx::new(who), input).await?;
+    Ok(HttpResponse::Created().json(dto))
 }
 
 /// List licensed operators (public to every caller).
@@ -333,46 +138,13 @@ pub struct OperatorPage {
 #[get("/operators")]
 pub async fn list_operators(
     state: web::Data<AppState>,
-    _who: Principal,
+    who: Principal,
     req: HttpRequest,
 ) -> ApiResult<web::Json<OperatorPage>> {
-    let mut q = QueryParams::parse(&req, &["province", "limit", "cursor"])?;
-    let province = q.parse_with("province", ProvinceCode::parse).map(|p| p.as_str());
-    let limit = q.limit(50, super::extract::LIMIT_MAX);
-    let after = q.cursor();
-    q.finish()?;
-    let (rows, more) = state
-        .db
-        .run(move |conn| {
-            let mut rows = db::registry::list_operators(conn, province.as_deref(), after.as_deref(), limit + 1)?;
-            let more = cut_page(&mut rows, limit);
-            let mut out = Vec::new();
-            for r in rows {
-                let lic = db::registry::current_licence(conn, &r.id)?;
-                out.push((r, lic));
-            }
-            Ok((out, more))
-        })
-        .await?;
-    let next_cursor = next_cursor(&rows, more, |(r, _)| &r.id);
-    Ok(web::Json(OperatorPage {
-        items: rows.into_iter().map(|(r, l)| operator_dto(r, l)).collect(),
-        next_cursor,
-    }))
-}
-
-async fn load_operator(state: &AppState, id: String) -> ApiResult<(OperatorRow, Option<LicenceRow>)> {
-    state
-        .db
-        .run(move |conn| {
-            let Some(op) = db::registry::operator_by_id(conn, &id)? else {
-                return Ok(None);
-            };
-            let lic = db::registry::current_licence(conn, &id)?;
-            Ok(Some((op, lic)))
-        })
-        .await?
-        .ok_or(ApiError::NotFound)
+    let (province, after, limit) = page_query(&req)?;
+    let (items, more) = registry::list_operators(&state, &Ctx::new(who), province, after, limit).await?;
+    let next_cursor = next_cursor(&items, more, |o| &o.id);
+    Ok(web::Json(OperatorPage { items, next_cursor }))
 }
 
 /// Read one operator with its current licence.
@@ -388,9 +160,9 @@ pub async fn get_operator(
     who: Principal,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<OperatorDto>> {
-    let (op, lic) = load_operator(&state, path.into_inner()).await?;
-    authorize(&who, &op, RegistryAction::Read)?;
-    Ok(web::Json(operator_dto(op, lic)))
+    Ok(web::Json(
+        registry::operator(&state, &Ctx::new(who), path.into_inner()).await?,
+    ))
 }
 
 /// Every licence version of an operator, oldest first.
@@ -406,13 +178,9 @@ pub async fn licence_history(
     who: Principal,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<Vec<LicenceDto>>> {
-    let (op, _) = load_operator(&state, path.into_inner()).await?;
-    authorize(&who, &op, RegistryAction::Read)?;
-    let rows = state
-        .db
-        .run(move |conn| db::registry::licence_history(conn, &op.id))
-        .await?;
-    Ok(web::Json(rows.into_iter().map(LicenceDto::from).collect()))
+    Ok(web::Json(
+        registry::licence_history(&state, &Ctx::new(who), path.into_inner()).await?,
+    ))
 }
 
 /// Record a renewal or change of the licence: a new version; history is kept.
@@ -434,30 +202,9 @@ pub async fn add_licence(
     path: web::Path<String>,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let (op, _) = load_operator(&state, path.into_inner()).await?;
-    authorize(&who, &op, RegistryAction::Write)?;
     let input = body::read(&body, LicenceInput::problems)?;
-    let licence = input.read("").map_err(ApiError::Validation)?;
-    let by = who.name.clone();
-    let row = state
-        .db
-        .run(move |conn| db::registry::add_licence(conn, &op.id, &licence, &by))
-        .await?;
-    Ok(HttpResponse::Created().json(LicenceDto::from(row)))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LicenceReinstatement {
-    pub licence: LicenceDto,
-    /// Whitelist entries reinstated with it: those its suspension had stopped.
-    pub reinstated_entries: Vec<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LicenceSuspension {
-    pub licence: LicenceDto,
-    /// Whitelist entries suspended with it (as a system action).
-    pub suspended_entries: Vec<String>,
+    let dto = registry::add_licence(&state, &Ctx::new(who), path.into_inner(), input).await?;
+    Ok(HttpResponse::Created().json(dto))
 }
 
 /// Suspend the operator's licence: its confirmed whitelist entries are suspended automatically.
@@ -480,11 +227,9 @@ pub async fn suspend_licence(
     body: web::Json<Value>,
 ) -> ApiResult<web::Json<LicenceSuspension>> {
     let reason = body::parse::<ReasonInput>(&body)?.text();
-    let (lic, ids) = registry::suspend_licence(&state, &Ctx::new(who), path.into_inner(), reason).await?;
-    Ok(web::Json(LicenceSuspension {
-        licence: lic.into(),
-        suspended_entries: ids,
-    }))
+    Ok(web::Json(
+        registry::suspend_licence(&state, &Ctx::new(who), path.into_inner(), reason).await?,
+    ))
 }
 
 /// Lift a licence suspension: the whitelist entries its suspension stopped are reinstated with
@@ -505,9 +250,7 @@ pub async fn reinstate_licence(
     who: Principal,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<LicenceReinstatement>> {
-    let (lic, ids) = registry::reinstate_licence(&state, &Ctx::new(who), path.into_inner()).await?;
-    Ok(web::Json(LicenceReinstatement {
-        licence: lic.into(),
-        reinstated_entries: ids,
-    }))
+    Ok(web::Json(
+        registry::reinstate_licence(&state, &Ctx::new(who), path.into_inner()).await?,
+    ))
 }

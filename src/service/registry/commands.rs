@@ -1,7 +1,6 @@
 //! The registry's commands: a producer enterprise (移出人), a licensed operator (经营单位) and
 //! its licence (危险废物经营许可证), each read once into the domain's types with every problem
-//! at once; who may change the registry; and what a licence's suspension stops and its
-//! reinstatement restores. (Registering and reading still live in `api::registry`.)
+//! at once.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -9,28 +8,18 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use validator::{Validate, ValidationError};
 
-use chrono::Datelike;
-
-use crate::auth::principal::{Binding, Principal, Role};
-use crate::auth::{Decision, Guarded, authorize};
-use crate::db::registry::{EnterpriseRow, LicenceRow, NewLicence, OperatorRow};
-use crate::db::whitelist::LICENCE_SUSPENDED_PREFIX;
-use crate::db::{self, DbError};
+use crate::db::registry::NewLicence;
 use crate::domain::Invalid;
 use crate::domain::calendar::parse_date;
-use crate::domain::calendar::shanghai_date;
 use crate::domain::catalogue::{WASTE_CATEGORY_PATTERN, WASTE_CODE_PATTERN, WasteCategory, WasteCode};
 use crate::domain::ids::{DivisionCode, LicenceNumber, ProvinceCode, Uscc};
 use crate::domain::quantity::Quantity;
 use crate::domain::whitelist::LicenceMode;
-use crate::domain::whitelist::LicenceStatus;
 use crate::service::applications::filing::kg_schema;
 use crate::service::commands::{
     date_schema, enum_schema, province_schema, text_schema, valid_date, valid_kg, valid_text, validation_problems,
 };
 use crate::service::error::{FieldProblem, Location, validation_error};
-use crate::service::{Ctx, Error, Result};
-use crate::state::AppState;
 
 /// A USCC's shape: 18 characters of GB 32100's set, characters 3–8 digits. The check character
 /// and the province of the division are checked beyond it (JSON Schema cannot say them).
@@ -456,170 +445,4 @@ impl OperatorInput {
         .map_err(|e| vec![FieldProblem::body("", &e)])?;
         Ok((p, self.licence.read("/licence")?))
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Who may read and change the registry
-
-#[derive(Debug, Clone, Copy)]
-pub enum RegistryAction {
-    Read,
-    Write,
-}
-
-fn province_of(s: &str) -> Option<ProvinceCode> {
-    ProvinceCode::parse(s).ok()
-}
-
-impl Guarded for EnterpriseRow {
-    type Action = RegistryAction;
-    fn decide(&self, who: &Principal, action: RegistryAction) -> Decision {
-        let province = province_of(&self.province);
-        let visible = match (&who.role, &who.binding) {
-            (Role::Admin, _) | (Role::Regulator, _) => true,
-            (Role::Auditor, Binding::Nationwide) => true,
-            (Role::Auditor, Binding::Province(p)) => Some(*p) == province,
-            (Role::Enterprise, Binding::Enterprise(id)) => *id == self.id,
-            _ => false,
-        };
-        if !visible {
-            return Decision::Hidden;
-        }
-        match action {
-            RegistryAction::Read => Decision::Allow,
-            RegistryAction::Write => match who.role {
-                Role::Admin => Decision::Allow,
-                Role::Regulator if who.province() == province => Decision::Allow,
-                _ => Decision::Forbidden("only a regulator of the enterprise's province may change it".into()),
-            },
-        }
-    }
-}
-
-impl Guarded for OperatorRow {
-    type Action = RegistryAction;
-    fn decide(&self, who: &Principal, action: RegistryAction) -> Decision {
-        // Licensed operators are public: every caller may read them.
-        match action {
-            RegistryAction::Read => Decision::Allow,
-            RegistryAction::Write => match who.role {
-                Role::Admin => Decision::Allow,
-                Role::Regulator if who.province() == province_of(&self.province) => Decision::Allow,
-                _ => Decision::Forbidden("only a regulator of the operator's province may change it".into()),
-            },
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Suspension and reinstatement of a licence (固废法 第80条: no waste to an operator without a
-// valid licence)
-
-/// The operator (visible to every caller) and the licence version that counts today: the one
-/// current on the day, else its latest record.
-async fn operator_and_licence(state: &AppState, ctx: &Ctx, id: String) -> Result<(OperatorRow, Option<LicenceRow>)> {
-    let today = shanghai_date(ctx.now);
-    let (op, lic) = state
-        .db
-        .run(move |conn| {
-            let Some(op) = db::registry::operator_by_id(conn, &id)? else {
-                return Ok(None);
-            };
-            let lic = match db::registry::licence_on(conn, &id, today)? {
-                Some(l) => Some(l),
-                None => db::registry::current_licence(conn, &id)?,
-            };
-            Ok(Some((op, lic)))
-        })
-        .await?
-        .ok_or(Error::Hidden)?;
-    authorize(&ctx.who, &op, RegistryAction::Write)?;
-    Ok((op, lic))
-}
-
-/// Suspends the operator's licence and, as a system action, every confirmed whitelist entry of
-/// the operator from this year on. From then on no approval may be issued for the operator on
-/// either route, no manifest created or dispatched to it; loads already on the road may still
-/// be received. Returns the licence and the suspended entries.
-pub async fn suspend_licence(
-    state: &AppState,
-    ctx: &Ctx,
-    operator_id: String,
-    reason: String,
-) -> Result<(LicenceRow, Vec<String>)> {
-    let (_, lic) = operator_and_licence(state, ctx, operator_id).await?;
-    let lic = lic.ok_or_else(|| Error::Conflict("the operator has no licence".into()))?;
-    if lic.status != LicenceStatus::Valid.as_str() {
-        return Err(Error::Conflict(format!("the licence is already {}", lic.status)));
-    }
-    let year = shanghai_date(ctx.now).year();
-    tracing::info!(operator = %lic.operator_id, by = %ctx.who.name, "licence suspended");
-    Ok(state
-        .db
-        .run(move |conn| {
-            db::write_tx(conn, |conn| {
-                db::registry::set_licence_status(conn, &lic.id, LicenceStatus::Suspended, Some(&reason))?;
-                let why = format!("{LICENCE_SUSPENDED_PREFIX}{reason}");
-                let mut ids = Vec::new();
-                for e in db::whitelist::confirmed_entries_of_operator(conn, &lic.operator_id, year)? {
-                    if db::whitelist::change_status(
-                        conn,
-                        &e.id,
-                        e.version,
-                        "suspended",
-                        "suspend",
-                        Some(&why),
-                        "system",
-                        None,
-                    )?
-                    .is_some()
-                    {
-                        ids.push(e.id);
-                    }
-                }
-                let lic = db::registry::licence_by_id(conn, &lic.id)?.ok_or(DbError::NotFound)?;
-                Ok((lic, ids))
-            })
-        })
-        .await?)
-}
-
-/// Lifts a licence suspension, and restores what it stopped: the whitelist entries its
-/// suspension suspended are reinstated (as a system action); an entry a regulator suspended on
-/// its own stays suspended. Returns the licence and the reinstated entries.
-pub async fn reinstate_licence(state: &AppState, ctx: &Ctx, operator_id: String) -> Result<(LicenceRow, Vec<String>)> {
-    let (_, lic) = operator_and_licence(state, ctx, operator_id).await?;
-    let lic = lic.ok_or_else(|| Error::Conflict("the operator has no licence".into()))?;
-    if lic.status != LicenceStatus::Suspended.as_str() {
-        return Err(Error::Conflict(format!("the licence is {}, not suspended", lic.status)));
-    }
-    let year = shanghai_date(ctx.now).year();
-    tracing::info!(operator = %lic.operator_id, by = %ctx.who.name, "licence reinstated");
-    Ok(state
-        .db
-        .run(move |conn| {
-            db::write_tx(conn, |conn| {
-                db::registry::set_licence_status(conn, &lic.id, LicenceStatus::Valid, None)?;
-                let mut ids = Vec::new();
-                for e in db::whitelist::entries_stopped_with_licence(conn, &lic.operator_id, year)? {
-                    if db::whitelist::change_status(
-                        conn,
-                        &e.id,
-                        e.version,
-                        "confirmed",
-                        "reinstate",
-                        Some("licence reinstated"),
-                        "system",
-                        None,
-                    )?
-                    .is_some()
-                    {
-                        ids.push(e.id);
-                    }
-                }
-                let lic = db::registry::licence_by_id(conn, &lic.id)?.ok_or(DbError::NotFound)?;
-                Ok((lic, ids))
-            })
-        })
-        .await?)
 }
