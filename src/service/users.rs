@@ -1,19 +1,22 @@
 //! Accounts of people: the command that creates one, its rules (username, password, a binding
 //! that fits the role), and the store. The API and the CLI both create users through it.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::Schema;
 use validator::{Validate, ValidationError};
 
 use crate::auth::password;
-use crate::auth::principal::{Binding, Role};
+use crate::auth::permission::require_role;
+use crate::auth::principal::{Binding, Principal, Role, SubjectKind};
+use crate::auth::{Decision, Guarded, authorize};
 use crate::db::{self, db_now, new_id, users::UserRow};
 use crate::domain::Invalid;
 use crate::domain::ids::ProvinceCode;
-use crate::service::FieldProblem;
 use crate::service::commands::{enum_schema, province_schema, text_schema, valid_text, validation_problems};
 use crate::service::error::validation_error;
+use crate::service::{Ctx, Error, FieldProblem, Result as ServiceResult, cut_page};
+use crate::state::AppState;
 
 /// A new account: who, with which role, bound to which party.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -275,4 +278,120 @@ pub fn create_user(conn: &mut db::DbConnection, new: &NewUser) -> Result<UserRow
     };
     db::users::insert_user(conn, &row)?;
     Ok(row)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The accounts' use cases: admins manage them; everybody may read their own.
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserDto {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub province: Option<String>,
+    pub enterprise_id: Option<String>,
+    pub operator_id: Option<String>,
+    pub active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<UserRow> for UserDto {
+    fn from(u: UserRow) -> Self {
+        UserDto {
+            role: Role::parse(&u.role).unwrap_or(Role::Enterprise),
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            province: u.province,
+            enterprise_id: u.enterprise_id,
+            operator_id: u.operator_id,
+            active: u.active,
+            created_at: u.created_at.and_utc().to_rfc3339(),
+            updated_at: u.updated_at.and_utc().to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum UserAction {
+    Read,
+    Manage,
+}
+
+impl Guarded for UserRow {
+    type Action = UserAction;
+
+    fn decide(&self, who: &Principal, action: UserAction) -> Decision {
+        let own = who.kind == SubjectKind::User && who.subject == self.id;
+        match (who.role, action) {
+            (Role::Admin, _) => Decision::Allow,
+            (_, UserAction::Read) if own => Decision::Allow,
+            (_, UserAction::Manage) if own => Decision::Forbidden("only an admin may change accounts".into()),
+            _ => Decision::Hidden,
+        }
+    }
+}
+
+/// Accounts by username after `after` (admins); and whether more follow.
+pub async fn list(
+    state: &AppState,
+    ctx: &Ctx,
+    after: Option<String>,
+    limit: i64,
+) -> ServiceResult<(Vec<UserDto>, bool)> {
+    require_role(&ctx.who, &[Role::Admin])?;
+    let mut rows = state
+        .db
+        .run(move |conn| db::users::list_users(conn, after.as_deref(), limit + 1))
+        .await?;
+    let more = cut_page(&mut rows, limit);
+    Ok((rows.into_iter().map(UserDto::from).collect(), more))
+}
+
+async fn load(state: &AppState, id: String) -> ServiceResult<UserRow> {
+    state
+        .db
+        .run(move |conn| db::users::user_by_id(conn, &id))
+        .await?
+        .ok_or(Error::Hidden)
+}
+
+/// One account: admins any, everybody else only their own.
+pub async fn get(state: &AppState, ctx: &Ctx, id: String) -> ServiceResult<UserDto> {
+    let user = load(state, id).await?;
+    authorize(&ctx.who, &user, UserAction::Read)?;
+    Ok(user.into())
+}
+
+/// Disables or enables an account (admins); a disabled account's tokens stop working within the
+/// subject cache's time.
+pub async fn set_active(state: &AppState, ctx: &Ctx, id: String, active: bool) -> ServiceResult<UserDto> {
+    let user = load(state, id).await?;
+    authorize(&ctx.who, &user, UserAction::Manage)?;
+    let username = user.username.clone();
+    state
+        .db
+        .run(move |conn| db::users::set_user_active(conn, &username, active))
+        .await?;
+    state.subject_cache.forget(SubjectKind::User, &user.id);
+    tracing::info!(user = %user.username, active, by = %ctx.who.name, "user active state changed");
+    Ok(load(state, user.id).await?.into())
+}
+
+/// Creates an account (admins); a taken username is a conflict.
+pub async fn add(state: &AppState, ctx: &Ctx, input: NewUserInput) -> ServiceResult<UserDto> {
+    require_role(&ctx.who, &[Role::Admin])?;
+    let new = input.read().map_err(Error::Invalid)?;
+    let row = state
+        .db
+        .run(move |conn| match create_user(conn, &new) {
+            Err(db::DbError::Conflict(_)) => Ok(None),
+            other => other.map(Some),
+        })
+        .await?
+        .ok_or_else(|| Error::Conflict("the username is taken".into()))?;
+    tracing::info!(user = %row.username, role = %row.role, by = %ctx.who.name, "user created");
+    Ok(row.into())
 }
