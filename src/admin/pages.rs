@@ -191,6 +191,7 @@ pub fn describe(e: &ApiError, lang: Lang) -> (&'static str, Vec<String>) {
             (lang.t("err_conflict"), vec![d.clone()])
         }
         ApiError::Refused(i) => (lang.t("err_conflict"), vec![i.message.clone()]),
+        ApiError::Gone(d) => (lang.t("err_not_found"), vec![d.clone()]),
         ApiError::Validation(problems) => (
             lang.t("err_invalid"),
             problems

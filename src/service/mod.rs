@@ -6,6 +6,7 @@
 pub mod applications;
 pub mod calendar;
 pub mod catalogue;
+pub mod changes;
 pub mod commands;
 pub mod error;
 pub mod manifests;

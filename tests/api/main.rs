@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod calendar;
 mod catalogue;
+mod changes;
 mod cli;
 mod enforcement;
 mod errors;
