@@ -14,6 +14,7 @@ mod catalogue;
 mod changes;
 mod cli;
 mod enforcement;
+mod erp_example;
 mod errors;
 mod faults;
 mod fixtures;
