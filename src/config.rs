@@ -145,6 +145,15 @@ pub struct Config {
     /// the job over this long after the holder died.
     #[arg(long, global = true, env = "HWT_JOB_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub job_lease_secs: u64,
+
+    /// The longest a changes-feed request waits for an event (`GET /api/v1/changes?wait=`), in
+    /// seconds; a request asking for longer is answered after this long. At most 30.
+    #[arg(long, global = true, env = "HWT_FEED_MAX_WAIT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=30))]
+    pub feed_max_wait_secs: u64,
+
+    /// Milliseconds between two looks at the newest event while a changes-feed request waits.
+    #[arg(long, global = true, env = "HWT_FEED_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(10..=10_000))]
+    pub feed_poll_ms: u64,
 }
 
 /// Every `HWT_` variable the service knows; anything else with that prefix is refused.
@@ -178,6 +187,8 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_WEBHOOK_RETRY_BASE_MS",
     "HWT_WEBHOOK_ALLOW_HTTP",
     "HWT_JOB_LEASE_SECS",
+    "HWT_FEED_MAX_WAIT_SECS",
+    "HWT_FEED_POLL_MS",
 ];
 
 /// Names of `HWT_` variables in `vars` that no setting reads.
@@ -252,6 +263,8 @@ impl Config {
             webhook_retry_base_ms: 10_000,
             webhook_allow_http: false,
             job_lease_secs: 30,
+            feed_max_wait_secs: 30,
+            feed_poll_ms: 500,
         }
     }
 
@@ -316,6 +329,8 @@ impl std::fmt::Debug for Config {
             .field("webhook_retry_base_ms", &self.webhook_retry_base_ms)
             .field("webhook_allow_http", &self.webhook_allow_http)
             .field("job_lease_secs", &self.job_lease_secs)
+            .field("feed_max_wait_secs", &self.feed_max_wait_secs)
+            .field("feed_poll_ms", &self.feed_poll_ms)
             .finish()
     }
 }

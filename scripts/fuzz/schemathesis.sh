@@ -38,7 +38,7 @@ trap cleanup EXIT
 # Fuzzing the token endpoint makes hundreds of failed logins from one address: raise the
 # throttle so the role tokens below can still be issued.
 HWT_DATA_DIR="$TMP/data" HWT_DATABASE_URL="sqlite://$TMP/data/st.db" HWT_LISTEN="127.0.0.1:$PORT" HWT_RATE_LIMIT_PER_SEC=0 \
-    HWT_LOG=warn HWT_LOGIN_MAX_FAILURES=100 HWT_LOGIN_LOCKOUT_SECS=1 HWT_WEBHOOK_INTERVAL_MS=0 \
+    HWT_LOG=warn HWT_LOGIN_MAX_FAILURES=100 HWT_LOGIN_LOCKOUT_SECS=1 HWT_WEBHOOK_INTERVAL_MS=0 HWT_FEED_MAX_WAIT_SECS=1 \
     "$BIN" serve --demo >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 BASE="http://127.0.0.1:$PORT"

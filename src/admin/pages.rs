@@ -18,7 +18,7 @@ use super::session::{
 use crate::api::applications::{self as apps, ApplicationDto};
 use crate::api::error::ApiError;
 use crate::api::extract::QueryParams;
-use crate::api::{audit, history, webhooks, whitelist};
+use crate::api::{history, webhooks, whitelist};
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::auth::session::client_address;
 use crate::db::{self, to_db_time};
@@ -191,6 +191,7 @@ pub fn describe(e: &ApiError, lang: Lang) -> (&'static str, Vec<String>) {
             (lang.t("err_conflict"), vec![d.clone()])
         }
         ApiError::Refused(i) => (lang.t("err_conflict"), vec![i.message.clone()]),
+        ApiError::Gone(d) => (lang.t("err_not_found"), vec![d.clone()]),
         ApiError::Validation(problems) => (
             lang.t("err_invalid"),
             problems
@@ -1787,7 +1788,9 @@ struct AuditPage {
 
 pub async fn audit(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    let v = audit::verify_chain(&state, &u.who).await.map_err(api(lang))?;
+    let v = service::audit::verify_chain(&state, &Ctx::new(u.who.clone()))
+        .await
+        .map_err(|e| UiError::Api(e.into(), lang))?;
     Ok(render(
         lang,
         &AuditPage {

@@ -1,36 +1,21 @@
-//! The audit trail for auditors and admins: the chain's verification and the search of its
-//! records. Auditors' own reads are appended to the trail by the request middleware.
+//! The audit trail's door (`service::audit`): the chain's verification and the search of its
+//! records.
 
 use actix_web::{HttpRequest, get, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{QueryParams, cut_page};
-use crate::auth::authorize;
-use crate::auth::principal::{self, Principal, Role};
-use crate::db::audit::{AuditRow, EventFilter, Verification};
-use crate::db::{self, to_db_time};
+use super::error::{ApiResult, Problem};
+use super::extract::QueryParams;
+use crate::auth::principal::Principal;
+use crate::db::audit::{EventFilter, Verification};
+use crate::db::to_db_time;
 use crate::domain::Invalid;
+pub use crate::service::audit::AuditEventDto;
+use crate::service::{Ctx, audit};
 use crate::state::AppState;
 use chrono_tz::Asia::Shanghai;
-
-/// Admins and nationwide auditors read the whole trail; a province's auditor reads the records
-/// of one object it can see (an application or a manifest of its province).
-enum Scope {
-    All,
-    Province,
-}
-
-fn scope(who: &Principal) -> ApiResult<Scope> {
-    match (who.role, who.scope()) {
-        (_, principal::Scope::All) => Ok(Scope::All),
-        (Role::Auditor, principal::Scope::Province(_)) => Ok(Scope::Province),
-        _ => Err(ApiError::Forbidden("the audit trail is for auditors and admins".into())),
-    }
-}
 
 /// Walk the hash chain from the first record to the head and report the first broken link.
 ///
@@ -44,60 +29,7 @@ fn scope(who: &Principal) -> ApiResult<Scope> {
 )]
 #[get("/audit/verify")]
 pub async fn verify(state: web::Data<AppState>, who: Principal) -> ApiResult<web::Json<Verification>> {
-    verify_chain(&state, &who).await.map(web::Json)
-}
-
-/// Walks the whole chain (nationwide auditors and admins); shared by the API and the web UI.
-pub(crate) async fn verify_chain(state: &AppState, who: &Principal) -> ApiResult<Verification> {
-    if !matches!(scope(who)?, Scope::All) {
-        return Err(ApiError::Forbidden(
-            "verifying the whole chain is for nationwide auditors and admins".into(),
-        ));
-    }
-    let report = state.db.run(db::audit::verify).await?;
-    if !report.intact {
-        tracing::error!(first_break = ?report.first_break, "the audit chain is broken");
-    }
-    Ok(report)
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditEventDto {
-    pub seq: i64,
-    pub id: String,
-    pub at: String,
-    /// The user's or client's id ("system" for background jobs).
-    pub actor: String,
-    pub actor_name: String,
-    pub role: String,
-    pub request_id: Option<String>,
-    pub object_type: String,
-    pub object_id: String,
-    pub action: String,
-    /// `{"field": {"from": old, "to": new}}`.
-    pub diff: Value,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-impl From<AuditRow> for AuditEventDto {
-    fn from(r: AuditRow) -> Self {
-        AuditEventDto {
-            diff: serde_json::from_str(&r.diff).unwrap_or(Value::Null),
-            seq: r.seq,
-            id: r.id,
-            at: r.at.and_utc().to_rfc3339(),
-            actor: r.actor,
-            actor_name: r.actor_name,
-            role: r.role,
-            request_id: r.request_id,
-            object_type: r.object_type,
-            object_id: r.object_id,
-            action: r.action,
-            prev_hash: r.prev_hash,
-            hash: r.hash,
-        }
-    }
+    Ok(web::Json(audit::verify_chain(&state, &Ctx::new(who)).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -141,7 +73,6 @@ pub async fn events(
     who: Principal,
     req: HttpRequest,
 ) -> ApiResult<web::Json<AuditEventPage>> {
-    let scope = scope(&who)?;
     let mut q = QueryParams::parse(
         &req,
         &["object", "object_type", "actor", "from", "to", "limit", "cursor"],
@@ -162,35 +93,6 @@ pub async fn events(
             .ok_or_else(|| Invalid::new("query.cursor", "cursor is not one this service issued"))
     });
     q.finish()?;
-    if matches!(scope, Scope::Province) {
-        let Some(object) = f.object_id.clone() else {
-            return Err(ApiError::Forbidden(
-                "a province's auditor reads the trail of one object of its province: give object=".into(),
-            ));
-        };
-        let (app, manifest) = state
-            .db
-            .run(move |conn| {
-                Ok((
-                    db::applications::app_by_id(conn, &object)?,
-                    db::manifests::by_id(conn, &object)?,
-                ))
-            })
-            .await?;
-        match (app, manifest) {
-            (Some(a), _) => authorize(&who, &a, ())?,
-            (None, Some(m)) => authorize(&who, &m, ())?,
-            (None, None) => return Err(ApiError::NotFound),
-        }
-    }
-    let mut rows = state
-        .db
-        .run(move |conn| db::audit::events(conn, &f, after, limit + 1))
-        .await?;
-    let more = cut_page(&mut rows, limit);
-    let next = more.then(|| rows.last().map(|r| r.seq.to_string())).flatten();
-    Ok(web::Json(AuditEventPage {
-        items: rows.into_iter().map(AuditEventDto::from).collect(),
-        next_cursor: next,
-    }))
+    let (items, next_cursor) = audit::events(&state, &Ctx::new(who), f, after, limit).await?;
+    Ok(web::Json(AuditEventPage { items, next_cursor }))
 }

@@ -186,6 +186,11 @@ fn parameter_schema(path: &str, location: &str, name: &str) -> Option<Value> {
             // An event seq, like `after_seq` (at most 2^53 − 1, so every JSON client reads it exactly).
             "cursor" if path.ends_with("/deliveries") => json!({"type": "string", "pattern": "^[0-9]{1,15}$"}),
             "cursor" => json!({"type": "string", "pattern": CURSOR_PATTERN}),
+            // The changes feed's cursor (`service::changes::Cursor::parse`) and long-poll wait.
+            "after" if path == "/api/v1/changes" => {
+                json!({"type": "string", "pattern": crate::service::changes::CURSOR_PATTERN})
+            }
+            "wait" => json!({"type": "integer", "minimum": 0, "maximum": crate::service::changes::WAIT_MAX_SECS}),
             "after_seq" => json!({"type": "integer", "minimum": 0, "maximum": crate::webhooks::SEQ_MAX}),
             "province" | "source_province" | "receiving_province" => json!({"type": "string", "enum": provinces}),
             "code" => json!({"type": "string", "pattern": WASTE_CODE_PATTERN}),

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// A domain rule refuses it in the current state: a conflict with the rule's code.
     #[error("refused: {}", .0.message)]
     Refused(crate::domain::Invalid),
+    /// What the request names is no longer kept (410), e.g. a feed cursor older than the events.
+    #[error("gone: {0}")]
+    Gone(String),
     /// `If-Match` is required here and was not sent.
     #[error("precondition required: {0}")]
     PreconditionRequired(String),
@@ -93,6 +96,7 @@ impl ApiError {
             ApiError::NotFound => ("not-found", "Not found", "no such resource".into()),
             ApiError::Conflict(why) => ("conflict", "Conflict", why.clone()),
             ApiError::Refused(i) => ("conflict", "Conflict", i.message.clone()),
+            ApiError::Gone(why) => ("gone", "Gone", why.clone()),
             ApiError::PreconditionFailed(why) => ("precondition-failed", "Precondition failed", why.clone()),
             ApiError::PreconditionRequired(why) => ("precondition-required", "Precondition required", why.clone()),
             ApiError::MethodNotAllowed(allow) => (
@@ -142,6 +146,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) | ApiError::Refused(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -190,6 +195,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Hidden => ApiError::NotFound,
             ServiceError::Conflict(why) => ApiError::Conflict(why),
             ServiceError::Refused(i) => ApiError::Refused(i),
+            ServiceError::Gone(why) => ApiError::Gone(why),
             ServiceError::Stale { detail, .. } => ApiError::PreconditionFailed(detail),
             ServiceError::PreconditionRequired(why) => ApiError::PreconditionRequired(why),
             ServiceError::TooManyRequests {

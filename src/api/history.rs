@@ -59,7 +59,7 @@ pub struct TransferDto {
     pub valid_until: Option<String>,
     pub waste_codes: Vec<String>,
     pub requested_kg: String,
-    /// The requested quantity once approved (also after the approval expired), else 0.
+    /// The requested quantity once approved (also after the approval expired or was revoked), else 0.
     pub approved_kg: String,
     /// On manifests not rejected or cancelled.
     pub shipped_kg: String,

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod calendar;
+pub mod changes;
 pub mod contract;
 pub mod error;
 pub mod extract;
@@ -155,7 +156,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(webhooks::delete_subscription)
         .service(webhooks::enable_subscription)
         .service(webhooks::list_deliveries)
-        .service(webhooks::replay);
+        .service(webhooks::replay)
+        .service(changes::read_changes);
 }
 
 /// Routes outside `/api/v1`.

@@ -148,8 +148,9 @@ pub struct TransferRow {
     pub received_g: i64,
 }
 
-/// Statuses whose quantity counts as approved.
-pub const APPROVED_STATUSES: [&str; 2] = ["approved", "expired"];
+/// Statuses whose quantity counts as approved: also once the approval expired or was revoked (撤销),
+/// as it was decided; what was not shipped is released from the whitelist entry either way.
+pub const APPROVED_STATUSES: [&str; 3] = ["approved", "expired", "revoked"];
 
 /// A page of the history, newest first, before `before_id`.
 pub fn transfers(

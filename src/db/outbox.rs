@@ -733,3 +733,58 @@ pub fn events_of(conn: &mut DbConnection, object_id: &str) -> DbResult<Vec<Outbo
         .select(OutboxRow::as_select())
         .load(conn)?)
 }
+
+// ---- the changes feed ----
+
+/// The newest event's `seq` (0 before the first): `audit_head.event_seq`, which moves in the
+/// same transaction that inserts the events. Every event up to it is committed and visible, so a
+/// reader that has seen everything up to here may move its cursor here.
+pub fn event_head(conn: &mut DbConnection) -> DbResult<i64> {
+    use super::schema::audit_head;
+    Ok(audit_head::table
+        .find(1)
+        .select(audit_head::event_seq)
+        .first::<i64>(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// One read of the feed: the head before the read, the lowest `seq` still kept, and the events
+/// after the cursor that the owner hears (every event when `owner` is `None`), oldest first.
+#[derive(Debug, Clone)]
+pub struct FeedRead {
+    pub head: i64,
+    /// The lowest kept `seq`; `head + 1` when none is kept.
+    pub kept_from: i64,
+    pub rows: Vec<OutboxRow>,
+}
+
+/// Reads up to `limit` events after `after` heard by `owner`. The head is read *before* the
+/// events: every event up to it was committed with it, so when fewer than `limit` rows come
+/// back, nothing the owner hears lies between the last of them and the head.
+pub fn feed(conn: &mut DbConnection, after: i64, owner: Option<(&OwnerKind, &str)>, limit: i64) -> DbResult<FeedRead> {
+    let head = event_head(conn)?;
+    let mut q = outbox_events::table
+        .filter(outbox_events::seq.gt(after))
+        .order(outbox_events::seq.asc())
+        .limit(limit)
+        .select(OutboxRow::as_select())
+        .into_boxed();
+    if let Some((kind, id)) = owner {
+        q = q.filter(
+            outbox_events::audience
+                .like(Audience::like_pattern(kind, id))
+                .escape('\\'),
+        );
+    }
+    let rows = q.load(conn)?;
+    // After the rows: a pruning that ran before the read shows here, so no gap goes unnoticed.
+    let lowest: Option<i64> = outbox_events::table
+        .select(diesel::dsl::min(outbox_events::seq))
+        .first(conn)?;
+    Ok(FeedRead {
+        head,
+        kept_from: lowest.unwrap_or(head + 1),
+        rows,
+    })
+}

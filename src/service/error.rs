@@ -80,6 +80,10 @@ pub enum Error {
     /// `approval.licence_not_valid`), so a client can tell why without reading the text.
     #[error("refused: {}", .0.message)]
     Refused(Invalid),
+    /// What the caller asks for is no longer kept (a feed cursor older than the retained
+    /// events), or was never issued here.
+    #[error("gone: {0}")]
+    Gone(String),
     /// The caller acted on a version that is no longer current.
     #[error("stale: {detail}")]
     Stale { current: i32, detail: String },

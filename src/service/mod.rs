@@ -4,8 +4,10 @@
 //! HTTP: the doors parse, call and render.
 
 pub mod applications;
+pub mod audit;
 pub mod calendar;
 pub mod catalogue;
+pub mod changes;
 pub mod commands;
 pub mod error;
 pub mod manifests;

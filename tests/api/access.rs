@@ -1020,6 +1020,8 @@ fn scoped_lists(w: &World) -> Vec<(Who, Call)> {
         Call::get("/api/v1/manifests", &[]),
         Call::get("/api/v1/whitelist-entries", &[]),
         Call::get("/api/v1/transfers", &[]),
+        // The changes feed: a stranger hears none of A's events, from the start.
+        Call::get_q("/api/v1/changes", &[], "limit=200"),
     ];
     for call in &lists {
         for who in w.strangers() {

@@ -158,6 +158,24 @@ fn published_patterns_agree_with_the_parsers() {
         let parsed = hwtransfer::domain::whitelist::EntryScope::parse(s).is_ok();
         assert_eq!(scope.is_match(s), parsed, "{s}");
     }
+    // The changes feed's cursor: the decimal seq, at most 15 digits.
+    use hwtransfer::service::changes::{CURSOR_PATTERN, Cursor};
+    let cursor = regex_lite::Regex::new(CURSOR_PATTERN).unwrap();
+    for s in [
+        "0",
+        "1042",
+        "999999999999999",
+        "1000000000000000",
+        "-1",
+        "+1",
+        "1.0",
+        "",
+        " 1",
+        "1 ",
+        "abc",
+    ] {
+        assert_eq!(cursor.is_match(s), Cursor::parse(s).is_ok(), "{s}");
+    }
     // A USCC's pattern is its shape; the check character is checked beyond it, so every code the
     // parser takes matches, and every misshapen one is refused by both.
     use hwtransfer::domain::ids::Uscc;

@@ -1,0 +1,121 @@
+//! The audit trail for auditors and admins: the chain's verification and the search of its
+//! records. Auditors' own reads are appended to the trail by the request middleware.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::authorize;
+use crate::auth::principal::{self, Principal, Role};
+use crate::db;
+use crate::db::audit::{AuditRow, EventFilter, Verification};
+use crate::service::{Ctx, Error, Result, cut_page};
+use crate::state::AppState;
+
+/// Admins and nationwide auditors read the whole trail; a province's auditor reads the records
+/// of one object it can see (an application or a manifest of its province).
+enum Scope {
+    All,
+    Province,
+}
+
+fn scope(who: &Principal) -> Result<Scope> {
+    match (who.role, who.scope()) {
+        (_, principal::Scope::All) => Ok(Scope::All),
+        (Role::Auditor, principal::Scope::Province(_)) => Ok(Scope::Province),
+        _ => Err(Error::Forbidden("the audit trail is for auditors and admins".into())),
+    }
+}
+
+/// Walks the whole chain (nationwide auditors and admins); for the API and the web UI.
+pub async fn verify_chain(state: &AppState, ctx: &Ctx) -> Result<Verification> {
+    if !matches!(scope(&ctx.who)?, Scope::All) {
+        return Err(Error::Forbidden(
+            "verifying the whole chain is for nationwide auditors and admins".into(),
+        ));
+    }
+    let report = state.db.run(db::audit::verify).await?;
+    if !report.intact {
+        tracing::error!(first_break = ?report.first_break, "the audit chain is broken");
+    }
+    Ok(report)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventDto {
+    pub seq: i64,
+    pub id: String,
+    pub at: String,
+    /// The user's or client's id ("system" for background jobs).
+    pub actor: String,
+    pub actor_name: String,
+    pub role: String,
+    pub request_id: Option<String>,
+    pub object_type: String,
+    pub object_id: String,
+    pub action: String,
+    /// `{"field": {"from": old, "to": new}}`.
+    pub diff: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<AuditRow> for AuditEventDto {
+    fn from(r: AuditRow) -> Self {
+        AuditEventDto {
+            diff: serde_json::from_str(&r.diff).unwrap_or(Value::Null),
+            seq: r.seq,
+            id: r.id,
+            at: r.at.and_utc().to_rfc3339(),
+            actor: r.actor,
+            actor_name: r.actor_name,
+            role: r.role,
+            request_id: r.request_id,
+            object_type: r.object_type,
+            object_id: r.object_id,
+            action: r.action,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
+/// Records of the trail in chain order after the seq `after`, at most `limit`, with the seq to
+/// continue from when more follow. A province's auditor must name one object of its province.
+pub async fn events(
+    state: &AppState,
+    ctx: &Ctx,
+    f: EventFilter,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<(Vec<AuditEventDto>, Option<String>)> {
+    let who = &ctx.who;
+    if matches!(scope(who)?, Scope::Province) {
+        let Some(object) = f.object_id.clone() else {
+            return Err(Error::Forbidden(
+                "a province's auditor reads the trail of one object of its province: give object=".into(),
+            ));
+        };
+        let (app, manifest) = state
+            .db
+            .run(move |conn| {
+                Ok((
+                    db::applications::app_by_id(conn, &object)?,
+                    db::manifests::by_id(conn, &object)?,
+                ))
+            })
+            .await?;
+        match (app, manifest) {
+            (Some(a), _) => authorize(who, &a, ())?,
+            (None, Some(m)) => authorize(who, &m, ())?,
+            (None, None) => return Err(Error::Hidden),
+        }
+    }
+    let mut rows = state
+        .db
+        .run(move |conn| db::audit::events(conn, &f, after, limit + 1))
+        .await?;
+    let more = cut_page(&mut rows, limit);
+    let next = more.then(|| rows.last().map(|r| r.seq.to_string())).flatten();
+    Ok((rows.into_iter().map(AuditEventDto::from).collect(), next))
+}
