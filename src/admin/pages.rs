@@ -191,7 +191,7 @@ pub fn describe(e: &ApiError, lang: Lang) -> (&'static str, Vec<String>) {
             (lang.t("err_conflict"), vec![d.clone()])
         }
         ApiError::Refused(i) => (lang.t("err_conflict"), vec![i.message.clone()]),
-        ApiError::Validation(problems) => (
+        ApiError::Validation(problems) | ApiError::ConfirmationRequired { errors: problems, .. } => (
             lang.t("err_invalid"),
             problems
                 .iter()
