@@ -895,11 +895,14 @@ fn restricted_cells(w: &World) -> Vec<Cell> {
         &mut out,
         r,
         &[&w.op_a, &w.reg_cq, &w.aud_cq, &w.admin],
-        &[Call::post(
-            "/api/v1/manifests",
-            &[],
-            manifest(&w.app_approved, &[(0, "1")]),
-        )],
+        &[
+            Call::post("/api/v1/manifests", &[], manifest(&w.app_approved, &[(0, "1")])),
+            Call::post(
+                "/api/v1/manifests/batch",
+                &[],
+                json!({"manifests": [manifest(&w.app_approved, &[(0, "1")])]}),
+            ),
+        ],
     );
     cells(
         &mut out,
