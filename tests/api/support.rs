@@ -60,7 +60,7 @@ impl TestDb {
                 let template = ensure_template();
                 let name = format!("hwt_test_{}", uuid::Uuid::new_v4().simple());
                 let mut admin = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
-                    .expect("PostgreSQL must run for the tests (see README)");
+                    .expect("PostgreSQL must run for the tests (scripts/test.sh starts or creates one; see README)");
                 // Two clones of one template at the same instant can collide; retry briefly.
                 let mut tries = 0;
                 loop {
@@ -153,7 +153,7 @@ fn ensure_template() -> String {
         digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>()
     );
     let mut admin = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
-        .expect("PostgreSQL must run for the tests (see README)");
+        .expect("PostgreSQL must run for the tests (scripts/test.sh starts or creates one; see README)");
     diesel::sql_query("SELECT pg_advisory_lock(727001)")
         .execute(&mut admin)
         .expect("lock");
