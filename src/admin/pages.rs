@@ -192,7 +192,7 @@ pub fn describe(e: &ApiError, lang: Lang) -> (&'static str, Vec<String>) {
         }
         ApiError::Refused(i) => (lang.t("err_conflict"), vec![i.message.clone()]),
         ApiError::Gone(d) => (lang.t("err_not_found"), vec![d.clone()]),
-        ApiError::Validation(problems) => (
+        ApiError::Validation(problems) | ApiError::ConfirmationRequired { errors: problems, .. } => (
             lang.t("err_invalid"),
             problems
                 .iter()

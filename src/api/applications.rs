@@ -66,16 +66,48 @@ pub(crate) fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
     }
 }
 
+/// The confirmation a client sends back to file on the standard route (`X-Confirm-Warnings`):
+/// 43 characters of base64url, or a problem.
+pub(crate) fn confirmation(req: &HttpRequest) -> ApiResult<Option<String>> {
+    match req.headers().get(filing::CONFIRM_HEADER) {
+        None => Ok(None),
+        Some(v) => {
+            let s = v.to_str().unwrap_or_default().trim();
+            if s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                Ok(Some(s.to_string()))
+            } else {
+                Err(ApiError::Validation(vec![FieldProblem::new(
+                    Location::Header,
+                    format!("/{}", filing::CONFIRM_HEADER),
+                    "filing.confirmation_format",
+                    "X-Confirm-Warnings must be the confirmation_token of a 422 answer or of the check: \
+                     43 characters A-Z a-z 0-9 - _",
+                )]))
+            }
+        }
+    }
+}
+
 /// File a transfer application (enterprise user or API client).
 ///
 /// Routed to the whitelist when every item matches a confirmed entry with quota left (the
-/// quantities are reserved in the same transaction), else to the standard route with the reasons
-/// kept. Waste the operator may not take is refused (422). With `Idempotency-Key`, a retry
-/// returns the first answer (header `Idempotent-Replayed: true`) and creates nothing.
+/// quantities are reserved in the same transaction). A filing that would take the standard route
+/// instead (no entry, entry suspended, over quota, no agreement, …) is **not filed by surprise**:
+/// it is answered 422 `/problems/confirmation-required` with `filing.standard_route` and every
+/// reason (`route.*` codes, pointers at the fields) and a `confirmation_token`; the same body
+/// sent again with `X-Confirm-Warnings: <confirmation_token>` is filed on the standard route with
+/// the reasons kept. A token that no longer matches (the body or the reasons changed) is answered
+/// 422 again with `filing.confirmation_stale` and a fresh token. The header is ignored when the
+/// filing takes the whitelist route. Waste the operator may not take is refused (422). With
+/// `Idempotency-Key`, a retry returns the first answer (header `Idempotent-Replayed: true`) and
+/// creates nothing.
 #[utoipa::path(
     tag = "applications",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(
+        ("Idempotency-Key" = Option<String>, Header),
+        ("X-Confirm-Warnings" = Option<String>, Header, description = "the confirmation_token of a 422 confirmation-required answer (or of the check) for this very body: files it on the standard route"),
+    ),
     request_body = ApplicationInput,
     responses(
         (status = 201, body = ApplicationDto),
@@ -91,8 +123,9 @@ pub async fn file_application(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&req)?;
+    let confirmed = confirmation(&req)?;
     let input = body::read(&body, ApplicationInput::problems_today)?;
-    let filed = filing::file(&state, &Ctx::new(who), input, key, request_hash(&body)).await?;
+    let filed = filing::file(&state, &Ctx::new(who), input, key, request_hash(&body), confirmed).await?;
     let mut answer = HttpResponse::Created();
     answer.insert_header((header::ETAG, etag(filed.version)));
     if filed.replayed {
@@ -102,7 +135,9 @@ pub async fn file_application(
 }
 
 /// Dry run of a filing: the route and why, the matched entries with the quota left, the
-/// deadlines, and every reason it would fail. Nothing is stored.
+/// deadlines, and every reason it would fail. On the standard route it also shows what the
+/// filing of this very body would be answered (`confirmation_required`) and the
+/// `confirmation_token` that files it (`X-Confirm-Warnings`). Nothing is stored.
 #[utoipa::path(
     tag = "applications",
     security(("bearer" = [])),
@@ -116,7 +151,9 @@ pub async fn check_application(
     body: web::Json<Value>,
 ) -> ApiResult<web::Json<CheckResult>> {
     let input = body::read(&body, ApplicationInput::problems_today)?;
-    Ok(web::Json(filing::check(&state, &Ctx::new(who), input).await?))
+    Ok(web::Json(
+        filing::check(&state, &Ctx::new(who), input, request_hash(&body)).await?,
+    ))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

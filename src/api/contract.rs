@@ -177,6 +177,7 @@ fn parameter_schema(path: &str, location: &str, name: &str) -> Option<Value> {
         }
         ("header", "If-Match") => json!({"type": "string", "pattern": "^(W/)?\"?[0-9]{1,9}\"?$"}),
         ("header", "Idempotency-Key") => json!({"type": "string", "pattern": "^[!-~]{1,128}$"}),
+        ("header", "X-Confirm-Warnings") => json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"}),
         ("query", _) => match name {
             "limit" => json!({"type": "integer", "minimum": 1, "maximum": LIMIT_MAX}),
             "cursor" if path == "/api/v1/transfer-applications" => {

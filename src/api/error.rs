@@ -28,6 +28,10 @@ pub struct Problem {
     /// e.g. `approval.licence_not_valid`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// With `/problems/confirmation-required` (422): a filing that would take the standard route
+    /// is filed when the same body is sent again with this value in `X-Confirm-Warnings`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,10 @@ pub enum ApiError {
     /// Well-formed but invalid: every problem is listed.
     #[error("validation failed")]
     Validation(Vec<FieldProblem>),
+    /// Valid, but it needs the caller's confirmation (a filing onto the standard route): every
+    /// reason is listed, with the token that confirms them.
+    #[error("confirmation required")]
+    ConfirmationRequired { errors: Vec<FieldProblem>, token: String },
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
     #[error("forbidden: {0}")]
@@ -91,6 +99,15 @@ impl ApiError {
                 "Validation failed",
                 format!("{} problem(s) in the request; see errors", errs.len()),
             ),
+            ApiError::ConfirmationRequired { errors, .. } => (
+                "confirmation-required",
+                "Confirmation required",
+                format!(
+                    "this filing would take the standard route ({} reason(s) in errors); send the same body again \
+                     with X-Confirm-Warnings: <confirmation_token> to file it",
+                    errors.iter().filter(|e| e.code.starts_with("route.")).count()
+                ),
+            ),
             ApiError::Unauthorized(why) => ("unauthorized", "Unauthorized", (*why).to_string()),
             ApiError::Forbidden(why) => ("forbidden", "Forbidden", why.clone()),
             ApiError::NotFound => ("not-found", "Not found", "no such resource".into()),
@@ -119,7 +136,9 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let (slug, title, detail) = self.parts();
         let errors = match self {
-            ApiError::Validation(e) | ApiError::Malformed { errors: e, .. } => e.clone(),
+            ApiError::Validation(e)
+            | ApiError::Malformed { errors: e, .. }
+            | ApiError::ConfirmationRequired { errors: e, .. } => e.clone(),
             _ => Vec::new(),
         };
         Problem {
@@ -133,6 +152,10 @@ impl ApiError {
                 ApiError::Refused(i) => Some(i.code.to_string()),
                 _ => None,
             },
+            confirmation_token: match self {
+                ApiError::ConfirmationRequired { token, .. } => Some(token.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -141,7 +164,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::ConfirmationRequired { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -190,6 +213,10 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::Invalid(problems) => ApiError::Validation(problems),
+            ServiceError::Unconfirmed { problems, token } => ApiError::ConfirmationRequired {
+                errors: problems,
+                token,
+            },
             ServiceError::Unauthenticated(why) => ApiError::Unauthorized(why),
             ServiceError::Forbidden(why) => ApiError::Forbidden(why),
             ServiceError::Hidden => ApiError::NotFound,

@@ -203,14 +203,18 @@ pub fn decode_cursor(s: &str) -> Result<String, Invalid> {
 
 /// Maps actix's JSON payload errors (bad syntax, wrong content type, too large) to a problem.
 pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    json_problem(err).into()
+}
+
+/// The problem of a JSON body that could not be read (also for bodies read with their own limit).
+pub fn json_problem(err: actix_web::error::JsonPayloadError) -> ApiError {
     use actix_web::error::JsonPayloadError as E;
     let detail = match &err {
         E::ContentType => {
-            return ApiError::UnsupportedMediaType("the body must be JSON (Content-Type: application/json)".into())
-                .into();
+            return ApiError::UnsupportedMediaType("the body must be JSON (Content-Type: application/json)".into());
         }
         E::OverflowKnownLength { .. } | E::Overflow { .. } => {
-            return ApiError::PayloadTooLarge("the body is too large".into()).into();
+            return ApiError::PayloadTooLarge("the body is too large".into());
         }
         E::Deserialize(e) if e.is_syntax() || e.is_eof() => {
             format!("the body is not valid JSON (line {}, column {})", e.line(), e.column())
@@ -226,7 +230,6 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -
         detail,
         errors: Vec::new(),
     }
-    .into()
 }
 
 pub fn path_error(_err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {

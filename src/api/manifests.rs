@@ -22,7 +22,9 @@ use crate::domain::Invalid;
 use crate::domain::quantity::KG_OR_ZERO_PATTERN;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
 use crate::service::commands::{nullable_text_schema, text_schema, valid_text};
-pub use crate::service::manifests::{ManifestInput, ManifestItemInput, ShipmentCarrierInput};
+pub use crate::service::manifests::{
+    BatchInput, BatchManifestInput, ManifestInput, ManifestItemInput, ShipmentCarrierInput,
+};
 use crate::service::{Ctx, manifests};
 use crate::state::AppState;
 use validator::Validate;
@@ -181,6 +183,195 @@ pub async fn create_manifest(
     }
     Ok(answer.json(to_dto(created.manifest, created.items)))
 }
+
+/// What became of one manifest of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchOutcomeKind {
+    /// Created now.
+    Created,
+    /// Its `idempotency_key` created a manifest before (same body): that manifest, nothing new.
+    Duplicate,
+    /// Not created: `status` and every problem in `errors`.
+    Refused,
+}
+
+/// One manifest of a batch: its place, what became of it, and the manifest or why not.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchOutcome {
+    /// Its place in the batch, from 0.
+    pub index: usize,
+    pub outcome: BatchOutcomeKind,
+    /// The manifest's key, as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// `created` and `duplicate`: the manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ManifestDto>,
+    /// `refused`: the status `POST /manifests` would have answered for this manifest alone
+    /// (404 for an application that does not exist or is another party's, 409, 422; 503 when the
+    /// database became unavailable: this manifest and those after it were not tried).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// `refused`: every problem, with pointers into the batch (`/manifests/3/items/0/quantity_kg`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// The answer to a batch: one outcome per manifest, in the order sent, and the counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchAnswer {
+    pub created: usize,
+    pub duplicates: usize,
+    pub refused: usize,
+    pub results: Vec<BatchOutcome>,
+}
+
+/// The fingerprint of each manifest of a batch: its body without its key, as `POST /manifests`
+/// takes it, so a key answers the same through either.
+fn batch_hashes(body: &Value) -> Vec<String> {
+    body.get("manifests")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|m| {
+                    let mut m = m.clone();
+                    if let Some(o) = m.as_object_mut() {
+                        o.remove("idempotency_key");
+                    }
+                    request_hash(&m)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A refused manifest of a batch: its status and problems, as `POST /manifests` would answer it.
+fn refused(index: usize, e: crate::service::Error) -> (u16, Vec<FieldProblem>) {
+    let at = |suffix: &str| format!("/manifests/{index}{suffix}");
+    let one = |suffix: &str, code: &str, message: String| {
+        vec![FieldProblem::new(
+            crate::service::Location::Body,
+            at(suffix),
+            code,
+            message,
+        )]
+    };
+    let err = ApiError::from(e);
+    let status = actix_web::ResponseError::status_code(&err).as_u16();
+    let errors = match err {
+        ApiError::Validation(problems) => problems,
+        ApiError::NotFound => one(
+            "/application_id",
+            "manifest.application_not_found",
+            "no such application".into(),
+        ),
+        ApiError::Refused(i) => vec![FieldProblem::body(at(""), &i)],
+        ApiError::Conflict(why) | ApiError::Forbidden(why) => one("", "manifest.conflict", why),
+        ApiError::Unavailable { .. } => one(
+            "",
+            "manifest.not_tried",
+            "the database became unavailable: this manifest was not created; send it again (with its key)".into(),
+        ),
+        other => {
+            if let ApiError::Internal(cause) = &other {
+                tracing::error!(request_id = %crate::telemetry::current_request_id(), error = ?cause, index, "internal error in a batch");
+            }
+            one(
+                "",
+                "manifest.internal",
+                "an internal error occurred: this manifest was not created".into(),
+            )
+        }
+    };
+    (status, errors)
+}
+
+/// Create up to 500 manifests at once (the producer enterprise): for ERPs and for back-filling
+/// paper trips.
+///
+/// Each manifest is created by the same rules as `POST /manifests`, in its own transaction, in
+/// order; one refused does not stop the others. The answer is 200 with one outcome per manifest:
+/// `created` (the manifest), `duplicate` (its `idempotency_key` created one before for the same
+/// body: that one, nothing new) or `refused` (the status it would have had alone and every
+/// problem, pointers into the batch). A manifest's `idempotency_key` is the `Idempotency-Key` of
+/// `POST /manifests`: sending a whole batch again creates nothing twice. A batch that does not
+/// match this schema (more than 500, any field of any manifest malformed) is refused whole with
+/// 422 before anything is created. The body may be up to four times `HWT_MAX_JSON_BYTES`.
+#[utoipa::path(
+    tag = "manifests",
+    security(("bearer" = [])),
+    request_body = BatchInput,
+    responses(
+        (status = 200, body = BatchAnswer),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/manifests/batch")]
+pub async fn create_manifests_batch(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<web::Json<BatchAnswer>> {
+    // Its own limit: 500 manifests are larger than one request of anything else.
+    let limit = state.config.max_json_bytes.saturating_mul(BATCH_BODY_FACTOR);
+    let mut payload = payload.into_inner();
+    let body: Value = actix_web::dev::JsonBody::new(&req, &mut payload, None, true)
+        .limit(limit)
+        .await
+        .map_err(super::extract::json_problem)?;
+    let input = body::read(&body, BatchInput::problems)?;
+    let keys: Vec<Option<String>> = input.manifests.iter().map(|m| m.idempotency_key.clone()).collect();
+    let answers = manifests::create_batch(&state, &Ctx::new(who), input, batch_hashes(&body)).await?;
+    let mut out = BatchAnswer {
+        created: 0,
+        duplicates: 0,
+        refused: 0,
+        results: Vec::with_capacity(answers.len()),
+    };
+    for (index, (answer, idempotency_key)) in answers.into_iter().zip(keys).enumerate() {
+        let result = match answer {
+            Ok(c) => {
+                let outcome = if c.replayed {
+                    out.duplicates += 1;
+                    BatchOutcomeKind::Duplicate
+                } else {
+                    out.created += 1;
+                    BatchOutcomeKind::Created
+                };
+                BatchOutcome {
+                    index,
+                    outcome,
+                    idempotency_key,
+                    manifest: Some(to_dto(c.manifest, c.items)),
+                    status: None,
+                    errors: Vec::new(),
+                }
+            }
+            Err(e) => {
+                out.refused += 1;
+                let (status, errors) = refused(index, e);
+                BatchOutcome {
+                    index,
+                    outcome: BatchOutcomeKind::Refused,
+                    idempotency_key,
+                    manifest: None,
+                    status: Some(status),
+                    errors,
+                }
+            }
+        };
+        out.results.push(result);
+    }
+    Ok(web::Json(out))
+}
+
+/// A batch's body may be this many times `HWT_MAX_JSON_BYTES` (4 MiB by default): 500 manifests
+/// of 50 lines with the longest texts fit.
+pub const BATCH_BODY_FACTOR: usize = 4;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ManifestPage {

@@ -139,6 +139,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(applications::add_attachment)
         .service(applications::list_attachments)
         .service(applications::download_attachment)
+        // `/manifests/batch` before `/manifests/{id}` routes.
+        .service(manifests::create_manifests_batch)
         .service(manifests::create_manifest)
         .service(manifests::list_manifests)
         .service(manifests::get_manifest)

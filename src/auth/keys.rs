@@ -18,6 +18,9 @@ pub struct JwtKeys {
     /// Key id: the first 16 hex digits of SHA-256 over the public key.
     pub kid: String,
     public: [u8; 32],
+    /// The key of the filing confirmations (`service::applications::filing`), derived from the
+    /// private key: replicas that share the signing pair accept each other's confirmations.
+    confirmation: [u8; 32],
 }
 
 impl JwtKeys {
@@ -47,12 +50,19 @@ impl JwtKeys {
         let public = verifying.to_bytes();
         let digest = Sha256::digest(public);
         let kid = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let confirmation = derive(&signing.to_bytes(), b"hwtransfer filing confirmation v1");
         Ok(JwtKeys {
             encoding,
             decoding,
             kid,
             public,
+            confirmation,
         })
+    }
+
+    /// The secret that signs filing confirmations; never the token signing key itself.
+    pub fn confirmation_key(&self) -> &[u8; 32] {
+        &self.confirmation
     }
 
     /// The public key as a JWK set (RFC 8037 OKP key), for `/.well-known/jwks.json`.
@@ -68,6 +78,18 @@ impl JwtKeys {
             }]
         })
     }
+}
+
+/// A key for one purpose, derived from a secret with HMAC-SHA256 (the purpose as the message),
+/// so that no other use of the secret can produce it.
+fn derive(secret: &[u8], purpose: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut out = [0u8; 32];
+    if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) {
+        mac.update(purpose);
+        out.copy_from_slice(&mac.finalize().into_bytes());
+    }
+    out
 }
 
 /// Writes a fresh key pair as PEM files.

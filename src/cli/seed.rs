@@ -510,7 +510,11 @@ impl AppSeeder<'_> {
             request_hash: format!("demo-seed-{}", self.filed),
             filed_by: demo_actor_name(enterprise),
         };
-        let (outcome, _) = db::applications::file(self.conn, &self.cal, self.close, &filing, at).map_err(err)?;
+        // The seed plants demo cases on both routes on purpose: it is the operator's own door, not a
+        // producer's, so the standard route needs no confirmation here (confirm-to-proceed protects
+        // producers from landing on it by surprise; see service::applications::filing).
+        let (outcome, _) =
+            db::applications::file(self.conn, &self.cal, self.close, &filing, at, |_| true).map_err(err)?;
         match outcome {
             FileOutcome::Filed(app) => Ok(app),
             FileOutcome::Refused(problems) => {
@@ -524,7 +528,7 @@ impl AppSeeder<'_> {
                     list.join("; ")
                 )
             }
-            FileOutcome::Replayed(_) | FileOutcome::KeyReused => anyhow::bail!(
+            FileOutcome::Replayed(_) | FileOutcome::KeyReused | FileOutcome::Unconfirmed => anyhow::bail!(
                 "demo application {} ({enterprise} to {operator}) was not filed anew",
                 self.filed
             ),

@@ -222,8 +222,9 @@ pub struct Assessment {
     /// Problems that refuse the filing outright (422), as (JSON pointer, problem).
     pub refusals: Vec<(String, Invalid)>,
     pub route: Route,
-    /// Why not the whitelist route (empty on the whitelist route).
-    pub reasons: Vec<String>,
+    /// Why not the whitelist route (empty on the whitelist route), as (JSON pointer of the
+    /// field it concerns, the reason with its stable `route.*` code).
+    pub reasons: Vec<(String, Invalid)>,
     pub receiving_consent: String,
     pub items: Vec<ItemMatch>,
     /// The catalogue edition the codes were checked against (recorded on the case): the one in
@@ -235,12 +236,19 @@ pub struct Assessment {
     pub receiving_province: String,
 }
 
+impl Assessment {
+    /// The reasons as the case keeps them (`route_reasons`), in order.
+    pub fn reason_texts(&self) -> Vec<String> {
+        self.reasons.iter().map(|(_, r)| r.message.clone()).collect()
+    }
+}
+
 /// Routes a filing: whitelist when every item has a confirmed entry with room, the provinces
 /// have a confirmed agreement and the licence covers the period; standard otherwise. Waste the
 /// operator may not take at all is a refusal.
 pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult<Assessment> {
     let mut refusals: Vec<(String, Invalid)> = Vec::new();
-    let mut reasons: Vec<String> = Vec::new();
+    let mut reasons: Vec<(String, Invalid)> = Vec::new();
     let enterprise = super::registry::enterprise_by_id(conn, &f.enterprise_id)?;
     let operator = super::registry::operator_by_id(conn, &f.operator_id)?;
     let mut out = Assessment {
@@ -317,9 +325,15 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
             ),
         )),
         Some(l) if !l.covers_period(f.period_start, f.period_end) => {
-            reasons.push(format!(
-                "the operator's licence ends on {}, before the requested period ends",
-                l.valid_until
+            reasons.push((
+                "/period_end".into(),
+                Invalid::new(
+                    "route.licence_ends",
+                    format!(
+                        "the operator's licence ends on {}, before the requested period ends",
+                        l.valid_until
+                    ),
+                ),
             ));
         }
         Some(_) => {}
@@ -327,31 +341,44 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
     let year = today.year();
     let agreement = super::whitelist::agreement_on(conn, &enterprise.province, &operator.province, today)?;
     match &agreement {
-        None => reasons.push(
+        None => reasons.push((
+            "/operator_id".into(),
             match super::whitelist::terminated_agreement(conn, &enterprise.province, &operator.province, today)? {
-                Some(t) => format!(
-                    "the whitelist agreement between {} and {} was terminated from {}: {}",
-                    enterprise.province,
-                    operator.province,
-                    t.terminated_on.unwrap_or_default(),
-                    t.termination_reason.unwrap_or_default()
+                Some(t) => Invalid::new(
+                    "route.agreement_terminated",
+                    format!(
+                        "the whitelist agreement between {} and {} was terminated from {}: {}",
+                        enterprise.province,
+                        operator.province,
+                        t.terminated_on.unwrap_or_default(),
+                        t.termination_reason.unwrap_or_default()
+                    ),
                 ),
-                None => format!(
-                    "no confirmed whitelist agreement between {} and {} valid on {today}",
-                    enterprise.province, operator.province
+                None => Invalid::new(
+                    "route.no_agreement",
+                    format!(
+                        "no confirmed whitelist agreement between {} and {} valid on {today}",
+                        enterprise.province, operator.province
+                    ),
                 ),
             },
-        ),
+        )),
         Some(a) => {
             out.receiving_consent = a.receiving_consent.clone();
             let total: i64 = f.items.iter().map(|i| i.quantity.grams()).sum();
             if let Some(cap) = a.cap_per_application_g
                 && total > cap
             {
-                reasons.push(format!(
-                    "the total {} kg exceeds the agreement's cap of {} kg per application",
-                    crate::domain::quantity::grams_to_kg_string(total),
-                    crate::domain::quantity::grams_to_kg_string(cap)
+                reasons.push((
+                    "/items".into(),
+                    Invalid::new(
+                        "route.agreement_cap",
+                        format!(
+                            "the total {} kg exceeds the agreement's cap of {} kg per application",
+                            crate::domain::quantity::grams_to_kg_string(total),
+                            crate::domain::quantity::grams_to_kg_string(cap)
+                        ),
+                    ),
                 ));
             }
         }
@@ -405,24 +432,46 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
         // over one scoped to a code it succeeds.
         let mut sorted = candidates.clone();
         sorted.sort_by_key(|e| (e.scope_kind != "code", e.scope != item.code.as_str(), e.id.clone()));
+        let mut why: Vec<(String, Invalid)> = Vec::new();
         match sorted.iter().find(|e| e.status == "confirmed") {
-            None if candidates.is_empty() => m.reasons.push(format!(
-                "no whitelist entry for {} from {} to this operator in {year}",
-                item.code, enterprise.province
+            None if candidates.is_empty() => why.push((
+                pointer.clone(),
+                Invalid::new(
+                    "route.no_entry",
+                    format!(
+                        "no whitelist entry for {} from {} to this operator in {year}",
+                        item.code, enterprise.province
+                    ),
+                ),
             )),
-            None => m.reasons.push(format!(
-                "the whitelist entry for {} is {}",
-                item.code, candidates[0].status
+            None => why.push((
+                pointer.clone(),
+                Invalid::new(
+                    if candidates[0].status == "suspended" {
+                        "route.entry_suspended"
+                    } else {
+                        "route.entry_not_confirmed"
+                    },
+                    format!("the whitelist entry for {} is {}", item.code, candidates[0].status),
+                ),
             )),
             Some(e) => {
                 let before = used.get(&e.id).copied().unwrap_or(0);
                 let left = e.quota_g - e.reserved_g - e.approved_g - before - item.quantity.grams();
                 if left < 0 {
-                    m.reasons.push(format!(
-                        "over quota: {} kg requested, {} kg left on entry {}",
-                        item.quantity,
-                        crate::domain::quantity::grams_to_kg_string(e.quota_g - e.reserved_g - e.approved_g - before),
-                        e.id
+                    why.push((
+                        format!("/items/{i}/quantity_kg"),
+                        Invalid::new(
+                            "route.over_quota",
+                            format!(
+                                "over quota: {} kg requested, {} kg left on entry {}",
+                                item.quantity,
+                                crate::domain::quantity::grams_to_kg_string(
+                                    e.quota_g - e.reserved_g - e.approved_g - before
+                                ),
+                                e.id
+                            ),
+                        ),
                     ));
                 } else {
                     used.insert(e.id.clone(), before + item.quantity.grams());
@@ -431,7 +480,8 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
                 m.entry = Some(e.clone());
             }
         }
-        reasons.extend(m.reasons.iter().cloned());
+        m.reasons = why.iter().map(|(_, r)| r.message.clone()).collect();
+        reasons.extend(why);
         out.items.push(m);
     }
     out.refusals = refusals;
@@ -451,6 +501,9 @@ pub enum FileOutcome {
     /// The same Idempotency-Key with a different request.
     KeyReused,
     Refused(Vec<(String, Invalid)>),
+    /// It would take the standard route and the caller did not confirm that route for these
+    /// reasons (the assessment says them): nothing is stored.
+    Unconfirmed,
 }
 
 fn event(
@@ -520,13 +573,16 @@ fn audit_app(
 }
 
 /// Files an application: idempotency, routing, reservation and the acceptance clock, all in one
-/// transaction.
+/// transaction. A filing routed to the standard route is stored only when `standard_confirmed`
+/// says yes for its assessment (the caller confirmed exactly these reasons); otherwise the
+/// answer is [`FileOutcome::Unconfirmed`] with the assessment, and nothing is stored.
 pub fn file(
     conn: &mut DbConnection,
     cal: &WorkingDayCalendar,
     office_close: NaiveTime,
     f: &Filing,
     now: DateTime<Utc>,
+    standard_confirmed: impl FnOnce(&Assessment) -> bool,
 ) -> DbResult<(FileOutcome, Option<Assessment>)> {
     let today = shanghai_date(now);
     write_tx(conn, |conn| {
@@ -576,13 +632,27 @@ pub fn file(
                 Ok(()) => {}
                 Err(DbError::Conflict(entry)) => {
                     a.route = Route::Standard;
-                    a.reasons.push(format!(
-                        "over quota: the remaining quantity of entry {entry} was taken by another filing"
+                    let line = a
+                        .items
+                        .iter()
+                        .position(|m| m.entry.as_ref().is_some_and(|e| e.id == entry))
+                        .unwrap_or(0);
+                    a.reasons.push((
+                        format!("/items/{line}/quantity_kg"),
+                        Invalid::new(
+                            "route.over_quota",
+                            format!("over quota: the remaining quantity of entry {entry} was taken by another filing"),
+                        ),
                     ));
                 }
                 Err(e) => return Err(e),
             }
         }
+        // Nothing is written before this point: an unconfirmed filing leaves no trace.
+        if a.route == Route::Standard && !standard_confirmed(&a) {
+            return Ok((FileOutcome::Unconfirmed, Some(a)));
+        }
+        let reasons = a.reason_texts();
         let now_db = to_db_time(now);
         let app = AppRow {
             id: id.clone(),
@@ -592,7 +662,7 @@ pub fn file(
             operator_id: f.operator_id.clone(),
             receiving_province: a.receiving_province.clone(),
             route: a.route.as_str().to_string(),
-            route_reasons: serde_json::to_string(&a.reasons).unwrap_or_default(),
+            route_reasons: serde_json::to_string(&reasons).unwrap_or_default(),
             receiving_consent: a.receiving_consent.clone(),
             status: Status::Submitted.as_str().to_string(),
             method: f.method.as_str().to_string(),
@@ -646,11 +716,11 @@ pub fn file(
                 .execute(conn)?;
         }
         start_step(conn, cal, office_close, &id, StepKind::Acceptance, today, today)?;
-        let detail = serde_json::json!({"route": a.route.as_str(), "reasons": a.reasons});
+        let detail = serde_json::json!({"route": a.route.as_str(), "reasons": reasons});
         event(conn, &id, "filed", &f.filed_by, "enterprise", detail.clone())?;
         let items_detail = serde_json::json!({
             "route": a.route.as_str(),
-            "reasons": a.reasons,
+            "reasons": reasons,
             "items": items(conn, &id)?,
         });
         audit_app(conn, None, &id, "filed", &items_detail)?;

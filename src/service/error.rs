@@ -84,6 +84,10 @@ pub enum Error {
     /// events), or was never issued here.
     #[error("gone: {0}")]
     Gone(String),
+    /// The filing would take the standard route, and the caller did not confirm that for these
+    /// reasons: every reason is listed, with the token that confirms them for this very request.
+    #[error("confirmation required")]
+    Unconfirmed { problems: Vec<FieldProblem>, token: String },
     /// The caller acted on a version that is no longer current.
     #[error("stale: {detail}")]
     Stale { current: i32, detail: String },

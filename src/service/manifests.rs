@@ -17,7 +17,7 @@ use crate::domain::quantity::Quantity;
 use crate::service::applications::case::load_visible;
 use crate::service::applications::filing::kg_schema;
 use crate::service::commands::{instant_schema, text_schema, valid_instant, valid_kg, valid_text, validation_problems};
-use crate::service::error::{FieldProblem, validation_error};
+use crate::service::error::{FieldProblem, Location, validation_error};
 use crate::service::{Ctx, Error, Result};
 use crate::state::AppState;
 
@@ -56,29 +56,120 @@ pub struct ShipmentCarrierInput {
     pub driver_name: String,
 }
 
-/// Body of a new manifest.
+/// The fields of a manifest, written once for the two commands that carry them: a new manifest
+/// ([`ManifestInput`]) and a manifest of a batch ([`BatchManifestInput`], which adds its own
+/// `idempotency_key`), so the two cannot drift apart.
+macro_rules! manifest_command {
+    ($(#[$meta:meta])* $name:ident { $($extra:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($extra)*
+            /// The approved application the trip draws on.
+            #[validate(custom(function = "valid_text::<64>"))]
+            #[schema(schema_with = text_schema::<64>)]
+            pub application_id: String,
+            #[validate(length(min = 1, max = 50), nested)]
+            #[schema(min_items = 1, max_items = 50)]
+            pub items: Vec<ManifestItemInput>,
+            #[validate(nested)]
+            pub carrier: ShipmentCarrierInput,
+            #[validate(custom(function = "valid_text::<200>"))]
+            #[schema(schema_with = text_schema::<200>)]
+            pub route_from: String,
+            #[validate(custom(function = "valid_text::<200>"))]
+            #[schema(schema_with = text_schema::<200>)]
+            pub route_to: String,
+            /// Planned departure.
+            #[validate(custom(function = "valid_instant"))]
+            #[schema(schema_with = instant_schema)]
+            pub departure_at: String,
+        }
+    };
+}
+
+manifest_command!(
+    /// Body of a new manifest.
+    ManifestInput {}
+);
+
+manifest_command!(
+    /// One manifest of a batch: the body of a new manifest, with its own key.
+    BatchManifestInput {
+        /// This manifest's `Idempotency-Key` (1 to 128 visible ASCII characters): the same key
+        /// space as the header of `POST /manifests`, so a manifest sent again with its key, in
+        /// a batch or alone, is answered as a duplicate and created once.
+        #[serde(default, deserialize_with = "crate::service::commands::present")]
+        #[validate(custom(function = "valid_idempotency_key"))]
+        #[schema(schema_with = idempotency_key_schema)]
+        pub idempotency_key: Option<String>,
+    }
+);
+
+/// The most manifests one batch carries.
+pub const BATCH_MAX: usize = 500;
+
+/// Body of a batch of manifests: up to 500, each created (or refused) on its own.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ManifestInput {
-    /// The approved application the trip draws on.
-    #[validate(custom(function = "valid_text::<64>"))]
-    #[schema(schema_with = text_schema::<64>)]
-    pub application_id: String,
-    #[validate(length(min = 1, max = 50), nested)]
-    #[schema(min_items = 1, max_items = 50)]
-    pub items: Vec<ManifestItemInput>,
-    #[validate(nested)]
-    pub carrier: ShipmentCarrierInput,
-    #[validate(custom(function = "valid_text::<200>"))]
-    #[schema(schema_with = text_schema::<200>)]
-    pub route_from: String,
-    #[validate(custom(function = "valid_text::<200>"))]
-    #[schema(schema_with = text_schema::<200>)]
-    pub route_to: String,
-    /// Planned departure.
-    #[validate(custom(function = "valid_instant"))]
-    #[schema(schema_with = instant_schema)]
-    pub departure_at: String,
+pub struct BatchInput {
+    #[validate(length(min = 1, max = 500), nested)]
+    #[schema(min_items = 1, max_items = 500)]
+    pub manifests: Vec<BatchManifestInput>,
+}
+
+impl BatchInput {
+    /// Every problem of the command at once, pointers into the batch (`/manifests/3/…`).
+    pub fn problems(&self) -> Vec<FieldProblem> {
+        self.validate()
+            .err()
+            .map(|e| validation_problems(&e))
+            .unwrap_or_default()
+    }
+}
+
+impl BatchManifestInput {
+    /// The manifest's own command and its key.
+    pub fn split(self) -> (ManifestInput, Option<String>) {
+        (
+            ManifestInput {
+                application_id: self.application_id,
+                items: self.items,
+                carrier: self.carrier,
+                route_from: self.route_from,
+                route_to: self.route_to,
+                departure_at: self.departure_at,
+            },
+            self.idempotency_key,
+        )
+    }
+}
+
+/// The rule of the `Idempotency-Key` header, for a key in a body.
+pub fn parse_idempotency_key(s: &str) -> std::result::Result<String, Invalid> {
+    if !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_graphic()) {
+        Ok(s.to_string())
+    } else {
+        Err(Invalid::new(
+            "idempotency.key",
+            "an idempotency key is 1 to 128 visible ASCII characters",
+        ))
+    }
+}
+
+fn valid_idempotency_key(s: &str) -> std::result::Result<(), ValidationError> {
+    parse_idempotency_key(s).map(|_| ()).map_err(validation_error)
+}
+
+fn idempotency_key_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[!-~]{1,128}$"))
+        .description(Some(
+            "this manifest's idempotency key: 1 to 128 visible ASCII characters (leave it out for none)",
+        ))
+        .into()
 }
 
 /// [`parse_plate`] as a regular expression for the published contract; a test holds them together.
@@ -147,14 +238,7 @@ pub async fn create(
     idempotency_key: Option<String>,
     request_hash: String,
 ) -> Result<Created> {
-    let enterprise_id = match (&ctx.who.role, &ctx.who.binding) {
-        (Role::Enterprise, Binding::Enterprise(id)) => id.clone(),
-        _ => {
-            return Err(Error::Forbidden(
-                "only the producer enterprise creates manifests".into(),
-            ));
-        }
-    };
+    let enterprise_id = enterprise_of(ctx)?;
     let problems = input.problems();
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
@@ -208,4 +292,90 @@ pub async fn create(
         items,
         replayed,
     })
+}
+
+/// A manifest of a batch, as the door read it: the command, its key, and the fingerprint of its
+/// body without the key (what `POST /manifests` keeps for the same body, so a key answers the
+/// same way through either).
+pub struct BatchItem {
+    pub input: ManifestInput,
+    pub idempotency_key: Option<String>,
+    pub request_hash: String,
+}
+
+/// Creates up to [`BATCH_MAX`] manifests, each through [`create`] in its own transaction, in
+/// order: one refused does not stop the others. Each answer is the manifest (created, or the
+/// first one of its key: `replayed`) or why not, with the pointers of its problems into the
+/// batch (`/manifests/3/items/0/quantity_kg`; a reused key at `/manifests/3/idempotency_key`).
+/// Once the database is unavailable, the manifests after it are not tried and say so.
+/// A problem of the command itself (more than 500, a field of any manifest malformed) refuses the
+/// whole batch before anything is created.
+pub async fn create_batch(
+    state: &AppState,
+    ctx: &Ctx,
+    input: BatchInput,
+    request_hashes: Vec<String>,
+) -> Result<Vec<Result<Created>>> {
+    enterprise_of(ctx)?;
+    let problems = input.problems();
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    if input.manifests.len() != request_hashes.len() {
+        return Err(Error::internal(anyhow::anyhow!(
+            "{} manifests, {} fingerprints",
+            input.manifests.len(),
+            request_hashes.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(input.manifests.len());
+    let mut unavailable: Option<u64> = None;
+    for (i, (manifest, request_hash)) in input.manifests.into_iter().zip(request_hashes).enumerate() {
+        if let Some(retry_after_secs) = unavailable {
+            out.push(Err(Error::Unavailable { retry_after_secs }));
+            continue;
+        }
+        let (input, idempotency_key) = manifest.split();
+        let answer = create(state, ctx, input, idempotency_key, request_hash)
+            .await
+            .map_err(|e| within_batch(i, e));
+        if let Err(Error::Unavailable { retry_after_secs }) = &answer {
+            unavailable = Some(*retry_after_secs);
+        }
+        out.push(answer);
+    }
+    Ok(out)
+}
+
+/// A manifest's problems with their pointers into the batch.
+fn within_batch(index: usize, e: Error) -> Error {
+    match e {
+        Error::Invalid(problems) => Error::Invalid(
+            problems
+                .into_iter()
+                .map(|p| match p.location {
+                    Location::Header if p.pointer == "/Idempotency-Key" => FieldProblem {
+                        location: Location::Body,
+                        pointer: format!("/manifests/{index}/idempotency_key"),
+                        ..p
+                    },
+                    Location::Body => FieldProblem {
+                        pointer: format!("/manifests/{index}{}", p.pointer),
+                        ..p
+                    },
+                    _ => p,
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn enterprise_of(ctx: &Ctx) -> Result<String> {
+    match (&ctx.who.role, &ctx.who.binding) {
+        (Role::Enterprise, Binding::Enterprise(id)) => Ok(id.clone()),
+        _ => Err(Error::Forbidden(
+            "only the producer enterprise creates manifests".into(),
+        )),
+    }
 }

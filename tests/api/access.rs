@@ -363,14 +363,8 @@ impl World {
         let (s, att, _) = split(res).await;
         assert_eq!(s, 201, "{att}");
         let attachment = att["id"].as_str().unwrap().to_string();
-        // Enterprise B's own case (Guizhou to operator A, off the whitelist).
-        let (s, b_app, _) = app
-            .post_json(
-                "/api/v1/transfer-applications",
-                Some(&ent_b.token),
-                &filing(&reg.operator_id, "1"),
-            )
-            .await;
+        // Enterprise B's own case (Guizhou to operator A, off the whitelist: confirmed).
+        let (s, b_app, _) = app.file_confirmed(&ent_b.token, &filing(&reg.operator_id, "1")).await;
         assert_eq!(s, 201, "{b_app}");
         let ent_b_app = b_app["id"].as_str().unwrap().to_string();
 
@@ -901,11 +895,14 @@ fn restricted_cells(w: &World) -> Vec<Cell> {
         &mut out,
         r,
         &[&w.op_a, &w.reg_cq, &w.aud_cq, &w.admin],
-        &[Call::post(
-            "/api/v1/manifests",
-            &[],
-            manifest(&w.app_approved, &[(0, "1")]),
-        )],
+        &[
+            Call::post("/api/v1/manifests", &[], manifest(&w.app_approved, &[(0, "1")])),
+            Call::post(
+                "/api/v1/manifests/batch",
+                &[],
+                json!({"manifests": [manifest(&w.app_approved, &[(0, "1")])]}),
+            ),
+        ],
     );
     cells(
         &mut out,

@@ -34,6 +34,12 @@ async fn file(app: &TestApp, reg: &Registry, body: &Value) -> (u16, Value) {
     (s, b)
 }
 
+/// Files, confirming the standard route when asked to.
+async fn file_confirmed(app: &TestApp, reg: &Registry, body: &Value) -> (u16, Value) {
+    let (s, b, _) = app.file_confirmed(&reg.enterprise_token, body).await;
+    (s, b)
+}
+
 async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value, if_match: Option<i64>) -> (u16, Value) {
     let mut req = app
         .client
@@ -205,8 +211,8 @@ both_backends!(whitelist_route_end_to_end, whitelist_route_end_to_end);
 async fn standard_route_and_refusals(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let reg = Registry::setup(&app).await;
-    // No entry at all: standard route, with the reason kept.
-    let (s, a) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "10")).await;
+    // No entry at all: standard route (once confirmed), with the reason kept.
+    let (s, a) = file_confirmed(&app, &reg, &filing(&reg.operator_id, "900-041-49", "10")).await;
     assert_eq!(s, 201, "{a}");
     assert_eq!(a["route"], "standard");
     assert!(
@@ -281,8 +287,8 @@ async fn standard_route_and_refusals(backend: Backend) {
     assert_eq!((s, a["status"].as_str()), (200, Some("withdrawn")));
     assert_eq!(usage(&app, &reg, &entry).await["reserved_kg"], "0.000");
 
-    // Over quota goes to the standard route, told why.
-    let (_, a) = file(&app, &reg, &filing(&reg.operator_id, "900-249-08", "50.001")).await;
+    // Over quota goes to the standard route (once confirmed), told why.
+    let (_, a) = file_confirmed(&app, &reg, &filing(&reg.operator_id, "900-249-08", "50.001")).await;
     assert_eq!(a["route"], "standard");
     assert!(a["route_reasons"][0].as_str().unwrap().contains("over quota"), "{a}");
 
@@ -330,7 +336,7 @@ async fn corrections_and_bad_input(backend: Backend) {
         assert!(pointers.contains(&p), "{p} missing in {body}");
     }
     // The one-time correction notice lists every problem; resubmission restarts acceptance.
-    let (_, a) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
+    let (_, a) = file_confirmed(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
     let id = a["id"].as_str().unwrap().to_string();
     let (s, a) = act(
         &app,
@@ -439,10 +445,10 @@ async fn deemed_acceptance_overdue_and_suspension(backend: Backend) {
             .await;
         assert_eq!(s, 200, "{b}");
     }
-    let (_, a) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
+    let (_, a) = file_confirmed(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
     let late = a["id"].as_str().unwrap().to_string();
     let received_on = a["received_at"].as_str().unwrap().to_string();
-    let (_, b) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "4")).await;
+    let (_, b) = file_confirmed(&app, &reg, &filing(&reg.operator_id, "900-041-49", "4")).await;
     let paused = b["id"].as_str().unwrap().to_string();
     act(&app, &reg.cq, &paused, "accept", json!({}), None).await;
     let (s, p) = act(
@@ -585,7 +591,7 @@ async fn design_vector_through_an_application(backend: Backend) {
         .db
         .run(move |conn| {
             let cal = hwtransfer::db::calendar::load(conn)?;
-            let (outcome, _) = hwtransfer::db::applications::file(conn, &cal, close, &f, then)?;
+            let (outcome, _) = hwtransfer::db::applications::file(conn, &cal, close, &f, then, |_| true)?;
             let FileOutcome::Filed(a) = outcome else {
                 panic!("not filed")
             };
@@ -727,7 +733,7 @@ async fn provisional_deadlines_are_recomputed_on_import(backend: Backend) {
         .db
         .run(move |conn| {
             let cal = hwtransfer::db::calendar::load(conn)?;
-            let (outcome, _) = hwtransfer::db::applications::file(conn, &cal, close, &f, then)?;
+            let (outcome, _) = hwtransfer::db::applications::file(conn, &cal, close, &f, then, |_| true)?;
             let FileOutcome::Filed(a) = outcome else {
                 panic!("not filed")
             };
@@ -765,7 +771,7 @@ both_backends!(
 async fn attachments_with_type_and_size_limits(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.max_attachment_bytes = 4096).await;
     let reg = Registry::setup(&app).await;
-    let (_, a) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
+    let (_, a) = file_confirmed(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
     let id = a["id"].as_str().unwrap().to_string();
     let url = |q: &str| app.url(&format!("/api/v1/transfer-applications/{id}/attachments{q}"));
     let pdf = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
@@ -949,7 +955,7 @@ async fn sweep_waits_for_the_notice(backend: Backend) {
     // This year's and next year's notices are taken away: every deadline from today is provisional.
     let y = this_year();
     crate::fixtures::forget_notices_from(&app, y).await;
-    let (s, a) = file(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
+    let (s, a) = file_confirmed(&app, &reg, &filing(&reg.operator_id, "900-041-49", "3")).await;
     assert_eq!(s, 201, "{a}");
     let id = a["id"].as_str().unwrap().to_string();
     assert_eq!(a["steps"][0]["kind"], "acceptance");
@@ -999,3 +1005,250 @@ async fn sweep_waits_for_the_notice(backend: Backend) {
     assert!(report.applications.waiting_for_notice.is_empty());
 }
 both_backends!(sweep_waits_for_the_notice, sweep_waits_for_the_notice);
+
+/// Rows of a table in the test's database (the stored state, read past the API).
+async fn stored_applications(app: &TestApp) -> (i64, i64) {
+    use diesel::prelude::*;
+    use hwtransfer::db::schema::{application_events, transfer_applications};
+    app.state
+        .db
+        .run(|c| {
+            Ok((
+                transfer_applications::table.count().get_result::<i64>(c)?,
+                application_events::table.count().get_result::<i64>(c)?,
+            ))
+        })
+        .await
+        .unwrap()
+}
+
+fn codes(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Confirm-to-proceed: a filing that would take the standard route is answered 422 with every
+/// reason and a token, nothing stored; the same body with the token is filed; a token for another
+/// body or for reasons that changed since is refused with a fresh one; the check shows the same.
+async fn standard_route_needs_confirmation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let path = "/api/v1/transfer-applications";
+    let body = filing(&reg.operator_id, "900-041-49", "10");
+
+    // The dry run says it, with the token.
+    let (s, check, _) = app
+        .post_json(
+            "/api/v1/transfer-applications/check",
+            Some(&reg.enterprise_token),
+            &body,
+        )
+        .await;
+    assert_eq!(s, 200, "{check}");
+    assert_eq!(check["route"], "standard");
+    let token = check["confirmation_token"].as_str().unwrap().to_string();
+    assert_eq!(token.len(), 43, "{check}");
+    assert_eq!(
+        check["confirmation_required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["code"].as_str().unwrap(), e["pointer"].as_str().unwrap()))
+            .collect::<Vec<_>>(),
+        vec![("filing.standard_route", ""), ("route.no_entry", "/items/0/waste_code")]
+    );
+
+    // Filed without a confirmation: 422 with every reason and the same token; nothing stored.
+    let (s, p, h) = app.post_json(path, Some(&reg.enterprise_token), &body).await;
+    assert_eq!(
+        assert_problem(s, &p, &h, 422),
+        vec!["filing.standard_route", "route.no_entry"]
+    );
+    assert_eq!(p["type"], "/problems/confirmation-required");
+    assert_eq!(
+        p["confirmation_token"],
+        token.as_str(),
+        "the check's token is the filing's"
+    );
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-Confirm-Warnings"),
+        "{p}"
+    );
+    assert!(
+        p["errors"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no whitelist entry"),
+        "{p}"
+    );
+    assert_eq!(stored_applications(&app).await, (0, 0));
+
+    // A well-formed token of something else: refused, told why, with the right token.
+    let forged = "A".repeat(43);
+    let (s, p, _) = app
+        .post_json_with(
+            path,
+            Some(&reg.enterprise_token),
+            &[("x-confirm-warnings", &forged)],
+            &body,
+        )
+        .await;
+    assert_eq!(s, 422, "{p}");
+    assert_eq!(
+        codes(&p),
+        vec!["filing.standard_route", "route.no_entry", "filing.confirmation_stale"]
+    );
+    assert_eq!(p["errors"][2]["in"], "header");
+    assert_eq!(p["errors"][2]["pointer"], "/X-Confirm-Warnings");
+    assert_eq!(p["confirmation_token"], token.as_str());
+    // Not a token at all: a problem of the header, whatever the route.
+    let (s, p, _) = app
+        .post_json_with(
+            path,
+            Some(&reg.enterprise_token),
+            &[("x-confirm-warnings", "yes")],
+            &body,
+        )
+        .await;
+    assert_eq!(s, 422, "{p}");
+    assert_eq!(codes(&p), vec!["filing.confirmation_format"]);
+    // The token confirms this body only: another quantity needs its own confirmation.
+    let other = filing(&reg.operator_id, "900-041-49", "11");
+    let (s, p, _) = app
+        .post_json_with(
+            path,
+            Some(&reg.enterprise_token),
+            &[("x-confirm-warnings", &token)],
+            &other,
+        )
+        .await;
+    assert_eq!(s, 422, "{p}");
+    assert_eq!(codes(&p).last().unwrap(), "filing.confirmation_stale");
+    assert_ne!(p["confirmation_token"], token.as_str());
+    assert_eq!(stored_applications(&app).await, (0, 0));
+
+    // Confirmed: filed on the standard route with the reason kept; a retry with its key replays.
+    let confirmed = [("x-confirm-warnings", token.as_str()), ("idempotency-key", "confirm-1")];
+    let (s, a, _) = app
+        .post_json_with(path, Some(&reg.enterprise_token), &confirmed, &body)
+        .await;
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(a["route"], "standard");
+    assert!(
+        a["route_reasons"][0].as_str().unwrap().contains("no whitelist entry"),
+        "{a}"
+    );
+    let (s, again, h) = app
+        .post_json_with(
+            path,
+            Some(&reg.enterprise_token),
+            &[("idempotency-key", "confirm-1")],
+            &body,
+        )
+        .await;
+    assert_eq!(
+        (s, h["idempotent-replayed"].to_str().unwrap()),
+        (201, "true"),
+        "{again}"
+    );
+    assert_eq!(again["id"], a["id"]);
+    assert_eq!(stored_applications(&app).await, (1, 1));
+
+    // Reasons that change invalidate a confirmation: over quota with 10 kg left, then 5 kg left.
+    let entry = reg.confirmed_entry(&app, "HW08", "50").await;
+    let (s, a) = file(&app, &reg, &filing(&reg.operator_id, "900-249-08", "40")).await;
+    assert_eq!((s, a["route"].as_str()), (201, Some("whitelist")), "{a}");
+    let big = filing(&reg.operator_id, "900-249-08", "20");
+    let (s, p, _) = app.post_json(path, Some(&reg.enterprise_token), &big).await;
+    assert_eq!(s, 422, "{p}");
+    assert_eq!(codes(&p), vec!["filing.standard_route", "route.over_quota"]);
+    assert_eq!(p["errors"][1]["pointer"], "/items/0/quantity_kg");
+    assert!(
+        p["errors"][1]["message"].as_str().unwrap().contains("10.000 kg left"),
+        "{p}"
+    );
+    let first = p["confirmation_token"].as_str().unwrap().to_string();
+    let (s, a) = file(&app, &reg, &filing(&reg.operator_id, "900-249-08", "5")).await;
+    assert_eq!((s, a["route"].as_str()), (201, Some("whitelist")), "{a}");
+    let (s, p, _) = app
+        .post_json_with(
+            path,
+            Some(&reg.enterprise_token),
+            &[("x-confirm-warnings", &first)],
+            &big,
+        )
+        .await;
+    assert_eq!(s, 422, "{p}");
+    assert_eq!(
+        codes(&p),
+        vec!["filing.standard_route", "route.over_quota", "filing.confirmation_stale"]
+    );
+    assert!(
+        p["errors"][1]["message"].as_str().unwrap().contains("5.000 kg left"),
+        "{p}"
+    );
+    let second = p["confirmation_token"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(stored_applications(&app).await.0, 3);
+    let (s, a, _) = app
+        .post_json_with(
+            path,
+            Some(&reg.enterprise_token),
+            &[("x-confirm-warnings", &second)],
+            &big,
+        )
+        .await;
+    assert_eq!((s, a["route"].as_str()), (201, Some("standard")), "{a}");
+    assert_eq!(
+        a["items"][0]["entry_id"],
+        Value::Null,
+        "the standard route draws on no entry"
+    );
+    assert_eq!(stored_applications(&app).await.0, 4);
+    // The standard route reserved nothing.
+    assert_eq!(usage(&app, &reg, &entry).await["reserved_kg"], "45.000");
+
+    // A confirmation is ignored when the filing takes the whitelist route after all.
+    let (s, a, _) = app
+        .post_json_with(
+            path,
+            Some(&reg.enterprise_token),
+            &[("x-confirm-warnings", &second)],
+            &filing(&reg.operator_id, "900-249-08", "5"),
+        )
+        .await;
+    assert_eq!((s, a["route"].as_str()), (201, Some("whitelist")), "{a}");
+    assert_eq!(usage(&app, &reg, &entry).await["reserved_kg"], "50.000");
+
+    // A suspended entry is a reason too.
+    let (_, e, _) = app
+        .get(&format!("/api/v1/whitelist-entries/{entry}"), Some(&reg.sc))
+        .await;
+    let (s, e, _) = app
+        .post_json_with(
+            &format!("/api/v1/whitelist-entries/{entry}/suspend"),
+            Some(&reg.sc),
+            &[("if-match", &format!("\"v{}\"", e["version"]))],
+            &json!({"reason": "接受单位焚烧线停产检修"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{e}");
+    let (s, p, _) = app
+        .post_json(
+            path,
+            Some(&reg.enterprise_token),
+            &filing(&reg.operator_id, "900-249-08", "1"),
+        )
+        .await;
+    assert_eq!(s, 422, "{p}");
+    assert_eq!(codes(&p), vec!["filing.standard_route", "route.entry_suspended"]);
+    assert_eq!(stored_applications(&app).await.0, 5);
+}
+both_backends!(standard_route_needs_confirmation, standard_route_needs_confirmation);

@@ -236,11 +236,7 @@ async fn missing_edition_in_force_is_said_loudly(backend: Backend) {
     );
 
     let (s, filed, _) = app
-        .post_json(
-            "/api/v1/transfer-applications",
-            Some(&reg.enterprise_token),
-            &filing(&reg.operator_id, "900-249-08", "10"),
-        )
+        .file_confirmed(&reg.enterprise_token, &filing(&reg.operator_id, "900-249-08", "10"))
         .await;
     assert_eq!(s, 201, "{filed}");
     assert_eq!(filed["catalogue_edition"], 2021);
@@ -396,12 +392,9 @@ async fn codes_identified_by_testing_are_accepted(backend: Backend) {
     assert_eq!(refusal_codes(&c), vec!["application.unknown_code"], "{c}");
     let (s, body) = reg.propose(&app, &reg.cq, "900-000-49", "5").await;
     assert_eq!(s, 201, "{body}");
+    // Proposed, not confirmed: the standard route, confirmed by the client.
     let (s, filed, _) = app
-        .post_json(
-            "/api/v1/transfer-applications",
-            Some(&reg.enterprise_token),
-            &filing(&reg.operator_id, "900-000-49", "1"),
-        )
+        .file_confirmed(&reg.enterprise_token, &filing(&reg.operator_id, "900-000-49", "1"))
         .await;
     assert_eq!(s, 201, "{filed}");
     assert_eq!(filed["items"][0]["waste_code"], "900-000-49");

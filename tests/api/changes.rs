@@ -176,13 +176,7 @@ async fn feed_is_what_webhooks_hear(backend: Backend) {
             .await;
         assert_eq!(s, 200, "{action}: {b}");
     }
-    let (s, b, _) = app
-        .post_json(
-            "/api/v1/transfer-applications",
-            Some(&ent_b),
-            &filing(&reg.operator_id, "3"),
-        )
-        .await;
+    let (s, b, _) = app.file_confirmed(&ent_b, &filing(&reg.operator_id, "3")).await;
     assert_eq!(s, 201, "{b}");
 
     let client = reqwest::Client::new();
@@ -240,11 +234,7 @@ async fn cursors_limits_and_gone(backend: Backend) {
     let ent = &reg.enterprise_token;
     for i in 0..5 {
         let (s, b, _) = app
-            .post_json(
-                "/api/v1/transfer-applications",
-                Some(ent),
-                &filing(&reg.operator_id, &format!("{}", i + 1)),
-            )
+            .file_confirmed(ent, &filing(&reg.operator_id, &format!("{}", i + 1)))
             .await;
         assert_eq!(s, 201, "{b}");
     }
@@ -361,11 +351,7 @@ async fn long_poll_answers_when_an_event_arrives(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(700)).await;
     let filed_at = Instant::now();
     let (s, a, _) = app
-        .post_json(
-            "/api/v1/transfer-applications",
-            Some(&reg.enterprise_token),
-            &filing(&reg.operator_id, "2"),
-        )
+        .file_confirmed(&reg.enterprise_token, &filing(&reg.operator_id, "2"))
         .await;
     assert_eq!(s, 201, "{a}");
     let ((s, p), waited) = waiting.await.unwrap();
@@ -409,7 +395,7 @@ async fn concurrent_writers_never_skip(backend: Backend) {
     })
     .await;
     let reg = Registry::setup(&app).await;
-    reg.confirmed_entry(&app, "HW08", "1000").await;
+    reg.confirmed_entry(&app, "HW08", "100000").await;
     let start = event_head(&app).await.to_string();
     let client = reqwest::Client::builder().pool_max_idle_per_host(32).build().unwrap();
     let base = app.url("");
@@ -486,6 +472,8 @@ async fn the_cursor_survives_replicas_and_kill_9() {
     let data_dir = config.data_dir.clone();
     let app = TestApp::start(TestDb::reuse(&db), config).await;
     let reg = Registry::setup(&app).await;
+    // Room on the whitelist for every filing (1 + 2 + … + 30 kg): none needs a confirmation.
+    reg.confirmed_entry(&app, "HW08", "1000").await;
     let start = event_head(&app).await.to_string();
     let replica = |port: u16| {
         let mut cmd = service_command(&db.url, &data_dir, port);
@@ -531,7 +519,13 @@ async fn the_cursor_survives_replicas_and_kill_9() {
         let (client, token) = (client.clone(), token.clone());
         async move { page(&client, &base, &token, &format!("after={cursor}&limit=4&wait=2")).await }
     };
+    let mut rounds = 0;
     while items.len() < 10 {
+        rounds += 1;
+        assert!(
+            rounds < 100 && !writer.is_finished() || items.len() >= 10,
+            "the writer stopped early"
+        );
         let (s, p) = read(b.base.clone(), cursor.clone()).await;
         assert_eq!(s, 200, "{p}");
         items.extend(p["items"].as_array().unwrap().iter().cloned());
@@ -554,6 +548,8 @@ async fn the_cursor_survives_replicas_and_kill_9() {
     let _ = in_flight.await;
     // On through A with the last cursor while B is down ...
     while items.len() < 20 {
+        rounds += 1;
+        assert!(rounds < 200, "the events stopped coming: {} of 20", items.len());
         let (s, p) = read(a.base.clone(), cursor.clone()).await;
         assert_eq!(s, 200, "{p}");
         items.extend(p["items"].as_array().unwrap().iter().cloned());

@@ -686,7 +686,7 @@ async fn agreements_count_on_their_dates(backend: Backend) {
     let c = check(&app).await;
     assert_eq!(c["route"], "standard", "{c}");
     assert!(c["reasons"].to_string().contains("川渝双方协商一致终止"), "{c}");
-    let (s, a) = post(
+    let (s, p) = post(
         &app,
         &reg.enterprise_token,
         "/api/v1/transfer-applications",
@@ -694,6 +694,18 @@ async fn agreements_count_on_their_dates(backend: Backend) {
         None,
     )
     .await;
+    assert_eq!(s, 422, "not filed on the standard route unconfirmed: {p}");
+    assert!(
+        p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == "route.agreement_terminated" && e["pointer"] == "/operator_id"),
+        "{p}"
+    );
+    let (s, a, _) = app
+        .file_confirmed(&reg.enterprise_token, &filing(&reg.operator_id, "100"))
+        .await;
     assert_eq!(s, 201, "{a}");
     assert_eq!(a["route"], "standard", "{a}");
     assert!(a["route_reasons"].to_string().contains("terminated"), "{a}");

@@ -64,13 +64,11 @@ async fn seeded(app: &TestApp) -> (Registry, String, String, String) {
         filing(&reg.operator_id, "900-249-08", "10"),
     )
     .await;
-    let c = post(
-        app,
-        &reg.enterprise_token,
-        "/api/v1/transfer-applications",
-        filing(&reg.operator_id, "900-041-49", "5"),
-    )
-    .await;
+    // No entry for HW49: the standard route, confirmed by the client.
+    let (s, c, _) = app
+        .file_confirmed(&reg.enterprise_token, &filing(&reg.operator_id, "900-041-49", "5"))
+        .await;
+    assert_eq!(s, 201, "{c}");
     assert_eq!(c["route"], "standard");
     (
         reg,

@@ -136,6 +136,7 @@ async fn no_secret_or_token_in_the_logs(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
+        // No entry: the standard route, confirmed (the confirmation goes in a header too).
         let r = post(
             "/api/v1/transfer-applications",
             Some(&erp_token),
@@ -143,6 +144,16 @@ async fn no_secret_or_token_in_the_logs(backend: Backend) {
         )
         .await
         .unwrap();
+        assert_eq!(r.status(), 422);
+        let asked: Value = r.json().await.unwrap();
+        let r = client
+            .post(format!("{base}/api/v1/transfer-applications"))
+            .bearer_auth(&erp_token)
+            .header("x-confirm-warnings", asked["confirmation_token"].as_str().unwrap())
+            .json(&crate::manifests::filing(&reg.operator_id, "3"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 201);
         let tampered = format!("{}x", &cq_token[..cq_token.len() - 1]);
         let r = client

@@ -9,6 +9,7 @@ mod access;
 mod applications;
 mod audit;
 mod auth;
+mod batch;
 mod calendar;
 mod catalogue;
 mod changes;

@@ -41,21 +41,39 @@ async fn two_processes_never_over_reserve() {
     let (_b, base_b) = start_server(&db, &data_dir).await;
 
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
-    // Clients retry as the API asks (see below); the invariant must hold whatever the timing.
+    // Clients retry as the API asks (see below) and confirm the standard route when asked to;
+    // the invariant must hold whatever the timing.
     let requests = (0..200).map(|i| {
         let base = if i % 2 == 0 { &base_a } else { &base_b };
         let client = &client;
         let (token, operator) = (&reg.enterprise_token, &reg.operator_id);
         async move {
             let mut tries = 0;
+            let mut confirmation: Option<String> = None;
+            let mut asked = 0;
             loop {
-                let r = client
+                let mut req = client
                     .post(format!("{base}/api/v1/transfer-applications"))
                     .bearer_auth(token)
                     .header("idempotency-key", format!("race-{i}"))
-                    .json(&filing(operator, i))
-                    .send()
-                    .await;
+                    .json(&filing(operator, i));
+                if let Some(c) = &confirmation {
+                    req = req.header("x-confirm-warnings", c);
+                }
+                let r = req.send().await;
+                // Over quota: nothing is filed until the client confirms the standard route for
+                // the reasons it was told (a race may change them once more: a fresh token).
+                if let Ok(res) = &r
+                    && res.status() == 422
+                    && asked < 3
+                {
+                    let body: Value = r.unwrap().json().await.unwrap();
+                    assert_eq!(body["type"], "/problems/confirmation-required", "{body}");
+                    assert!(body["errors"].to_string().contains("over quota"), "{body}");
+                    confirmation = Some(body["confirmation_token"].as_str().unwrap().to_string());
+                    asked += 1;
+                    continue;
+                }
                 // A 503, or a connection the server closed as the request went out (an idle
                 // keep-alive connection timed out on a loaded machine), is retried: the
                 // Idempotency-Key makes a repeat safe.
@@ -67,7 +85,7 @@ async fn two_processes_never_over_reserve() {
                     tries += 1;
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 } else {
-                    return r;
+                    return (r, asked);
                 }
             }
         }
@@ -75,17 +93,19 @@ async fn two_processes_never_over_reserve() {
     let responses = futures_util::future::join_all(requests).await;
     let mut whitelist = 0;
     let mut standard = 0;
-    for r in responses {
+    for (r, asked) in responses {
         let r = r.unwrap();
         assert_eq!(r.status(), 201);
         let body: Value = r.json().await.unwrap();
         match body["route"].as_str().unwrap() {
             "whitelist" => {
                 whitelist += 1;
+                assert_eq!(asked, 0, "the whitelist route needs no confirmation");
                 assert_eq!(body["items"][0]["entry_id"], entry.as_str());
             }
             _ => {
                 standard += 1;
+                assert!(asked >= 1, "filed on the standard route unconfirmed: {body}");
                 // Every re-routed filing is told why.
                 let reasons = body["route_reasons"].to_string();
                 assert!(reasons.contains("over quota"), "{body}");

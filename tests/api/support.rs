@@ -60,7 +60,7 @@ impl TestDb {
                 let template = ensure_template();
                 let name = format!("hwt_test_{}", uuid::Uuid::new_v4().simple());
                 let mut admin = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
-                    .expect("PostgreSQL must run for the tests (see README)");
+                    .expect("PostgreSQL must run for the tests (scripts/test.sh starts or creates one; see README)");
                 // Two clones of one template at the same instant can collide; retry briefly.
                 let mut tries = 0;
                 loop {
@@ -153,7 +153,7 @@ fn ensure_template() -> String {
         digest.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>()
     );
     let mut admin = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
-        .expect("PostgreSQL must run for the tests (see README)");
+        .expect("PostgreSQL must run for the tests (scripts/test.sh starts or creates one; see README)");
     diesel::sql_query("SELECT pg_advisory_lock(727001)")
         .execute(&mut admin)
         .expect("lock");
@@ -345,6 +345,39 @@ impl TestApp {
         body: &Value,
     ) -> (u16, Value, reqwest::header::HeaderMap) {
         self.send_json(reqwest::Method::POST, path, token, body).await
+    }
+
+    /// POSTs with extra headers.
+    pub async fn post_json_with(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        split(req.send().await.expect("send")).await
+    }
+
+    /// Files an application as a client that accepts the standard route: when the answer is
+    /// 422 confirmation-required, the same body goes again with its `X-Confirm-Warnings` token.
+    pub async fn file_confirmed(&self, token: &str, body: &Value) -> (u16, Value, reqwest::header::HeaderMap) {
+        let path = "/api/v1/transfer-applications";
+        let (s, b, h) = self.post_json(path, Some(token), body).await;
+        match b["confirmation_token"].as_str() {
+            Some(confirm) if s == 422 => {
+                assert_eq!(b["type"], "/problems/confirmation-required", "{b}");
+                self.post_json_with(path, Some(token), &[("x-confirm-warnings", confirm)], body)
+                    .await
+            }
+            _ => (s, b, h),
+        }
     }
 }
 

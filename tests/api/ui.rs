@@ -38,7 +38,10 @@ async fn start_driver() -> Driver {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("chromedriver must be installed for the UI tests (.ci/run installs chromium-driver)");
+        .expect(
+            "chromedriver must be installed for the UI tests: scripts/test.sh installs chromium and \
+             chromium-driver when run as root; else apt-get install chromium chromium-driver, or set CHROMEDRIVER",
+        );
     let driver = Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),

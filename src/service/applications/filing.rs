@@ -15,6 +15,7 @@ use crate::db::{
     self,
     applications::{Assessment, Carrier, FileOutcome, Filing, FilingItem, Method},
 };
+use crate::domain::Invalid;
 use crate::domain::calendar::{WorkingDayCalendar, deadline_instant, parse_date, shanghai_date};
 use crate::domain::catalogue::{Hazard, WASTE_CODE_PATTERN, WasteCode};
 use crate::domain::quantity::{KG_PATTERN, Quantity, grams_to_kg_string};
@@ -270,37 +271,162 @@ pub struct Filed {
     pub replayed: bool,
 }
 
+/// The header that carries a confirmation back.
+pub const CONFIRM_HEADER: &str = "X-Confirm-Warnings";
+
+/// The confirmation of a filing on the standard route: HMAC-SHA256, under a key derived from the
+/// token signing key, over the enterprise, the request's fingerprint (the same as for
+/// `Idempotency-Key`) and the reasons in a canonical order, as 43 characters of base64url. It is
+/// deterministic and stateless: the same body with the same reasons is confirmed by the same
+/// token (on any replica sharing the keys); a changed body, or changed reasons (another quota
+/// left, an entry suspended or reinstated), need a new one.
+pub fn confirmation_token(
+    key: &[u8; 32],
+    enterprise_id: &str,
+    request_hash: &str,
+    reasons: &[(String, Invalid)],
+) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(confirmation_mac(key, enterprise_id, request_hash, reasons))
+}
+
+/// Whether `token` confirms these reasons for this enterprise and request (compared in constant
+/// time).
+pub fn confirms(
+    key: &[u8; 32],
+    enterprise_id: &str,
+    request_hash: &str,
+    reasons: &[(String, Invalid)],
+    token: &str,
+) -> bool {
+    use base64::Engine;
+    use hmac::Mac;
+    let Ok(sent) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token) else {
+        return false;
+    };
+    confirmation_hmac(key, enterprise_id, request_hash, reasons)
+        .verify_slice(&sent)
+        .is_ok()
+}
+
+fn confirmation_hmac(
+    key: &[u8; 32],
+    enterprise_id: &str,
+    request_hash: &str,
+    reasons: &[(String, Invalid)],
+) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    use hmac::digest::KeyInit;
+    // HMAC pads a short key with zeros to the hash's block (64 bytes): done here, so the
+    // constructor that cannot fail applies.
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new(&block.into());
+    let mut sorted: Vec<[&str; 3]> = reasons
+        .iter()
+        .map(|(pointer, r)| [r.code, pointer.as_str(), r.message.as_str()])
+        .collect();
+    sorted.sort();
+    // Each part with its length first, so no two different lists write the same bytes.
+    let mut part = |bytes: &[u8]| {
+        mac.update(&(bytes.len() as u64).to_be_bytes());
+        mac.update(bytes);
+    };
+    part(b"filing confirmation v1");
+    part(enterprise_id.as_bytes());
+    part(request_hash.as_bytes());
+    for [code, pointer, message] in sorted {
+        part(code.as_bytes());
+        part(pointer.as_bytes());
+        part(message.as_bytes());
+    }
+    mac
+}
+
+fn confirmation_mac(key: &[u8; 32], enterprise_id: &str, request_hash: &str, reasons: &[(String, Invalid)]) -> Vec<u8> {
+    use hmac::Mac;
+    confirmation_hmac(key, enterprise_id, request_hash, reasons)
+        .finalize()
+        .into_bytes()
+        .to_vec()
+}
+
+/// What a filing of this assessment is answered without a confirmation: that it would take the
+/// standard route, then every reason with its `route.*` code at the field it concerns.
+pub fn standard_route_problems(reasons: &[(String, Invalid)]) -> Vec<FieldProblem> {
+    let mut out = vec![FieldProblem::new(
+        Location::Body,
+        "",
+        "filing.standard_route",
+        format!(
+            "this filing would not take the whitelist route (both provinces decide within 5 working days) \
+             but the standard route of 部令第23号 (acceptance, review, the receiving province's opinion and the \
+             decision: about 20 working days), for {} reason(s) listed here; to file it on the standard route, \
+             send the same body again with the header {CONFIRM_HEADER}: <confirmation_token>",
+            reasons.len()
+        ),
+    )];
+    out.extend(reasons.iter().map(|(p, r)| FieldProblem::body(p.clone(), r)));
+    out
+}
+
 /// Files a transfer application: routed to the whitelist when every item matches a confirmed
 /// entry with quota left (reserved in the same transaction), else to the standard route with the
-/// reasons kept. Waste the operator may not take is refused with every reason. A key used before
-/// for the same request (`request_hash`) gives the first answer; for another request, a problem.
+/// reasons kept — but only when the caller confirmed exactly those reasons for this very body
+/// (`confirmation`, see [`confirmation_token`]); unconfirmed, the answer is
+/// [`Error::Unconfirmed`] with every reason and a token, and nothing is stored. Waste the
+/// operator may not take is refused with every reason. A key used before for the same request
+/// (`request_hash`) gives the first answer; for another request, a problem.
 pub async fn file(
     state: &AppState,
     ctx: &Ctx,
     input: ApplicationInput,
     idempotency_key: Option<String>,
     request_hash: String,
+    confirmation: Option<String>,
 ) -> Result<Filed> {
     let enterprise_id = enterprise_of(&ctx.who)?;
     let now = ctx.now;
     let filing = input.into_filing(
-        enterprise_id,
+        enterprise_id.clone(),
         ctx.who.name.clone(),
         idempotency_key,
-        request_hash,
+        request_hash.clone(),
         shanghai_date(now),
     )?;
     let cal = state.calendar().await?;
     let close = state.config.office_close;
+    let key = *state.keys.confirmation_key();
     let outcome = state
         .db
         .run(move |conn| {
-            let (outcome, _) = db::applications::file(conn, &cal, close, &filing, now)?;
+            let sent = confirmation.clone();
+            let confirmed =
+                |a: &Assessment| sent.is_some_and(|t| confirms(&key, &enterprise_id, &request_hash, &a.reasons, &t));
+            let (outcome, assessment) = db::applications::file(conn, &cal, close, &filing, now, confirmed)?;
             Ok(match outcome {
                 FileOutcome::Filed(app) => Ok((app.version, false, load_dto(conn, &cal, app, now)?)),
                 FileOutcome::Replayed(app) => Ok((app.version, true, load_dto(conn, &cal, app, now)?)),
                 FileOutcome::KeyReused => Err(crate::service::commands::key_reused()),
                 FileOutcome::Refused(list) => Err(refusals(list)),
+                FileOutcome::Unconfirmed => {
+                    let reasons = assessment.map(|a| a.reasons).unwrap_or_default();
+                    let mut problems = standard_route_problems(&reasons);
+                    if confirmation.is_some() {
+                        problems.push(FieldProblem::new(
+                            Location::Header,
+                            format!("/{CONFIRM_HEADER}"),
+                            "filing.confirmation_stale",
+                            "the confirmation sent does not confirm this body with these reasons: the body or the \
+                             reasons changed since it was given (for example the quota left on an entry); read \
+                             the reasons again and confirm them with the new confirmation_token",
+                        ));
+                    }
+                    Err(Error::Unconfirmed {
+                        problems,
+                        token: confirmation_token(&key, &enterprise_id, &request_hash, &reasons),
+                    })
+                }
             })
         })
         .await??;
@@ -351,14 +477,24 @@ pub struct CheckResult {
     pub catalogue_edition: i32,
     /// `catalogue.edition_missing` when the edition in force today is not loaded.
     pub warnings: Vec<crate::service::catalogue::Warning>,
+    /// On the standard route (with no refusal): the problems a filing of this very body is
+    /// answered 422 with unless confirmed — `filing.standard_route`, then every reason with its
+    /// `route.*` code and pointer. Empty otherwise.
+    pub confirmation_required: Vec<FieldProblem>,
+    /// On the standard route (with no refusal): the token that files this very body on the
+    /// standard route when sent back in the `X-Confirm-Warnings` header, while the reasons stay
+    /// the same. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation_token: Option<String>,
 }
 
 /// The dry run of a filing: the route and why, the matched entries with the quota left, the
-/// deadlines, and every reason it would fail. Nothing is stored.
-pub async fn check(state: &AppState, ctx: &Ctx, input: ApplicationInput) -> Result<CheckResult> {
+/// deadlines, and every reason it would fail; on the standard route also the confirmation a
+/// filing of the same body (`request_hash`) needs. Nothing is stored.
+pub async fn check(state: &AppState, ctx: &Ctx, input: ApplicationInput, request_hash: String) -> Result<CheckResult> {
     let enterprise_id = enterprise_of(&ctx.who)?;
     let today = shanghai_date(ctx.now);
-    let filing = input.into_filing(enterprise_id, ctx.who.name.clone(), None, String::new(), today)?;
+    let filing = input.into_filing(enterprise_id.clone(), ctx.who.name.clone(), None, String::new(), today)?;
     let cal = state.calendar().await?;
     let close = state.config.office_close;
     let assessment = state
@@ -366,7 +502,15 @@ pub async fn check(state: &AppState, ctx: &Ctx, input: ApplicationInput) -> Resu
         .run(move |conn| db::applications::assess(conn, &filing, today))
         .await?;
     let warnings = crate::service::catalogue::note_used(state, assessment.edition, today);
-    Ok(check_result(assessment, &cal, close, today, warnings))
+    let token = (assessment.route == Route::Standard && assessment.refusals.is_empty()).then(|| {
+        confirmation_token(
+            state.keys.confirmation_key(),
+            &enterprise_id,
+            &request_hash,
+            &assessment.reasons,
+        )
+    });
+    Ok(check_result(assessment, &cal, close, today, warnings, token))
 }
 
 fn check_result(
@@ -375,6 +519,7 @@ fn check_result(
     close: NaiveTime,
     today: NaiveDate,
     warnings: Vec<crate::service::catalogue::Warning>,
+    confirmation_token: Option<String>,
 ) -> CheckResult {
     let acc = step_due(cal, StepKind::Acceptance, today, &[], today);
     let kind = if a.route == Route::Whitelist {
@@ -386,7 +531,12 @@ fn check_result(
     CheckResult {
         acceptable: a.refusals.is_empty(),
         route: a.route.as_str().to_string(),
-        reasons: a.reasons,
+        reasons: a.reason_texts(),
+        confirmation_required: match &confirmation_token {
+            Some(_) => standard_route_problems(&a.reasons),
+            None => Vec::new(),
+        },
+        confirmation_token,
         refusals: a
             .refusals
             .iter()
@@ -409,5 +559,62 @@ fn check_result(
         provisional: acc.provisional || dec.provisional,
         catalogue_edition: a.edition,
         warnings,
+    }
+}
+
+#[cfg(test)]
+mod confirmation_tests {
+    use super::*;
+
+    fn reason(pointer: &str, code: &'static str, message: &str) -> (String, Invalid) {
+        (pointer.to_string(), Invalid::new(code, message))
+    }
+
+    #[test]
+    fn a_token_confirms_this_enterprise_body_and_reasons_only() {
+        let key = [7u8; 32];
+        let reasons = vec![
+            reason("/items/0/waste_code", "route.no_entry", "no entry"),
+            reason("/items/1/quantity_kg", "route.over_quota", "over quota: 10 kg left"),
+        ];
+        let token = confirmation_token(&key, "ent-1", "hash-1", &reasons);
+        assert_eq!(token.len(), 43);
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        // Deterministic, and the order of the reasons does not matter.
+        let reversed: Vec<_> = reasons.iter().rev().cloned().collect();
+        assert_eq!(token, confirmation_token(&key, "ent-1", "hash-1", &reversed));
+        assert!(confirms(&key, "ent-1", "hash-1", &reversed, &token));
+        // Anything else changed: not confirmed.
+        let fewer = &reasons[..1];
+        let changed = vec![
+            reasons[0].clone(),
+            reason("/items/1/quantity_kg", "route.over_quota", "over quota: 5 kg left"),
+        ];
+        assert!(!confirms(&key, "ent-2", "hash-1", &reasons, &token));
+        assert!(!confirms(&key, "ent-1", "hash-2", &reasons, &token));
+        assert!(!confirms(&key, "ent-1", "hash-1", fewer, &token));
+        assert!(!confirms(&key, "ent-1", "hash-1", &changed, &token));
+        assert!(!confirms(&[8u8; 32], "ent-1", "hash-1", &reasons, &token));
+        assert!(!confirms(&key, "ent-1", "hash-1", &reasons, "not base64!"));
+        assert!(!confirms(&key, "ent-1", "hash-1", &reasons, &"A".repeat(43)));
+        // Parts cannot be shifted from one field into the next.
+        assert_ne!(
+            confirmation_token(&key, "ent-1h", "ash-1", &reasons),
+            confirmation_token(&key, "ent-1", "hash-1", &reasons)
+        );
+    }
+
+    #[test]
+    fn the_problems_name_the_route_and_every_reason() {
+        let reasons = vec![reason("/operator_id", "route.no_agreement", "no agreement")];
+        let problems = standard_route_problems(&reasons);
+        let codes: Vec<&str> = problems.iter().map(|p| p.code.as_str()).collect();
+        assert_eq!(codes, ["filing.standard_route", "route.no_agreement"]);
+        assert!(problems[0].message.contains(CONFIRM_HEADER));
+        assert_eq!(problems[1].pointer, "/operator_id");
     }
 }
