@@ -3,7 +3,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -13,141 +12,19 @@ use super::body;
 use super::error::{ApiError, ApiResult, FieldProblem, Problem};
 use super::extract::{QueryParams, cut_page, next_cursor};
 use crate::auth::principal::{Binding, Principal, Role};
-use crate::auth::{Decision, Guarded, authorize};
-use crate::db::manifests::{
-    ManifestAct, ManifestContext, ManifestFilter, ManifestItemRow, ManifestRefusal, ManifestRow,
-};
-use crate::db::{self, from_db_time};
+use crate::db::manifests::{ManifestAct, ManifestFilter};
+use crate::db::{self};
 use crate::domain::Invalid;
 use crate::domain::quantity::KG_OR_ZERO_PATTERN;
-use crate::domain::quantity::{Quantity, grams_to_kg_string};
+use crate::domain::quantity::Quantity;
 use crate::service::commands::{nullable_text_schema, text_schema, valid_text};
 pub use crate::service::manifests::{
-    BatchInput, BatchManifestInput, ManifestInput, ManifestItemInput, ShipmentCarrierInput,
+    BatchInput, BatchManifestInput, CarrierPartDto, ManifestDto, ManifestInput, ManifestItemDto, ManifestItemInput,
+    ShipmentCarrierInput, to_dto,
 };
 use crate::service::{Ctx, manifests};
 use crate::state::AppState;
 use validator::Validate;
-
-impl Guarded for ManifestRow {
-    type Action = ();
-    fn decide(&self, who: &Principal, _: ()) -> Decision {
-        let visible = match (&who.role, &who.binding) {
-            (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => true,
-            (Role::Regulator | Role::Auditor, Binding::Province(p)) => {
-                self.source_province == p.as_str() || self.receiving_province == p.as_str()
-            }
-            (Role::Enterprise, Binding::Enterprise(id)) => *id == self.enterprise_id,
-            (Role::Operator, Binding::Operator(id)) => *id == self.operator_id,
-            _ => false,
-        };
-        if visible { Decision::Allow } else { Decision::Hidden }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ManifestItemDto {
-    pub line: i32,
-    /// The approved line of the application this quantity draws on.
-    pub application_line: i32,
-    pub waste_code: String,
-    pub quantity_kg: String,
-    /// Set at receipt.
-    pub accepted_kg: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CarrierPartDto {
-    pub name: String,
-    /// Road-transport permit number (道路运输经营许可证号).
-    pub permit_number: String,
-    pub vehicle_plate: String,
-    pub driver_name: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ManifestDto {
-    pub id: String,
-    /// 14 digits: year, source province, source city, serial.
-    pub number: String,
-    pub application_id: String,
-    pub enterprise_id: String,
-    pub operator_id: String,
-    pub source_province: String,
-    pub receiving_province: String,
-    /// created, in_transit, received, rejected, cancelled.
-    pub status: String,
-    pub carrier: CarrierPartDto,
-    pub route_from: String,
-    pub route_to: String,
-    pub departure_at: String,
-    pub dispatched_at: Option<String>,
-    /// The operator must confirm receipt by this instant (office close, Asia/Shanghai).
-    pub receipt_due_at: Option<String>,
-    pub receipt_due_on: Option<String>,
-    pub receipt_due_provisional: bool,
-    pub receipt_overdue: bool,
-    pub received_at: Option<String>,
-    /// Why the load was rejected or the manifest cancelled.
-    pub reason: Option<String>,
-    pub discrepancy: bool,
-    pub discrepancy_note: Option<String>,
-    pub items: Vec<ManifestItemDto>,
-    /// The ETag value (without quotes) for If-Match.
-    pub version: i32,
-    pub created_at: String,
-}
-
-fn instant(t: chrono::NaiveDateTime) -> String {
-    from_db_time(t).to_rfc3339()
-}
-
-fn to_dto(m: ManifestRow, items: Vec<ManifestItemRow>) -> ManifestDto {
-    ManifestDto {
-        items: items
-            .into_iter()
-            .map(|i| ManifestItemDto {
-                line: i.line,
-                application_line: i.application_line,
-                waste_code: i.waste_code,
-                quantity_kg: grams_to_kg_string(i.quantity_g),
-                accepted_kg: i.accepted_g.map(grams_to_kg_string),
-            })
-            .collect(),
-        carrier: CarrierPartDto {
-            name: m.carrier_name,
-            permit_number: m.carrier_permit,
-            vehicle_plate: m.vehicle_plate,
-            driver_name: m.driver_name,
-        },
-        id: m.id,
-        number: m.number,
-        application_id: m.application_id,
-        enterprise_id: m.enterprise_id,
-        operator_id: m.operator_id,
-        source_province: m.source_province,
-        receiving_province: m.receiving_province,
-        status: m.status,
-        route_from: m.route_from,
-        route_to: m.route_to,
-        departure_at: instant(m.departure_at),
-        dispatched_at: m.dispatched_at.map(instant),
-        receipt_due_at: m.receipt_due_at.map(instant),
-        receipt_due_on: m.receipt_due_on,
-        receipt_due_provisional: m.receipt_due_provisional,
-        receipt_overdue: m.receipt_overdue_at.is_some(),
-        received_at: m.received_at.map(instant),
-        reason: m.rejected_reason,
-        discrepancy: m.discrepancy,
-        discrepancy_note: m.discrepancy_note,
-        version: m.version,
-        created_at: instant(m.created_at),
-    }
-}
-
-fn problems(list: Vec<(String, Invalid)>) -> ApiError {
-    ApiError::Validation(list.into_iter().map(|(p, i)| FieldProblem::body(p, &i)).collect())
-}
 
 /// Create a manifest under an approved application (the producer enterprise).
 ///
@@ -448,26 +325,6 @@ pub async fn list_manifests(
     }))
 }
 
-async fn load_manifest(
-    state: &AppState,
-    who: &Principal,
-    id: String,
-) -> ApiResult<(ManifestRow, Vec<ManifestItemRow>)> {
-    let (m, items) = state
-        .db
-        .run(move |conn| {
-            let Some(m) = db::manifests::by_id(conn, &id)? else {
-                return Ok(None);
-            };
-            let items = db::manifests::items_of(conn, &m.id)?;
-            Ok(Some((m, items)))
-        })
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    authorize(who, &m, ())?;
-    Ok((m, items))
-}
-
 /// One manifest. The ETag is its version, for If-Match.
 #[utoipa::path(
     tag = "manifests",
@@ -481,24 +338,10 @@ pub async fn get_manifest(
     who: Principal,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let (m, items) = load_manifest(&state, &who, path.into_inner()).await?;
+    let dto = manifests::get(&state, &Ctx::new(who), path.into_inner()).await?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(m.version)))
-        .json(to_dto(m, items)))
-}
-
-/// Who may ask `act` of this manifest: the producer dispatches and cancels, the operator
-/// receives or rejects.
-fn may_act(who: &Principal, m: &ManifestRow, act: &ManifestAct) -> bool {
-    match (act, &who.role, &who.binding) {
-        (ManifestAct::Dispatch | ManifestAct::Cancel { .. }, Role::Enterprise, Binding::Enterprise(id)) => {
-            *id == m.enterprise_id
-        }
-        (ManifestAct::Receive { .. } | ManifestAct::Reject { .. }, Role::Operator, Binding::Operator(id)) => {
-            *id == m.operator_id
-        }
-        _ => false,
-    }
+        .insert_header((header::ETAG, etag(dto.version)))
+        .json(dto))
 }
 
 async fn perform(
@@ -509,52 +352,10 @@ async fn perform(
     act: ManifestAct,
 ) -> ApiResult<HttpResponse> {
     let expected = if_match(req)?;
-    let (m, _) = load_manifest(&state, &who, id).await?;
-    if !may_act(&who, &m, &act) {
-        return Err(ApiError::Forbidden(match act {
-            ManifestAct::Dispatch | ManifestAct::Cancel { .. } => {
-                "only the producer enterprise dispatches or cancels its manifest".into()
-            }
-            _ => "only the receiving operator confirms receipt".into(),
-        }));
-    }
-    let cal = state.calendar().await?;
-    let (close, percent) = (state.config.office_close, state.config.discrepancy_percent);
-    let name = who.name.clone();
-    let now = Utc::now();
-    let result = state
-        .db
-        .run(move |conn| {
-            let ctx = ManifestContext {
-                cal: &cal,
-                office_close: close,
-                discrepancy_percent: percent,
-                name: &name,
-                now,
-            };
-            match db::manifests::act(conn, &ctx, &m.id, expected, &act)? {
-                Ok(m) => {
-                    let items = db::manifests::items_of(conn, &m.id)?;
-                    Ok(Ok((m, items)))
-                }
-                Err(r) => Ok(Err(r)),
-            }
-        })
-        .await
-        .map_err(|e| match e {
-            db::DbError::Conflict(_) => ApiError::Conflict("someone acted on the manifest first; reload it".into()),
-            other => other.into(),
-        })?;
-    match result {
-        Ok((m, items)) => Ok(HttpResponse::Ok()
-            .insert_header((header::ETAG, etag(m.version)))
-            .json(to_dto(m, items))),
-        Err(ManifestRefusal::State(i)) => Err(ApiError::Refused(i)),
-        Err(ManifestRefusal::Invalid(list)) => Err(problems(list)),
-        Err(ManifestRefusal::Stale { current }) => Err(ApiError::PreconditionFailed(format!(
-            "the manifest changed (now version {current}); reload it"
-        ))),
-    }
+    let dto = manifests::act(&state, &Ctx::new(who), id, expected, act).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(dto.version)))
+        .json(dto))
 }
 
 /// The vehicle has left (the producer): the operator's five-working-day receipt clock starts.

@@ -6,14 +6,20 @@ use utoipa::ToSchema;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use validator::{Validate, ValidationError};
 
+use crate::auth::principal::Principal;
 use crate::auth::principal::{Binding, Role};
+use crate::auth::{Decision, Guarded, authorize};
 use crate::db::{
-    self,
-    manifests::{CreateOutcome, ManifestItemRow, ManifestRow, NewManifest, Transport},
+    self, from_db_time,
+    manifests::{
+        CreateOutcome, ManifestAct, ManifestContext, ManifestItemRow, ManifestRefusal, ManifestRow, NewManifest,
+        Transport,
+    },
 };
 use crate::domain::Invalid;
 use crate::domain::calendar::parse_instant;
 use crate::domain::quantity::Quantity;
+use crate::domain::quantity::grams_to_kg_string;
 use crate::service::applications::case::load_visible;
 use crate::service::applications::filing::kg_schema;
 use crate::service::commands::{instant_schema, text_schema, valid_instant, valid_kg, valid_text, validation_problems};
@@ -377,5 +383,220 @@ fn enterprise_of(ctx: &Ctx) -> Result<String> {
         _ => Err(Error::Forbidden(
             "only the producer enterprise creates manifests".into(),
         )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who sees a manifest, the manifest as clients read it, and the acts on it (dispatch, cancel,
+// receipt, rejection).
+
+impl Guarded for ManifestRow {
+    type Action = ();
+    fn decide(&self, who: &Principal, _: ()) -> Decision {
+        let visible = match (&who.role, &who.binding) {
+            (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => true,
+            (Role::Regulator | Role::Auditor, Binding::Province(p)) => {
+                self.source_province == p.as_str() || self.receiving_province == p.as_str()
+            }
+            (Role::Enterprise, Binding::Enterprise(id)) => *id == self.enterprise_id,
+            (Role::Operator, Binding::Operator(id)) => *id == self.operator_id,
+            _ => false,
+        };
+        if visible { Decision::Allow } else { Decision::Hidden }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ManifestItemDto {
+    pub line: i32,
+    /// The approved line of the application this quantity draws on.
+    pub application_line: i32,
+    pub waste_code: String,
+    pub quantity_kg: String,
+    /// Set at receipt.
+    pub accepted_kg: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CarrierPartDto {
+    pub name: String,
+    /// Road-transport permit number (道路运输经营许可证号).
+    pub permit_number: String,
+    pub vehicle_plate: String,
+    pub driver_name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ManifestDto {
+    pub id: String,
+    /// 14 digits: year, source province, source city, serial.
+    pub number: String,
+    pub application_id: String,
+    pub enterprise_id: String,
+    pub operator_id: String,
+    pub source_province: String,
+    pub receiving_province: String,
+    /// created, in_transit, received, rejected, cancelled.
+    pub status: String,
+    pub carrier: CarrierPartDto,
+    pub route_from: String,
+    pub route_to: String,
+    pub departure_at: String,
+    pub dispatched_at: Option<String>,
+    /// The operator must confirm receipt by this instant (office close, Asia/Shanghai).
+    pub receipt_due_at: Option<String>,
+    pub receipt_due_on: Option<String>,
+    pub receipt_due_provisional: bool,
+    pub receipt_overdue: bool,
+    pub received_at: Option<String>,
+    /// Why the load was rejected or the manifest cancelled.
+    pub reason: Option<String>,
+    pub discrepancy: bool,
+    pub discrepancy_note: Option<String>,
+    pub items: Vec<ManifestItemDto>,
+    /// The ETag value (without quotes) for If-Match.
+    pub version: i32,
+    pub created_at: String,
+}
+
+fn instant(t: chrono::NaiveDateTime) -> String {
+    from_db_time(t).to_rfc3339()
+}
+
+pub fn to_dto(m: ManifestRow, items: Vec<ManifestItemRow>) -> ManifestDto {
+    ManifestDto {
+        items: items
+            .into_iter()
+            .map(|i| ManifestItemDto {
+                line: i.line,
+                application_line: i.application_line,
+                waste_code: i.waste_code,
+                quantity_kg: grams_to_kg_string(i.quantity_g),
+                accepted_kg: i.accepted_g.map(grams_to_kg_string),
+            })
+            .collect(),
+        carrier: CarrierPartDto {
+            name: m.carrier_name,
+            permit_number: m.carrier_permit,
+            vehicle_plate: m.vehicle_plate,
+            driver_name: m.driver_name,
+        },
+        id: m.id,
+        number: m.number,
+        application_id: m.application_id,
+        enterprise_id: m.enterprise_id,
+        operator_id: m.operator_id,
+        source_province: m.source_province,
+        receiving_province: m.receiving_province,
+        status: m.status,
+        route_from: m.route_from,
+        route_to: m.route_to,
+        departure_at: instant(m.departure_at),
+        dispatched_at: m.dispatched_at.map(instant),
+        receipt_due_at: m.receipt_due_at.map(instant),
+        receipt_due_on: m.receipt_due_on,
+        receipt_due_provisional: m.receipt_due_provisional,
+        receipt_overdue: m.receipt_overdue_at.is_some(),
+        received_at: m.received_at.map(instant),
+        reason: m.rejected_reason,
+        discrepancy: m.discrepancy,
+        discrepancy_note: m.discrepancy_note,
+        version: m.version,
+        created_at: instant(m.created_at),
+    }
+}
+
+/// A manifest with its lines, if the caller may see it.
+async fn load(state: &AppState, who: &Principal, id: String) -> Result<(ManifestRow, Vec<ManifestItemRow>)> {
+    let (m, items) = state
+        .db
+        .run(move |conn| {
+            let Some(m) = db::manifests::by_id(conn, &id)? else {
+                return Ok(None);
+            };
+            let items = db::manifests::items_of(conn, &m.id)?;
+            Ok(Some((m, items)))
+        })
+        .await?
+        .ok_or(Error::Hidden)?;
+    authorize(who, &m, ())?;
+    Ok((m, items))
+}
+
+/// One manifest, if the caller may see it.
+pub async fn get(state: &AppState, ctx: &Ctx, id: String) -> Result<ManifestDto> {
+    let (m, items) = load(state, &ctx.who, id).await?;
+    Ok(to_dto(m, items))
+}
+
+/// Who may ask `act` of this manifest: the producer dispatches and cancels, the operator
+/// receives or rejects.
+fn may_act(who: &Principal, m: &ManifestRow, act: &ManifestAct) -> bool {
+    match (act, &who.role, &who.binding) {
+        (ManifestAct::Dispatch | ManifestAct::Cancel { .. }, Role::Enterprise, Binding::Enterprise(id)) => {
+            *id == m.enterprise_id
+        }
+        (ManifestAct::Receive { .. } | ManifestAct::Reject { .. }, Role::Operator, Binding::Operator(id)) => {
+            *id == m.operator_id
+        }
+        _ => false,
+    }
+}
+
+/// Applies one act to a manifest for the caller, with the version it saw when it names one:
+/// forbidden when it is not the caller's act, refused with the rule's code when the state does
+/// not allow it (an operator without a valid licence, an approval revoked), invalid with every
+/// problem of a receipt, stale when someone acted first.
+pub async fn act(
+    state: &AppState,
+    ctx: &Ctx,
+    id: String,
+    expected: Option<i32>,
+    act: ManifestAct,
+) -> Result<ManifestDto> {
+    let who = &ctx.who;
+    let (m, _) = load(state, who, id).await?;
+    if !may_act(who, &m, &act) {
+        return Err(Error::Forbidden(match act {
+            ManifestAct::Dispatch | ManifestAct::Cancel { .. } => {
+                "only the producer enterprise dispatches or cancels its manifest".into()
+            }
+            _ => "only the receiving operator confirms receipt".into(),
+        }));
+    }
+    let cal = state.calendar().await?;
+    let (close, percent) = (state.config.office_close, state.config.discrepancy_percent);
+    let name = who.name.clone();
+    let now = ctx.now;
+    let result = state
+        .db
+        .run(move |conn| {
+            let ctx = ManifestContext {
+                cal: &cal,
+                office_close: close,
+                discrepancy_percent: percent,
+                name: &name,
+                now,
+            };
+            match db::manifests::act(conn, &ctx, &m.id, expected, &act)? {
+                Ok(m) => {
+                    let items = db::manifests::items_of(conn, &m.id)?;
+                    Ok(Ok((m, items)))
+                }
+                Err(r) => Ok(Err(r)),
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            db::DbError::Conflict(_) => Error::Conflict("someone acted on the manifest first; reload it".into()),
+            other => other.into(),
+        })?;
+    match result {
+        Ok((m, items)) => Ok(to_dto(m, items)),
+        Err(ManifestRefusal::State(i)) => Err(Error::Refused(i)),
+        Err(ManifestRefusal::Invalid(list)) => Err(Error::Invalid(
+            list.into_iter().map(|(p, i)| FieldProblem::body(p, &i)).collect(),
+        )),
+        Err(ManifestRefusal::Stale { current }) => Err(Error::stale("manifest", current)),
     }
 }
