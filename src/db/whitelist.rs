@@ -474,6 +474,25 @@ pub fn confirmed_entries_of_operator(
         .load(conn)?)
 }
 
+/// Moves each entry to `status` as a system action (a licence's suspension, reinstatement or
+/// expiry carries its entries along); an entry someone changed meanwhile is left as it is.
+/// Returns the ids moved.
+pub fn change_status_as_system(
+    conn: &mut DbConnection,
+    entries: Vec<EntryRow>,
+    status: &str,
+    change: &str,
+    reason: &str,
+) -> DbResult<Vec<String>> {
+    let mut moved = Vec::new();
+    for e in entries {
+        if change_status(conn, &e.id, e.version, status, change, Some(reason), "system", None)?.is_some() {
+            moved.push(e.id);
+        }
+    }
+    Ok(moved)
+}
+
 /// Entries of an operator from `from_year` on that a suspension of its licence stopped (the
 /// system suspended them with the licence's reason).
 pub fn entries_stopped_with_licence(

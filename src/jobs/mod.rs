@@ -56,22 +56,10 @@ fn sweep_steps(
     // A licence past its validity suspends the operator's confirmed entries (a system action).
     for licence in db::registry::expired_licences(conn, today)? {
         let reason = format!("licence expired on {}", licence.valid_until);
-        for e in db::whitelist::confirmed_entries_of_operator(conn, &licence.operator_id, today.year())? {
-            if db::whitelist::change_status(
-                conn,
-                &e.id,
-                e.version,
-                "suspended",
-                "suspend",
-                Some(&reason),
-                "system",
-                None,
-            )?
-            .is_some()
-            {
-                tracing::info!(entry = %e.id, operator = %licence.operator_id, "entry suspended: licence expired");
-                report.entries_suspended.push(e.id);
-            }
+        let entries = db::whitelist::confirmed_entries_of_operator(conn, &licence.operator_id, today.year())?;
+        for id in db::whitelist::change_status_as_system(conn, entries, "suspended", "suspend", &reason)? {
+            tracing::info!(entry = %id, operator = %licence.operator_id, "entry suspended: licence expired");
+            report.entries_suspended.push(id);
         }
     }
     // Entries of past years expire.

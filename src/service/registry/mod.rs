@@ -439,23 +439,8 @@ pub async fn suspend_licence(
             db::write_tx(conn, |conn| {
                 db::registry::set_licence_status(conn, &lic.id, LicenceStatus::Suspended, Some(&reason))?;
                 let why = format!("{LICENCE_SUSPENDED_PREFIX}{reason}");
-                let mut ids = Vec::new();
-                for e in db::whitelist::confirmed_entries_of_operator(conn, &lic.operator_id, year)? {
-                    if db::whitelist::change_status(
-                        conn,
-                        &e.id,
-                        e.version,
-                        "suspended",
-                        "suspend",
-                        Some(&why),
-                        "system",
-                        None,
-                    )?
-                    .is_some()
-                    {
-                        ids.push(e.id);
-                    }
-                }
+                let entries = db::whitelist::confirmed_entries_of_operator(conn, &lic.operator_id, year)?;
+                let ids = db::whitelist::change_status_as_system(conn, entries, "suspended", "suspend", &why)?;
                 let lic = db::registry::licence_by_id(conn, &lic.id)?.ok_or(DbError::NotFound)?;
                 Ok((lic, ids))
             })
@@ -483,23 +468,14 @@ pub async fn reinstate_licence(state: &AppState, ctx: &Ctx, operator_id: String)
         .run(move |conn| {
             db::write_tx(conn, |conn| {
                 db::registry::set_licence_status(conn, &lic.id, LicenceStatus::Valid, None)?;
-                let mut ids = Vec::new();
-                for e in db::whitelist::entries_stopped_with_licence(conn, &lic.operator_id, year)? {
-                    if db::whitelist::change_status(
-                        conn,
-                        &e.id,
-                        e.version,
-                        "confirmed",
-                        "reinstate",
-                        Some("licence reinstated"),
-                        "system",
-                        None,
-                    )?
-                    .is_some()
-                    {
-                        ids.push(e.id);
-                    }
-                }
+                let entries = db::whitelist::entries_stopped_with_licence(conn, &lic.operator_id, year)?;
+                let ids = db::whitelist::change_status_as_system(
+                    conn,
+                    entries,
+                    "confirmed",
+                    "reinstate",
+                    "licence reinstated",
+                )?;
                 let lic = db::registry::licence_by_id(conn, &lic.id)?.ok_or(DbError::NotFound)?;
                 Ok((lic, ids))
             })
