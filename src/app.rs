@@ -78,7 +78,7 @@ pub fn build_app(
     app.app_data(routes)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", api))
         .service(web::redirect("/docs", "/docs/"))
-        .configure(crate::admin::routes)
+        .configure(crate::web::routes)
         .default_service(web::to(api::routes::fallback))
         .wrap(
             DefaultHeaders::new()

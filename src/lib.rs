@@ -6,7 +6,7 @@
 //! hash-chained trail of every change; `api` is the HTTP surface; `cli` the
 //! command line; `app` wires them together.
 
-pub mod admin;
+pub mod web;
 pub mod api;
 pub mod app;
 pub mod audit;
