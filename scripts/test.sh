@@ -12,6 +12,9 @@
 #      cluster is started (pg_ctlcluster) if it has one, else a throwaway cluster is created
 #      under target/pg on a free port (trust, no fsync), started for this run, stopped at the
 #      end, and TEST_POSTGRES_URL points the tests at it.
+#   3. A primary with a hot standby for the read-replica test (scripts/replica.sh, two throwaway
+#      clusters under target/replica, left running for the next run), unless TEST_STANDBY_URL and
+#      TEST_REPLICA_PRIMARY_URL are given.
 #
 # Settings: HWT_TEST_PG=throwaway uses a throwaway cluster even when a server runs on 5432;
 # HWT_TEST_KEEP_PG=1 leaves a throwaway cluster running afterwards; `--prepare` only installs
@@ -202,8 +205,22 @@ if [ "${1:-}" = --prepare ]; then
     prepare_tools
     exit 0
 fi
+# The read-replica test's primary and hot standby (scripts/replica.sh), unless given.
+prepare_replica() {
+    if [ -n "${TEST_STANDBY_URL:-}" ] && [ -n "${TEST_REPLICA_PRIMARY_URL:-}" ]; then
+        say "read replica: $TEST_STANDBY_URL (TEST_STANDBY_URL)"
+        return
+    fi
+    if scripts/replica.sh start; then
+        eval "$(scripts/replica.sh env)"
+    else
+        say "could not start the primary and hot standby (scripts/replica.sh); the read-replica test fails, saying so"
+    fi
+}
+
 prepare_tools
 prepare_postgres
+prepare_replica
 say "cargo nextest run $*"
 # Not exec: a throwaway cluster started here is stopped when the run ends.
 cargo nextest run "$@"

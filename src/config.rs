@@ -154,6 +154,17 @@ pub struct Config {
     /// Milliseconds between two looks at the newest event while a changes-feed request waits.
     #[arg(long, global = true, env = "HWT_FEED_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(10..=10_000))]
     pub feed_poll_ms: u64,
+
+    /// A PostgreSQL hot standby of the database (`postgres://…`) that serves the history, exports,
+    /// the audit search, dashboards and the annual report. A caller whose own last write the
+    /// standby has not replayed yet, and every caller while it is down or behind by more than
+    /// `HWT_READ_MAX_LAG_MS`, is served by the primary. Unset: every read goes to the primary.
+    #[arg(long, global = true, env = "HWT_READ_DATABASE_URL")]
+    pub read_database_url: Option<String>,
+
+    /// How far behind the primary (milliseconds) the read replica may be and still serve reads.
+    #[arg(long, global = true, env = "HWT_READ_MAX_LAG_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub read_max_lag_ms: u64,
 }
 
 /// Every `HWT_` variable the service knows; anything else with that prefix is refused.
@@ -189,6 +200,8 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_JOB_LEASE_SECS",
     "HWT_FEED_MAX_WAIT_SECS",
     "HWT_FEED_POLL_MS",
+    "HWT_READ_DATABASE_URL",
+    "HWT_READ_MAX_LAG_MS",
 ];
 
 /// Names of `HWT_` variables in `vars` that no setting reads.
@@ -265,6 +278,8 @@ impl Config {
             job_lease_secs: 30,
             feed_max_wait_secs: 30,
             feed_poll_ms: 500,
+            read_database_url: None,
+            read_max_lag_ms: 5000,
         }
     }
 

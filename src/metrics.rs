@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 pub struct Metrics {
     registry: Registry,
@@ -14,6 +14,9 @@ pub struct Metrics {
     webhook_attempts: IntCounterVec,
     notice_missing: IntGauge,
     catalogue_missing: IntGauge,
+    replica_lag: Gauge,
+    replica_serving: IntGauge,
+    archive_reads: IntCounterVec,
 }
 
 impl Metrics {
@@ -56,7 +59,28 @@ impl Metrics {
             "The catalogue edition the law has in force today whose table is not loaded (checks use an older one); 0 when none",
         )?;
         registry.register(Box::new(catalogue_missing.clone()))?;
+        let replica_lag = Gauge::new(
+            "read_replica_lag_seconds",
+            "How far the read replica is behind the primary, as last seen (0 when caught up or none configured)",
+        )?;
+        registry.register(Box::new(replica_lag.clone()))?;
+        let replica_serving = IntGauge::new(
+            "read_replica_serving",
+            "1 while the read replica answers within the lag bound, 0 when it is down, behind or not configured",
+        )?;
+        registry.register(Box::new(replica_serving.clone()))?;
+        let archive_reads = IntCounterVec::new(
+            Opts::new(
+                "archive_reads_total",
+                "Reads of the archive (history, exports, audit search, dashboards, annual report) by the server that answered and why",
+            ),
+            &["server", "reason"],
+        )?;
+        registry.register(Box::new(archive_reads.clone()))?;
         Ok(Metrics {
+            replica_lag,
+            replica_serving,
+            archive_reads,
             notice_missing,
             catalogue_missing,
             registry,
@@ -92,6 +116,17 @@ impl Metrics {
     /// Records which catalogue edition in force is not loaded, if any.
     pub fn catalogue_edition_missing(&self, edition: Option<i32>) {
         self.catalogue_missing.set(i64::from(edition.unwrap_or(0)));
+    }
+
+    /// Records the read replica's last seen state.
+    pub fn replica(&self, serving: bool, lag_secs: f64) {
+        self.replica_serving.set(i64::from(serving));
+        self.replica_lag.set(if lag_secs.is_finite() { lag_secs } else { -1.0 });
+    }
+
+    /// Counts one archive read answered by `server` ("standby" or "primary") for `reason`.
+    pub fn archive_read(&self, server: &str, reason: &str) {
+        self.archive_reads.with_label_values(&[server, reason]).inc();
     }
 
     /// The text exposition, with the pool gauges read now.

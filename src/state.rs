@@ -22,6 +22,9 @@ pub struct AppState {
     pub subject_cache: crate::auth::session::SubjectCache,
     /// Requests per signed-in subject (see `auth::rate_limit`).
     pub rate_limit: Arc<crate::auth::rate_limit::SubjectLimiter>,
+    /// The hot standby that serves the archive's reads, when one is configured (`db::replica`;
+    /// `service::reads` decides who it may serve).
+    pub replica: Option<Arc<crate::db::replica::Replica>>,
     /// The working-day calendar, re-read from the database at most every minute (another replica
     /// may have imported a year) and at once after an import here.
     calendar: std::sync::RwLock<Option<(std::time::Instant, Arc<WorkingDayCalendar>)>>,
@@ -43,7 +46,21 @@ impl AppState {
             config.rate_limit_per_sec,
             config.rate_limit_burst,
         ));
+        let replica = match &config.read_database_url {
+            Some(url) => {
+                if db.backend() != crate::db::Backend::Postgres {
+                    anyhow::bail!("a read replica (HWT_READ_DATABASE_URL) needs a PostgreSQL primary");
+                }
+                Some(Arc::new(crate::db::replica::Replica::connect(
+                    url,
+                    config.pool_size,
+                    Duration::from_millis(config.read_max_lag_ms),
+                )?))
+            }
+            None => None,
+        };
         Ok(AppState {
+            replica,
             config: Arc::new(config),
             db,
             keys: Arc::new(keys),

@@ -29,6 +29,11 @@ fn request_id_for(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// Whether a request with this method may change something.
+fn req_method_writes(method: &str) -> bool {
+    !matches!(method, "GET" | "HEAD" | "OPTIONS")
+}
+
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -52,8 +57,16 @@ pub async fn request_context(
         .await;
     let mut res = res?;
     let status = res.status().as_u16();
+    // A request that may have written marks where its writes ended, so that the caller's next
+    // archive read is not served by a read replica that has not replayed them yet.
+    if let (Some(state), Some((subject, _, _))) = (&state, &actor)
+        && !is_read
+        && req_method_writes(&method)
+    {
+        crate::service::reads::note_write(state, subject).await;
+    }
     // Auditors' reads are part of the trail too: who queried what, when.
-    if let (Some(state), Some((actor, actor_name, role))) = (&state, actor)
+    if let (Some(state), Some((actor, actor_name, role))) = (&state, actor.clone())
         && role == "auditor"
         && is_read
         && res.status().is_success()

@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod pool;
 pub mod registry;
+pub mod replica;
 pub mod scale;
 pub mod schema;
 pub mod throttle;

@@ -525,6 +525,14 @@ diesel::joinable!(application_attachments -> transfer_applications (application_
 diesel::joinable!(manifests -> transfer_applications (application_id));
 diesel::joinable!(manifest_items -> manifests (manifest_id));
 
+diesel::table! {
+    write_marks (subject) {
+        subject -> Text,
+        lsn -> BigInt,
+        marked_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_clients,
@@ -559,4 +567,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts,
     job_leases,
+    write_marks,
 );

@@ -111,10 +111,11 @@ pub async fn events(
             (None, None) => return Err(Error::Hidden),
         }
     }
-    let mut rows = state
-        .db
-        .run(move |conn| db::audit::events(conn, &f, after, limit + 1))
-        .await?;
+    // The search reads the archive: the read replica may answer it (service::reads).
+    let mut rows = crate::service::reads::archive(state, &who.subject, move |conn| {
+        db::audit::events(conn, &f, after, limit + 1)
+    })
+    .await?;
     let more = cut_page(&mut rows, limit);
     let next = more.then(|| rows.last().map(|r| r.seq.to_string())).flatten();
     Ok((rows.into_iter().map(AuditEventDto::from).collect(), next))

@@ -11,6 +11,7 @@ pub mod changes;
 pub mod commands;
 pub mod error;
 pub mod manifests;
+pub mod reads;
 pub mod registry;
 pub mod sessions;
 pub mod users;

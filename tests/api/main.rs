@@ -31,6 +31,7 @@ mod permissions;
 mod race;
 mod rate_limit;
 mod reference;
+mod replica;
 mod seed;
 mod ui;
 mod webhooks;

@@ -44,6 +44,8 @@ pub struct TestDb {
     pub backend: Backend,
     pub dir: tempfile::TempDir,
     pg_name: Option<String>,
+    /// The server holding `pg_name`, when not the tests' usual one.
+    server: Option<String>,
 }
 
 impl TestDb {
@@ -55,6 +57,7 @@ impl TestDb {
                 backend,
                 dir,
                 pg_name: None,
+                server: None,
             },
             Backend::Postgres => {
                 let template = ensure_template();
@@ -79,6 +82,7 @@ impl TestDb {
                     backend,
                     dir,
                     pg_name: Some(name),
+                    server: None,
                 }
             }
         }
@@ -91,6 +95,23 @@ impl TestDb {
             backend: other.backend,
             dir: tempfile::tempdir().expect("tempdir"),
             pg_name: None,
+            server: None,
+        }
+    }
+
+    /// An empty PostgreSQL database (no migrations) on the server at `server`, dropped afterwards.
+    pub fn empty_on(server: &str) -> TestDb {
+        let name = format!("hwt_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&format!("{server}/postgres")).expect("PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("create db");
+        TestDb {
+            url: format!("{server}/{name}"),
+            backend: Backend::Postgres,
+            dir: tempfile::tempdir().expect("tempdir"),
+            pg_name: Some(name),
+            server: Some(server.to_string()),
         }
     }
 
@@ -103,6 +124,7 @@ impl TestDb {
                 backend,
                 dir,
                 pg_name: None,
+                server: None,
             },
             Backend::Postgres => {
                 let name = format!("hwt_test_{}", uuid::Uuid::new_v4().simple());
@@ -116,6 +138,7 @@ impl TestDb {
                     backend,
                     dir,
                     pg_name: Some(name),
+                    server: None,
                 }
             }
         }
@@ -124,8 +147,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        let server = self.server.clone().unwrap_or_else(postgres_base_url);
         if let Some(name) = &self.pg_name
-            && let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", postgres_base_url()))
+            && let Ok(mut admin) = PgConnection::establish(&format!("{server}/postgres"))
         {
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
         }
@@ -314,6 +338,13 @@ impl TestApp {
         assert_eq!(res.status(), 200, "login of {username}");
         let body: Value = res.json().await.expect("json");
         body["access_token"].as_str().expect("token").to_string()
+    }
+
+    /// A GET answered with text (the metrics).
+    pub async fn get_text(&self, path: &str) -> String {
+        let res = self.client.get(self.url(path)).send().await.expect("send");
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.text().await.expect("text")
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value, reqwest::header::HeaderMap) {
