@@ -724,9 +724,16 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
             danger: true,
         });
     };
-    // On the whitelist route the receiving province decides while the source's decision step
-    // runs; it has no step of its own.
-    if side == Side::Receiving && dto.route == "whitelist" && dto.status == "under_review" && !decided(side) {
+    // On the whitelist route with the consent policy the receiving province has its own
+    // decision step (below); a case accepted before that had none, and it decides beside the
+    // source's step.
+    let own_consent_step = dto.steps.iter().any(|s| s.kind == "whitelist_consent");
+    if side == Side::Receiving
+        && dto.route == "whitelist"
+        && dto.status == "under_review"
+        && !decided(side)
+        && !own_consent_step
+    {
         decision(&mut out, "a_receiving_agree", "a_receiving_disagree");
     }
     if side == Side::Source {
@@ -791,7 +798,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
             "whitelist_decision" if decided(side) => {}
             kind => {
                 let (yes, no) = match kind {
-                    "receiving_opinion" => ("a_receiving_agree", "a_receiving_disagree"),
+                    "receiving_opinion" | "whitelist_consent" => ("a_receiving_agree", "a_receiving_disagree"),
                     "source_review" => ("a_send_consultation", "a_refuse"),
                     _ => ("a_approve", "a_refuse"),
                 };
@@ -1084,11 +1091,19 @@ pub async fn act(
                 Some("refuse") => false,
                 _ => return Err(invalid("outcome", "outcome must be approve or refuse")),
             };
+            let letter = match (form.get("letter_number"), form.get("letter_date")) {
+                (None | Some(""), None | Some("")) => None,
+                (n, d) => Some(crate::domain::workflow::LetterText {
+                    number: n.unwrap_or_default().to_string(),
+                    date: d.unwrap_or_default().to_string(),
+                }),
+            };
             Act::Decide {
                 side,
                 approve,
                 reasons: form.lines("reasons"),
                 conditions: form.lines("conditions"),
+                letter,
             }
         }
         _ => return Err(invalid("action", "unknown action")),
