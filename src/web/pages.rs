@@ -692,6 +692,8 @@ struct ActionView {
     side: &'static str,
     outcome: &'static str,
     danger: bool,
+    /// A decision that is a letter (商请函 or 复函): the form asks its number and date.
+    letter: bool,
 }
 
 /// The actions open to `who` on this case: only the steps of its own side, only in a state that
@@ -705,15 +707,25 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
     // What stops an approval (the core's rule, shown on the page) hides the approving button;
     // the regulator may still refuse, or move a whitelist case to the standard route.
     let blocked = dto.approval_blocked.is_some();
-    let decision = |out: &mut Vec<ActionView>, yes: &'static str, no: &'static str| {
+    // After a disagreeing reply (第25条) the source's final decision can only refuse (第26条).
+    let receiving_disagreed = dto.route == "standard"
+        && dto
+            .decisions
+            .iter()
+            .rev()
+            .find(|d| d.side == Side::Receiving.as_str())
+            .is_some_and(|d| d.outcome == "refuse");
+    let decision = |out: &mut Vec<ActionView>, yes: &'static str, no: &'static str, letters: (bool, bool)| {
         let approves = yes != "a_send_consultation" && yes != "a_receiving_agree" || dto.route == "whitelist";
-        if !(blocked && approves) {
+        let final_after_refusal = yes == "a_approve" && dto.status == "receiving_replied" && receiving_disagreed;
+        if !(final_after_refusal || blocked && approves) {
             out.push(ActionView {
                 kind: "decide",
                 label: lang.t(yes),
                 side: side.as_str(),
                 outcome: "approve",
                 danger: false,
+                letter: letters.0,
             });
         }
         out.push(ActionView {
@@ -722,6 +734,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
             side: side.as_str(),
             outcome: "refuse",
             danger: true,
+            letter: letters.1,
         });
     };
     // On the whitelist route with the consent policy the receiving province has its own
@@ -734,7 +747,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
         && !decided(side)
         && !own_consent_step
     {
-        decision(&mut out, "a_receiving_agree", "a_receiving_disagree");
+        decision(&mut out, "a_receiving_agree", "a_receiving_disagree", (false, false));
     }
     if side == Side::Source {
         if dto.route == "whitelist"
@@ -749,6 +762,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
                 side: "source",
                 outcome: "",
                 danger: false,
+                letter: false,
             });
         }
         if dto.status == "approved" {
@@ -758,6 +772,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
                 side: "source",
                 outcome: "",
                 danger: true,
+                letter: false,
             });
         }
     }
@@ -774,6 +789,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
                 side: side.as_str(),
                 outcome: "",
                 danger: false,
+                letter: false,
             });
             continue;
         }
@@ -785,6 +801,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
                     side: "source",
                     outcome: "",
                     danger: false,
+                    letter: false,
                 });
                 out.push(ActionView {
                     kind: "correction",
@@ -792,17 +809,29 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
                     side: "source",
                     outcome: "",
                     danger: false,
+                    letter: false,
                 });
+                out.push(ActionView {
+                    kind: "refuse_acceptance",
+                    label: lang.t("a_refuse_acceptance"),
+                    side: "source",
+                    outcome: "",
+                    danger: true,
+                    letter: false,
+                });
+                // The acceptance period (补正 within 5 working days) cannot be suspended.
+                continue;
             }
             // A side that has decided waits for the other (whitelist route with consent).
             "whitelist_decision" if decided(side) => {}
             kind => {
-                let (yes, no) = match kind {
-                    "receiving_opinion" | "whitelist_consent" => ("a_receiving_agree", "a_receiving_disagree"),
-                    "source_review" => ("a_send_consultation", "a_refuse"),
-                    _ => ("a_approve", "a_refuse"),
+                let (yes, no, letters) = match kind {
+                    "receiving_opinion" => ("a_receiving_agree", "a_receiving_disagree", (true, true)),
+                    "whitelist_consent" => ("a_receiving_agree", "a_receiving_disagree", (false, false)),
+                    "source_review" => ("a_send_consultation", "a_refuse", (true, false)),
+                    _ => ("a_approve", "a_refuse", (false, false)),
                 };
-                decision(&mut out, yes, no);
+                decision(&mut out, yes, no, letters);
             }
         }
         out.push(ActionView {
@@ -811,6 +840,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
             side: side.as_str(),
             outcome: "",
             danger: false,
+            letter: false,
         });
     }
     out
@@ -833,6 +863,8 @@ struct StepView {
 
 struct ItemView {
     line: i32,
+    /// HWxx.
+    category: String,
     code: String,
     name: String,
     hazards: String,
@@ -880,6 +912,8 @@ struct ApplicationPage {
     checklist: Vec<&'static str>,
     flash_done: bool,
     flash_conflict: bool,
+    /// Today (Asia/Shanghai), the default date of a letter.
+    today: String,
 }
 
 /// The correction checklist: the usual problems, each ticked or not, plus free text.
@@ -994,6 +1028,7 @@ pub async fn application(
         .iter()
         .map(|i| ItemView {
             line: i.line,
+            category: i.category.clone(),
             code: i.waste_code.clone(),
             name: i.waste_name.clone(),
             hazards: i.hazards.join("/"),
@@ -1036,6 +1071,7 @@ pub async fn application(
         },
         flash_done: q.contains_key("done"),
         flash_conflict: q.contains_key("conflict"),
+        today: crate::domain::calendar::shanghai_date(chrono::Utc::now()).to_string(),
         a: dto,
     };
     Ok(render(lang, &page))
@@ -1082,6 +1118,9 @@ pub async fn act(
             reason: form.get("reason").unwrap_or_default().to_string(),
         },
         "revoke" => Act::Revoke {
+            reasons: form.lines("reasons"),
+        },
+        "refuse_acceptance" => Act::RefuseAcceptance {
             reasons: form.lines("reasons"),
         },
         "decide" => {
@@ -1168,6 +1207,10 @@ struct CertificatePage {
     items: Vec<ItemView>,
     url: String,
     qr: String,
+    /// 利用 / 处置 / 贮存.
+    method: String,
+    /// The conditions the provinces attached to their approvals (第27条).
+    conditions: Vec<String>,
 }
 
 /// The Shanghai date an approval was revoked on, or empty.
@@ -1215,6 +1258,7 @@ pub async fn certificate(
             .iter()
             .map(|i| ItemView {
                 line: i.line,
+                category: i.category.clone(),
                 code: i.waste_code.clone(),
                 name: i.waste_name.clone(),
                 hazards: i.hazards.join("/"),
@@ -1224,6 +1268,64 @@ pub async fn certificate(
             .collect(),
         qr: qr_svg(&url),
         url,
+        method: lang.value(&dto.method),
+        conditions: dto
+            .decisions
+            .iter()
+            .filter(|d| d.outcome == "approve")
+            .flat_map(|d| d.conditions.iter().cloned())
+            .collect(),
+        a: dto,
+    };
+    Ok(render(lang, &page))
+}
+
+#[derive(Template)]
+#[template(path = "refusal.html")]
+struct RefusalPage {
+    chrome: Chrome,
+    lang: Lang,
+    a: ApplicationDto,
+    producer: String,
+    operator: String,
+    source: String,
+    receiving: String,
+    /// 不予许可决定书 or 不予受理决定书.
+    title: &'static str,
+}
+
+/// The source province's refusal as its decision document (不予许可 or 不予受理): number,
+/// reasons, the receiving province's opinion it rests on, and the applicant's remedies.
+pub async fn refusal(
+    state: web::Data<AppState>,
+    u: UiUser,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> UiResult<HttpResponse> {
+    let lang = u.lang;
+    let dto = apps::case_dto(&state, &u.who, path.into_inner())
+        .await
+        .map_err(api(lang))?;
+    let Some(refusal) = &dto.refusal else {
+        return Err(UiError::Api(
+            ApiError::Conflict("the application was not refused".into()),
+            lang,
+        ));
+    };
+    let title = if refusal.kind == "not_accepted" {
+        lang.t("doc_not_accepted")
+    } else {
+        lang.t("doc_not_permitted")
+    };
+    let names = names(&state, vec![dto.enterprise_id.clone()], vec![dto.operator_id.clone()]).await?;
+    let page = RefusalPage {
+        chrome: Chrome::new(&u, &req, "/ui/queue"),
+        lang,
+        producer: names.get(&dto.enterprise_id).cloned().unwrap_or_default(),
+        operator: names.get(&dto.operator_id).cloned().unwrap_or_default(),
+        source: province_name(lang, &dto.source_province),
+        receiving: province_name(lang, &dto.receiving_province),
+        title,
         a: dto,
     };
     Ok(render(lang, &page))
