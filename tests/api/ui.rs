@@ -1578,3 +1578,57 @@ both_backends!(
     regulators_take_the_standard_route_in_the_browser,
     regulators_take_the_standard_route_in_the_browser
 );
+
+/// On the whitelist route with the consent policy the receiving province's decision is its own
+/// step: Sichuan suspends and resumes its clock by clicking, and only its step stands still.
+async fn receiving_province_pauses_its_own_whitelist_step_in_the_browser(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    let id = accepted_case(&app, &reg, "7", "废矿物油").await;
+    let page = app.url(&format!("/ui/applications/{id}"));
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    login(&c, &app, "sc").await;
+    c.goto(&page).await.unwrap();
+    fill(
+        &c,
+        "form[data-action='suspend_clock-'] textarea[name='reason']",
+        "接受单位现场核查",
+    )
+    .await;
+    click_confirmed(&c, "form[data-action='suspend_clock-'] button").await;
+    let step = |a: &Value, kind: &str| {
+        a["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["kind"] == kind)
+            .cloned()
+            .unwrap()
+    };
+    let a = await_case(&app, &reg, &id, "receiving clock suspended", |a| {
+        step(a, "whitelist_consent")["suspended"] == true
+    })
+    .await;
+    assert_eq!(
+        step(&a, "whitelist_consent")["suspensions"][0]["reason"],
+        "接受单位现场核查"
+    );
+    assert_eq!(
+        step(&a, "whitelist_decision")["suspended"],
+        false,
+        "Chongqing's clock runs on"
+    );
+    c.goto(&page).await.unwrap();
+    click_confirmed(&c, "form[data-action='resume_clock-'] button").await;
+    let a = await_case(&app, &reg, &id, "receiving clock resumed", |a| {
+        step(a, "whitelist_consent")["suspended"] == false
+    })
+    .await;
+    assert!(step(&a, "whitelist_consent")["suspensions"][0]["resumed_on"].is_string());
+}
+both_backends!(
+    receiving_province_pauses_its_own_whitelist_step_in_the_browser,
+    receiving_province_pauses_its_own_whitelist_step_in_the_browser
+);
