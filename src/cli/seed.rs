@@ -1049,6 +1049,27 @@ impl AppSeeder<'_> {
         let app = self.advance(app, Status::ConsultationSent, self.wd(16, 14, 0))?;
         self.advance(app, Status::ReceivingReplied, self.wd(2, 11, 0))?;
 
+        // The receiving province refused in its reply (第25条): the source's final decision (第26条)
+        // is running, and can only refuse.
+        let app = self.file(
+            YN1,
+            OP_GZ2,
+            Utilise,
+            &[("900-037-46", "废镍催化剂", "固态", "T/I", "钢桶", "6500")],
+            self.wd(12, 9, 0),
+            None,
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(11, 10, 0))?;
+        let app = self.advance(app, Status::ConsultationSent, self.wd(9, 15, 0))?;
+        self.decide(
+            &app,
+            Side::Receiving,
+            false,
+            &["接受单位本年度含镍废物利用计划已排满"],
+            &[],
+            self.wd(1, 11, 0),
+        )?;
+
         // Refused: by the receiving province (whitelist); in its opinion (standard: the source's
         // final decision then runs); by the source after a refusing opinion (standard); and by the
         // source (whitelist).

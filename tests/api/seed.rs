@@ -247,6 +247,23 @@ async fn demo_applications(backend: Backend) {
             );
         }
     }
+    // The new states of the standard route: a refusing reply waiting for the source's final
+    // decision, a source refusal after a refusing reply, and 不予受理 on both routes.
+    assert!(
+        apps.iter().any(|a| a["status"] == "receiving_replied"
+            && a["decisions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["side"] == "receiving" && d["outcome"] == "refuse")),
+        "a refusing reply waiting for the source's decision"
+    );
+    assert!(
+        apps.iter().any(|a| a["status"] == "refused"
+            && a["route"] == "standard"
+            && a["refusal"]["receiving_opinion"]["outcome"] == "refuse"),
+        "a source refusal after a refusing reply"
+    );
     assert!(
         apps.iter()
             .filter(|a| a["enterprise_id"] == "demo-producer-cq")
