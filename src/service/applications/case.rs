@@ -69,7 +69,8 @@ pub struct SuspensionDto {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StepDto {
-    /// acceptance, whitelist_decision, source_review, receiving_opinion, source_decision.
+    /// acceptance, whitelist_decision (the source's), whitelist_consent (the receiving province's,
+    /// beside it, under the consent policy), source_review, receiving_opinion, source_decision.
     pub kind: String,
     /// The province side that must act.
     pub side: String,
