@@ -30,7 +30,8 @@ pub use crate::service::applications::filing::{
 };
 use crate::service::applications::queue::{self, QueueCursor};
 use crate::service::applications::workflow::{
-    self, CorrectionInput, DecisionInput, RerouteInput, ResubmitInput, RevokeInput, SuspendClockInput, WithdrawInput,
+    self, CorrectionInput, DecisionInput, RefuseAcceptanceInput, RerouteInput, ResubmitInput, RevokeInput,
+    SuspendClockInput, WithdrawInput,
 };
 use crate::state::AppState;
 
@@ -333,6 +334,30 @@ pub async fn request_correction(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let command: CorrectionInput = body::parse(&body)?;
+    perform(state, who, path.into_inner(), &req, command.into()).await
+}
+
+/// 不予受理: refuse to accept the application, with reasons (source province; `If-Match`
+/// required). Unlike a correction notice it ends the case: the reservation is released and the
+/// refusal is the source province's numbered decision document (`refusal`, with the applicant's
+/// rights of review and suit and their time limits).
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path), ("If-Match" = String, Header)), request_body = RefuseAcceptanceInput,
+    responses(
+        (status = 200, body = ApplicationDto),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not an application waiting for acceptance", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Someone acted first", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/transfer-applications/{id}/refuse-acceptance")]
+pub async fn refuse_acceptance(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let command: RefuseAcceptanceInput = body::parse(&body)?;
     perform(state, who, path.into_inner(), &req, command.into()).await
 }
 

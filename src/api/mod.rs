@@ -129,6 +129,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(applications::application_events)
         .service(applications::accept)
         .service(applications::request_correction)
+        .service(applications::refuse_acceptance)
         .service(applications::resubmit)
         .service(applications::decide)
         .service(applications::withdraw)

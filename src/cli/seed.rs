@@ -573,6 +573,15 @@ impl AppSeeder<'_> {
             Err(ActRefusal::Stale { current }) => {
                 anyhow::bail!("demo application {}: version {current} changed under the seed", app.id)
             }
+            Err(ActRefusal::Input(problems)) => anyhow::bail!(
+                "demo application {}: {act:?} refused: {}",
+                app.id,
+                problems
+                    .iter()
+                    .map(|(p, i)| format!("{p}: {}", i.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
         }
     }
 
@@ -590,6 +599,23 @@ impl AppSeeder<'_> {
             Side::Receiving => Actor::ReceivingRegulator,
         };
         let strings = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        // The consultation letter and the reply carry a demo number (never a real one).
+        let route = Route::parse(&app.route).map_err(err)?;
+        let status = Status::parse(&app.status).map_err(err)?;
+        let letter = crate::domain::workflow::letter_of(route, status, side, approve).map(|k| {
+            crate::domain::workflow::LetterText {
+                number: format!(
+                    "演示{}〔{}〕{}号",
+                    match k {
+                        crate::domain::documents::LetterKind::Consultation => "商请函",
+                        crate::domain::documents::LetterKind::Reply => "复函",
+                    },
+                    chrono::Datelike::year(&crate::domain::calendar::shanghai_date(at)),
+                    &app.id[app.id.len().saturating_sub(4)..]
+                ),
+                date: crate::domain::calendar::shanghai_date(at).to_string(),
+            }
+        });
         self.act(
             app,
             actor,
@@ -599,6 +625,7 @@ impl AppSeeder<'_> {
                 approve,
                 reasons: strings(reasons),
                 conditions: strings(conditions),
+                letter,
             },
         )
     }
@@ -1022,7 +1049,29 @@ impl AppSeeder<'_> {
         let app = self.advance(app, Status::ConsultationSent, self.wd(16, 14, 0))?;
         self.advance(app, Status::ReceivingReplied, self.wd(2, 11, 0))?;
 
-        // Refused: by the receiving province (whitelist), in its opinion (standard), and by the
+        // The receiving province refused in its reply (第25条): the source's final decision (第26条)
+        // is running, and can only refuse.
+        let app = self.file(
+            YN1,
+            OP_GZ2,
+            Utilise,
+            &[("900-037-46", "废镍催化剂", "固态", "T/I", "钢桶", "6500")],
+            self.wd(12, 9, 0),
+            None,
+        )?;
+        let app = self.advance(app, Status::UnderReview, self.wd(11, 10, 0))?;
+        let app = self.advance(app, Status::ConsultationSent, self.wd(9, 15, 0))?;
+        self.decide(
+            &app,
+            Side::Receiving,
+            false,
+            &["接受单位本年度含镍废物利用计划已排满"],
+            &[],
+            self.wd(1, 11, 0),
+        )?;
+
+        // Refused: by the receiving province (whitelist); in its opinion (standard: the source's
+        // final decision then runs); by the source after a refusing opinion (standard); and by the
         // source (whitelist).
         let app = self.file(
             CQ,
@@ -1057,7 +1106,8 @@ impl AppSeeder<'_> {
         )?;
         let app = self.advance(app, Status::UnderReview, self.wd(20, 10, 0))?;
         let app = self.advance(app, Status::ConsultationSent, self.wd(17, 15, 0))?;
-        self.decide(
+        // The receiving province's refusal is its opinion (第25条); the source decides (第26条).
+        let app = self.decide(
             &app,
             Side::Receiving,
             false,
@@ -1067,6 +1117,14 @@ impl AppSeeder<'_> {
             ],
             &[],
             self.wd(9, 11, 0),
+        )?;
+        self.decide(
+            &app,
+            Side::Source,
+            false,
+            &["接受地省级生态环境主管部门复函不同意接收"],
+            &[],
+            self.wd(7, 10, 0),
         )?;
         let app = self.file(
             SC1,
@@ -1099,6 +1157,33 @@ impl AppSeeder<'_> {
             None,
         )?;
         self.withdraw(&app, "与接受单位未就处置价格达成一致，暂不转移", self.wd(2, 10, 0))?;
+
+        // 不予受理 (行政许可法 第32条), on each route: a numbered decision that ends the case.
+        let app = self.file(CQ, OP_SC, Utilise, &[oil("800")], self.wd(3, 9, 0), None)?;
+        self.act(
+            &app,
+            Actor::SourceRegulator,
+            self.wd(2, 11, 0),
+            Act::RefuseAcceptance {
+                reasons: vec!["申请单位不是该批危险废物的产生单位，不属于移出人".into()],
+            },
+        )?;
+        let app = self.file(
+            CQ2,
+            OP_SC2,
+            Dispose,
+            &[("900-252-12", "喷漆废物（漆渣）", "半固态", "T/I", "200L铁桶", "1200")],
+            self.wd(4, 9, 0),
+            None,
+        )?;
+        self.act(
+            &app,
+            Actor::SourceRegulator,
+            self.wd(3, 15, 0),
+            Act::RefuseAcceptance {
+                reasons: vec!["申请事项依法不需要取得跨省转移批准：接受单位与移出人位于同一省份".into()],
+            },
+        )?;
         Ok(())
     }
 }

@@ -6,14 +6,15 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{
-    application_attachments, application_events, application_items, application_steps, approval_counters,
-    clock_suspensions, decisions, transfer_applications,
+    application_attachments, application_events, application_items, application_steps, approval_copies,
+    approval_counters, clock_suspensions, decision_counters, decisions, transfer_applications,
 };
 use super::whitelist::{EntryRow, Movement, apply_movement};
 use super::{DbConnection, DbError, DbResult, db_now, new_id, to_db_time, write_tx};
 use crate::domain::Invalid;
 use crate::domain::calendar::{WorkingDayCalendar, deadline_instant, shanghai_date};
 use crate::domain::catalogue::WasteCode;
+use crate::domain::documents::{CopyRecipient, LetterKind, Series};
 use crate::domain::province::province;
 use crate::domain::quantity::Quantity;
 use crate::domain::whitelist::LicenceMode;
@@ -60,6 +61,29 @@ pub struct AppRow {
     /// 撤销: when a regulator of the source province revoked the approval, and why (JSON list).
     pub revoked_at: Option<NaiveDateTime>,
     pub revocation_reasons: Option<String>,
+    /// The refusal that ended the case as a numbered decision document of the source province
+    /// (不予许可 when `status` is refused, 不予受理 when not_accepted), with its reasons (JSON list).
+    pub refusal_number: Option<String>,
+    pub refused_at: Option<NaiveDateTime>,
+    pub refusal_reasons: Option<String>,
+    /// 商请函 and 复函 as the departments numbered and dated them.
+    pub consultation_number: Option<String>,
+    pub consultation_date: Option<String>,
+    pub reply_number: Option<String>,
+    pub reply_date: Option<String>,
+}
+
+/// 抄送: one department an approval was copied to.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = approval_copies)]
+pub struct CopyRow {
+    pub id: String,
+    pub application_id: String,
+    pub recipient: String,
+    pub province: String,
+    pub department: String,
+    pub approval_number: String,
+    pub sent_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -691,6 +715,13 @@ pub fn file(
             received_g: 0,
             revoked_at: None,
             revocation_reasons: None,
+            refusal_number: None,
+            refused_at: None,
+            refusal_reasons: None,
+            consultation_number: None,
+            consultation_date: None,
+            reply_number: None,
+            reply_date: None,
         };
         diesel::insert_into(transfer_applications::table)
             .values(app.clone())
@@ -779,13 +810,50 @@ fn start_step(
     diesel::insert_into(application_steps::table)
         .values(step.clone())
         .execute(conn)?;
+    refresh_next(conn, app_id)?;
+    Ok(step)
+}
+
+/// Keeps the application's next due instant and acting side (what the queue sorts on) in step
+/// with its open steps: the earliest due one, the source's first on a tie.
+fn refresh_next(conn: &mut DbConnection, app_id: &str) -> DbResult<()> {
+    let mut open = open_steps(conn, app_id)?;
+    open.sort_by_key(|s| (s.due_at, s.side != "source"));
+    let first = open.first();
     diesel::update(transfer_applications::table.find(app_id))
         .set((
-            transfer_applications::next_due_at.eq(Some(due_at)),
-            transfer_applications::next_side.eq(Some(step.side.clone())),
+            transfer_applications::next_due_at.eq(first.map(|s| s.due_at)),
+            transfer_applications::next_side.eq(first.map(|s| s.side.clone())),
         ))
         .execute(conn)?;
-    Ok(step)
+    Ok(())
+}
+
+/// The open steps of a case: one, or on the whitelist route with the `consent` policy one per
+/// province that has not decided yet.
+pub fn open_steps(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<StepRow>> {
+    Ok(application_steps::table
+        .filter(application_steps::application_id.eq(app_id))
+        .filter(application_steps::completed_at.is_null())
+        .order(application_steps::id.asc())
+        .select(StepRow::as_select())
+        .load(conn)?)
+}
+
+/// Completes the open step of one province (the other's runs on).
+fn complete_side_step(conn: &mut DbConnection, app_id: &str, side: Side, outcome: &str) -> DbResult<()> {
+    diesel::update(
+        application_steps::table
+            .filter(application_steps::application_id.eq(app_id))
+            .filter(application_steps::side.eq(side.as_str()))
+            .filter(application_steps::completed_at.is_null()),
+    )
+    .set((
+        application_steps::completed_at.eq(Some(db_now())),
+        application_steps::outcome.eq(Some(outcome)),
+    ))
+    .execute(conn)?;
+    refresh_next(conn, app_id)
 }
 
 pub fn steps(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<StepRow>> {
@@ -797,12 +865,7 @@ pub fn steps(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<StepRow>> {
 }
 
 fn open_step(conn: &mut DbConnection, app_id: &str) -> DbResult<Option<StepRow>> {
-    Ok(application_steps::table
-        .filter(application_steps::application_id.eq(app_id))
-        .filter(application_steps::completed_at.is_null())
-        .select(StepRow::as_select())
-        .first(conn)
-        .optional()?)
+    Ok(open_steps(conn, app_id)?.into_iter().next())
 }
 
 fn complete_open_step(conn: &mut DbConnection, app_id: &str, outcome: &str) -> DbResult<()> {
@@ -868,6 +931,8 @@ pub enum ActRefusal {
     State(Invalid),
     /// If-Match named an older version (412).
     Stale { current: i32 },
+    /// The act's input does not fit this step (422), as (JSON pointer, problem).
+    Input(Vec<(String, Invalid)>),
 }
 
 pub struct ActContext<'a> {
@@ -877,6 +942,15 @@ pub struct ActContext<'a> {
     pub name: &'a str,
     pub role: &'a str,
     pub now: DateTime<Utc>,
+}
+
+/// The regulator who acts on a step of this side.
+fn side_actor(side: &str) -> Actor {
+    if side == "source" {
+        Actor::SourceRegulator
+    } else {
+        Actor::ReceivingRegulator
+    }
 }
 
 fn state_err(code: &'static str, msg: impl Into<String>) -> ActRefusal {
@@ -931,12 +1005,7 @@ fn issue_approval(
         .filter(approval_counters::year.eq(year))
         .select(approval_counters::last_seq)
         .first(conn)?;
-    let short = crate::domain::ids::ProvinceCode::parse(&app.source_province)
-        .ok()
-        .and_then(province)
-        .map(|p| p.short_zh.clone())
-        .unwrap_or_default();
-    let number = format!("{short}危转〔{year}〕{seq:04}号");
+    let number = Series::Approval.number(&province_short(&app.source_province), year, seq);
     let period_end = super::whitelist::parse_date(&app.period_end)?;
     let licence_until = super::registry::licence_on(conn, &app.operator_id, today)?
         .map(|l| super::whitelist::parse_date(&l.valid_until))
@@ -957,6 +1026,121 @@ fn issue_approval(
         ))
         .execute(conn)?;
     Ok((number, valid_until))
+}
+
+fn province_short(code: &str) -> String {
+    crate::domain::ids::ProvinceCode::parse(code)
+        .ok()
+        .and_then(province)
+        .map(|p| p.short_zh.clone())
+        .unwrap_or_default()
+}
+
+fn province_name(code: &str) -> String {
+    crate::domain::ids::ProvinceCode::parse(code)
+        .ok()
+        .and_then(province)
+        .map(|p| p.name_zh.clone())
+        .unwrap_or_else(|| code.to_string())
+}
+
+/// 抄送: records each department the approval is copied to and sends each copy as an event.
+fn send_copies(conn: &mut DbConnection, app: &AppRow, number: &str, now: DateTime<Utc>) -> DbResult<()> {
+    for r in CopyRecipient::ALL {
+        let province = if r.receiving() {
+            &app.receiving_province
+        } else {
+            &app.source_province
+        };
+        let row = CopyRow {
+            id: new_id(),
+            application_id: app.id.clone(),
+            recipient: r.as_str().to_string(),
+            province: province.clone(),
+            department: r.department(&province_name(province)),
+            approval_number: number.to_string(),
+            sent_at: to_db_time(now),
+        };
+        diesel::insert_into(approval_copies::table)
+            .values(row.clone())
+            .execute(conn)?;
+        let detail = serde_json::json!({
+            "recipient": row.recipient,
+            "province": row.province,
+            "department": row.department,
+            "approval_number": number,
+        });
+        let mut data = super::outbox::application_data(app, &detail);
+        data["approval_number"] = serde_json::json!(number);
+        super::outbox::emit(
+            conn,
+            crate::webhooks::EventType::ApprovalCopied,
+            "transfer_application",
+            &app.id,
+            super::outbox::application_audience(app),
+            data,
+        )?;
+        super::audit::record_change(conn, "approval_copy", &row.id, "copied", None, Some(&row))?;
+    }
+    Ok(())
+}
+
+/// The departments an approval was copied to.
+pub fn copies(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<CopyRow>> {
+    Ok(approval_copies::table
+        .filter(approval_copies::application_id.eq(app_id))
+        .order(approval_copies::id.asc())
+        .select(CopyRow::as_select())
+        .load(conn)?)
+}
+
+/// The next number of a decision-document series, gap-free per source province and year.
+fn next_number(conn: &mut DbConnection, series: Series, source_province: &str, year: i32) -> DbResult<String> {
+    let bumped = diesel::update(
+        decision_counters::table
+            .filter(decision_counters::series.eq(series.as_str()))
+            .filter(decision_counters::source_province.eq(source_province))
+            .filter(decision_counters::year.eq(year)),
+    )
+    .set(decision_counters::last_seq.eq(decision_counters::last_seq + 1))
+    .execute(conn)?;
+    if bumped == 0 {
+        diesel::insert_into(decision_counters::table)
+            .values((
+                decision_counters::series.eq(series.as_str()),
+                decision_counters::source_province.eq(source_province),
+                decision_counters::year.eq(year),
+                decision_counters::last_seq.eq(1),
+            ))
+            .execute(conn)?;
+    }
+    let seq: i32 = decision_counters::table
+        .filter(decision_counters::series.eq(series.as_str()))
+        .filter(decision_counters::source_province.eq(source_province))
+        .filter(decision_counters::year.eq(year))
+        .select(decision_counters::last_seq)
+        .first(conn)?;
+    Ok(series.number(&province_short(source_province), year, seq))
+}
+
+/// Issues the refusal that ends a case as the source province's numbered decision document,
+/// with its reasons; returns the number.
+fn issue_refusal(
+    conn: &mut DbConnection,
+    app: &AppRow,
+    series: Series,
+    reasons: &[String],
+    now: DateTime<Utc>,
+) -> DbResult<String> {
+    let number = next_number(conn, series, &app.source_province, shanghai_date(now).year())?;
+    diesel::update(transfer_applications::table.find(&app.id))
+        .set((
+            transfer_applications::refusal_number.eq(Some(&number)),
+            transfer_applications::refused_at.eq(Some(to_db_time(now))),
+            transfer_applications::refusal_reasons.eq(Some(serde_json::to_string(reasons).unwrap_or_default())),
+        ))
+        .execute(conn)?;
+    Ok(number)
 }
 
 /// Why no approval may be issued on `today` (固废法 第80条: no waste to an operator without a
@@ -1084,7 +1268,19 @@ pub fn act(
                 };
                 kind = t.event;
                 new_status = t.to;
-                accept(conn, ctx, &app, route, today, false)?;
+                accept(conn, ctx, &app, route, today, None)?;
+            }
+            Act::RefuseAcceptance { reasons } => {
+                let t = match check(Action::RefuseAcceptance) {
+                    Ok(t) => t,
+                    Err(e) => return Ok(Err(refusal(e))),
+                };
+                kind = t.event;
+                new_status = t.to;
+                complete_open_step(conn, &app.id, "not_accepted")?;
+                move_items(conn, &app, Movement::Release, ctx.name)?;
+                let number = issue_refusal(conn, &app, Series::NotAccepted, reasons, ctx.now)?;
+                detail = serde_json::json!({ "reasons": reasons, "refusal_number": number });
             }
             Act::RequestCorrection { problems } => {
                 let t = match check(Action::RequestCorrection) {
@@ -1143,6 +1339,7 @@ pub fn act(
                 approve,
                 reasons,
                 conditions,
+                letter,
             } => {
                 let own_side = match ctx.actor {
                     Actor::SourceRegulator => Some(Side::Source),
@@ -1183,10 +1380,88 @@ pub fn act(
                         format!("the {} side has already decided", side.as_str()),
                     )));
                 }
+                // 第26条: the final decision rests on the receiving province's opinion.
+                if route == Route::Standard && status == Status::ReceivingReplied {
+                    let agreed = previous
+                        .iter()
+                        .rev()
+                        .find(|d| d.side == Side::Receiving.as_str())
+                        .is_some_and(|d| d.outcome == "approve");
+                    if let Err(why) = workflow::final_decision_allowed(*approve, agreed) {
+                        return Ok(Err(ActRefusal::State(why)));
+                    }
+                }
+                // The consultation letter and the reply are the decisions of their steps.
+                let letter_kind = workflow::letter_of(route, status, *side, *approve);
+                let letter = match (letter_kind, letter) {
+                    (None, None) => None,
+                    (None, Some(_)) => {
+                        return Ok(Err(ActRefusal::Input(vec![(
+                            "/letter".into(),
+                            Invalid::new(
+                                "letter.unexpected",
+                                "only the consultation letter (the source's agreeing review) and the receiving province's reply carry a letter",
+                            ),
+                        )])));
+                    }
+                    (Some(k), None) => {
+                        return Ok(Err(ActRefusal::Input(vec![(
+                            "/letter".into(),
+                            Invalid::new(
+                                "letter.required",
+                                match k {
+                                    LetterKind::Consultation => {
+                                        "the consultation letter (商请函): give its number and date"
+                                    }
+                                    LetterKind::Reply => "the reply (复函): give its number and date",
+                                },
+                            ),
+                        )])));
+                    }
+                    (Some(k), Some(l)) => {
+                        let parsed = match crate::domain::documents::Letter::parse(&l.number, &l.date) {
+                            Ok(p) => p,
+                            Err(problems) => {
+                                return Ok(Err(ActRefusal::Input(
+                                    problems.into_iter().map(|(f, i)| (format!("/letter/{f}"), i)).collect(),
+                                )));
+                            }
+                        };
+                        let not_before = match k {
+                            LetterKind::Consultation => app.accepted_on.as_deref(),
+                            LetterKind::Reply => app.consultation_date.as_deref(),
+                        }
+                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                        .unwrap_or(NaiveDate::MIN);
+                        if let Err(why) = parsed.check_date(not_before, today) {
+                            return Ok(Err(ActRefusal::Input(vec![("/letter/date".into(), why)])));
+                        }
+                        Some((k, parsed))
+                    }
+                };
                 if action == Action::Approve
                     && let Some(why) = approval_blocker(conn, &app, route, today)?
                 {
                     return Ok(Err(ActRefusal::State(why)));
+                }
+                match &letter {
+                    Some((LetterKind::Consultation, l)) => {
+                        diesel::update(transfer_applications::table.find(&app.id))
+                            .set((
+                                transfer_applications::consultation_number.eq(Some(&l.number)),
+                                transfer_applications::consultation_date.eq(Some(l.date.to_string())),
+                            ))
+                            .execute(conn)?;
+                    }
+                    Some((LetterKind::Reply, l)) => {
+                        diesel::update(transfer_applications::table.find(&app.id))
+                            .set((
+                                transfer_applications::reply_number.eq(Some(&l.number)),
+                                transfer_applications::reply_date.eq(Some(l.date.to_string())),
+                            ))
+                            .execute(conn)?;
+                    }
+                    None => {}
                 }
                 diesel::insert_into(decisions::table)
                     .values(DecisionRow {
@@ -1212,16 +1487,31 @@ pub fn act(
                     );
                 }
                 detail = serde_json::json!({ "side": side.as_str(), "outcome": if *approve { "approve" } else { "refuse" }, "reasons": reasons, "conditions": conditions });
+                if let Some((k, l)) = &letter {
+                    detail["letter"] =
+                        serde_json::json!({ "kind": k.as_str(), "number": l.number, "date": l.date.to_string() });
+                }
                 match new_status {
                     Status::Approved => {
                         complete_open_step(conn, &app.id, "approved")?;
-                        let (number, valid_until) = issue_approval(conn, &app, ctx.now, ctx.name)?;
+                        // The approval is issued from the stored row, which now holds the letters.
+                        let app_now = app_by_id(conn, &app.id)?.ok_or(DbError::NotFound)?;
+                        let (number, valid_until) = issue_approval(conn, &app_now, ctx.now, ctx.name)?;
                         detail["approval_number"] = serde_json::json!(number);
                         detail["valid_until"] = serde_json::json!(valid_until.to_string());
                     }
                     Status::Refused => {
                         complete_open_step(conn, &app.id, "refused")?;
                         move_items(conn, &app, Movement::Release, ctx.name)?;
+                        // Whichever opinion ended it, the refusal is the source province's
+                        // numbered decision (第26条), with the reasons given.
+                        let number = issue_refusal(conn, &app, Series::NotPermitted, reasons, ctx.now)?;
+                        detail["refusal_number"] = serde_json::json!(number);
+                    }
+                    // A whitelist case under review after one province's approval: that
+                    // province's step is done, the other's runs on.
+                    Status::UnderReview if route == Route::Whitelist => {
+                        complete_side_step(conn, &app.id, *side, "approved")?;
                     }
                     Status::ConsultationSent => {
                         complete_open_step(conn, &app.id, "consultation_sent")?;
@@ -1236,7 +1526,15 @@ pub fn act(
                         )?;
                     }
                     Status::ReceivingReplied => {
-                        complete_open_step(conn, &app.id, "receiving_agreed")?;
+                        complete_open_step(
+                            conn,
+                            &app.id,
+                            if *approve {
+                                "receiving_agreed"
+                            } else {
+                                "receiving_disagreed"
+                            },
+                        )?;
                         start_step(
                             conn,
                             ctx.cal,
@@ -1329,21 +1627,29 @@ pub fn act(
                 ))));
             }
             Act::SuspendClock { reason } => {
-                let Some(step) = open_step(conn, &app.id)? else {
+                // Each province suspends only its own running step (on the whitelist route with
+                // the consent policy both may run at once).
+                let open = open_steps(conn, &app.id)?;
+                if open.is_empty() {
                     return Ok(Err(state_err("workflow.no_open_step", "no step is running")));
-                };
-                let acting = if step.side == "source" {
-                    Actor::SourceRegulator
-                } else {
-                    Actor::ReceivingRegulator
-                };
-                if acting != ctx.actor {
+                }
+                let Some(step) = open.into_iter().find(|s| side_actor(&s.side) == ctx.actor) else {
                     return Ok(Err(ActRefusal::NotYours(Invalid::new(
                         "workflow.not_your_step",
                         "the running step is the other province's",
                     ))));
+                };
+                let step_kind = StepKind::parse(&step.kind).map_err(|e| DbError::Other(anyhow::anyhow!("{e}")))?;
+                if !step_kind.suspendable() {
+                    return Ok(Err(state_err(
+                        "workflow.not_suspendable",
+                        "the acceptance period (补正 within 5 working days) cannot be suspended: 行政许可法 第45条 excludes time from the decision period only",
+                    )));
                 }
-                if suspensions(conn, &app.id)?.iter().any(|s| s.resumed_on.is_none()) {
+                if suspensions(conn, &app.id)?
+                    .iter()
+                    .any(|s| s.step_id == step.id && s.resumed_on.is_none())
+                {
                     return Ok(Err(state_err(
                         "workflow.already_suspended",
                         "the clock is already suspended",
@@ -1366,26 +1672,40 @@ pub fn act(
                 detail = serde_json::json!({ "reason": reason, "step": step.kind });
             }
             Act::ResumeClock => {
-                let open = suspensions(conn, &app.id)?.into_iter().find(|s| s.resumed_on.is_none());
-                let Some(s) = open else {
+                let open: Vec<SuspensionRow> = suspensions(conn, &app.id)?
+                    .into_iter()
+                    .filter(|s| s.resumed_on.is_none())
+                    .collect();
+                if open.is_empty() {
+                    // A province with no running step in the case is told so before anything
+                    // about the clock's state.
+                    let steps = open_steps(conn, &app.id)?;
+                    if !steps.is_empty() && !steps.iter().any(|s| side_actor(&s.side) == ctx.actor) {
+                        return Ok(Err(ActRefusal::NotYours(Invalid::new(
+                            "workflow.not_your_step",
+                            "the running step is the other province's",
+                        ))));
+                    }
                     return Ok(Err(state_err("workflow.not_suspended", "the clock is not suspended")));
-                };
+                }
                 // Only the province whose step was suspended resumes it, as only it suspends.
-                let side: String = application_steps::table
-                    .find(&s.step_id)
-                    .select(application_steps::side)
-                    .first(conn)?;
-                let owner = if side == "source" {
-                    Actor::SourceRegulator
-                } else {
-                    Actor::ReceivingRegulator
-                };
-                if owner != ctx.actor {
+                let mut mine = None;
+                for s in open {
+                    let side: String = application_steps::table
+                        .find(&s.step_id)
+                        .select(application_steps::side)
+                        .first(conn)?;
+                    if side_actor(&side) == ctx.actor {
+                        mine = Some(s);
+                        break;
+                    }
+                }
+                let Some(s) = mine else {
                     return Ok(Err(ActRefusal::NotYours(Invalid::new(
                         "workflow.not_your_step",
                         "the suspended step is the other province's",
                     ))));
-                }
+                };
                 diesel::update(clock_suspensions::table.find(&s.id))
                     .set((
                         clock_suspensions::resumed_on.eq(Some(today.to_string())),
@@ -1414,21 +1734,30 @@ pub fn act(
         }
         event(conn, &app.id, kind, ctx.name, ctx.role, detail.clone())?;
         audit_app(conn, Some(&app), &app.id, kind, &detail)?;
-        Ok(Ok(app_by_id(conn, &app.id)?.ok_or(DbError::NotFound)?))
+        let after = app_by_id(conn, &app.id)?.ok_or(DbError::NotFound)?;
+        // 抄送 after the decision that issued the approval, so subscribers hear them in order.
+        if new_status == Status::Approved
+            && status != Status::Approved
+            && let Some(number) = after.approval_number.clone()
+        {
+            send_copies(conn, &after, &number, ctx.now)?;
+        }
+        Ok(Ok(after))
     })
 }
 
-/// Completes acceptance: really (today) or deemed (as of the day of receipt).
+/// Completes acceptance: really (today) or deemed (`deemed_on`: the day the materials the
+/// acceptance clock ran on arrived).
 fn accept(
     conn: &mut DbConnection,
     ctx: &ActContext<'_>,
     app: &AppRow,
     route: Route,
     today: NaiveDate,
-    deemed: bool,
+    deemed_on: Option<NaiveDate>,
 ) -> DbResult<()> {
-    let received = super::whitelist::parse_date(&app.received_on)?;
-    let accepted_on = if deemed { received } else { today };
+    let deemed = deemed_on.is_some();
+    let accepted_on = deemed_on.unwrap_or(today);
     complete_open_step(conn, &app.id, if deemed { "deemed_accepted" } else { "accepted" })?;
     diesel::update(transfer_applications::table.find(&app.id))
         .set((
@@ -1436,11 +1765,9 @@ fn accept(
             transfer_applications::deemed_accepted.eq(deemed),
         ))
         .execute(conn)?;
-    let next = match route {
-        Route::Whitelist => StepKind::WhitelistDecision,
-        Route::Standard => StepKind::SourceReview,
-    };
-    start_step(conn, ctx.cal, ctx.office_close, &app.id, next, accepted_on, today)?;
+    for next in workflow::steps_after_acceptance(route, app.receiving_consent == "consent") {
+        start_step(conn, ctx.cal, ctx.office_close, &app.id, next, accepted_on, today)?;
+    }
     Ok(())
 }
 
@@ -1492,9 +1819,7 @@ fn recompute_step(
         ))
         .execute(conn)?;
     if step.completed_at.is_none() {
-        diesel::update(transfer_applications::table.find(&step.application_id))
-            .set(transfer_applications::next_due_at.eq(Some(due_at)))
-            .execute(conn)?;
+        refresh_next(conn, &step.application_id)?;
     }
     Ok(())
 }
@@ -1706,7 +2031,14 @@ pub fn sweep(
                 let Ok(t) = workflow::check(route, status, Action::DeemAccept, Actor::System) else {
                     return Ok(false);
                 };
-                accept(conn, &ctx, &app, route, today, true)?;
+                // It counts as accepted on the day the materials the clock ran on arrived: the
+                // resubmission after a correction notice, else the first receipt.
+                let received = super::whitelist::parse_date(&app.received_on)?;
+                let resubmitted = (status == Status::Resubmitted)
+                    .then(|| super::whitelist::parse_date(&step.started_on))
+                    .transpose()?;
+                let deemed_on = workflow::deemed_accepted_on(received, resubmitted);
+                accept(conn, &ctx, &app, route, today, Some(deemed_on))?;
                 let n = diesel::update(
                     transfer_applications::table
                         .find(&app.id)
@@ -1721,7 +2053,7 @@ pub fn sweep(
                 if n == 0 {
                     return Err(DbError::Conflict("version".into()));
                 }
-                let detail = serde_json::json!({ "accepted_on": app.received_on });
+                let detail = serde_json::json!({ "accepted_on": deemed_on.to_string() });
                 event(conn, &app.id, t.event, "system", "system", detail.clone())?;
                 audit_app(conn, Some(&app), &app.id, t.event, &detail)?;
                 Ok(true)
@@ -1742,7 +2074,18 @@ pub fn sweep(
                 .execute(conn)?;
                 if n == 1 {
                     // No deemed consent: a late step is flagged and escalated, never approved.
-                    let detail = serde_json::json!({ "step": step.kind, "side": step.side, "due_at": step.due_at.and_utc().to_rfc3339(), "escalated_to": "provincial department head" });
+                    // The province whose step it is: on the whitelist route with the consent
+                    // policy, the one that has not decided yet.
+                    let province = app_by_id(conn, &step.application_id)?
+                        .map(|a| {
+                            if step.side == "receiving" {
+                                a.receiving_province
+                            } else {
+                                a.source_province
+                            }
+                        })
+                        .unwrap_or_default();
+                    let detail = serde_json::json!({ "step": step.kind, "side": step.side, "province": province, "due_at": step.due_at.and_utc().to_rfc3339(), "escalated_to": "provincial department head" });
                     event(
                         conn,
                         &step.application_id,
@@ -1821,37 +2164,50 @@ pub struct AppFilter {
     pub code: Option<String>,
 }
 
-/// Cases where the province must act now: as source with the source's step open, as receiving
-/// side with the receiving side's step open, or as a receiving side that must consent to a
-/// whitelist case under review and has not decided yet (its decision runs beside the source's
-/// step, which is the one `next_side` names). `t` is the applications DSL.
-/// The open step of the row can be overdue: its deadline is neither provisional (a year without
-/// the notice: it waits) nor standing still (a suspended clock) — the rule `StepDto.overdue`
-/// applies to one case, for the queue's filter and counts.
-macro_rules! firm_deadline {
-    () => {
-        diesel::dsl::not(diesel::dsl::exists(
+/// An open step of the case `t::id` on `$side` (source or receiving), with more filters on
+/// `application_steps`. `t` is the applications DSL.
+macro_rules! open_step_of {
+    ($side:expr $(, $f:expr)*) => {
+        diesel::dsl::exists(
             application_steps::table
                 .filter(application_steps::application_id.eq(t::id))
                 .filter(application_steps::completed_at.is_null())
-                .filter(application_steps::provisional.eq(true)),
-        ))
-        .and(diesel::dsl::not(diesel::dsl::exists(
-            clock_suspensions::table
-                .filter(clock_suspensions::application_id.eq(t::id))
-                .filter(clock_suspensions::resumed_on.is_null()),
-        )))
+                .filter(application_steps::side.eq($side))
+                $(.filter($f))*,
+        )
     };
 }
 
+/// An open step of `$side` past `$now` on a firm deadline: neither provisional (a year without
+/// the notice: it waits) nor standing still (its clock suspended) — the rule `StepDto.overdue`
+/// applies to one step, for the queue's filter and counts. Each province's step is its own: on
+/// the whitelist route with the consent policy, one province may be late and the other not.
+macro_rules! late_step_of {
+    ($side:expr, $now:expr) => {
+        open_step_of!(
+            $side,
+            application_steps::due_at.lt($now),
+            application_steps::provisional.eq(false),
+            diesel::dsl::not(diesel::dsl::exists(
+                clock_suspensions::table
+                    .filter(clock_suspensions::step_id.eq(application_steps::id))
+                    .filter(clock_suspensions::resumed_on.is_null()),
+            ))
+        )
+    };
+}
+
+/// Cases where the province must act now: as source with a source step open, as receiving side
+/// with a receiving step open (on the whitelist route with the consent policy both run at once,
+/// each until its province decides). Cases accepted before each province had its own step keep
+/// the older rule: a receiving side that must consent to a whitelist case under review and has
+/// not decided yet.
 macro_rules! acting_province {
     ($p:expr) => {
         t::source_province
             .eq($p.to_string())
-            .and(t::next_side.eq("source"))
-            .or(t::receiving_province
-                .eq($p.to_string())
-                .and(t::next_side.eq("receiving")))
+            .and(open_step_of!("source"))
+            .or(t::receiving_province.eq($p.to_string()).and(open_step_of!("receiving")))
             .or(t::receiving_province
                 .eq($p.to_string())
                 .and(t::route.eq("whitelist"))
@@ -1862,6 +2218,18 @@ macro_rules! acting_province {
                         .filter(decisions::application_id.eq(t::id))
                         .filter(decisions::side.eq("receiving")),
                 ))))
+    };
+}
+
+/// Cases where the province's own step is late.
+macro_rules! province_late {
+    ($p:expr, $now:expr) => {
+        t::source_province
+            .eq($p.to_string())
+            .and(late_step_of!("source", $now))
+            .or(t::receiving_province
+                .eq($p.to_string())
+                .and(late_step_of!("receiving", $now)))
     };
 }
 
@@ -1884,10 +2252,10 @@ pub fn list(
         q = match f.side {
             Some(Side::Source) => q
                 .filter(t::source_province.eq(p.clone()))
-                .filter(t::next_side.eq("source")),
+                .filter(open_step_of!("source")),
             Some(Side::Receiving) => q
                 .filter(t::receiving_province.eq(p.clone()))
-                .filter(t::next_side.eq("receiving")),
+                .filter(open_step_of!("receiving")),
             None if f.acting => q.filter(acting_province!(p)),
             None => q.filter(t::source_province.eq(p.clone()).or(t::receiving_province.eq(p.clone()))),
         };
@@ -1899,7 +2267,17 @@ pub fn list(
         q = q.filter(t::route.eq(r.clone()));
     }
     if let Some(now) = f.overdue_at {
-        q = q.filter(t::next_due_at.lt(now)).filter(firm_deadline!());
+        // In a province's queue, late is its own step being late; elsewhere, any step.
+        q = match (&f.province, f.side) {
+            (Some(p), Some(Side::Source)) => q
+                .filter(t::source_province.eq(p.clone()))
+                .filter(late_step_of!("source", now)),
+            (Some(p), Some(Side::Receiving)) => q
+                .filter(t::receiving_province.eq(p.clone()))
+                .filter(late_step_of!("receiving", now)),
+            (Some(p), None) if f.acting => q.filter(province_late!(p, now)),
+            _ => q.filter(late_step_of!("source", now).or(late_step_of!("receiving", now))),
+        };
     }
     if let Some(before) = f.due_before {
         q = q.filter(t::next_due_at.lt(before));
@@ -1953,14 +2331,22 @@ pub fn queue_counts(
     let base = || t::transfer_applications.filter(acting_province!(province)).into_boxed();
     Ok(QueueCounts {
         waiting: base().count().get_result(conn)?,
-        overdue: base()
-            .filter(t::next_due_at.lt(now))
-            .filter(firm_deadline!())
-            .count()
-            .get_result(conn)?,
+        overdue: base().filter(province_late!(province, now)).count().get_result(conn)?,
         due_soon: base()
-            .filter(t::next_due_at.ge(now))
-            .filter(t::next_due_at.lt(soon))
+            .filter(
+                t::source_province
+                    .eq(province.to_string())
+                    .and(open_step_of!(
+                        "source",
+                        application_steps::due_at.ge(now),
+                        application_steps::due_at.lt(soon)
+                    ))
+                    .or(t::receiving_province.eq(province.to_string()).and(open_step_of!(
+                        "receiving",
+                        application_steps::due_at.ge(now),
+                        application_steps::due_at.lt(soon)
+                    ))),
+            )
             .count()
             .get_result(conn)?,
     })

@@ -135,7 +135,7 @@ pub fn application_event_type(kind: &str) -> Option<EventType> {
         "overdue" => Some(EventType::StepOverdue),
         "rerouted" => Some(EventType::ApplicationRerouted),
         "revoked" => Some(EventType::ApprovalRevoked),
-        "consultation_sent" => Some(EventType::ApplicationDecided),
+        "consultation_sent" | "not_accepted" => Some(EventType::ApplicationDecided),
         k if k.starts_with("source_") || k.starts_with("receiving_") => Some(EventType::ApplicationDecided),
         _ => None,
     }

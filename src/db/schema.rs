@@ -253,6 +253,13 @@ diesel::table! {
         expiry_notice_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         revocation_reasons -> Nullable<Text>,
+        refusal_number -> Nullable<Text>,
+        refused_at -> Nullable<Timestamp>,
+        refusal_reasons -> Nullable<Text>,
+        consultation_number -> Nullable<Text>,
+        consultation_date -> Nullable<Text>,
+        reply_number -> Nullable<Text>,
+        reply_date -> Nullable<Text>,
     }
 }
 
@@ -336,6 +343,27 @@ diesel::table! {
         source_province -> Text,
         year -> Integer,
         last_seq -> Integer,
+    }
+}
+
+diesel::table! {
+    decision_counters (series, source_province, year) {
+        series -> Text,
+        source_province -> Text,
+        year -> Integer,
+        last_seq -> Integer,
+    }
+}
+
+diesel::table! {
+    approval_copies (id) {
+        id -> Text,
+        application_id -> Text,
+        recipient -> Text,
+        province -> Text,
+        department -> Text,
+        approval_number -> Text,
+        sent_at -> Timestamp,
     }
 }
 
@@ -522,6 +550,7 @@ diesel::joinable!(webhook_deliveries -> outbox_events (event_seq));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(application_events -> transfer_applications (application_id));
 diesel::joinable!(application_attachments -> transfer_applications (application_id));
+diesel::joinable!(approval_copies -> transfer_applications (application_id));
 diesel::joinable!(manifests -> transfer_applications (application_id));
 diesel::joinable!(manifest_items -> manifests (manifest_id));
 
@@ -556,6 +585,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     decisions,
     application_events,
     approval_counters,
+    decision_counters,
+    approval_copies,
     application_attachments,
     audit_log,
     audit_head,

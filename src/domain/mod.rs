@@ -22,6 +22,7 @@ macro_rules! serde_via_string {
 
 pub mod calendar;
 pub mod catalogue;
+pub mod documents;
 pub mod error;
 pub mod ids;
 pub mod province;

@@ -48,10 +48,13 @@ pub enum Status {
     Expired,
     /// 撤销: the source province revoked the approval; what was not shipped is released.
     Revoked,
+    /// 不予受理: the source province refused to accept the application, with reasons (行政许可法
+    /// 第32条); unlike a correction notice it ends the case.
+    NotAccepted,
 }
 
 impl Status {
-    pub const ALL: [Status; 12] = [
+    pub const ALL: [Status; 13] = [
         Status::Submitted,
         Status::CorrectionRequested,
         Status::Resubmitted,
@@ -64,6 +67,7 @@ impl Status {
         Status::Withdrawn,
         Status::Expired,
         Status::Revoked,
+        Status::NotAccepted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +84,7 @@ impl Status {
             Status::Withdrawn => "withdrawn",
             Status::Expired => "expired",
             Status::Revoked => "revoked",
+            Status::NotAccepted => "not_accepted",
         }
     }
 
@@ -94,7 +99,12 @@ impl Status {
     pub fn is_open(self) -> bool {
         !matches!(
             self,
-            Status::Approved | Status::Refused | Status::Withdrawn | Status::Expired | Status::Revoked
+            Status::Approved
+                | Status::Refused
+                | Status::Withdrawn
+                | Status::Expired
+                | Status::Revoked
+                | Status::NotAccepted
         )
     }
 }
@@ -140,12 +150,15 @@ pub enum Action {
     Accept,
     /// 补正: a one-time notice listing every problem.
     RequestCorrection,
+    /// 不予受理: the application is refused at acceptance, with reasons; the case ends.
+    RefuseAcceptance,
     Resubmit,
     /// No notice within 5 WD: counts as accepted on the day it was received.
     DeemAccept,
     /// Source preliminary review agrees: the consultation letter (商请函) goes out (standard route).
     SendConsultation,
-    /// The receiving province's opinion (standard route).
+    /// The receiving province's opinion (standard route, 第25条). Either opinion returns the case
+    /// to the source province for its final decision (第26条).
     ReceivingAgree,
     ReceivingDisagree,
     /// A decision of one province on the whitelist route, or the source's final decision.
@@ -166,6 +179,7 @@ impl Action {
         match self {
             Action::Accept => "accept",
             Action::RequestCorrection => "request_correction",
+            Action::RefuseAcceptance => "refuse_acceptance",
             Action::Resubmit => "resubmit",
             Action::DeemAccept => "deem_accept",
             Action::SendConsultation => "send_consultation",
@@ -245,6 +259,22 @@ pub const TRANSITIONS: &[Transition] = &[
         W::SourceRegulator,
         S::CorrectionRequested,
         "correction_requested",
+    ),
+    t(
+        None,
+        S::Submitted,
+        A::RefuseAcceptance,
+        W::SourceRegulator,
+        S::NotAccepted,
+        "not_accepted",
+    ),
+    t(
+        None,
+        S::Resubmitted,
+        A::RefuseAcceptance,
+        W::SourceRegulator,
+        S::NotAccepted,
+        "not_accepted",
     ),
     t(
         None,
@@ -328,12 +358,14 @@ pub const TRANSITIONS: &[Transition] = &[
         S::ReceivingReplied,
         "receiving_agreed",
     ),
+    // The receiving province's refusal is its opinion (第25条), not the end of the case: the
+    // source province decides (第26条), and after a disagreeing reply it may only refuse.
     t(
         STD,
         S::ConsultationSent,
         A::ReceivingDisagree,
         W::ReceivingRegulator,
-        S::Refused,
+        S::ReceivingReplied,
         "receiving_disagreed",
     ),
     t(
@@ -494,8 +526,11 @@ pub fn whitelist_after_approval(
 pub enum StepKind {
     /// 5 WD from receipt; a late notice means the application counts as accepted on receipt.
     Acceptance,
-    /// Whitelist route: 5 WD from acceptance for both provinces' decisions.
+    /// Whitelist route: 5 WD from acceptance for both provinces' decisions; this is the source's.
     WhitelistDecision,
+    /// Whitelist route with the `consent` policy: the receiving province's own decision in the
+    /// same 5 WD, with its own clock (queue, overdue flag, escalation, suspension).
+    WhitelistConsent,
     /// Standard: 5 WD from acceptance.
     SourceReview,
     /// Standard: 10 WD from receipt of the consultation letter.
@@ -509,6 +544,7 @@ impl StepKind {
         match self {
             StepKind::Acceptance => "acceptance",
             StepKind::WhitelistDecision => "whitelist_decision",
+            StepKind::WhitelistConsent => "whitelist_consent",
             StepKind::SourceReview => "source_review",
             StepKind::ReceivingOpinion => "receiving_opinion",
             StepKind::SourceDecision => "source_decision",
@@ -519,6 +555,7 @@ impl StepKind {
         [
             StepKind::Acceptance,
             StepKind::WhitelistDecision,
+            StepKind::WhitelistConsent,
             StepKind::SourceReview,
             StepKind::ReceivingOpinion,
             StepKind::SourceDecision,
@@ -538,9 +575,59 @@ impl StepKind {
     /// The province that must act in this step.
     pub fn side(self) -> Side {
         match self {
-            StepKind::ReceivingOpinion => Side::Receiving,
+            StepKind::ReceivingOpinion | StepKind::WhitelistConsent => Side::Receiving,
             _ => Side::Source,
         }
+    }
+
+    /// Whether the step's clock may be suspended. 行政许可法 第45条 excludes expert review,
+    /// testing and hearings from the *decision* time; the 5 working days in which a correction
+    /// notice (补正) must go out are not decision time, so that clock never stops.
+    pub fn suspendable(self) -> bool {
+        !matches!(self, StepKind::Acceptance)
+    }
+}
+
+/// The steps that open when a case is accepted: on the whitelist route the source's decision
+/// and, when the receiving province must consent, its own decision beside it (each province's
+/// open decision is its own step); on the standard route the source's review.
+pub fn steps_after_acceptance(route: Route, receiving_must_consent: bool) -> Vec<StepKind> {
+    match route {
+        Route::Whitelist if receiving_must_consent => vec![StepKind::WhitelistDecision, StepKind::WhitelistConsent],
+        Route::Whitelist => vec![StepKind::WhitelistDecision],
+        Route::Standard => vec![StepKind::SourceReview],
+    }
+}
+
+/// The day an application counts as accepted when no correction notice came in time: the day
+/// the materials the clock ran on arrived — the resubmission after a correction notice, else
+/// the first receipt.
+pub fn deemed_accepted_on(received_on: NaiveDate, resubmitted_on: Option<NaiveDate>) -> NaiveDate {
+    resubmitted_on.unwrap_or(received_on)
+}
+
+/// The source province's final decision (第26条) rests on both opinions: after the receiving
+/// province disagreed (第25条) it may refuse, not approve.
+pub fn final_decision_allowed(approve: bool, receiving_agreed: bool) -> Result<(), Invalid> {
+    if approve && !receiving_agreed {
+        Err(Invalid::new(
+            "workflow.receiving_disagreed",
+            "the receiving province did not agree to the transfer: the final decision can only refuse it",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The letter a decision on the standard route carries: the source's agreeing review sends the
+/// consultation letter (商请函), the receiving province's opinion is its reply (复函). Other
+/// decisions carry none.
+pub fn letter_of(route: Route, status: Status, side: Side, approve: bool) -> Option<super::documents::LetterKind> {
+    use super::documents::LetterKind;
+    match (route, status, side, approve) {
+        (Route::Standard, Status::UnderReview, Side::Source, true) => Some(LetterKind::Consultation),
+        (Route::Standard, Status::ConsultationSent, Side::Receiving, _) => Some(LetterKind::Reply),
+        _ => None,
     }
 }
 
@@ -607,7 +694,13 @@ mod tests {
 
     #[test]
     fn terminal_states_have_no_way_out_but_expiry_or_revocation() {
-        for s in [Status::Refused, Status::Withdrawn, Status::Expired, Status::Revoked] {
+        for s in [
+            Status::Refused,
+            Status::Withdrawn,
+            Status::Expired,
+            Status::Revoked,
+            Status::NotAccepted,
+        ] {
             assert!(TRANSITIONS.iter().all(|t| t.from != s), "{s:?}");
             assert!(!s.is_open());
         }
@@ -617,6 +710,126 @@ mod tests {
                 .filter(|t| t.from == Status::Approved)
                 .all(|t| matches!(t.action, Action::Expire | Action::Revoke))
         );
+    }
+
+    #[test]
+    fn a_receiving_refusal_is_an_opinion_and_the_source_decides() {
+        let t = check(
+            Route::Standard,
+            Status::ConsultationSent,
+            Action::ReceivingDisagree,
+            Actor::ReceivingRegulator,
+        )
+        .unwrap();
+        assert_eq!(t.to, Status::ReceivingReplied);
+        assert!(t.to.is_open());
+        // The source's final decision follows either opinion; after a refusal it can only refuse.
+        assert_eq!(
+            final_decision_allowed(true, false).unwrap_err().code,
+            "workflow.receiving_disagreed"
+        );
+        assert!(final_decision_allowed(false, false).is_ok());
+        assert!(final_decision_allowed(true, true).is_ok());
+        assert!(final_decision_allowed(false, true).is_ok());
+    }
+
+    #[test]
+    fn refusal_to_accept_ends_the_case_and_differs_from_a_correction() {
+        for from in [Status::Submitted, Status::Resubmitted] {
+            let t = check(Route::Standard, from, Action::RefuseAcceptance, Actor::SourceRegulator).unwrap();
+            assert_eq!(t.to, Status::NotAccepted);
+            assert!(!t.to.is_open());
+            let c = find(Route::Standard, from, Action::RequestCorrection, Actor::SourceRegulator);
+            assert!(c.is_none_or(|c| c.to.is_open()));
+        }
+        assert!(
+            check(
+                Route::Whitelist,
+                Status::UnderReview,
+                Action::RefuseAcceptance,
+                Actor::SourceRegulator
+            )
+            .is_err()
+        );
+        assert!(Act::RefuseAcceptance { reasons: vec![] }.needs_version());
+        assert_eq!(Act::RefuseAcceptance { reasons: vec![] }.problems()[0].0, "/reasons");
+    }
+
+    #[test]
+    fn each_province_has_its_own_whitelist_decision_step() {
+        assert_eq!(
+            steps_after_acceptance(Route::Whitelist, true),
+            vec![StepKind::WhitelistDecision, StepKind::WhitelistConsent]
+        );
+        assert_eq!(StepKind::WhitelistConsent.side(), Side::Receiving);
+        assert_eq!(StepKind::WhitelistConsent.working_days(), 5);
+        assert_eq!(
+            steps_after_acceptance(Route::Whitelist, false),
+            vec![StepKind::WhitelistDecision]
+        );
+        assert_eq!(
+            steps_after_acceptance(Route::Standard, true),
+            vec![StepKind::SourceReview]
+        );
+        assert_eq!(StepKind::parse("whitelist_consent"), Ok(StepKind::WhitelistConsent));
+    }
+
+    #[test]
+    fn the_correction_window_never_stops_and_deemed_acceptance_dates_from_the_resubmission() {
+        assert!(!StepKind::Acceptance.suspendable());
+        for k in [
+            StepKind::WhitelistDecision,
+            StepKind::WhitelistConsent,
+            StepKind::SourceReview,
+            StepKind::ReceivingOpinion,
+            StepKind::SourceDecision,
+        ] {
+            assert!(k.suspendable(), "{k:?}");
+        }
+        assert_eq!(deemed_accepted_on(d("2026-03-02"), None), d("2026-03-02"));
+        assert_eq!(
+            deemed_accepted_on(d("2026-03-02"), Some(d("2026-03-20"))),
+            d("2026-03-20")
+        );
+    }
+
+    #[test]
+    fn letters_belong_to_the_consultation_and_the_reply() {
+        use crate::domain::documents::LetterKind;
+        assert_eq!(
+            letter_of(Route::Standard, Status::UnderReview, Side::Source, true),
+            Some(LetterKind::Consultation)
+        );
+        assert_eq!(
+            letter_of(Route::Standard, Status::UnderReview, Side::Source, false),
+            None
+        );
+        for approve in [true, false] {
+            assert_eq!(
+                letter_of(Route::Standard, Status::ConsultationSent, Side::Receiving, approve),
+                Some(LetterKind::Reply)
+            );
+        }
+        assert_eq!(
+            letter_of(Route::Whitelist, Status::UnderReview, Side::Source, true),
+            None
+        );
+        assert_eq!(
+            letter_of(Route::Standard, Status::ReceivingReplied, Side::Source, true),
+            None
+        );
+        let bad = Act::Decide {
+            side: Side::Source,
+            approve: true,
+            reasons: vec![],
+            conditions: vec![],
+            letter: Some(LetterText {
+                number: " ".into(),
+                date: "2026-13-01".into(),
+            }),
+        };
+        let p: Vec<String> = bad.problems().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(p, vec!["/letter/number".to_string(), "/letter/date".to_string()]);
     }
 
     #[test]
@@ -674,6 +887,7 @@ mod table_walk {
         let actions = [
             Action::Accept,
             Action::RequestCorrection,
+            Action::RefuseAcceptance,
             Action::Resubmit,
             Action::DeemAccept,
             Action::SendConsultation,
@@ -763,12 +977,23 @@ mod table_walk {
 /// decision document; the API and the UI both apply it through [`Act::problems`]).
 pub const STEP_TEXT_MAX: usize = 2000;
 
+/// A letter as a party typed it: number and date (YYYY-MM-DD), checked by [`Act::problems`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LetterText {
+    pub number: String,
+    pub date: String,
+}
+
 /// A workflow request from a party: the command both doors build and the core checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Act {
     Accept,
     RequestCorrection {
         problems: Vec<String>,
+    },
+    /// 不予受理, with its reasons.
+    RefuseAcceptance {
+        reasons: Vec<String>,
     },
     Resubmit {
         note: String,
@@ -778,6 +1003,9 @@ pub enum Act {
         approve: bool,
         reasons: Vec<String>,
         conditions: Vec<String>,
+        /// The consultation letter or the reply this decision is, as the department numbered
+        /// and dated it (see [`letter_of`]).
+        letter: Option<LetterText>,
     },
     Withdraw {
         reason: String,
@@ -799,7 +1027,10 @@ pub enum Act {
 impl Act {
     /// A decision needs the version the officer saw, so two officers cannot decide one step twice.
     pub fn needs_version(&self) -> bool {
-        matches!(self, Act::Decide { .. } | Act::Reroute { .. } | Act::Revoke { .. })
+        matches!(
+            self,
+            Act::Decide { .. } | Act::Reroute { .. } | Act::Revoke { .. } | Act::RefuseAcceptance { .. }
+        )
     }
 
     /// Every problem with the texts of this act, as (JSON pointer, problem): a correction notice
@@ -832,15 +1063,23 @@ impl Act {
             Act::Withdraw { reason } | Act::SuspendClock { reason } | Act::Reroute { reason } => {
                 one(&mut out, "reason", reason)
             }
-            Act::Revoke { reasons } => list(&mut out, "reasons", reasons, true),
+            Act::Revoke { reasons } | Act::RefuseAcceptance { reasons } => list(&mut out, "reasons", reasons, true),
             Act::Decide {
                 approve,
                 reasons,
                 conditions,
+                letter,
                 ..
             } => {
                 list(&mut out, "reasons", reasons, !approve);
                 list(&mut out, "conditions", conditions, false);
+                if let Some(l) = letter
+                    && let Err(problems) = super::documents::Letter::parse(&l.number, &l.date)
+                {
+                    for (field, i) in problems {
+                        out.push((format!("/letter/{field}"), i));
+                    }
+                }
             }
         }
         out
@@ -864,6 +1103,7 @@ mod act_tests {
             approve: false,
             reasons: vec![],
             conditions: vec!["x".repeat(STEP_TEXT_MAX + 1), "ok".into()],
+            letter: None,
         };
         let p: Vec<String> = refuse.problems().into_iter().map(|(p, _)| p).collect();
         assert_eq!(p, vec!["/reasons".to_string(), "/conditions/0".to_string()]);
@@ -872,6 +1112,7 @@ mod act_tests {
             approve: true,
             reasons: vec![],
             conditions: vec!["x".repeat(STEP_TEXT_MAX)],
+            letter: None,
         };
         assert!(approve.problems().is_empty());
         assert!(approve.needs_version());

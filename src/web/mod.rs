@@ -37,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/applications/{id}", web::get().to(pages::application))
                 .route("/applications/{id}/act", web::post().to(pages::act))
                 .route("/applications/{id}/certificate", web::get().to(pages::certificate))
+                .route("/applications/{id}/refusal", web::get().to(pages::refusal))
                 .route("/whitelist", web::get().to(pages::whitelist))
                 .route("/whitelist/new", web::get().to(forms::whitelist_new))
                 .route("/whitelist/propose", web::post().to(forms::whitelist_propose))

@@ -692,6 +692,8 @@ struct ActionView {
     side: &'static str,
     outcome: &'static str,
     danger: bool,
+    /// A decision that is a letter (商请函 or 复函): the form asks its number and date.
+    letter: bool,
 }
 
 /// The actions open to `who` on this case: only the steps of its own side, only in a state that
@@ -705,15 +707,25 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
     // What stops an approval (the core's rule, shown on the page) hides the approving button;
     // the regulator may still refuse, or move a whitelist case to the standard route.
     let blocked = dto.approval_blocked.is_some();
-    let decision = |out: &mut Vec<ActionView>, yes: &'static str, no: &'static str| {
+    // After a disagreeing reply (第25条) the source's final decision can only refuse (第26条).
+    let receiving_disagreed = dto.route == "standard"
+        && dto
+            .decisions
+            .iter()
+            .rev()
+            .find(|d| d.side == Side::Receiving.as_str())
+            .is_some_and(|d| d.outcome == "refuse");
+    let decision = |out: &mut Vec<ActionView>, yes: &'static str, no: &'static str, letters: (bool, bool)| {
         let approves = yes != "a_send_consultation" && yes != "a_receiving_agree" || dto.route == "whitelist";
-        if !(blocked && approves) {
+        let final_after_refusal = yes == "a_approve" && dto.status == "receiving_replied" && receiving_disagreed;
+        if !(final_after_refusal || blocked && approves) {
             out.push(ActionView {
                 kind: "decide",
                 label: lang.t(yes),
                 side: side.as_str(),
                 outcome: "approve",
                 danger: false,
+                letter: letters.0,
             });
         }
         out.push(ActionView {
@@ -722,12 +734,20 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
             side: side.as_str(),
             outcome: "refuse",
             danger: true,
+            letter: letters.1,
         });
     };
-    // On the whitelist route the receiving province decides while the source's decision step
-    // runs; it has no step of its own.
-    if side == Side::Receiving && dto.route == "whitelist" && dto.status == "under_review" && !decided(side) {
-        decision(&mut out, "a_receiving_agree", "a_receiving_disagree");
+    // On the whitelist route with the consent policy the receiving province has its own
+    // decision step (below); a case accepted before that had none, and it decides beside the
+    // source's step.
+    let own_consent_step = dto.steps.iter().any(|s| s.kind == "whitelist_consent");
+    if side == Side::Receiving
+        && dto.route == "whitelist"
+        && dto.status == "under_review"
+        && !decided(side)
+        && !own_consent_step
+    {
+        decision(&mut out, "a_receiving_agree", "a_receiving_disagree", (false, false));
     }
     if side == Side::Source {
         if dto.route == "whitelist"
@@ -742,6 +762,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
                 side: "source",
                 outcome: "",
                 danger: false,
+                letter: false,
             });
         }
         if dto.status == "approved" {
@@ -751,6 +772,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
                 side: "source",
                 outcome: "",
                 danger: true,
+                letter: false,
             });
         }
     }
@@ -767,6 +789,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
                 side: side.as_str(),
                 outcome: "",
                 danger: false,
+                letter: false,
             });
             continue;
         }
@@ -778,6 +801,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
                     side: "source",
                     outcome: "",
                     danger: false,
+                    letter: false,
                 });
                 out.push(ActionView {
                     kind: "correction",
@@ -785,17 +809,29 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
                     side: "source",
                     outcome: "",
                     danger: false,
+                    letter: false,
                 });
+                out.push(ActionView {
+                    kind: "refuse_acceptance",
+                    label: lang.t("a_refuse_acceptance"),
+                    side: "source",
+                    outcome: "",
+                    danger: true,
+                    letter: false,
+                });
+                // The acceptance period (补正 within 5 working days) cannot be suspended.
+                continue;
             }
             // A side that has decided waits for the other (whitelist route with consent).
             "whitelist_decision" if decided(side) => {}
             kind => {
-                let (yes, no) = match kind {
-                    "receiving_opinion" => ("a_receiving_agree", "a_receiving_disagree"),
-                    "source_review" => ("a_send_consultation", "a_refuse"),
-                    _ => ("a_approve", "a_refuse"),
+                let (yes, no, letters) = match kind {
+                    "receiving_opinion" => ("a_receiving_agree", "a_receiving_disagree", (true, true)),
+                    "whitelist_consent" => ("a_receiving_agree", "a_receiving_disagree", (false, false)),
+                    "source_review" => ("a_send_consultation", "a_refuse", (true, false)),
+                    _ => ("a_approve", "a_refuse", (false, false)),
                 };
-                decision(&mut out, yes, no);
+                decision(&mut out, yes, no, letters);
             }
         }
         out.push(ActionView {
@@ -804,6 +840,7 @@ fn actions_for(who: &Principal, dto: &ApplicationDto, lang: Lang) -> Vec<ActionV
             side: side.as_str(),
             outcome: "",
             danger: false,
+            letter: false,
         });
     }
     out
@@ -826,6 +863,8 @@ struct StepView {
 
 struct ItemView {
     line: i32,
+    /// HWxx.
+    category: String,
     code: String,
     name: String,
     hazards: String,
@@ -873,6 +912,8 @@ struct ApplicationPage {
     checklist: Vec<&'static str>,
     flash_done: bool,
     flash_conflict: bool,
+    /// Today (Asia/Shanghai), the default date of a letter.
+    today: String,
 }
 
 /// The correction checklist: the usual problems, each ticked or not, plus free text.
@@ -987,6 +1028,7 @@ pub async fn application(
         .iter()
         .map(|i| ItemView {
             line: i.line,
+            category: i.category.clone(),
             code: i.waste_code.clone(),
             name: i.waste_name.clone(),
             hazards: i.hazards.join("/"),
@@ -1029,6 +1071,7 @@ pub async fn application(
         },
         flash_done: q.contains_key("done"),
         flash_conflict: q.contains_key("conflict"),
+        today: crate::domain::calendar::shanghai_date(chrono::Utc::now()).to_string(),
         a: dto,
     };
     Ok(render(lang, &page))
@@ -1077,6 +1120,9 @@ pub async fn act(
         "revoke" => Act::Revoke {
             reasons: form.lines("reasons"),
         },
+        "refuse_acceptance" => Act::RefuseAcceptance {
+            reasons: form.lines("reasons"),
+        },
         "decide" => {
             let side = side(&form).map_err(|i| invalid("side", &i.message))?;
             let approve = match form.get("outcome") {
@@ -1084,11 +1130,19 @@ pub async fn act(
                 Some("refuse") => false,
                 _ => return Err(invalid("outcome", "outcome must be approve or refuse")),
             };
+            let letter = match (form.get("letter_number"), form.get("letter_date")) {
+                (None | Some(""), None | Some("")) => None,
+                (n, d) => Some(crate::domain::workflow::LetterText {
+                    number: n.unwrap_or_default().to_string(),
+                    date: d.unwrap_or_default().to_string(),
+                }),
+            };
             Act::Decide {
                 side,
                 approve,
                 reasons: form.lines("reasons"),
                 conditions: form.lines("conditions"),
+                letter,
             }
         }
         _ => return Err(invalid("action", "unknown action")),
@@ -1153,6 +1207,10 @@ struct CertificatePage {
     items: Vec<ItemView>,
     url: String,
     qr: String,
+    /// 利用 / 处置 / 贮存.
+    method: String,
+    /// The conditions the provinces attached to their approvals (第27条).
+    conditions: Vec<String>,
 }
 
 /// The Shanghai date an approval was revoked on, or empty.
@@ -1200,6 +1258,7 @@ pub async fn certificate(
             .iter()
             .map(|i| ItemView {
                 line: i.line,
+                category: i.category.clone(),
                 code: i.waste_code.clone(),
                 name: i.waste_name.clone(),
                 hazards: i.hazards.join("/"),
@@ -1209,6 +1268,64 @@ pub async fn certificate(
             .collect(),
         qr: qr_svg(&url),
         url,
+        method: lang.value(&dto.method),
+        conditions: dto
+            .decisions
+            .iter()
+            .filter(|d| d.outcome == "approve")
+            .flat_map(|d| d.conditions.iter().cloned())
+            .collect(),
+        a: dto,
+    };
+    Ok(render(lang, &page))
+}
+
+#[derive(Template)]
+#[template(path = "refusal.html")]
+struct RefusalPage {
+    chrome: Chrome,
+    lang: Lang,
+    a: ApplicationDto,
+    producer: String,
+    operator: String,
+    source: String,
+    receiving: String,
+    /// 不予许可决定书 or 不予受理决定书.
+    title: &'static str,
+}
+
+/// The source province's refusal as its decision document (不予许可 or 不予受理): number,
+/// reasons, the receiving province's opinion it rests on, and the applicant's remedies.
+pub async fn refusal(
+    state: web::Data<AppState>,
+    u: UiUser,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> UiResult<HttpResponse> {
+    let lang = u.lang;
+    let dto = apps::case_dto(&state, &u.who, path.into_inner())
+        .await
+        .map_err(api(lang))?;
+    let Some(refusal) = &dto.refusal else {
+        return Err(UiError::Api(
+            ApiError::Conflict("the application was not refused".into()),
+            lang,
+        ));
+    };
+    let title = if refusal.kind == "not_accepted" {
+        lang.t("doc_not_accepted")
+    } else {
+        lang.t("doc_not_permitted")
+    };
+    let names = names(&state, vec![dto.enterprise_id.clone()], vec![dto.operator_id.clone()]).await?;
+    let page = RefusalPage {
+        chrome: Chrome::new(&u, &req, "/ui/queue"),
+        lang,
+        producer: names.get(&dto.enterprise_id).cloned().unwrap_or_default(),
+        operator: names.get(&dto.operator_id).cloned().unwrap_or_default(),
+        source: province_name(lang, &dto.source_province),
+        receiving: province_name(lang, &dto.receiving_province),
+        title,
         a: dto,
     };
     Ok(render(lang, &page))

@@ -75,6 +75,11 @@ pub enum EventType {
     /// 撤销: the source province revoked an approval; no shipment may draw on it.
     #[serde(rename = "approval.revoked")]
     ApprovalRevoked,
+    /// 抄送: an approval was copied to a department (the source and receiving transport
+    /// departments, the receiving province's ecology-environment department); one event per
+    /// copy, `data.detail` names the recipient.
+    #[serde(rename = "approval.copied")]
+    ApprovalCopied,
     /// The State Council's holiday notice for `data.year` is not imported (from 1 November of the
     /// year before): deadlines in that year are provisional, and deemed acceptance and escalation
     /// wait for it. Sent once per year to every province.
@@ -83,7 +88,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 16] = [
         EventType::ApplicationFiled,
         EventType::ApplicationAccepted,
         EventType::ApplicationCorrectionRequested,
@@ -98,6 +103,7 @@ impl EventType {
         EventType::StepOverdue,
         EventType::ApplicationRerouted,
         EventType::ApprovalRevoked,
+        EventType::ApprovalCopied,
         EventType::CalendarNoticeMissing,
     ];
 
@@ -117,6 +123,7 @@ impl EventType {
             EventType::StepOverdue => "step.overdue",
             EventType::ApplicationRerouted => "application.rerouted",
             EventType::ApprovalRevoked => "approval.revoked",
+            EventType::ApprovalCopied => "approval.copied",
             EventType::CalendarNoticeMissing => "calendar.notice_missing",
         }
     }
@@ -148,6 +155,9 @@ impl EventType {
                 "A whitelist case moved to the standard route; its reservation was released."
             }
             EventType::ApprovalRevoked => "The source province revoked an approval (撤销).",
+            EventType::ApprovalCopied => {
+                "An approval was copied (抄送) to a department; data.detail names it (one event per copy)."
+            }
             EventType::CalendarNoticeMissing => {
                 "The holiday notice of a year is not imported: its deadlines are provisional (every province)."
             }

@@ -42,6 +42,7 @@ const APP_SUSPEND: &str = "/api/v1/transfer-applications/{id}/suspend-clock";
 const APP_RESUME: &str = "/api/v1/transfer-applications/{id}/resume-clock";
 const APP_REROUTE: &str = "/api/v1/transfer-applications/{id}/reroute";
 const APP_REVOKE: &str = "/api/v1/transfer-applications/{id}/revoke";
+const APP_REFUSE_ACCEPTANCE: &str = "/api/v1/transfer-applications/{id}/refuse-acceptance";
 const MANIFEST: &str = "/api/v1/manifests/{id}";
 const MANIFEST_DISPATCH: &str = "/api/v1/manifests/{id}/dispatch";
 const MANIFEST_CANCEL: &str = "/api/v1/manifests/{id}/cancel";
@@ -341,14 +342,6 @@ impl World {
         assert_eq!(s, 201, "{a}");
         assert_eq!(a["status"], "submitted", "{a}");
         let app_open = a["id"].as_str().unwrap().to_string();
-        let (s, a, _) = app
-            .post_json(
-                &format!("/api/v1/transfer-applications/{app_open}/suspend-clock"),
-                Some(&reg.cq),
-                &json!({"reason": "专家评审"}),
-            )
-            .await;
-        assert_eq!(s, 200, "{a}");
         let res = app
             .client
             .post(app.url(&format!(
@@ -464,6 +457,16 @@ fn revoke(id: &str) -> Call {
     call
 }
 
+fn refuse_acceptance(id: &str) -> Call {
+    let mut call = Call::post(
+        APP_REFUSE_ACCEPTANCE,
+        &[id],
+        json!({"reasons": ["不属于本机关职权范围"]}),
+    );
+    call.if_match_app = Some(id.to_string());
+    call
+}
+
 fn add_attachment(id: &str) -> Call {
     Call::new(
         Method::POST,
@@ -497,6 +500,7 @@ fn application_actions(id: &str) -> Vec<Call> {
         Call::post_empty(APP_RESUME, &[id]),
         reroute(id),
         revoke(id),
+        refuse_acceptance(id),
         add_attachment(id),
     ]
 }
@@ -728,6 +732,7 @@ fn forbidden_cells(w: &World) -> Vec<Cell> {
             Call::post_empty(APP_RESUME, &[approved]),
             reroute(open),
             revoke(approved),
+            refuse_acceptance(open),
         ],
     );
     // The source province does not take the enterprise's or the receiving province's steps.
@@ -756,6 +761,7 @@ fn forbidden_cells(w: &World) -> Vec<Cell> {
             add_attachment(open),
             reroute(open),
             revoke(approved),
+            refuse_acceptance(open),
         ],
     );
     // Manifests: the producer dispatches and cancels, the operator receives.
@@ -834,7 +840,7 @@ fn forbidden_cells(w: &World) -> Vec<Cell> {
         ],
         &operator_writes(&w.reg.operator_id),
     );
-    // Last: Sichuan resuming the clock Chongqing suspended on Chongqing's acceptance step.
+    // Last: Sichuan resuming a clock on Chongqing's running acceptance step.
     cells(
         &mut out,
         Expect::Forbidden,

@@ -222,14 +222,35 @@ async fn standard_route_and_refusals(backend: Backend) {
     let id = a["id"].as_str().unwrap().to_string();
     act(&app, &reg.cq, &id, "accept", json!({}), None).await;
     let ok = |side: &str| json!({"side": side, "outcome": "approve", "reasons": []});
-    let (s, a) = act(&app, &reg.cq, &id, "decisions", ok("source"), Some(2)).await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        .to_string();
+    let with_letter = |side: &str, number: &str| json!({"side": side, "outcome": "approve", "reasons": [], "letter": {"number": number, "date": today}});
+    let (s, a) = act(
+        &app,
+        &reg.cq,
+        &id,
+        "decisions",
+        with_letter("source", "测试商请函〔2026〕1号"),
+        Some(2),
+    )
+    .await;
     assert_eq!((s, a["status"].as_str()), (200, Some("consultation_sent")), "{a}");
     assert_eq!(a["steps"][2]["kind"], "receiving_opinion");
     assert_eq!(a["steps"][2]["working_days"], 10);
     assert_eq!(a["steps"][2]["side"], "receiving");
     // The source cannot give the receiving opinion.
     assert_eq!(act(&app, &reg.cq, &id, "decisions", ok("source"), Some(3)).await.0, 403);
-    let (_, a) = act(&app, &reg.sc, &id, "decisions", ok("receiving"), Some(3)).await;
+    let (_, a) = act(
+        &app,
+        &reg.sc,
+        &id,
+        "decisions",
+        with_letter("receiving", "测试复函〔2026〕1号"),
+        Some(3),
+    )
+    .await;
     assert_eq!(a["status"], "receiving_replied");
     assert_eq!(a["steps"][3]["kind"], "source_decision");
     let (_, a) = act(&app, &reg.cq, &id, "decisions", ok("source"), Some(4)).await;

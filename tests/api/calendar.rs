@@ -346,7 +346,16 @@ async fn provisional_and_suspended_deadlines_are_not_overdue_in_the_queue(backen
         .await;
     assert_eq!(s, 201, "{a}");
     let id = a["id"].as_str().unwrap().to_string();
-    // Its acceptance step passed its due instant yesterday.
+    // Accepted (the acceptance period itself cannot be suspended); its decision steps passed
+    // their due instant yesterday.
+    let (s, a, _) = app
+        .post_json(
+            &format!("/api/v1/transfer-applications/{id}/accept"),
+            Some(&reg.cq),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{a}");
     let set = |provisional: bool| {
         let id = id.clone();
         let past = (chrono::Utc::now() - chrono::Duration::days(1)).naive_utc();

@@ -28,6 +28,7 @@ mod migrations;
 mod openapi;
 mod operations;
 mod permissions;
+mod procedure;
 mod race;
 mod rate_limit;
 mod reference;

@@ -220,16 +220,50 @@ async fn demo_applications(backend: Backend) {
             }
             _ => assert!(a["approval"].is_null(), "{a}"),
         }
-        // Open cases have exactly one running step; closed ones none.
-        let running = a["steps"]
+        // Open cases have one running step per province that must still act (on the whitelist
+        // route with the consent policy, the two provinces' decisions run side by side until
+        // each decides); closed ones none.
+        let running: Vec<&str> = a["steps"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|s| s["completed_at"].is_null())
-            .count();
-        let expected = usize::from(open_status(status) && status != "correction_requested");
-        assert_eq!(running, expected, "{a}");
+            .map(|s| s["side"].as_str().unwrap())
+            .collect();
+        let decided = |side: &str| a["decisions"].as_array().unwrap().iter().any(|d| d["side"] == side);
+        let expected = if !open_status(status) || status == "correction_requested" {
+            0
+        } else if a["route"] == "whitelist" && status == "under_review" && a["receiving_consent"] == "consent" {
+            usize::from(!decided("source")) + usize::from(!decided("receiving"))
+        } else {
+            1
+        };
+        assert_eq!(running.len(), expected, "{a}");
+        // A refusal that ended a case is a numbered decision document.
+        if status == "refused" || status == "not_accepted" {
+            assert!(
+                a["refusal"]["number"].as_str().is_some_and(|n| n.contains("危转不")),
+                "{a}"
+            );
+        }
     }
+    // The new states of the standard route: a refusing reply waiting for the source's final
+    // decision, a source refusal after a refusing reply, and 不予受理 on both routes.
+    assert!(
+        apps.iter().any(|a| a["status"] == "receiving_replied"
+            && a["decisions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["side"] == "receiving" && d["outcome"] == "refuse")),
+        "a refusing reply waiting for the source's decision"
+    );
+    assert!(
+        apps.iter().any(|a| a["status"] == "refused"
+            && a["route"] == "standard"
+            && a["refusal"]["receiving_opinion"]["outcome"] == "refuse"),
+        "a source refusal after a refusing reply"
+    );
     assert!(
         apps.iter()
             .filter(|a| a["enterprise_id"] == "demo-producer-cq")

@@ -1360,3 +1360,275 @@ both_backends!(
     regulators_enable_a_webhook_in_the_browser,
     regulators_enable_a_webhook_in_the_browser
 );
+
+// ------------------------------------------------------------------------------------------------
+// The standard route as 部令第23号 writes it (issue 17)
+
+/// Files a case on the standard route (no whitelist entry), confirming it; returns its id.
+async fn standard_case(app: &TestApp, reg: &Registry, kg: &str) -> String {
+    let (s, a, _) = app
+        .file_confirmed(&reg.enterprise_token, &filing(&reg.operator_id, kg, "废矿物油"))
+        .await;
+    assert_eq!((s, a["route"].as_str()), (201, Some("standard")), "{a}");
+    a["id"].as_str().unwrap().to_string()
+}
+
+/// Chongqing refuses to accept one case (不予受理) and sends the consultation letter of another
+/// with its number; Sichuan refuses in its reply (复函); Chongqing, offered no approval after
+/// that, refuses with a numbered decision. Each refusal document shows its number, reasons and
+/// the applicant's remedies; a standard approval's certificate cites both letters, the method,
+/// the categories, the conditions and the departments it is copied to. After each click the API
+/// shows what was stored.
+async fn regulators_take_the_standard_route_in_the_browser(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let refused_at_acceptance = standard_case(&app, &reg, "3").await;
+    let consulted = standard_case(&app, &reg, "4").await;
+    let approved = standard_case(&app, &reg, "5").await;
+    for id in [&consulted, &approved] {
+        let (s, a, _) = app
+            .post_json(
+                &format!("/api/v1/transfer-applications/{id}/accept"),
+                Some(&reg.cq),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{a}");
+    }
+    let y = hwtransfer::domain::calendar::shanghai_date(chrono::Utc::now())
+        .format("%Y")
+        .to_string();
+    let today = hwtransfer::domain::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    login(&c, &app, "cq").await;
+
+    // 不予受理 with reasons: the acceptance period offers it beside the correction notice, and
+    // no clock suspension (the correction window never stops).
+    let page = app.url(&format!("/ui/applications/{refused_at_acceptance}"));
+    c.goto(&page).await.unwrap();
+    assert!(
+        c.find(Locator::Css("form[data-action='suspend_clock-']"))
+            .await
+            .is_err(),
+        "the acceptance period cannot be suspended"
+    );
+    fill(
+        &c,
+        "form[data-action='refuse_acceptance-'] textarea[name='reasons']",
+        "申请单位不是该批废物的产生单位",
+    )
+    .await;
+    click_confirmed(&c, "form[data-action='refuse_acceptance-'] button").await;
+    let a = await_case(&app, &reg, &refused_at_acceptance, "not accepted", |a| {
+        a["status"] == "not_accepted"
+    })
+    .await;
+    assert_eq!(a["refusal"]["reasons"], json!(["申请单位不是该批废物的产生单位"]));
+    let number = format!("渝危转不受〔{y}〕0001号");
+    assert_eq!(a["refusal"]["number"], number.as_str());
+    c.goto(&page).await.unwrap();
+    assert!(text_of(&c, "#refusal-number").await.starts_with(&number));
+    c.find(Locator::Id("refusal-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text_of(&c, "#refusal-title").await, "不予受理决定书");
+    assert_eq!(text_of(&c, "#refusal-number").await, number);
+    let remedies = text_of(&c, "#remedies").await;
+    assert!(
+        remedies.contains("60日内") && remedies.contains("行政复议") && remedies.contains("行政诉讼"),
+        "{remedies}"
+    );
+
+    // The consultation letter: its number typed, its date today (prefilled).
+    let page = app.url(&format!("/ui/applications/{consulted}"));
+    c.goto(&page).await.unwrap();
+    fill(
+        &c,
+        "form[data-action='decide-approve'] input[name='letter_number']",
+        "测试商请函〔2026〕11号",
+    )
+    .await;
+    click_confirmed(&c, "form[data-action='decide-approve'] button").await;
+    let a = await_case(&app, &reg, &consulted, "consultation sent", |a| {
+        a["status"] == "consultation_sent"
+    })
+    .await;
+    assert_eq!(
+        a["consultation_letter"],
+        json!({"number": "测试商请函〔2026〕11号", "date": today})
+    );
+    logout(&c).await;
+
+    // Sichuan refuses in its reply: an opinion; the case goes back to Chongqing.
+    login(&c, &app, "sc").await;
+    c.goto(&page).await.unwrap();
+    fill(
+        &c,
+        "form[data-action='decide-refuse'] textarea[name='reasons']",
+        "接受单位焚烧线检修",
+    )
+    .await;
+    fill(
+        &c,
+        "form[data-action='decide-refuse'] input[name='letter_number']",
+        "测试复函〔2026〕5号",
+    )
+    .await;
+    click_confirmed(&c, "form[data-action='decide-refuse'] button").await;
+    let a = await_case(&app, &reg, &consulted, "replied", |a| {
+        a["status"] == "receiving_replied"
+    })
+    .await;
+    assert_eq!(a["reply"]["number"], "测试复函〔2026〕5号");
+    assert_eq!(open_step(&a)["kind"], "source_decision");
+    logout(&c).await;
+
+    // Chongqing may only refuse now; its refusal is a numbered 不予许可决定书.
+    login(&c, &app, "cq").await;
+    c.goto(&page).await.unwrap();
+    let reply = text_of(&c, "#reply-letter").await;
+    assert!(reply.contains("测试复函〔2026〕5号"), "{reply}");
+    assert!(
+        c.find(Locator::Css("form[data-action='decide-approve']"))
+            .await
+            .is_err(),
+        "no approval after a refusing reply"
+    );
+    fill(
+        &c,
+        "form[data-action='decide-refuse'] textarea[name='reasons']",
+        "接受地不同意接收",
+    )
+    .await;
+    click_confirmed(&c, "form[data-action='decide-refuse'] button").await;
+    let a = await_case(&app, &reg, &consulted, "refused", |a| a["status"] == "refused").await;
+    let number = format!("渝危转不许〔{y}〕0001号");
+    assert_eq!(a["refusal"]["number"], number.as_str());
+    c.goto(&app.url(&format!("/ui/applications/{consulted}/refusal")))
+        .await
+        .unwrap();
+    assert_eq!(text_of(&c, "#refusal-title").await, "不予许可决定书");
+    assert_eq!(text_of(&c, "#refusal-number").await, number);
+    assert!(text_of(&c, "#receiving-opinion").await.contains("接受单位焚烧线检修"));
+    assert_eq!(
+        text_of(&c, "#review-until").await,
+        a["refusal"]["remedies"]["review_until"].as_str().unwrap()
+    );
+    shot(&c, backend, "refusal").await;
+
+    // A standard approval (through the API) and its certificate (第27条).
+    let letter = |n: &str| json!({"number": n, "date": today});
+    for (token, body) in [
+        (
+            &reg.cq,
+            json!({"side": "source", "outcome": "approve", "letter": letter("测试商请函〔2026〕12号")}),
+        ),
+        (
+            &reg.sc,
+            json!({"side": "receiving", "outcome": "approve", "letter": letter("测试复函〔2026〕6号")}),
+        ),
+        (
+            &reg.cq,
+            json!({"side": "source", "outcome": "approve", "conditions": ["按批准的路线和时段运输"]}),
+        ),
+    ] {
+        let v = case(&app, &reg, &approved).await["version"].as_i64().unwrap();
+        let res = app
+            .client
+            .post(app.url(&format!("/api/v1/transfer-applications/{approved}/decisions")))
+            .bearer_auth(token)
+            .header("if-match", format!("\"{v}\""))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    c.goto(&app.url(&format!("/ui/applications/{approved}/certificate")))
+        .await
+        .unwrap();
+    assert_eq!(text_of(&c, "#cert-method").await, "处置");
+    assert!(
+        text_of(&c, "#cert-consultation")
+            .await
+            .contains("测试商请函〔2026〕12号")
+    );
+    assert!(text_of(&c, "#cert-reply").await.contains("测试复函〔2026〕6号"));
+    assert!(text_of(&c, "#cert-conditions").await.contains("按批准的路线和时段运输"));
+    let copies = text_of(&c, "#cert-copies").await;
+    for d in [
+        "重庆市交通运输主管部门",
+        "四川省交通运输主管部门",
+        "四川省生态环境主管部门",
+    ] {
+        assert!(copies.contains(d), "{copies}");
+    }
+    let items = text_of(&c, "#certificate table").await;
+    assert!(
+        items.contains("HW08") && items.contains("900-249-08") && items.contains("5.000"),
+        "{items}"
+    );
+    shot(&c, backend, "certificate-standard").await;
+}
+both_backends!(
+    regulators_take_the_standard_route_in_the_browser,
+    regulators_take_the_standard_route_in_the_browser
+);
+
+/// On the whitelist route with the consent policy the receiving province's decision is its own
+/// step: Sichuan suspends and resumes its clock by clicking, and only its step stands still.
+async fn receiving_province_pauses_its_own_whitelist_step_in_the_browser(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    let id = accepted_case(&app, &reg, "7", "废矿物油").await;
+    let page = app.url(&format!("/ui/applications/{id}"));
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    login(&c, &app, "sc").await;
+    c.goto(&page).await.unwrap();
+    fill(
+        &c,
+        "form[data-action='suspend_clock-'] textarea[name='reason']",
+        "接受单位现场核查",
+    )
+    .await;
+    click_confirmed(&c, "form[data-action='suspend_clock-'] button").await;
+    let step = |a: &Value, kind: &str| {
+        a["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["kind"] == kind)
+            .cloned()
+            .unwrap()
+    };
+    let a = await_case(&app, &reg, &id, "receiving clock suspended", |a| {
+        step(a, "whitelist_consent")["suspended"] == true
+    })
+    .await;
+    assert_eq!(
+        step(&a, "whitelist_consent")["suspensions"][0]["reason"],
+        "接受单位现场核查"
+    );
+    assert_eq!(
+        step(&a, "whitelist_decision")["suspended"],
+        false,
+        "Chongqing's clock runs on"
+    );
+    c.goto(&page).await.unwrap();
+    click_confirmed(&c, "form[data-action='resume_clock-'] button").await;
+    let a = await_case(&app, &reg, &id, "receiving clock resumed", |a| {
+        step(a, "whitelist_consent")["suspended"] == false
+    })
+    .await;
+    assert!(step(&a, "whitelist_consent")["suspensions"][0]["resumed_on"].is_string());
+}
+both_backends!(
+    receiving_province_pauses_its_own_whitelist_step_in_the_browser,
+    receiving_province_pauses_its_own_whitelist_step_in_the_browser
+);

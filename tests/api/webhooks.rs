@@ -200,7 +200,8 @@ async fn signed_retried_and_ordered(backend: Backend) {
     let (gz_sub, _) = subscribe(&app, &reg.gz, &rx_cq.url, &["application.filed", "application.decided"]).await;
 
     let id = approved_application(&app, &reg, "40").await;
-    // The outbox holds filed, accepted, two decisions, in commit order.
+    // The outbox holds filed, accepted, two decisions and the approval's three copies (抄送), in
+    // commit order.
     let events = {
         let mut c = app.state.db.get().unwrap();
         hwtransfer::db::outbox::events_of(&mut c, &id).unwrap()
@@ -212,7 +213,10 @@ async fn signed_retried_and_ordered(backend: Backend) {
             "application.filed",
             "application.accepted",
             "application.decided",
-            "application.decided"
+            "application.decided",
+            "approval.copied",
+            "approval.copied",
+            "approval.copied"
         ]
     );
     assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
@@ -247,7 +251,12 @@ async fn signed_retried_and_ordered(backend: Backend) {
     assert_eq!(ids[1], ids[2]);
     let mut distinct = ids.clone();
     distinct.dedup();
-    let want: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    // (The enterprise does not subscribe to the approval's copies, 抄送.)
+    let want: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event_type != "approval.copied")
+        .map(|e| e.id.as_str())
+        .collect();
     assert_eq!(distinct, want, "each event once (after retries), in commit order");
     let seqs: Vec<i64> = ent_events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] <= w[1]), "{seqs:?}");
@@ -696,6 +705,9 @@ async fn manifests_entries_and_reminders(backend: Backend) {
             "application.accepted",
             "application.decided",
             "application.decided",
+            "approval.copied",
+            "approval.copied",
+            "approval.copied",
             "manifest.created",
             "manifest.received",
             "manifest.discrepancy",
@@ -704,17 +716,18 @@ async fn manifests_entries_and_reminders(backend: Backend) {
         ]
     );
     let page = deliveries(&app, &reg.operator_token, &op_sub, "").await;
-    let discrepancy = &page["items"][6]["event"];
+    let discrepancy = &page["items"][9]["event"];
     assert_eq!(discrepancy["object"], json!({"type": "manifest", "id": m_id}));
     assert_eq!(discrepancy["data"]["discrepancy"], true);
     assert_eq!(discrepancy["data"]["discrepancy_note"], "桶内残留");
     assert_eq!(discrepancy["data"]["number"], m["number"]);
-    let suspended = &page["items"][7]["event"];
+    let suspended = &page["items"][10]["event"];
     assert_eq!(suspended["data"]["status"], "suspended");
     assert_eq!(suspended["data"]["reason"], "现场检查");
 
     // Reminders: a case accepted today is due in five working days; an hour before that
-    // instant the deciding province (the source, Chongqing) is reminded, once, and nobody else.
+    // instant each deciding province is reminded of its own step, once, and nobody else: the
+    // source (Chongqing) and, as the agreement asks for its consent, the receiving province.
     let (s, a, _) = app
         .post_json(
             "/api/v1/transfer-applications",
@@ -751,7 +764,7 @@ async fn manifests_entries_and_reminders(backend: Backend) {
     let cq_types = delivered_types(&app, &reg.cq, &cq_sub).await;
     let sc_types = delivered_types(&app, &reg.sc, &sc_sub).await;
     assert_eq!(count(&cq_types, "step.due_tomorrow"), 1, "{cq_types:?}");
-    assert_eq!(count(&sc_types, "step.due_tomorrow"), 0, "{sc_types:?}");
+    assert_eq!(count(&sc_types, "step.due_tomorrow"), 1, "{sc_types:?}");
     let op_types = delivered_types(&app, &reg.operator_token, &op_sub).await;
     assert_eq!(count(&op_types, "step.due_tomorrow"), 0);
     let cq_page = deliveries(&app, &reg.cq, &cq_sub, "").await;

@@ -69,7 +69,8 @@ pub struct SuspensionDto {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StepDto {
-    /// acceptance, whitelist_decision, source_review, receiving_opinion, source_decision.
+    /// acceptance, whitelist_decision (the source's), whitelist_consent (the receiving province's,
+    /// beside it, under the consent policy), source_review, receiving_opinion, source_decision.
     pub kind: String,
     /// The province side that must act.
     pub side: String,
@@ -129,6 +130,57 @@ pub struct ApprovalDto {
     pub revoked_at: Option<String>,
     /// The revocation's reasons (empty unless revoked).
     pub revocation_reasons: Vec<String>,
+    /// 抄送: the departments the approval was copied to.
+    pub copies: Vec<CopyDto>,
+}
+
+/// 抄送: one department an approval was copied to (also sent as `approval.copied`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CopyDto {
+    /// source_transport, receiving_transport or receiving_environment.
+    pub recipient: String,
+    pub province: String,
+    pub department: String,
+    pub sent_at: String,
+}
+
+/// A letter as its department numbered and dated it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LetterDto {
+    /// e.g. 湘环固函〔2022〕73号.
+    pub number: String,
+    pub date: String,
+}
+
+/// The applicant's remedies against a refusal, with their time limits.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RemediesDto {
+    /// 行政复议 within this many days of receiving the decision (行政复议法 第20条).
+    pub review_days: u64,
+    /// The last day, counted from the decision's date (served on the system that day).
+    pub review_until: String,
+    /// 行政诉讼 within this many months (行政诉讼法 第46条).
+    pub suit_months: u32,
+    pub suit_until: String,
+    /// The statement the decision document carries.
+    pub statement: String,
+}
+
+/// The source province's refusal as a decision document: 不予许可 (第26条) or 不予受理 (行政许可法
+/// 第32条), numbered in its own series, with reasons and remedies.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefusalDto {
+    /// not_permitted (不予许可) or not_accepted (不予受理).
+    pub kind: String,
+    /// e.g. 渝危转不许〔2026〕0001号 or 渝危转不受〔2026〕0001号.
+    pub number: String,
+    pub decided_at: String,
+    /// The decision's date, Asia/Shanghai.
+    pub decided_on: String,
+    pub reasons: Vec<String>,
+    /// On the standard route: the receiving province's opinion it rests on, if it gave one.
+    pub receiving_opinion: Option<DecisionDto>,
+    pub remedies: RemediesDto,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -163,6 +215,12 @@ pub struct ApplicationDto {
     pub steps: Vec<StepDto>,
     pub decisions: Vec<DecisionDto>,
     pub approval: Option<ApprovalDto>,
+    /// The refusal that ended the case, as the source province's decision document.
+    pub refusal: Option<RefusalDto>,
+    /// 商请函: the consultation letter the source province sent (standard route).
+    pub consultation_letter: Option<LetterDto>,
+    /// 复函: the receiving province's reply.
+    pub reply: Option<LetterDto>,
     /// While the case is open: why no approval may be issued today, if something stops it (the
     /// operator's licence is not valid — `approval.licence_not_valid` —, or an entry it draws on
     /// is suspended — `approval.entry_suspended`: refuse, or move the case to the standard route).
@@ -188,6 +246,58 @@ pub fn load_dto(
     let steps = db::applications::steps(conn, &app.id)?;
     let suspensions = db::applications::suspensions(conn, &app.id)?;
     let decisions = db::applications::decisions_of(conn, &app.id)?;
+    let copies = db::applications::copies(conn, &app.id)?;
+    let decision_dto = |d: &db::applications::DecisionRow| DecisionDto {
+        reasons: json_list(&d.reasons),
+        conditions: json_list(&d.conditions),
+        side: d.side.clone(),
+        outcome: d.outcome.clone(),
+        decided_by: d.decided_by.clone(),
+        decided_at: d.decided_at.and_utc().to_rfc3339(),
+    };
+    let refusal = match (&app.refusal_number, app.refused_at) {
+        (Some(number), Some(at)) => {
+            let on = shanghai_date(from_db_time(at));
+            let r = crate::domain::documents::remedies(on);
+            Some(RefusalDto {
+                kind: if app.status == Status::NotAccepted.as_str() {
+                    "not_accepted"
+                } else {
+                    "not_permitted"
+                }
+                .into(),
+                number: number.clone(),
+                decided_at: at.and_utc().to_rfc3339(),
+                decided_on: on.to_string(),
+                reasons: app.refusal_reasons.as_deref().map(json_list).unwrap_or_default(),
+                receiving_opinion: decisions
+                    .iter()
+                    .rev()
+                    .find(|d| d.side == Side::Receiving.as_str() && app.route == Route::Standard.as_str())
+                    .map(decision_dto),
+                remedies: RemediesDto {
+                    statement: format!(
+                        "如不服本决定，可以自收到本决定之日起{}日内依法申请行政复议，或者在{}个月内依法提起行政诉讼。",
+                        r.review_days, r.suit_months
+                    ),
+                    review_days: r.review_days,
+                    review_until: r.review_until.to_string(),
+                    suit_months: r.suit_months,
+                    suit_until: r.suit_until.to_string(),
+                },
+            })
+        }
+        _ => None,
+    };
+    let letter = |n: &Option<String>, d: &Option<String>| match (n, d) {
+        (Some(number), Some(date)) => Some(LetterDto {
+            number: number.clone(),
+            date: date.clone(),
+        }),
+        _ => None,
+    };
+    let consultation_letter = letter(&app.consultation_number, &app.consultation_date);
+    let reply = letter(&app.reply_number, &app.reply_date);
     let open = Status::parse(&app.status).is_ok_and(Status::is_open);
     let approval_blocked = match Route::parse(&app.route) {
         Ok(route) if open => db::applications::approval_blocker(conn, &app, route, today)?.map(|i| BlockerDto {
@@ -253,17 +363,10 @@ pub fn load_dto(
                 received_kg: grams_to_kg_string(i.received_g),
             })
             .collect(),
-        decisions: decisions
-            .into_iter()
-            .map(|d| DecisionDto {
-                reasons: json_list(&d.reasons),
-                conditions: json_list(&d.conditions),
-                side: d.side,
-                outcome: d.outcome,
-                decided_by: d.decided_by,
-                decided_at: d.decided_at.and_utc().to_rfc3339(),
-            })
-            .collect(),
+        decisions: decisions.iter().map(decision_dto).collect(),
+        refusal,
+        consultation_letter,
+        reply,
         approval: match (app.approval_number.clone(), app.approved_at, app.valid_until.clone()) {
             (Some(number), Some(at), Some(valid_until)) => Some(ApprovalDto {
                 number,
@@ -271,6 +374,15 @@ pub fn load_dto(
                 valid_until,
                 revoked_at: app.revoked_at.map(|t| t.and_utc().to_rfc3339()),
                 revocation_reasons: app.revocation_reasons.as_deref().map(json_list).unwrap_or_default(),
+                copies: copies
+                    .into_iter()
+                    .map(|c| CopyDto {
+                        recipient: c.recipient,
+                        province: c.province,
+                        department: c.department,
+                        sent_at: c.sent_at.and_utc().to_rfc3339(),
+                    })
+                    .collect(),
             }),
             _ => None,
         },

@@ -9,8 +9,8 @@ use validator::Validate;
 
 use super::case::{ApplicationDto, actor_for, load_dto, load_visible};
 use crate::db::{self, applications::ActContext, applications::ActRefusal};
-use crate::domain::workflow::{Act, Side};
-use crate::service::commands::{text_schema, texts_schema, valid_text, valid_texts};
+use crate::domain::workflow::{Act, LetterText, Side};
+use crate::service::commands::{date_schema, text_schema, texts_schema, valid_date, valid_text, valid_texts};
 use crate::service::{Ctx, Error, FieldProblem, Result};
 use crate::state::AppState;
 
@@ -71,6 +71,9 @@ pub async fn take_step(
         Err(ActRefusal::NotYours(i)) => Err(Error::Forbidden(i.message)),
         Err(ActRefusal::State(i)) => Err(Error::Refused(i)),
         Err(ActRefusal::Stale { current }) => Err(Error::stale("application", current)),
+        Err(ActRefusal::Input(problems)) => Err(Error::Invalid(
+            problems.iter().map(|(p, i)| FieldProblem::body(p.clone(), i)).collect(),
+        )),
     }
 }
 
@@ -129,6 +132,48 @@ pub struct RerouteInput {
     pub reason: String,
 }
 
+/// 不予受理: the reasons for refusing to accept the application, at least one. Unlike a
+/// correction notice (补正) it ends the case; the source province's decision is numbered.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefuseAcceptanceInput {
+    #[validate(length(min = 1), custom(function = "valid_texts::<2000>"))]
+    #[schema(schema_with = texts_schema::<2000, 1>)]
+    pub reasons: Vec<String>,
+}
+
+impl From<RefuseAcceptanceInput> for Act {
+    fn from(r: RefuseAcceptanceInput) -> Act {
+        Act::RefuseAcceptance {
+            reasons: trimmed(r.reasons),
+        }
+    }
+}
+
+/// A letter as its department numbered and dated it: the consultation letter (商请函) with the
+/// source's agreeing review, the reply (复函) with the receiving province's opinion.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LetterInput {
+    /// The number in the department's own register, e.g. 湘环固函〔2022〕73号.
+    #[validate(custom(function = "valid_text::<64>"))]
+    #[schema(schema_with = text_schema::<64>)]
+    pub number: String,
+    /// The letter's date: not after today, not before the step it belongs to started.
+    #[validate(custom(function = "valid_date"))]
+    #[schema(schema_with = date_schema)]
+    pub date: String,
+}
+
+impl From<LetterInput> for LetterText {
+    fn from(l: LetterInput) -> LetterText {
+        LetterText {
+            number: l.number.trim().to_string(),
+            date: l.date.trim().to_string(),
+        }
+    }
+}
+
 /// 撤销: the reasons for revoking an approval, at least one.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -155,8 +200,10 @@ impl From<RevokeInput> for Act {
 }
 
 /// A decision on a step. An approval may give reasons; a refusal must give at least one. On the
-/// standard route the source's approval at review sends the consultation letter, and the
-/// receiving side's approval is its agreeing opinion.
+/// standard route the source's approval at review sends the consultation letter (商请函, whose
+/// number and date `letter` gives), the receiving side's decision is its opinion in the reply
+/// (复函, `letter` too): agreeing or not, the case returns to the source province for the final
+/// decision, which after a disagreeing reply can only refuse. Other decisions carry no letter.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "outcome", rename_all = "lowercase", deny_unknown_fields)]
 pub enum DecisionInput {
@@ -169,6 +216,8 @@ pub enum DecisionInput {
         #[serde(default)]
         #[schema(schema_with = texts_schema::<2000, 0>)]
         conditions: Vec<String>,
+        #[serde(default)]
+        letter: Option<LetterInput>,
     },
     Refuse {
         /// The caller's province's side.
@@ -178,18 +227,26 @@ pub enum DecisionInput {
         #[serde(default)]
         #[schema(schema_with = texts_schema::<2000, 0>)]
         conditions: Vec<String>,
+        #[serde(default)]
+        letter: Option<LetterInput>,
     },
 }
 
 impl Validate for DecisionInput {
     fn validate(&self) -> std::result::Result<(), validator::ValidationErrors> {
-        let (reasons, conditions, refusing) = match self {
+        let (reasons, conditions, letter, refusing) = match self {
             DecisionInput::Approve {
-                reasons, conditions, ..
-            } => (reasons, conditions, false),
+                reasons,
+                conditions,
+                letter,
+                ..
+            } => (reasons, conditions, letter, false),
             DecisionInput::Refuse {
-                reasons, conditions, ..
-            } => (reasons, conditions, true),
+                reasons,
+                conditions,
+                letter,
+                ..
+            } => (reasons, conditions, letter, true),
         };
         let mut errors = validator::ValidationErrors::new();
         if refusing && reasons.is_empty() {
@@ -203,7 +260,11 @@ impl Validate for DecisionInput {
                 errors.add(field, e);
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        let mut result = if errors.is_empty() { Ok(()) } else { Err(errors) };
+        if let Some(l) = letter {
+            result = validator::ValidationErrors::merge(result, "letter", l.validate());
+        }
+        result
     }
 }
 
@@ -241,23 +302,26 @@ impl From<SuspendClockInput> for Act {
 
 impl From<DecisionInput> for Act {
     fn from(d: DecisionInput) -> Act {
-        let (side, approve, reasons, conditions) = match d {
+        let (side, approve, reasons, conditions, letter) = match d {
             DecisionInput::Approve {
                 side,
                 reasons,
                 conditions,
-            } => (side, true, reasons, conditions),
+                letter,
+            } => (side, true, reasons, conditions, letter),
             DecisionInput::Refuse {
                 side,
                 reasons,
                 conditions,
-            } => (side, false, reasons, conditions),
+                letter,
+            } => (side, false, reasons, conditions, letter),
         };
         Act::Decide {
             side,
             approve,
             reasons: trimmed(reasons),
             conditions: trimmed(conditions),
+            letter: letter.map(Into::into),
         }
     }
 }

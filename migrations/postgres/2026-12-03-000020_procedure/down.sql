@@ -1,0 +1,10 @@
+DROP TABLE approval_copies;
+DROP TABLE decision_counters;
+ALTER TABLE transfer_applications DROP COLUMN reply_date;
+ALTER TABLE transfer_applications DROP COLUMN reply_number;
+ALTER TABLE transfer_applications DROP COLUMN consultation_date;
+ALTER TABLE transfer_applications DROP COLUMN consultation_number;
+DROP INDEX transfer_applications_refusal_number;
+ALTER TABLE transfer_applications DROP COLUMN refusal_reasons;
+ALTER TABLE transfer_applications DROP COLUMN refused_at;
+ALTER TABLE transfer_applications DROP COLUMN refusal_number;
