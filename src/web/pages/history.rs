@@ -5,13 +5,17 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Chrome, UiResult, api, local_time, non_empty_query, province_name, render};
-use crate::api::error::ApiError;
-use crate::api::history;
+use super::{Chrome, Query, UiResult, api, csv_download, local_time, province_name, render};
+use crate::domain::Invalid;
+use crate::domain::calendar::parse_bound;
+use crate::domain::catalogue::{WasteCategory, WasteCode};
+use crate::domain::ids::ProvinceCode;
 use crate::domain::workflow::Status;
+use crate::service::history::{self, TransferPageRequest, TransferQuery};
+use crate::service::{Ctx, LIMIT_MAX, decode_cursor};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
-use crate::web::session::{UiError, UiUser};
+use crate::web::session::UiUser;
 
 struct TransferView {
     id: String,
@@ -49,16 +53,63 @@ impl HistoryPage {
     }
 }
 
+/// The filter form's fields: the API's parameters of the history search.
+const FIELDS: [&str; 12] = [
+    "producer",
+    "operator",
+    "source_province",
+    "receiving_province",
+    "code",
+    "category",
+    "status",
+    "from",
+    "to",
+    "totals",
+    "limit",
+    "cursor",
+];
+
+/// The filters of the form, read with the same domain parsers as the API's query.
+fn transfer_query(q: &mut Query) -> TransferQuery {
+    TransferQuery {
+        producer: q.raw("producer").map(str::to_string),
+        operator: q.raw("operator").map(str::to_string),
+        source_province: q.parse_with("source_province", ProvinceCode::parse),
+        receiving_province: q.parse_with("receiving_province", ProvinceCode::parse),
+        code: q.parse_with("code", WasteCode::parse),
+        category: q.parse_with("category", WasteCategory::parse),
+        status: q.parse_with("status", Status::parse),
+        from: q.parse_with("from", parse_bound),
+        to: q.parse_with("to", parse_bound),
+    }
+}
+
 pub async fn history(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    let (pairs, clean) = non_empty_query(&req);
-    let page = match history::search_transfers(state.clone(), &u.who, &clean, false)
-        .await
-        .map_err(api(lang))?
-    {
-        history::Transfers::Page(p) => p,
-        history::Transfers::Csv(_) => return Err(UiError::Api(ApiError::NotFound, lang)),
+    let mut q = Query::of(&req, &FIELDS);
+    let query = transfer_query(&mut q);
+    let with_totals = q.parse_with("totals", |s| match s {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Invalid::new("query.boolean", "true or false")),
+    });
+    let limit = q.parse_with("limit", |s| {
+        s.parse::<i64>()
+            .ok()
+            .filter(|n| (1..=LIMIT_MAX).contains(n))
+            .ok_or_else(|| Invalid::new("query.limit", format!("limit must be an integer from 1 to {LIMIT_MAX}")))
+    });
+    let after = q.parse_with("cursor", decode_cursor);
+    let pairs = q.pairs().to_vec();
+    q.finish(lang)?;
+    let request = TransferPageRequest {
+        limit: limit.unwrap_or(50),
+        after,
+        with_totals: with_totals.unwrap_or(true),
     };
+    let page = history::search(&state, &Ctx::new(u.who.clone()), &query, request)
+        .await
+        .map_err(api(lang))?;
     let rows = page
         .items
         .into_iter()
@@ -117,12 +168,9 @@ pub async fn history(state: web::Data<AppState>, u: UiUser, req: HttpRequest) ->
 
 pub async fn history_export(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    let (_, clean) = non_empty_query(&req);
-    match history::search_transfers(state, &u.who, &clean, true)
-        .await
-        .map_err(api(lang))?
-    {
-        history::Transfers::Csv(res) => Ok(res),
-        history::Transfers::Page(_) => Err(UiError::Api(ApiError::NotFound, lang)),
-    }
+    let mut q = Query::of(&req, &FIELDS);
+    let query = transfer_query(&mut q);
+    q.finish(lang)?;
+    let chunks = history::export_csv(state.into_inner(), &Ctx::new(u.who.clone()), &query).map_err(api(lang))?;
+    Ok(csv_download("transfers.csv", chunks))
 }

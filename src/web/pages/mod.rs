@@ -28,13 +28,14 @@ use super::CSP;
 use super::i18n::Lang;
 use super::session::{UiError, UiUser, lang_of};
 use crate::api::applications::ApplicationDto;
-use crate::api::error::{ApiError, FieldProblem};
+use crate::api::error::ApiError;
 use crate::api::import::MAX_BYTES;
 use crate::auth::principal::Role;
 use crate::db;
 use crate::domain::ids::ProvinceCode;
 use crate::domain::province::province;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
+use crate::service::{FieldProblem, Location};
 use crate::state::AppState;
 
 type UiResult<T> = Result<T, UiError>;
@@ -334,6 +335,93 @@ fn non_empty_query(req: &HttpRequest) -> (Vec<(String, String)>, String) {
     (pairs, query)
 }
 
+/// A page's filter form as sent in the query string: its non-empty fields, read like the API
+/// reads its parameters (an unknown or repeated name, or a value that does not parse, is a
+/// problem; every problem is shown at once).
+pub(super) struct Query {
+    pairs: Vec<(String, String)>,
+    problems: Vec<FieldProblem>,
+}
+
+impl Query {
+    pub(super) fn of(req: &HttpRequest, known: &[&str]) -> Query {
+        let (pairs, _) = non_empty_query(req);
+        let mut problems = Vec::new();
+        for (i, (k, _)) in pairs.iter().enumerate() {
+            if !known.contains(&k.as_str()) {
+                problems.push(FieldProblem::new(
+                    Location::Query,
+                    format!("/{k}"),
+                    "query.unknown_parameter",
+                    format!("unknown parameter; this page accepts: {}", known.join(", ")),
+                ));
+            } else if pairs[..i].iter().any(|(seen, _)| seen == k) {
+                problems.push(FieldProblem::new(
+                    Location::Query,
+                    format!("/{k}"),
+                    "query.repeated_parameter",
+                    "the parameter is given more than once",
+                ));
+            }
+        }
+        Query { pairs, problems }
+    }
+
+    /// The fields as sent (non-empty ones), for links that keep the filter.
+    pub(super) fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    pub(super) fn raw(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Parses an optional field with `parse`, recording the problem if it fails.
+    pub(super) fn parse_with<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, crate::domain::Invalid>,
+    ) -> Option<T> {
+        let raw = self.raw(name)?.to_string();
+        match parse(&raw) {
+            Ok(v) => Some(v),
+            Err(invalid) => {
+                self.problems.push(FieldProblem::query(name, &invalid));
+                None
+            }
+        }
+    }
+
+    /// Every problem found, as the error page shows them.
+    pub(super) fn finish(self, lang: Lang) -> UiResult<()> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(UiError::Api(ApiError::Validation(self.problems), lang))
+        }
+    }
+}
+
+/// A CSV download streamed chunk by chunk (a failure after the first chunk breaks the transfer,
+/// so a short file is never mistaken for a whole one).
+pub(super) fn csv_download(
+    file_name: &str,
+    chunks: impl futures_util::Stream<Item = Result<Vec<u8>, crate::service::Error>> + 'static,
+) -> HttpResponse {
+    use futures_util::StreamExt as _;
+    let body = chunks.map(|c| match c {
+        Ok(bytes) => Ok(actix_web::web::Bytes::from(bytes)),
+        Err(e) => Err(actix_web::error::ErrorServiceUnavailable(e.to_string())),
+    });
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file_name}\""),
+        ))
+        .streaming(body)
+}
+
 /// Room for the file plus the small text fields around it.
 const UPLOAD_LIMIT: usize = MAX_BYTES + 64 * 1024;
 
@@ -440,10 +528,10 @@ mod tests {
 
     #[test]
     fn row_pointers_become_row_and_column() {
-        let p = FieldProblem::new(crate::api::error::Location::Body, "/rows/7/scope", "x", "bad scope");
+        let p = FieldProblem::new(Location::Body, "/rows/7/scope", "x", "bad scope");
         let v = problem_view(Lang::Zh, &p);
         assert_eq!((v.row.as_str(), v.field.as_str()), ("7", "scope"));
-        let p = FieldProblem::new(crate::api::error::Location::Body, "/quota_kg", "x", "too much");
+        let p = FieldProblem::new(Location::Body, "/quota_kg", "x", "too much");
         let v = problem_view(Lang::En, &p);
         assert_eq!((v.row.as_str(), v.field.as_str()), ("", "Quota"));
     }
