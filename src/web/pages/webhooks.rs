@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::{Chrome, Form, UiResult, api, local_time, render, see_other};
-use crate::api::webhooks;
+use crate::service::{Ctx, webhooks};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
 use crate::web::session::UiUser;
@@ -34,7 +34,9 @@ struct WebhooksPage {
 
 pub async fn webhooks(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    let list = webhooks::subscriptions_of(&state, &u.who).await.map_err(api(lang))?;
+    let list = webhooks::list(&state, &Ctx::new(u.who.clone()))
+        .await
+        .map_err(api(lang))?;
     let subs = list
         .items
         .into_iter()
@@ -69,7 +71,7 @@ pub async fn webhook_enable(
 ) -> UiResult<HttpResponse> {
     let lang = u.lang;
     Form::checked(&u, &body)?;
-    webhooks::enable(&state, &u.who, path.into_inner())
+    webhooks::enable(&state, &Ctx::new(u.who.clone()), path.into_inner())
         .await
         .map_err(api(lang))?;
     Ok(see_other("/ui/webhooks?done=1"))
