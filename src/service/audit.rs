@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use crate::auth::authorize;
 use crate::auth::principal::{self, Principal, Role};
 use crate::db;
-use crate::db::audit::{AuditRow, EventFilter, Verification};
+pub use crate::db::audit::Verification;
+use crate::db::audit::{AuditRow, EventFilter};
 use crate::service::{Ctx, Error, Result, cut_page};
 use crate::state::AppState;
 

@@ -6,9 +6,11 @@
 pub mod applications;
 pub mod audit;
 pub mod calendar;
+pub mod case_views;
 pub mod catalogue;
 pub mod changes;
 pub mod commands;
+pub mod dashboard;
 pub mod error;
 pub mod history;
 pub mod manifests;

@@ -6,13 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::{Chrome, Form, UiResult, api, grams, local_time, names, province_name, render, see_other, total_kg};
-use crate::api::applications::{self as apps, ApplicationDto};
 use crate::api::error::ApiError;
 use crate::auth::principal::Principal;
-use crate::db;
 use crate::domain::quantity::grams_to_kg_string;
 use crate::domain::workflow::{Act, Side, Status};
+use crate::service::applications::case::{self as apps, ApplicationDto};
 use crate::service::applications::workflow;
+use crate::service::case_views;
 use crate::service::{self, Ctx};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
@@ -253,21 +253,7 @@ pub async fn application(
     }
     // While open or approved, the case's quantity is already in the entry's reserved or approved.
     let counted = Status::parse(&dto.status).is_ok_and(|s| s.is_open() || s == Status::Approved);
-    let ids: Vec<String> = per_entry.iter().map(|(id, _)| id.clone()).collect();
-    let app_id = dto.id.clone();
-    let (entry_rows, events) = state
-        .db
-        .run(move |conn| {
-            let mut rows = Vec::new();
-            for id in ids {
-                if let Some(r) = db::whitelist::entry_by_id(conn, &id)? {
-                    rows.push(r);
-                }
-            }
-            Ok((rows, db::applications::events(conn, &app_id)?))
-        })
-        .await
-        .map_err(|e| UiError::Api(e.into(), lang))?;
+    let (entry_rows, events) = case_views::entries_and_events(&state, &dto).await.map_err(api(lang))?;
     let entries = entry_rows
         .into_iter()
         .map(|r| {

@@ -14,7 +14,7 @@ use crate::web::session::{UiError, UiUser};
 struct AuditPage {
     chrome: Chrome,
     lang: Lang,
-    v: crate::db::audit::Verification,
+    v: service::audit::Verification,
 }
 
 pub async fn audit(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> UiResult<HttpResponse> {

@@ -7,11 +7,11 @@ use chrono::{NaiveDate, Utc};
 
 use super::application::ItemView;
 use super::{Chrome, UiResult, api, error_page, grams, local_time, names, province_name, render, render_status};
-use crate::api::applications::{self as apps, ApplicationDto};
 use crate::api::error::ApiError;
-use crate::db;
 use crate::domain::calendar::shanghai_date;
 use crate::domain::quantity::grams_to_kg_string;
+use crate::service::applications::case::{self as apps, ApplicationDto};
+use crate::service::case_views;
 use crate::state::AppState;
 use crate::web::i18n::Lang;
 use crate::web::session::{UiError, UiUser, lang_of};
@@ -154,24 +154,7 @@ pub async fn verify(state: web::Data<AppState>, req: HttpRequest, path: web::Pat
     if number.chars().count() > 64 {
         return error_page(lang, StatusCode::NOT_FOUND, lang.t("not_found_approval"), vec![]);
     }
-    let cal = match state.calendar().await {
-        Ok(c) => c,
-        Err(e) => return UiError::Api(e.into(), lang).error_response_owned(),
-    };
-    let n = number.clone();
-    let found = state
-        .db
-        .run(move |conn| {
-            let Some(app) = db::applications::app_by_approval_number(conn, &n)? else {
-                return Ok(None);
-            };
-            let producer = db::registry::enterprise_by_id(conn, &app.enterprise_id)?.map(|e| e.name);
-            let operator = db::registry::operator_by_id(conn, &app.operator_id)?.map(|o| o.name);
-            let dto = apps::load_dto(conn, &cal, app, Utc::now())?;
-            Ok(Some((dto, producer.unwrap_or_default(), operator.unwrap_or_default())))
-        })
-        .await;
-    let found = match found {
+    let found = match case_views::verify_approval(&state, number.clone(), Utc::now()).await {
         Ok(f) => f,
         Err(e) => return UiError::Api(e.into(), lang).error_response_owned(),
     };
@@ -192,7 +175,11 @@ pub async fn verify(state: web::Data<AppState>, req: HttpRequest, path: web::Pat
             receiving: String::new(),
             items: Vec::new(),
         },
-        Some((dto, producer, operator)) => {
+        Some(case_views::Verified {
+            dto,
+            producer,
+            operator,
+        }) => {
             let valid_until = dto.approval.as_ref().map(|a| a.valid_until.clone()).unwrap_or_default();
             let in_time = NaiveDate::parse_from_str(&valid_until, "%Y-%m-%d").is_ok_and(|d| d >= today);
             VerifyPage {

@@ -2,16 +2,12 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{Datelike, Duration, Utc};
 
-use super::{Chrome, UiResult, province_name, render};
-use crate::api::error::ApiError;
-use crate::auth::principal::{Binding, Role};
-use crate::db::{self, to_db_time};
-use crate::domain::calendar::shanghai_date;
+use super::{Chrome, UiResult, api, province_name, render};
+use crate::service::{Ctx, dashboard};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
-use crate::web::session::{UiError, UiUser};
+use crate::web::session::UiUser;
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]
@@ -27,31 +23,10 @@ struct DashboardPage {
 /// The dashboard's figures as Chart.js specs (JSON in a data attribute; askama escapes it).
 pub async fn dashboard(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    let province = match (&u.who.role, &u.who.binding) {
-        (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => None,
-        (Role::Regulator | Role::Auditor, Binding::Province(p)) => Some(p.as_str()),
-        _ => {
-            return Err(UiError::Api(
-                ApiError::Forbidden("the dashboard is for regulators, auditors and admins".into()),
-                lang,
-            ));
-        }
-    };
-    let now = Utc::now();
-    let since = to_db_time(now - Duration::days(366));
-    let year = shanghai_date(now).year();
-    let p = province.clone();
-    let (tonnage, on_time, utilisation) = state
-        .db
-        .run(move |conn| {
-            Ok((
-                db::dashboard::monthly_tonnage(conn, since, p.as_deref())?,
-                db::dashboard::on_time(conn, since, p.as_deref())?,
-                db::dashboard::utilisation(conn, year, p.as_deref())?,
-            ))
-        })
+    let figures = dashboard::figures(&state, &Ctx::new(u.who.clone()))
         .await
-        .map_err(|e| UiError::Api(e.into(), lang))?;
+        .map_err(api(lang))?;
+    let (tonnage, on_time, utilisation, year) = (figures.tonnage, figures.on_time, figures.utilisation, figures.year);
 
     let mut months: Vec<String> = tonnage.iter().map(|t| t.month.clone()).collect();
     months.sort();

@@ -27,14 +27,13 @@ use askama::Template;
 use super::CSP;
 use super::i18n::Lang;
 use super::session::{UiError, UiUser, lang_of};
-use crate::api::applications::ApplicationDto;
 use crate::api::error::ApiError;
 use crate::api::import::MAX_BYTES;
 use crate::auth::principal::Role;
-use crate::db;
 use crate::domain::ids::ProvinceCode;
 use crate::domain::province::province;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
+use crate::service::applications::case::ApplicationDto;
 use crate::service::{FieldProblem, Location};
 use crate::state::AppState;
 
@@ -275,26 +274,7 @@ async fn names(
     enterprises: Vec<String>,
     operators: Vec<String>,
 ) -> UiResult<HashMap<String, String>> {
-    state
-        .db
-        .run(move |conn| {
-            let mut out = HashMap::new();
-            for id in enterprises {
-                if !out.contains_key(&id)
-                    && let Some(e) = db::registry::enterprise_by_id(conn, &id)?
-                {
-                    out.insert(id, e.name);
-                }
-            }
-            for id in operators {
-                if !out.contains_key(&id)
-                    && let Some(o) = db::registry::operator_by_id(conn, &id)?
-                {
-                    out.insert(id, o.name);
-                }
-            }
-            Ok(out)
-        })
+    crate::service::registry::names::party_names(state, enterprises, operators)
         .await
         .map_err(|e| UiError::Api(e.into(), Lang::Zh))
 }

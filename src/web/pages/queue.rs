@@ -3,18 +3,17 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{Duration, Utc};
+use chrono::{SubsecRound, Utc};
 
 use super::{Chrome, UiResult, api, html, local_time, names, non_empty_query, province_name, render, total_kg};
-use crate::api::applications::{self as apps, ApplicationDto};
 use crate::api::error::ApiError;
 use crate::api::extract::QueryParams;
 use crate::auth::principal::Role;
-use crate::db::{self, to_db_time};
-use crate::domain::calendar::shanghai_date;
 use crate::domain::catalogue::WasteCode;
 use crate::domain::workflow::{Route, Side, Status};
-use crate::service::applications::queue::{self, QueueCursor};
+use crate::service::applications::case::{self as apps, ApplicationDto};
+use crate::service::applications::queue::{self, AppFilter, QueueCursor};
+use crate::service::{Ctx, dashboard};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
 use crate::web::session::{UiError, UiUser};
@@ -60,7 +59,7 @@ struct QueuePage {
 #[template(path = "queue_counts.html")]
 struct CountsFragment {
     lang: Lang,
-    counts: db::applications::QueueCounts,
+    counts: dashboard::QueueCounts,
 }
 
 pub async fn queue(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> UiResult<HttpResponse> {
@@ -91,13 +90,13 @@ pub async fn queue(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> U
     q.finish().map_err(api(lang))?;
     let is_regulator = u.who.role == Role::Regulator;
     let now = Utc::now();
-    let filter = db::applications::AppFilter {
+    let filter = AppFilter {
         acting: is_regulator && !scope_all,
         status: status.clone(),
         route: route.clone(),
         operator_id: operator.clone(),
         code: code.clone(),
-        overdue_at: overdue.then(|| to_db_time(now)),
+        overdue_at: overdue.then(|| now.naive_utc().trunc_subsecs(6)),
         ..Default::default()
     };
     let (items, next) = queue::page(&state, &u.who, filter, after, 50)
@@ -207,22 +206,11 @@ pub async fn queue(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> U
 /// The live counts of a regulator's queue (refreshed by htmx every 30 s).
 pub async fn queue_counts(state: web::Data<AppState>, u: UiUser) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    let Some(p) = u.who.province().filter(|_| u.who.role == Role::Regulator) else {
-        return Ok(html(StatusCode::OK, String::new()));
-    };
-    let now = Utc::now();
-    // Due today: before the end of today in Shanghai.
-    let tomorrow = shanghai_date(now) + Duration::days(1);
-    let soon = tomorrow
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(chrono_tz::Asia::Shanghai).single())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now);
-    let province = p.as_str();
-    let counts = state
-        .db
-        .run(move |conn| db::applications::queue_counts(conn, &province, to_db_time(now), to_db_time(soon)))
+    match dashboard::queue_counts(&state, &Ctx::new(u.who.clone()))
         .await
-        .map_err(|e| UiError::Api(e.into(), lang))?;
-    Ok(render(lang, &CountsFragment { lang, counts }))
+        .map_err(api(lang))?
+    {
+        Some(counts) => Ok(render(lang, &CountsFragment { lang, counts })),
+        None => Ok(html(StatusCode::OK, String::new())),
+    }
 }

@@ -13,9 +13,9 @@ use super::{Chrome, Form, ProblemView, UiResult, problems_of, province_name, ren
 use crate::api::error::ApiError;
 use crate::api::import::{Format, import_file};
 use crate::auth::principal::Role;
-use crate::db;
 use crate::domain::calendar::shanghai_date;
 use crate::service::Ctx;
+use crate::service::registry::names;
 use crate::service::whitelist::proposals::{self, EntryInput};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
@@ -69,13 +69,7 @@ async fn new_page(
     }
     // The operators of the regulator's own province, offered as suggestions; any operator id or
     // credit code may be typed (a source province proposes for operators elsewhere).
-    let mine = u.who.province().map(|p| p.as_str());
-    let operators = state
-        .db
-        .run({
-            let mine = mine.clone();
-            move |conn| db::registry::list_operators(conn, mine.as_deref(), None, 500)
-        })
+    let operators = names::operator_choices(state, u.who.province())
         .await
         .map_err(|e| UiError::Api(e.into(), lang))?
         .into_iter()
@@ -92,7 +86,7 @@ async fn new_page(
         operators,
         values: ProposeValues {
             year: shanghai_date(Utc::now()).year().to_string(),
-            source_province: mine.unwrap_or_default(),
+            source_province: u.who.province().map(|p| p.as_str()).unwrap_or_default(),
             ..ProposeValues::default()
         },
         propose_problems: Vec::new(),
@@ -142,15 +136,7 @@ pub async fn whitelist_propose(
         note: field("note"),
     };
     // An operator may be named by its id or by its 18-character credit code.
-    let typed = values.operator.clone();
-    let operator_id = state
-        .db
-        .run(move |conn| {
-            Ok(match db::registry::operator_by_uscc(conn, &typed)? {
-                Some(o) => o.id,
-                None => typed,
-            })
-        })
+    let operator_id = names::operator_id_for(&state, values.operator.clone())
         .await
         .map_err(|e| UiError::Api(e.into(), lang))?;
     let input = proposal_input(&values, &operator_id);
