@@ -28,12 +28,12 @@ use super::CSP;
 use super::i18n::Lang;
 use super::session::{UiError, UiUser, lang_of};
 use crate::api::error::ApiError;
-use crate::api::import::MAX_BYTES;
 use crate::auth::principal::Role;
 use crate::domain::ids::ProvinceCode;
 use crate::domain::province::province;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
 use crate::service::applications::case::ApplicationDto;
+use crate::service::whitelist::import::MAX_BYTES;
 use crate::service::{FieldProblem, Location};
 use crate::state::AppState;
 

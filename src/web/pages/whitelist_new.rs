@@ -11,11 +11,11 @@ use chrono::{Datelike, Utc};
 
 use super::{Chrome, Form, ProblemView, UiResult, problems_of, province_name, render_status, see_other};
 use crate::api::error::ApiError;
-use crate::api::import::{Format, import_file};
 use crate::auth::principal::Role;
 use crate::domain::calendar::shanghai_date;
 use crate::service::Ctx;
 use crate::service::registry::names;
+use crate::service::whitelist::import::{CSV_TYPE, Format, ImportError, MAX_BYTES, XLSX_TYPE, import_file};
 use crate::service::whitelist::proposals::{self, EntryInput};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
@@ -177,9 +177,9 @@ fn upload_format(file: &Bytes) -> Option<Format> {
         .as_ref()
         .map(|m| m.essence_str().to_string())
         .unwrap_or_default();
-    if name.ends_with(".xlsx") || mime == crate::api::import::XLSX_TYPE {
+    if name.ends_with(".xlsx") || mime == XLSX_TYPE {
         Some(Format::Xlsx)
-    } else if name.ends_with(".csv") || mime == crate::api::import::CSV_TYPE {
+    } else if name.ends_with(".csv") || mime == CSV_TYPE {
         Some(Format::Csv)
     } else {
         None
@@ -207,7 +207,19 @@ pub async fn whitelist_import(
                 detail: lang.t("err_file_type").to_string(),
                 errors: Vec::new(),
             }),
-            Some(format) => import_file(&state, &u.who, format, f.data.to_vec(), dry_run).await,
+            Some(format) => import_file(&state, &u.who, format, f.data.to_vec(), dry_run)
+                .await
+                .map_err(|e| match e {
+                    ImportError::Unreadable(detail) => ApiError::Malformed {
+                        detail,
+                        errors: Vec::new(),
+                    },
+                    ImportError::TooLarge => ApiError::Malformed {
+                        detail: format!("the file is larger than {} MiB", MAX_BYTES / (1024 * 1024)),
+                        errors: Vec::new(),
+                    },
+                    ImportError::Refused(e) => e.into(),
+                }),
         },
     };
     match outcome {
