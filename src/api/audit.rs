@@ -2,7 +2,7 @@
 //! records.
 
 use actix_web::{HttpRequest, get, web};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -15,7 +15,6 @@ use crate::domain::Invalid;
 pub use crate::service::audit::AuditEventDto;
 use crate::service::{Ctx, audit};
 use crate::state::AppState;
-use chrono_tz::Asia::Shanghai;
 
 /// Walk the hash chain from the first record to the head and report the first broken link.
 ///
@@ -40,15 +39,7 @@ pub struct AuditEventPage {
 
 /// An instant (RFC 3339) or a day (YYYY-MM-DD, from 00:00 Asia/Shanghai).
 pub fn parse_bound(s: &str) -> Result<NaiveDateTime, Invalid> {
-    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-        return Ok(to_db_time(d.with_timezone(&Utc)));
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .and_then(|t| t.and_local_timezone(Shanghai).single())
-        .map(|t| to_db_time(t.with_timezone(&Utc)))
-        .ok_or_else(|| Invalid::new("query.instant", "an RFC 3339 instant or a date YYYY-MM-DD"))
+    crate::domain::calendar::parse_bound(s).map(to_db_time)
 }
 
 /// Records of the trail in chain order: `object` (an object id, optionally with `object_type`),

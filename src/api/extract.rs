@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
-use base64::Engine;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use futures_util::future::LocalBoxFuture;
 
 use super::error::{ApiError, FieldProblem, Location};
@@ -137,7 +135,7 @@ impl QueryParams {
     }
 }
 
-pub use crate::service::cut_page;
+pub use crate::service::{cut_page, decode_cursor, encode_cursor};
 
 /// The cursor for the page after `rows`, when there is one.
 pub fn next_cursor<T>(rows: &[T], more: bool, key: impl Fn(&T) -> &str) -> Option<String> {
@@ -176,30 +174,8 @@ pub fn if_match_version(req: &HttpRequest, prefix: &str, example: &str) -> Resul
 /// The largest page any list answers.
 pub const LIMIT_MAX: i64 = 200;
 
-/// Unpadded base64url; decoding tolerates trailing bits, so every string of the documented
-/// [`CURSOR_PATTERN`] decodes (a cursor is a position in a keyset, and any position is valid).
-const CURSOR_ENGINE: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
-        .with_decode_allow_trailing_bits(true),
-);
-
 /// What a keyset cursor looks like: unpadded base64url (never 1 character past a multiple of 4).
 pub const CURSOR_PATTERN: &str = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$";
-
-pub fn encode_cursor(key: &str) -> String {
-    CURSOR_ENGINE.encode(key.as_bytes())
-}
-
-/// The key a cursor names; the page continues after it.
-pub fn decode_cursor(s: &str) -> Result<String, Invalid> {
-    CURSOR_ENGINE
-        .decode(s.as_bytes())
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .map_err(|_| Invalid::new("query.cursor", "cursor is not one this service issued"))
-}
 
 /// Maps actix's JSON payload errors (bad syntax, wrong content type, too large) to a problem.
 pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {

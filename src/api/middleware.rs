@@ -1,7 +1,6 @@
 //! Per-request context: the request id (echoed in `x-request-id` and in every problem body),
 //! one log line per request, and the Prometheus request metrics.
 
-use std::cell::RefCell;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -10,7 +9,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
 
-use crate::audit;
+use crate::service::audit;
 use crate::state::AppState;
 
 use crate::telemetry::REQUEST_ID;
@@ -46,14 +45,7 @@ pub async fn request_context(
     let query = req.query_string().to_string();
     let is_read = req.method() == actix_web::http::Method::GET;
     let (res, actor) = REQUEST_ID
-        .scope(
-            id.clone(),
-            audit::REQUEST_ACTOR.scope(RefCell::new(None), async move {
-                let res = next.call(req).await;
-                let actor = audit::REQUEST_ACTOR.with(|a| a.borrow().clone());
-                (res, actor)
-            }),
-        )
+        .scope(id.clone(), audit::with_request_actor(next.call(req)))
         .await;
     let mut res = res?;
     let status = res.status().as_u16();
@@ -66,34 +58,11 @@ pub async fn request_context(
         crate::service::reads::note_write(state, subject).await;
     }
     // Auditors' reads are part of the trail too: who queried what, when.
-    if let (Some(state), Some((actor, actor_name, role))) = (&state, actor.clone())
-        && role == "auditor"
+    if let (Some(state), Some(actor)) = (&state, actor)
         && is_read
         && res.status().is_success()
     {
-        let ctx = audit::Context {
-            actor,
-            actor_name,
-            role,
-            request_id: Some(id.clone()),
-        };
-        let object = path.clone();
-        let logged = state
-            .db
-            .run_as(ctx, move |conn| {
-                crate::db::audit::record(
-                    conn,
-                    "query",
-                    &object,
-                    "read",
-                    serde_json::json!({ "query": query, "status": status }),
-                )
-            })
-            .await;
-        if let Err(e) = logged {
-            // The answer is already computed; refusing it now would not un-read it. Say so loudly.
-            tracing::error!(request_id = %id, error = %e, "could not log an auditor's read");
-        }
+        audit::record_auditor_read(state, actor, &id, &path, &query, status).await;
     }
     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
     let elapsed = started.elapsed();

@@ -4,12 +4,12 @@
 //! The registry (enterprises, operators, licences, a confirmed whitelist for the current year) and
 //! transfer applications in every state of the workflow, some due today and some overdue.
 
-use crate::api::users::{NewUser, create_user};
 use crate::auth::principal::{Binding, Role};
 use crate::db::applications::{Act, ActRefusal, AppRow, Method};
 use crate::db::{self, DbConnection};
 use crate::domain::ids::ProvinceCode;
 use crate::domain::workflow::{Actor, Route, Side, Status};
+use crate::service::users::{NewUser, create_user};
 
 /// Demo identifiers of the producer and operator the enterprise and operator accounts act for.
 pub const DEMO_ENTERPRISE_ID: &str = "demo-producer-cq";

@@ -274,6 +274,19 @@ pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, Invalid> {
         .map_err(|_| Invalid::new("query.instant", "must be an RFC 3339 instant"))
 }
 
+/// A bound of a search: an instant (RFC 3339) or a day (YYYY-MM-DD, from 00:00 Asia/Shanghai).
+pub fn parse_bound(s: &str) -> Result<DateTime<Utc>, Invalid> {
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|t| t.and_local_timezone(Shanghai).single())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| Invalid::new("query.instant", "an RFC 3339 instant or a date YYYY-MM-DD"))
+}
+
 /// Today's date in Asia/Shanghai for a UTC instant.
 pub fn shanghai_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&Shanghai).date_naive()

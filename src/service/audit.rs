@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use crate::auth::authorize;
 use crate::auth::principal::{self, Principal, Role};
 use crate::db;
-use crate::db::audit::{AuditRow, EventFilter, Verification};
+pub use crate::db::audit::Verification;
+use crate::db::audit::{AuditRow, EventFilter};
 use crate::service::{Ctx, Error, Result, cut_page};
 use crate::state::AppState;
 
@@ -119,4 +120,59 @@ pub async fn events(
     let more = cut_page(&mut rows, limit);
     let next = more.then(|| rows.last().map(|r| r.seq.to_string())).flatten();
     Ok((rows.into_iter().map(AuditEventDto::from).collect(), next))
+}
+
+/// Runs one request's handling with a slot for its caller (filled by the `Principal` extractor
+/// once the caller is known), and returns the caller with the outcome: (id, name, role).
+pub async fn with_request_actor<F: std::future::Future>(f: F) -> (F::Output, Option<RequestActor>) {
+    crate::audit::REQUEST_ACTOR
+        .scope(std::cell::RefCell::new(None), async move {
+            let out = f.await;
+            let actor = crate::audit::REQUEST_ACTOR.with(|a| a.borrow().clone());
+            (out, actor)
+        })
+        .await
+}
+
+/// The caller of a request as the audit trail names it: (id, name, role).
+pub type RequestActor = (String, String, String);
+
+/// Auditors' reads are part of the trail too: who queried what, when. Other callers' reads are
+/// not recorded. A failure is logged loudly and not returned: the answer is already computed,
+/// and refusing it now would not un-read it.
+pub async fn record_auditor_read(
+    state: &AppState,
+    actor: RequestActor,
+    request_id: &str,
+    path: &str,
+    query: &str,
+    status: u16,
+) {
+    let (actor, actor_name, role) = actor;
+    if role != "auditor" {
+        return;
+    }
+    let ctx = crate::audit::Context {
+        actor,
+        actor_name,
+        role,
+        request_id: Some(request_id.to_string()),
+    };
+    let object = path.to_string();
+    let query = query.to_string();
+    let logged = state
+        .db
+        .run_as(ctx, move |conn| {
+            db::audit::record(
+                conn,
+                "query",
+                &object,
+                "read",
+                serde_json::json!({ "query": query, "status": status }),
+            )
+        })
+        .await;
+    if let Err(e) = logged {
+        tracing::error!(request_id = %request_id, error = %e, "could not log an auditor's read");
+    }
 }

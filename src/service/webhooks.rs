@@ -1,15 +1,23 @@
-//! Webhook subscriptions: the command that creates one. (The use cases move here next.)
+//! Webhook subscriptions: the command that creates one, and the use cases of an owner (create,
+//! list, read, delete, enable again, list deliveries, replay). Admins act for any party; others
+//! for their own; someone else's subscription is hidden.
 
-use serde::Deserialize;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use validator::{Validate, ValidationError};
 
+use crate::auth::principal::{Binding, Principal, Role};
+use crate::db::outbox::{DeliveryCounts, DeliveryView, SubscriptionRow};
+use crate::db::{self, db_now, from_db_time, new_id};
 use crate::domain::Invalid;
 use crate::service::commands::{enum_schema, text_schema, valid_text, validation_problems};
 use crate::service::error::{FieldProblem, Location};
-use crate::webhooks::{EventType, OwnerKind};
+use crate::service::{Ctx, Error, Result, cut_page};
+use crate::state::AppState;
+use crate::webhooks::{self, Event, EventType, OwnerKind};
 
 /// Whose subscription it is (admins only name one; everybody else subscribes for their own party).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -196,4 +204,357 @@ impl SubscriptionInput {
                 .and_then(|o| OwnerKind::parse(&o.kind).map(|k| (k, o.id.trim().to_string()))),
         })
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OwnerDto {
+    pub kind: OwnerKind,
+    /// The enterprise or operator id, or the province code.
+    pub id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionDto {
+    pub id: String,
+    pub owner: OwnerDto,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub description: Option<String>,
+    /// `active`, or `disabled` after failing for a day (see `disabled_reason`).
+    pub status: String,
+    /// Since when every attempt failed (cleared by a success).
+    pub failing_since: Option<String>,
+    pub last_success_at: Option<String>,
+    pub last_failure_at: Option<String>,
+    pub disabled_at: Option<String>,
+    pub disabled_reason: Option<String>,
+    pub deliveries: DeliveryCounts,
+    pub created_at: String,
+}
+
+/// A new subscription, with its secret: shown this once, never again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionCreatedDto {
+    #[serde(flatten)]
+    pub subscription: SubscriptionDto,
+    /// The HMAC-SHA256 key of the `Hwt-Signature` header. Store it now.
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionList {
+    pub items: Vec<SubscriptionDto>,
+}
+
+fn instant(t: chrono::NaiveDateTime) -> String {
+    from_db_time(t).to_rfc3339()
+}
+
+fn to_dto(s: SubscriptionRow, counts: DeliveryCounts) -> SubscriptionDto {
+    SubscriptionDto {
+        owner: OwnerDto {
+            kind: OwnerKind::parse(&s.owner_kind).unwrap_or(OwnerKind::Province),
+            id: s.owner_id.clone(),
+        },
+        event_types: s.event_types(),
+        id: s.id,
+        url: s.url,
+        description: s.description,
+        status: s.status,
+        failing_since: s.failing_since.map(instant),
+        last_success_at: s.last_success_at.map(instant),
+        last_failure_at: s.last_failure_at.map(instant),
+        disabled_at: s.disabled_at.map(instant),
+        disabled_reason: s.disabled_reason,
+        deliveries: counts,
+        created_at: instant(s.created_at),
+    }
+}
+
+/// The party a caller subscribes for; admins name it, auditors have none.
+fn own_party(who: &Principal) -> Option<(OwnerKind, String)> {
+    match (&who.role, &who.binding) {
+        (Role::Enterprise, Binding::Enterprise(id)) => Some((OwnerKind::Enterprise, id.clone())),
+        (Role::Operator, Binding::Operator(id)) => Some((OwnerKind::Operator, id.clone())),
+        (Role::Regulator, Binding::Province(p)) => Some((OwnerKind::Province, p.as_str().to_string())),
+        _ => None,
+    }
+}
+
+/// Whether the caller may subscribe at all (before its body is read): admins, and the users of
+/// an enterprise, an operator or a province.
+pub fn may_subscribe(who: &Principal) -> Result<()> {
+    if who.role == Role::Admin || own_party(who).is_some() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "webhooks are for enterprises, operators and provinces".into(),
+        ))
+    }
+}
+
+/// Subscribes an endpoint for the caller's own party (admins: the party named); the answer
+/// holds the signing secret, shown only here.
+pub async fn create(state: &AppState, ctx: &Ctx, new: NewSubscription) -> Result<SubscriptionCreatedDto> {
+    let who = &ctx.who;
+    may_subscribe(who)?;
+    let admin = who.role == Role::Admin;
+    let owner = match (new.owner, own_party(who)) {
+        (Some(named), None) => named,
+        (Some(named), Some(mine)) if named == mine => mine,
+        (Some(_), Some(_)) => {
+            return Err(Error::Forbidden("a subscription is for the caller's own party".into()));
+        }
+        (None, Some(mine)) => mine,
+        (None, None) => return Err(Error::Forbidden("this caller has no webhooks".into())),
+    };
+    let secret = webhooks::new_secret().map_err(|e| Error::internal(anyhow::anyhow!("random source: {e}")))?;
+    let (url, types, description, (kind, owner_id)) = (new.url, new.event_types, new.description, owner);
+    if admin {
+        let (k, id) = (kind.clone(), owner_id.clone());
+        let exists = state
+            .db
+            .run(move |c| {
+                Ok(match k {
+                    OwnerKind::Enterprise => db::registry::enterprise_by_id(c, &id)?.is_some(),
+                    OwnerKind::Operator => db::registry::operator_by_id(c, &id)?.is_some(),
+                    OwnerKind::Province => crate::domain::ids::ProvinceCode::parse(&id)
+                        .ok()
+                        .and_then(crate::domain::province::province)
+                        .is_some(),
+                })
+            })
+            .await?;
+        if !exists {
+            return Err(Error::invalid_field(
+                "/owner/id",
+                &Invalid::new("webhook.owner", "no such enterprise, operator or province"),
+            ));
+        }
+    }
+    let now = db_now();
+    let row = SubscriptionRow {
+        id: new_id(),
+        owner_kind: kind.as_str().to_string(),
+        owner_id,
+        url,
+        event_types: serde_json::to_string(&types).unwrap_or_else(|_| "[]".into()),
+        secret: secret.clone(),
+        description,
+        status: "active".into(),
+        failing_since: None,
+        last_success_at: None,
+        last_failure_at: None,
+        disabled_at: None,
+        disabled_reason: None,
+        created_by: who.name.clone(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let stored = row.clone();
+    state
+        .db
+        .run(move |c| db::outbox::insert_subscription(c, &stored))
+        .await?;
+    tracing::info!(subscription = %row.id, owner = %row.owner_id, "webhook subscription created");
+    Ok(SubscriptionCreatedDto {
+        subscription: to_dto(row, DeliveryCounts::default()),
+        secret,
+    })
+}
+
+/// The caller's subscriptions (admins: all) with their state; for the API and the web UI, where
+/// an owner sees a disabled endpoint.
+pub async fn list(state: &AppState, ctx: &Ctx) -> Result<SubscriptionList> {
+    let who = &ctx.who;
+    let owner = match own_party(who) {
+        Some(o) => Some(o),
+        None if who.role == Role::Admin => None,
+        None => return Err(Error::Forbidden("this caller has no webhooks".into())),
+    };
+    let items = state
+        .db
+        .run(move |c| {
+            let rows = db::outbox::subscriptions(c, owner.as_ref().map(|(k, id)| (k, id.as_str())))?;
+            let mut out = Vec::with_capacity(rows.len());
+            for s in rows {
+                let counts = db::outbox::delivery_counts(c, &s.id)?;
+                out.push(to_dto(s, counts));
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(SubscriptionList { items })
+}
+
+/// A subscription of the caller's party (admins: any); others' are hidden.
+async fn load_own(state: &AppState, who: &Principal, id: String) -> Result<SubscriptionRow> {
+    let sub = state
+        .db
+        .run(move |c| db::outbox::subscription(c, &id))
+        .await?
+        .ok_or(Error::Hidden)?;
+    let mine = who.role == Role::Admin
+        || own_party(who).is_some_and(|(k, id)| k.as_str() == sub.owner_kind && id == sub.owner_id);
+    if mine { Ok(sub) } else { Err(Error::Hidden) }
+}
+
+async fn with_counts(state: &AppState, sub: SubscriptionRow) -> Result<SubscriptionDto> {
+    let id = sub.id.clone();
+    let counts = state.db.run(move |c| db::outbox::delivery_counts(c, &id)).await?;
+    Ok(to_dto(sub, counts))
+}
+
+/// One subscription: its state (disabled, failing since) and delivery counts.
+pub async fn get(state: &AppState, ctx: &Ctx, id: String) -> Result<SubscriptionDto> {
+    let sub = load_own(state, &ctx.who, id).await?;
+    with_counts(state, sub).await
+}
+
+/// Deletes a subscription: nothing more is delivered to it; its delivery record is kept.
+pub async fn delete(state: &AppState, ctx: &Ctx, id: String) -> Result<()> {
+    let sub = load_own(state, &ctx.who, id).await?;
+    state
+        .db
+        .run(move |c| db::outbox::set_subscription_status(c, &sub.id, "deleted", "deleted"))
+        .await?;
+    Ok(())
+}
+
+/// Turns a disabled subscription back on: its failure record is cleared and pending deliveries
+/// go out again; for the API and the web UI.
+pub async fn enable(state: &AppState, ctx: &Ctx, id: String) -> Result<SubscriptionDto> {
+    let sub = load_own(state, &ctx.who, id).await?;
+    let updated = state
+        .db
+        .run(move |c| db::outbox::set_subscription_status(c, &sub.id, "active", "enabled"))
+        .await?
+        .ok_or(Error::Hidden)?;
+    with_counts(state, updated).await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptDto {
+    pub attempt: i32,
+    pub at: String,
+    /// The endpoint's HTTP status, when it answered.
+    pub status_code: Option<i32>,
+    /// Why there was no answer (timeout, connection).
+    pub error: Option<String>,
+    pub duration_ms: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryDto {
+    pub id: String,
+    /// The event exactly as posted (the body is this object's JSON).
+    pub event: Event,
+    /// `pending`, `delivered`, or `failed` (given up after 24 hours of retries).
+    pub status: String,
+    pub attempts: i32,
+    /// When a pending delivery is tried next.
+    pub next_attempt_at: Option<String>,
+    pub give_up_at: String,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<String>,
+    pub attempt_log: Vec<AttemptDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryPage {
+    pub items: Vec<DeliveryDto>,
+    pub next_cursor: Option<String>,
+}
+
+fn delivery_dto(v: DeliveryView) -> Result<DeliveryDto> {
+    let event: Event = serde_json::from_str(&v.event.payload).map_err(Error::internal)?;
+    let d = v.delivery;
+    Ok(DeliveryDto {
+        next_attempt_at: (d.status == "pending").then(|| instant(d.next_attempt_at)),
+        id: d.id,
+        event,
+        status: d.status,
+        attempts: d.attempts,
+        give_up_at: instant(d.give_up_at),
+        last_status: d.last_status,
+        last_error: d.last_error,
+        delivered_at: d.delivered_at.map(instant),
+        attempt_log: v
+            .attempts
+            .into_iter()
+            .map(|a| AttemptDto {
+                attempt: a.attempt,
+                at: instant(a.at),
+                status_code: a.status_code,
+                error: a.error,
+                duration_ms: a.duration_ms,
+            })
+            .collect(),
+    })
+}
+
+pub fn parse_seq(s: &str) -> Result<i64, Invalid> {
+    s.parse::<i64>()
+        .ok()
+        .filter(|n| (0..=webhooks::SEQ_MAX).contains(n))
+        .ok_or_else(|| Invalid::new("webhook.seq", "an event seq: a whole number from 0"))
+}
+
+/// Which deliveries of a subscription: after an event's seq, of one status, one page.
+#[derive(Debug, Clone)]
+pub struct DeliveryQuery {
+    /// The event seq to start after (0: from the first).
+    pub after_seq: i64,
+    /// pending, delivered or failed.
+    pub status: Option<String>,
+    pub limit: i64,
+    /// The last delivery's event seq of the previous page.
+    pub cursor: Option<i64>,
+}
+
+/// A subscription's deliveries in event order, each with its attempts.
+pub async fn deliveries(state: &AppState, ctx: &Ctx, id: String, q: DeliveryQuery) -> Result<DeliveryPage> {
+    let sub = load_own(state, &ctx.who, id).await?;
+    let from = q.cursor.unwrap_or(0).max(q.after_seq);
+    let (status, limit) = (q.status, q.limit);
+    let mut rows = state
+        .db
+        .run(move |c| db::outbox::deliveries(c, &sub.id, from, status.as_deref(), limit + 1))
+        .await?;
+    let more = cut_page(&mut rows, limit);
+    let next = if more {
+        rows.last().map(|v| v.event.seq.to_string())
+    } else {
+        None
+    };
+    let items = rows.into_iter().map(delivery_dto).collect::<Result<Vec<_>>>()?;
+    Ok(DeliveryPage {
+        items,
+        next_cursor: next,
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayDto {
+    /// Deliveries queued again (or created, for events missed while disabled).
+    pub queued: i64,
+}
+
+/// Delivers again every event after `after_seq` that the subscription hears, in order, with the
+/// same event ids. A disabled subscription is enabled first.
+pub async fn replay(state: &AppState, ctx: &Ctx, id: String, after_seq: i64) -> Result<ReplayDto> {
+    let sub = load_own(state, &ctx.who, id).await?;
+    if sub.status != "active" {
+        return Err(Error::Conflict(
+            "the subscription is disabled: enable it first, then replay".into(),
+        ));
+    }
+    let now = Utc::now();
+    let queued = state
+        .db
+        .run(move |c| db::outbox::replay(c, &sub, after_seq, now))
+        .await?;
+    Ok(ReplayDto { queued })
 }

@@ -6,7 +6,6 @@
 //! short-lived access token (`session`). Every response carries a CSP without inline script.
 
 mod assets;
-mod forms;
 mod i18n;
 mod pages;
 mod session;
@@ -22,38 +21,50 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 /// The UI's routes: `/`, `/ui/…` and the public `/verify/{number}`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(pages::root))
-        .route("/verify/{number}", web::get().to(pages::verify))
+    cfg.route("/", web::get().to(pages::login::root))
+        .route("/verify/{number}", web::get().to(pages::certificate::verify))
         .service(
             web::scope("/ui")
-                .app_data(forms::upload_config())
+                .app_data(pages::upload_config())
                 .route("/static/{file}", web::get().to(assets::serve))
-                .route("/login", web::get().to(pages::login_form))
-                .route("/login", web::post().to(pages::login))
-                .route("/logout", web::post().to(pages::logout))
-                .route("/lang/{code}", web::get().to(pages::switch_lang))
-                .route("/queue", web::get().to(pages::queue))
-                .route("/queue/counts", web::get().to(pages::queue_counts))
-                .route("/applications/{id}", web::get().to(pages::application))
-                .route("/applications/{id}/act", web::post().to(pages::act))
-                .route("/applications/{id}/certificate", web::get().to(pages::certificate))
-                .route("/applications/{id}/refusal", web::get().to(pages::refusal))
-                .route("/whitelist", web::get().to(pages::whitelist))
-                .route("/whitelist/new", web::get().to(forms::whitelist_new))
-                .route("/whitelist/propose", web::post().to(forms::whitelist_propose))
-                .route("/whitelist/import", web::post().to(forms::whitelist_import))
-                .route("/whitelist/{id}/{action}", web::post().to(pages::whitelist_change))
-                .route("/calendar", web::get().to(pages::calendar))
-                .route("/calendar/import", web::post().to(forms::calendar_import))
-                .route("/catalogue", web::get().to(pages::catalogue))
-                .route("/catalogue/import", web::post().to(forms::catalogue_import))
-                .route("/history", web::get().to(pages::history))
-                .route("/history/export", web::get().to(pages::history_export))
-                .route("/audit", web::get().to(pages::audit))
-                .route("/annual", web::get().to(pages::annual))
-                .route("/annual/export", web::get().to(pages::annual_export))
-                .route("/dashboard", web::get().to(pages::dashboard))
-                .route("/webhooks", web::get().to(pages::webhooks))
-                .route("/webhooks/{id}/enable", web::post().to(pages::webhook_enable)),
+                .route("/login", web::get().to(pages::login::login_form))
+                .route("/login", web::post().to(pages::login::login))
+                .route("/logout", web::post().to(pages::login::logout))
+                .route("/lang/{code}", web::get().to(pages::login::switch_lang))
+                .route("/queue", web::get().to(pages::queue::queue))
+                .route("/queue/counts", web::get().to(pages::queue::queue_counts))
+                .route("/applications/{id}", web::get().to(pages::application::application))
+                .route("/applications/{id}/act", web::post().to(pages::application::act))
+                .route(
+                    "/applications/{id}/certificate",
+                    web::get().to(pages::certificate::certificate),
+                )
+                .route("/applications/{id}/refusal", web::get().to(pages::certificate::refusal))
+                .route("/whitelist", web::get().to(pages::whitelist::whitelist))
+                .route("/whitelist/new", web::get().to(pages::whitelist_new::whitelist_new))
+                .route(
+                    "/whitelist/propose",
+                    web::post().to(pages::whitelist_new::whitelist_propose),
+                )
+                .route(
+                    "/whitelist/import",
+                    web::post().to(pages::whitelist_new::whitelist_import),
+                )
+                .route(
+                    "/whitelist/{id}/{action}",
+                    web::post().to(pages::whitelist::whitelist_change),
+                )
+                .route("/calendar", web::get().to(pages::calendar::calendar))
+                .route("/calendar/import", web::post().to(pages::calendar::calendar_import))
+                .route("/catalogue", web::get().to(pages::catalogue::catalogue))
+                .route("/catalogue/import", web::post().to(pages::catalogue::catalogue_import))
+                .route("/history", web::get().to(pages::history::history))
+                .route("/history/export", web::get().to(pages::history::history_export))
+                .route("/audit", web::get().to(pages::audit::audit))
+                .route("/annual", web::get().to(pages::annual::annual))
+                .route("/annual/export", web::get().to(pages::annual::annual_export))
+                .route("/dashboard", web::get().to(pages::dashboard::dashboard))
+                .route("/webhooks", web::get().to(pages::webhooks::webhooks))
+                .route("/webhooks/{id}/enable", web::post().to(pages::webhooks::webhook_enable)),
         );
 }

@@ -29,7 +29,7 @@ async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
 
 /// A: 40 kg HW08 approved, 25 shipped, 20 received. B: 10 kg HW08 filed. C: 5 kg HW49
 /// (standard route, no entry).
-async fn seeded(app: &TestApp) -> (Registry, String, String, String) {
+pub(crate) async fn seeded(app: &TestApp) -> (Registry, String, String, String) {
     let reg = Registry::setup(app).await;
     reg.confirmed_entry(app, "HW08", "100").await;
     let a = approved_application(app, &reg, "40").await;

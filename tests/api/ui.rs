@@ -1632,3 +1632,88 @@ both_backends!(
     receiving_province_pauses_its_own_whitelist_step_in_the_browser,
     receiving_province_pauses_its_own_whitelist_step_in_the_browser
 );
+
+// ------------------------------------------------------------------------------------------------
+// History and annual report pages: the service's typed queries
+
+/// The history and annual pages read their filter forms into `service::history`'s typed queries:
+/// their rows and CSV exports are the API's for the same filter and the same regulator, an
+/// invalid filter is refused with every problem, and the annual page defaults to last year.
+async fn history_and_annual_pages_match_the_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (reg, a, b, c) = crate::history::seeded(&app).await;
+    app.add_user("cq_hist", "regulator", Some("500000")).await;
+    let session = cookie_from(&form_login(&app, "cq_hist", PASSWORD).await, "hwt_session").unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |path: String| {
+        let req = client.get(app.url(&path)).header("cookie", &session);
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let kind = res
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (status, kind, res.text().await.unwrap())
+        }
+    };
+    let api_csv = |path: String| {
+        let req = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth(&reg.cq)
+            .header("accept", "text/csv");
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+
+    // The filter form sends every field, the empty ones too; only the approved case is listed.
+    let (s, _, page) = get("/ui/history?status=approved&code=&from=&totals=".into()).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(page.contains(&format!("/ui/applications/{a}")), "{page}");
+    assert!(!page.contains(&format!("/ui/applications/{b}")) && !page.contains(&format!("/ui/applications/{c}")));
+    // An invalid filter: every problem, nothing listed.
+    let (s, _, page) = get("/ui/history?status=nonsense&from=yesterday&colour=red".into()).await;
+    assert_eq!(s, 422, "{page}");
+    for field in ["/status", "/from", "/colour"] {
+        assert!(page.contains(field), "{field} in {page}");
+    }
+
+    // The export is the API's CSV for the same filter and the same province.
+    let (s, kind, ui) = get("/ui/history/export?source_province=500000&status=".into()).await;
+    assert_eq!(s, 200);
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    let api = api_csv("/api/v1/transfers?source_province=500000".into()).await;
+    assert_eq!(ui, api);
+    assert!(ui.starts_with('\u{feff}') && ui.lines().count() == 4, "{ui}");
+
+    // The annual report: by default last year's (empty here), and this year's export is the API's.
+    let year = this_year();
+    let (s, _, page) = get("/ui/annual".into()).await;
+    assert_eq!(s, 200);
+    assert!(
+        page.contains(&format!("/ui/annual/export?year={}&#38;by=code", year - 1)),
+        "{page}"
+    );
+    let (s, kind, ui) = get(format!("/ui/annual/export?year={year}&by=code")).await;
+    assert_eq!(s, 200);
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    let api = api_csv(format!("/api/v1/reports/annual?year={year}")).await;
+    assert_eq!(ui, api);
+    assert!(
+        ui.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(",100.000,10.000,40.000,25.000,20.000,50.000"),
+        "{ui}"
+    );
+    let (s, _, _) = get("/ui/annual?year=1999".into()).await;
+    assert_eq!(s, 422);
+}
+both_backends!(
+    history_and_annual_pages_match_the_api,
+    history_and_annual_pages_match_the_api
+);

@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::case::{ApplicationDto, load_dto};
 use crate::auth::principal::{Principal, Scope};
-use crate::db::{self, applications::AppFilter};
+use crate::db;
+pub use crate::db::applications::AppFilter;
 use crate::domain::Invalid;
 use crate::service::{Error, Result, cut_page};
 use crate::state::AppState;

@@ -4,6 +4,7 @@
 //! The commands are in [`commands`].
 
 mod commands;
+pub mod names;
 
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};

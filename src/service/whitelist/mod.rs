@@ -2,4 +2,5 @@
 
 pub mod agreements;
 pub mod entries;
+pub mod import;
 pub mod proposals;
