@@ -171,20 +171,19 @@ pub async fn search(state: &AppState, ctx: &Ctx, q: &TransferQuery, page: Transf
         with_totals,
     } = page;
     let first_page = after.is_none();
-    let (rows, more, details, totals) = state
-        .db
-        .run(move |conn| {
-            let mut rows = db::history::transfers(conn, &f, after.as_deref(), limit + 1)?;
-            let more = cut_page(&mut rows, limit);
-            let details = db::history::page_details(conn, &rows)?;
-            let totals = if first_page && with_totals {
-                Some(db::history::totals(conn, &f)?)
-            } else {
-                None
-            };
-            Ok((rows, more, details, totals))
-        })
-        .await?;
+    // The history reads the archive: the read replica may answer it (service::reads).
+    let (rows, more, details, totals) = super::reads::archive(state, &ctx.who.subject, move |conn| {
+        let mut rows = db::history::transfers(conn, &f, after.as_deref(), limit + 1)?;
+        let more = cut_page(&mut rows, limit);
+        let details = db::history::page_details(conn, &rows)?;
+        let totals = if first_page && with_totals {
+            Some(db::history::totals(conn, &f)?)
+        } else {
+            None
+        };
+        Ok((rows, more, details, totals))
+    })
+    .await?;
     let last = if more {
         rows.last().map(|r| super::encode_cursor(&r.id))
     } else {
@@ -261,9 +260,11 @@ pub fn export_csv(
         after: Option<String>,
         first: bool,
         done: bool,
+        subject: String,
     }
     let start = Cursor {
         state,
+        subject: ctx.who.subject.clone(),
         filter: scoped(&ctx.who, q)?,
         after: None,
         first: true,
@@ -275,15 +276,12 @@ pub fn export_csv(
         }
         let filter = c.filter.clone();
         let after = c.after.clone();
-        let page = c
-            .state
-            .db
-            .run(move |conn| {
-                let rows = db::history::transfers(conn, &filter, after.as_deref(), CSV_BATCH)?;
-                let details = db::history::page_details(conn, &rows)?;
-                Ok((rows, details))
-            })
-            .await;
+        let page = super::reads::archive(&c.state, &c.subject, move |conn| {
+            let rows = db::history::transfers(conn, &filter, after.as_deref(), CSV_BATCH)?;
+            let details = db::history::page_details(conn, &rows)?;
+            Ok((rows, details))
+        })
+        .await;
         let chunk = match page {
             Ok((rows, details)) => {
                 c.done = (rows.len() as i64) < CSV_BATCH;
@@ -300,7 +298,7 @@ pub fn export_csv(
             }
             Err(e) => {
                 tracing::error!(error = %e, "CSV export failed mid-stream");
-                Err(Error::from(e))
+                Err(e)
             }
         };
         if chunk.is_err() {
@@ -409,10 +407,10 @@ pub async fn annual_report(state: &AppState, ctx: &Ctx, q: AnnualQuery) -> Resul
     };
     let by_category = q.by == AnnualBy::Category;
     let year = q.year;
-    let lines = state
-        .db
-        .run(move |conn| db::history::annual(conn, year, by_category, province.as_deref()))
-        .await?;
+    let lines = super::reads::archive(state, &ctx.who.subject, move |conn| {
+        db::history::annual(conn, year, by_category, province.as_deref())
+    })
+    .await?;
     Ok(AnnualReport {
         year,
         by: q.by.as_str().into(),
