@@ -6,7 +6,6 @@
 //! hash-chained trail of every change; `api` is the HTTP surface; `cli` the
 //! command line; `app` wires them together.
 
-pub mod web;
 pub mod api;
 pub mod app;
 pub mod audit;
@@ -20,4 +19,5 @@ pub mod metrics;
 pub mod service;
 pub mod state;
 pub mod telemetry;
+pub mod web;
 pub mod webhooks;

@@ -145,6 +145,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(manifests::list_manifests)
         .service(manifests::get_manifest)
         .service(manifests::dispatch)
+        .service(manifests::arrival)
         .service(manifests::cancel)
         .service(manifests::receipt)
         .service(audit::verify)

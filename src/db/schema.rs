@@ -414,6 +414,27 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        arrived_at -> Nullable<Timestamp>,
+        arrival_reported_by -> Nullable<Text>,
+        arrival_recorded_by -> Nullable<Text>,
+        back_filled -> Bool,
+        paper_number -> Nullable<Text>,
+        backfill_due_on -> Nullable<Text>,
+        backfill_due_at -> Nullable<Timestamp>,
+        backfill_overdue_at -> Nullable<Timestamp>,
+    }
+}
+diesel::table! {
+    manifest_discrepancies (manifest_id, seq) {
+        manifest_id -> Text,
+        seq -> Integer,
+        line -> Integer,
+        kind -> Text,
+        description -> Text,
+        decision -> Text,
+        recorded_by -> Text,
+        reported_to -> Text,
+        reported_at -> Timestamp,
     }
 }
 diesel::table! {
@@ -524,6 +545,7 @@ diesel::joinable!(application_events -> transfer_applications (application_id));
 diesel::joinable!(application_attachments -> transfer_applications (application_id));
 diesel::joinable!(manifests -> transfer_applications (application_id));
 diesel::joinable!(manifest_items -> manifests (manifest_id));
+diesel::joinable!(manifest_discrepancies -> manifests (manifest_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -553,6 +575,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_head,
     manifests,
     manifest_items,
+    manifest_discrepancies,
     manifest_counters,
     outbox_events,
     webhook_subscriptions,

@@ -24,6 +24,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod error;
 pub mod ids;
+pub mod manifest;
 pub mod province;
 pub mod quantity;
 pub mod statutory;

@@ -46,6 +46,7 @@ const MANIFEST: &str = "/api/v1/manifests/{id}";
 const MANIFEST_DISPATCH: &str = "/api/v1/manifests/{id}/dispatch";
 const MANIFEST_CANCEL: &str = "/api/v1/manifests/{id}/cancel";
 const MANIFEST_RECEIPT: &str = "/api/v1/manifests/{id}/receipt";
+const MANIFEST_ARRIVAL: &str = "/api/v1/manifests/{id}/arrival";
 const ENTRY: &str = "/api/v1/whitelist-entries/{id}";
 const ENTRY_VERSIONS: &str = "/api/v1/whitelist-entries/{id}/versions";
 const ENTRY_USAGE: &str = "/api/v1/whitelist-entries/{id}/usage";
@@ -508,6 +509,7 @@ fn manifest_reads(id: &str) -> Vec<Call> {
 fn manifest_actions(id: &str) -> Vec<Call> {
     vec![
         Call::post_empty(MANIFEST_DISPATCH, &[id]),
+        Call::post(MANIFEST_ARRIVAL, &[id], json!({})),
         Call::post(MANIFEST_CANCEL, &[id], json!({"reason": "车辆故障"})),
         Call::post(
             MANIFEST_RECEIPT,

@@ -23,6 +23,7 @@ mod history;
 mod import;
 mod layers;
 mod log_hygiene;
+mod manifest_rules;
 mod manifests;
 mod migrations;
 mod openapi;
