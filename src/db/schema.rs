@@ -425,6 +425,14 @@ diesel::table! {
     }
 }
 diesel::table! {
+    agreement_members (agreement_id, province) {
+        agreement_id -> Text,
+        province -> Text,
+        confirmed_by -> Nullable<Text>,
+        confirmed_at -> Nullable<Timestamp>,
+    }
+}
+diesel::table! {
     manifest_discrepancies (manifest_id, seq) {
         manifest_id -> Text,
         seq -> Integer,
@@ -546,6 +554,7 @@ diesel::joinable!(application_attachments -> transfer_applications (application_
 diesel::joinable!(manifests -> transfer_applications (application_id));
 diesel::joinable!(manifest_items -> manifests (manifest_id));
 diesel::joinable!(manifest_discrepancies -> manifests (manifest_id));
+diesel::joinable!(agreement_members -> agreements (agreement_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -576,6 +585,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     manifests,
     manifest_items,
     manifest_discrepancies,
+    agreement_members,
     manifest_counters,
     outbox_events,
     webhook_subscriptions,

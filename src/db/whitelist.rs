@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::schema::{agreements, quota_ledger, whitelist_entries, whitelist_entry_versions};
+use super::schema::{agreement_members, agreements, quota_ledger, whitelist_entries, whitelist_entry_versions};
 use super::{DbConnection, DbError, DbResult, audit, db_now, new_id, write_tx};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -33,13 +33,72 @@ pub struct AgreementRow {
     pub terminated_by: Option<String>,
 }
 
+/// A member province of an agreement, and whether (and by whom) it confirmed.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = agreement_members)]
+pub struct MemberRow {
+    pub agreement_id: String,
+    pub province: String,
+    pub confirmed_by: Option<String>,
+    pub confirmed_at: Option<NaiveDateTime>,
+}
+
+/// Stores an agreement between its two provinces (`province_a`, `province_b`).
 pub fn insert_agreement(conn: &mut DbConnection, row: &AgreementRow) -> DbResult<()> {
+    insert_agreement_among(conn, row, &[row.province_a.clone(), row.province_b.clone()])
+}
+
+/// Stores an agreement among `provinces` (two or more; `province_a` and `province_b` are the
+/// two lowest codes). The proposer's province has confirmed by proposing; a confirmed row's
+/// members all have.
+pub fn insert_agreement_among(conn: &mut DbConnection, row: &AgreementRow, provinces: &[String]) -> DbResult<()> {
     write_tx(conn, |conn| {
         diesel::insert_into(agreements::table)
             .values(row.clone())
             .execute(conn)?;
-        audit::record_change(conn, "agreement", &row.id, "proposed", None, Some(row))
+        let members: Vec<MemberRow> = provinces
+            .iter()
+            .map(|p| {
+                let confirmed = row.status == "confirmed" || *p == row.proposed_by_province;
+                MemberRow {
+                    agreement_id: row.id.clone(),
+                    province: p.clone(),
+                    confirmed_by: confirmed.then(|| {
+                        if *p == row.proposed_by_province {
+                            row.proposed_by.clone()
+                        } else {
+                            row.confirmed_by.clone().unwrap_or_else(|| row.proposed_by.clone())
+                        }
+                    }),
+                    confirmed_at: confirmed.then(|| row.confirmed_at.unwrap_or(row.created_at)),
+                }
+            })
+            .collect();
+        for m in &members {
+            diesel::insert_into(agreement_members::table)
+                .values(m.clone())
+                .execute(conn)?;
+        }
+        audit::record(
+            conn,
+            "agreement",
+            &row.id,
+            "proposed",
+            crate::audit::diff(
+                None,
+                Some(&serde_json::json!({ "agreement": crate::audit::snapshot(row), "members": members })),
+            ),
+        )
     })
+}
+
+/// The members of an agreement, in code order.
+pub fn members(conn: &mut DbConnection, agreement_id: &str) -> DbResult<Vec<MemberRow>> {
+    Ok(agreement_members::table
+        .filter(agreement_members::agreement_id.eq(agreement_id))
+        .order(agreement_members::province.asc())
+        .select(MemberRow::as_select())
+        .load(conn)?)
 }
 
 pub fn agreement_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<AgreementRow>> {
@@ -50,51 +109,92 @@ pub fn agreement_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<Agr
         .optional()?)
 }
 
+/// The ids of the agreements `province` is a member of.
+fn agreements_of(conn: &mut DbConnection, province: &str) -> DbResult<Vec<String>> {
+    Ok(agreement_members::table
+        .filter(agreement_members::province.eq(province))
+        .select(agreement_members::agreement_id)
+        .load(conn)?)
+}
+
 pub fn list_agreements(conn: &mut DbConnection, province: Option<&str>) -> DbResult<Vec<AgreementRow>> {
     let mut q = agreements::table
         .select(AgreementRow::as_select())
         .order(agreements::id.asc())
         .into_boxed();
     if let Some(p) = province {
-        q = q.filter(
-            agreements::province_a
-                .eq(p.to_string())
-                .or(agreements::province_b.eq(p.to_string())),
-        );
+        q = q.filter(agreements::id.eq_any(agreements_of(conn, p)?));
     }
     Ok(q.load(conn)?)
 }
 
-/// Confirms a proposed agreement; false when it was not (or no longer) proposed.
-pub fn confirm_agreement(conn: &mut DbConnection, id: &str, by: &str) -> DbResult<bool> {
+/// Records `province`'s confirmation of a proposed agreement; the agreement is confirmed once
+/// every member has. None when the agreement was not (or no longer) proposed or the province had
+/// confirmed already; else whether the agreement is now confirmed.
+pub fn confirm_agreement(conn: &mut DbConnection, id: &str, province: &str, by: &str) -> DbResult<Option<bool>> {
     write_tx(conn, |conn| {
         let before = agreement_by_id(conn, id)?;
+        if before.as_ref().is_none_or(|a| a.status != "proposed") {
+            return Ok(None);
+        }
+        let now = db_now();
+        let n = diesel::update(
+            agreement_members::table
+                .filter(agreement_members::agreement_id.eq(id))
+                .filter(agreement_members::province.eq(province))
+                .filter(agreement_members::confirmed_at.is_null()),
+        )
+        .set((
+            agreement_members::confirmed_by.eq(Some(by)),
+            agreement_members::confirmed_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        audit::record(
+            conn,
+            "agreement",
+            id,
+            "member_confirmed",
+            serde_json::json!({ "member": {"from": null, "to": {"province": province, "confirmed_by": by}} }),
+        )?;
+        let pending: i64 = agreement_members::table
+            .filter(agreement_members::agreement_id.eq(id))
+            .filter(agreement_members::confirmed_at.is_null())
+            .count()
+            .get_result(conn)?;
+        if pending > 0 {
+            return Ok(Some(false));
+        }
         let n = diesel::update(agreements::table.find(id).filter(agreements::status.eq("proposed")))
             .set((
                 agreements::status.eq("confirmed"),
                 agreements::confirmed_by.eq(by),
-                agreements::confirmed_at.eq(db_now()),
+                agreements::confirmed_at.eq(now),
             ))
             .execute(conn)?;
         if n == 1 {
             let after = agreement_by_id(conn, id)?;
             audit::record_change(conn, "agreement", id, "confirmed", before.as_ref(), after.as_ref())?;
         }
-        Ok(n == 1)
+        Ok(Some(n == 1))
     })
 }
 
-fn ordered<'a>(p1: &'a str, p2: &'a str) -> (&'a str, &'a str) {
-    if p1 < p2 { (p1, p2) } else { (p2, p1) }
-}
-
-/// The agreements between two provinces that were confirmed (terminated ones included), newest
-/// first.
+/// The agreements both provinces are members of that were confirmed (terminated ones included),
+/// newest first: a pair's own agreement and any agreement among more provinces that includes both.
 fn confirmed_pair(conn: &mut DbConnection, p1: &str, p2: &str) -> DbResult<Vec<AgreementRow>> {
-    let (a, b) = ordered(p1, p2);
+    if p1 == p2 {
+        return Ok(Vec::new());
+    }
+    let of_p2 = agreements_of(conn, p2)?;
+    let both: Vec<String> = agreements_of(conn, p1)?
+        .into_iter()
+        .filter(|id| of_p2.contains(id))
+        .collect();
     Ok(agreements::table
-        .filter(agreements::province_a.eq(a))
-        .filter(agreements::province_b.eq(b))
+        .filter(agreements::id.eq_any(both))
         .filter(agreements::status.eq("confirmed"))
         .order(agreements::created_at.desc())
         .select(AgreementRow::as_select())

@@ -32,6 +32,7 @@ mod permissions;
 mod race;
 mod rate_limit;
 mod reference;
+mod regimes;
 mod seed;
 mod ui;
 mod webhooks;
