@@ -150,6 +150,8 @@ pub struct EntryDto {
     pub status: String,
     pub status_reason: Option<String>,
     pub proposed_by_province: String,
+    /// Further source provinces served from the same quota (an entry shared by several sources).
+    pub shared_sources: Vec<String>,
     pub version: i32,
     pub updated_at: String,
 }
@@ -160,6 +162,7 @@ pub fn entry_dto(r: EntryRow) -> EntryDto {
         .unwrap_or(r.status);
     EntryDto {
         remaining_kg: grams_to_kg_string(r.quota_g - r.reserved_g - r.approved_g),
+        shared_sources: crate::domain::whitelist::decode_shared_sources(&r.shared_sources),
         id: r.id,
         year: r.year,
         operator_id: r.operator_id,

@@ -365,6 +365,7 @@ fn demo_registry(conn: &mut DbConnection) -> anyhow::Result<()> {
                     version: 1,
                     created_at: now,
                     updated_at: now,
+                    shared_sources: String::new(),
                 });
             }
         }

@@ -184,6 +184,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        shared_sources -> Text,
     }
 }
 

@@ -260,6 +260,31 @@ pub fn confirmed_agreement_in_year(
         .find(|a| a.counts_in_year(year)))
 }
 
+/// The confirmed agreement that counts on some day of `year` and has every one of `provinces`
+/// among its members (what an entry serving several source provinces needs).
+pub fn confirmed_agreement_among(
+    conn: &mut DbConnection,
+    provinces: &[String],
+    year: i32,
+) -> DbResult<Option<AgreementRow>> {
+    let Some((first, rest)) = provinces.split_first() else {
+        return Ok(None);
+    };
+    let mut ids = agreements_of(conn, first)?;
+    for p in rest {
+        let of_p = agreements_of(conn, p)?;
+        ids.retain(|id| of_p.contains(id));
+    }
+    Ok(agreements::table
+        .filter(agreements::id.eq_any(ids))
+        .filter(agreements::status.eq("confirmed"))
+        .order(agreements::created_at.desc())
+        .select(AgreementRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .find(|a| a.counts_in_year(year)))
+}
+
 /// Terminates a confirmed agreement from `from` (the first day it no longer counts), with the
 /// reason; false when it was not confirmed or is already terminated. The status stays
 /// `confirmed` (what was agreed); `terminated_on` says until when it counts.
@@ -318,6 +343,20 @@ pub struct EntryRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The further sources of an entry serving several from one shared quota
+    /// (`domain::whitelist::encode_shared_sources`); empty for one.
+    #[serde(default)]
+    pub shared_sources: String,
+}
+
+impl EntryRow {
+    /// Whether the entry takes waste from `province`: its source, or one of its shared sources.
+    pub fn serves_source(&self, province: &str) -> bool {
+        self.source_province == province
+            || crate::domain::whitelist::decode_shared_sources(&self.shared_sources)
+                .iter()
+                .any(|p| p == province)
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -426,11 +465,20 @@ pub fn list_entries(
     if let Some(o) = &f.operator_id {
         q = q.filter(whitelist_entries::operator_id.eq(o.clone()));
     }
+    use crate::domain::whitelist::shared_source_pattern;
     if let Some(s) = &f.source_province {
-        q = q.filter(whitelist_entries::source_province.eq(s.clone()));
+        q = q.filter(
+            whitelist_entries::source_province
+                .eq(s.clone())
+                .or(whitelist_entries::shared_sources.like(shared_source_pattern(s))),
+        );
     }
     if let Some(s) = &f.visible_source {
-        q = q.filter(whitelist_entries::source_province.eq(s.clone()));
+        q = q.filter(
+            whitelist_entries::source_province
+                .eq(s.clone())
+                .or(whitelist_entries::shared_sources.like(shared_source_pattern(s))),
+        );
     }
     if let Some((code, category)) = &f.code {
         q = q.filter(
@@ -449,7 +497,8 @@ pub fn list_entries(
         q = q.filter(
             whitelist_entries::source_province
                 .eq(p.clone())
-                .or(whitelist_entries::receiving_province.eq(p.clone())),
+                .or(whitelist_entries::receiving_province.eq(p.clone()))
+                .or(whitelist_entries::shared_sources.like(shared_source_pattern(p))),
         );
     }
     if let Some(a) = after {
@@ -626,7 +675,11 @@ pub fn entries_for_code(
     scopes.push(code.to_string());
     scopes.push(category.to_string());
     Ok(whitelist_entries::table
-        .filter(whitelist_entries::source_province.eq(source))
+        .filter(
+            whitelist_entries::source_province
+                .eq(source)
+                .or(whitelist_entries::shared_sources.like(crate::domain::whitelist::shared_source_pattern(source))),
+        )
         .filter(whitelist_entries::year.eq(year))
         .filter(whitelist_entries::scope.eq_any(scopes))
         .order(whitelist_entries::id.asc())

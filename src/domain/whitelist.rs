@@ -290,6 +290,28 @@ impl EntryParties {
     }
 }
 
+/// The further source provinces of an entry that serves several from one shared quota, as
+/// stored: each between commas (`,520000,530000,`), empty for none.
+pub fn encode_shared_sources(list: &[ProvinceCode]) -> String {
+    if list.is_empty() {
+        return String::new();
+    }
+    let mut codes: Vec<String> = list.iter().map(|p| p.as_str()).collect();
+    codes.sort();
+    codes.dedup();
+    format!(",{},", codes.join(","))
+}
+
+/// The stored further sources, in order.
+pub fn decode_shared_sources(s: &str) -> Vec<String> {
+    s.split(',').filter(|p| !p.is_empty()).map(str::to_string).collect()
+}
+
+/// The `LIKE` pattern that finds `province` among stored further sources.
+pub fn shared_source_pattern(province: &str) -> String {
+    format!("%,{province},%")
+}
+
 /// What the operator's other live entries of a year (proposed, confirmed or suspended) already
 /// grant: in the entry's category, and over every category.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -473,6 +495,16 @@ mod tests {
         let p = licence_fit_problems(Some(&l), &hw49, kg("200000"), 2026, granted(0, 900_000_000));
         assert_eq!(p[0].code, "entry.over_capacity");
         assert!(p[0].message.contains("total"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn shared_sources_round_trip() {
+        let p = |s: &str| ProvinceCode::parse(s).unwrap();
+        let stored = encode_shared_sources(&[p("530000"), p("520000"), p("530000")]);
+        assert_eq!(stored, ",520000,530000,");
+        assert_eq!(decode_shared_sources(&stored), vec!["520000", "530000"]);
+        assert!(decode_shared_sources(&encode_shared_sources(&[])).is_empty());
+        assert_eq!(shared_source_pattern("520000"), "%,520000,%");
     }
 
     #[test]

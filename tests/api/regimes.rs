@@ -1,10 +1,11 @@
 //! Whitelist regimes beyond one province pair, as agreement and entry policies: one agreement
-//! among N provinces (川渝滇黔's four-province mechanism).
+//! among N provinces (川渝滇黔's four-province mechanism); an entry serving several source
+//! provinces from one shared quota, whose invariant holds across them under concurrency.
 
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::fixtures::Registry;
+use crate::fixtures::{Registry, uscc};
 use crate::support::{Backend, TestApp, assert_problem};
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
@@ -86,3 +87,155 @@ async fn one_agreement_among_four_provinces(backend: Backend) {
     assert_eq!(assert_problem(s, &b, &h, 422), vec!["agreement.provinces"]);
 }
 both_backends!(one_agreement_among_four_provinces, one_agreement_among_four_provinces);
+
+/// The four-province mechanism, proposed by Guizhou and confirmed by the three others.
+async fn four_province_agreement(app: &TestApp, reg: &Registry) -> String {
+    let y = reg.year;
+    let (s, a) = post(
+        app,
+        &reg.gz,
+        "/api/v1/agreements",
+        json!({"provinces": ["500000", "510000", "520000", "530000"], "valid_from": format!("{y}-01-01"),
+               "valid_until": format!("{y}-12-31"), "receiving_consent": "consent"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_string();
+    for token in [&reg.cq, &reg.sc, &reg.yn] {
+        let (s, b) = post(app, token, &format!("/api/v1/agreements/{id}/confirm"), json!({})).await;
+        assert_eq!(s, 200, "{b}");
+    }
+    id
+}
+
+/// A Guizhou producer and its account's token.
+async fn guizhou_enterprise(app: &TestApp, reg: &Registry) -> String {
+    let (s, e) = post(
+        app,
+        &reg.gz,
+        "/api/v1/enterprises",
+        json!({"name": "贵州测试化工有限公司", "uscc": uscc("520102", 3), "province": "520000",
+               "division_code": "520102", "address": "贵阳市测试路3号", "contact_name": "王五",
+               "contact_phone": "0851-00000000"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{e}");
+    app.add_user("ent-gz", "enterprise", Some(e["id"].as_str().unwrap()))
+        .await;
+    app.login("ent-gz").await
+}
+
+fn filing(operator_id: &str, n: usize) -> Value {
+    let y = reg_year();
+    json!({
+        "operator_id": operator_id,
+        "method": "dispose",
+        "period_start": format!("{y}-12-01"),
+        "period_end": format!("{}-05-31", y + 1),
+        "items": [{"waste_code": "900-249-08", "waste_name": format!("废矿物油 批次{n}"), "physical_form": "液态",
+                   "hazards": ["T", "I"], "packaging": "200L铁桶", "quantity_kg": "10"}],
+        "carriers": [{"name": "危运公司", "permit_number": "渝交运500000001号"}]
+    })
+}
+
+fn reg_year() -> i32 {
+    crate::fixtures::this_year()
+}
+
+/// One entry serves Chongqing and Guizhou from one quota of 100 kg: proposed by the receiving
+/// province (Sichuan) under the four-province mechanism, confirmed by a source; 30 filings of
+/// 10 kg at once from both provinces reserve exactly 100 kg, never more.
+async fn shared_quota_across_source_provinces(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.pool_size = 8).await;
+    let reg = Registry::setup(&app).await;
+    let gz_ent = guizhou_enterprise(&app, &reg).await;
+    let y = reg.year;
+    let entry = |shared: Value| {
+        json!({"year": y, "operator_id": reg.operator_id, "source_province": "500000",
+                                       "scope": "900-249-08", "quota_kg": "100", "shared_sources": shared})
+    };
+    // Without one agreement among all three, and not by a source province.
+    let (s, b, h) = app
+        .post_json("/api/v1/whitelist-entries", Some(&reg.sc), &entry(json!(["520000"])))
+        .await;
+    assert_eq!(assert_problem(s, &b, &h, 422), vec!["entry.no_shared_agreement"]);
+    four_province_agreement(&app, &reg).await;
+    let (s, b, h) = app
+        .post_json("/api/v1/whitelist-entries", Some(&reg.cq), &entry(json!(["520000"])))
+        .await;
+    assert_eq!(assert_problem(s, &b, &h, 422), vec!["entry.shared_by_receiving"]);
+    let (s, e) = post(&app, &reg.sc, "/api/v1/whitelist-entries", entry(json!(["520000"]))).await;
+    assert_eq!(s, 201, "{e}");
+    assert_eq!(e["shared_sources"], json!(["520000"]));
+    let id = e["id"].as_str().unwrap().to_string();
+    // Guizhou, a source of the shared entry, sees it and confirms it.
+    let (s, b) = post(
+        &app,
+        &reg.gz,
+        &format!("/api/v1/whitelist-entries/{id}/confirm"),
+        json!({}),
+    )
+    .await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("confirmed")), "{b}");
+
+    let client = app.client.clone();
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let token = if i % 2 == 0 {
+                reg.enterprise_token.clone()
+            } else {
+                gz_ent.clone()
+            };
+            let (client, url, body) = (
+                client.clone(),
+                app.url("/api/v1/transfer-applications"),
+                filing(&reg.operator_id, i),
+            );
+            actix_web::rt::spawn(async move {
+                let r = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+                crate::support::split(r).await
+            })
+        })
+        .collect();
+    let mut by_province = std::collections::BTreeMap::<String, usize>::new();
+    let mut unconfirmed = 0;
+    for t in tasks {
+        let (s, b, _) = t.await.unwrap();
+        match s {
+            201 => {
+                assert_eq!(b["route"], "whitelist", "{b}");
+                assert_eq!(b["items"][0]["entry_id"], id.as_str(), "{b}");
+                *by_province
+                    .entry(b["source_province"].as_str().unwrap().to_string())
+                    .or_default() += 1;
+            }
+            422 => {
+                assert_eq!(b["type"], "/problems/confirmation-required", "{b}");
+                unconfirmed += 1;
+            }
+            other => panic!("unexpected {other}: {b}"),
+        }
+    }
+    assert_eq!(by_province.values().sum::<usize>(), 10, "{by_province:?}");
+    assert_eq!(unconfirmed, 20);
+    assert_eq!(by_province.len(), 2, "both sources drew on it: {by_province:?}");
+    let (_, u, _) = app
+        .get(&format!("/api/v1/whitelist-entries/{id}/usage"), Some(&reg.gz))
+        .await;
+    assert_eq!(
+        (u["reserved_kg"].as_str(), u["remaining_kg"].as_str()),
+        (Some("100.000"), Some("0.000")),
+        "{u}"
+    );
+    let reserves = u["movements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["movement"] == "reserve")
+        .count();
+    assert_eq!(reserves, 10);
+}
+both_backends!(
+    shared_quota_across_source_provinces,
+    shared_quota_across_source_provinces
+);

@@ -92,7 +92,19 @@ pub async fn load(state: &AppState, who: &Principal, id: String, action: Option<
         })
         .await?;
     let entry = entry.ok_or(Error::Hidden)?;
-    authorize(who, &EntryView::of(&entry, ent_province), action)?;
+    let mut view = EntryView::of(&entry, ent_province);
+    // A further source of a shared entry sees and acts on it as its source.
+    let mine = who.province().map(|p| p.as_str());
+    let shared_source = match (&who.binding, &view.enterprise_province, &mine) {
+        (Binding::Enterprise(_), Some(p), _) | (_, _, Some(p)) => {
+            (entry.serves_source(p) && entry.source_province != *p).then(|| p.clone())
+        }
+        _ => None,
+    };
+    if let Some(p) = &shared_source {
+        view.source_province = p;
+    }
+    authorize(who, &view, action)?;
     Ok(entry)
 }
 
