@@ -120,6 +120,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(whitelist::confirm_entry)
         .service(whitelist::suspend_entry)
         .service(whitelist::reinstate_entry)
+        .service(whitelist::amend_entry)
         .service(whitelist::entry_usage)
         // `/check` before `/{id}` routes.
         .service(applications::check_application)

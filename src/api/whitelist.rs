@@ -24,6 +24,7 @@ use crate::service::Ctx;
 use crate::service::commands::ReasonInput;
 use crate::service::whitelist::agreements;
 pub use crate::service::whitelist::agreements::{AgreementDto, AgreementInput, TerminationInput};
+pub use crate::service::whitelist::entries::AmendmentInput;
 use crate::service::whitelist::entries::{self, enterprise_province};
 pub use crate::service::whitelist::proposals::{self, EntryInput};
 use crate::state::AppState;
@@ -323,9 +324,11 @@ pub struct EntryVersionDto {
     pub recorded_at: String,
     pub status: String,
     pub quota_kg: String,
-    /// proposed, confirm, suspend, reinstate.
+    /// proposed, confirm, suspend, reinstate, amend.
     pub change: String,
     pub reason: Option<String>,
+    /// The letter that amended the quota (an `amend` version), e.g. 川环函〔2026〕12号.
+    pub letter_number: Option<String>,
     pub changed_by: String,
     /// The entry as it stood in this version.
     pub entry: EntryDto,
@@ -341,6 +344,7 @@ fn version_dto(v: EntryVersionRow) -> ApiResult<EntryVersionDto> {
         quota_kg: grams_to_kg_string(v.quota_g),
         change: v.change,
         reason: v.reason,
+        letter_number: v.letter_number,
         changed_by: v.changed_by,
         entry: entry_dto(row),
     })
@@ -474,6 +478,33 @@ pub async fn suspend_entry(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     transition(state, who, path.into_inner(), &req, Some(&body), EntryAction::Suspend).await
+}
+
+/// Amend an entry's quota during the year by letter between the provinces (a regulator of either
+/// province of the entry): a new version citing the letter. The new quota may not fall below what
+/// the entry's filings hold, and must fit the operator's licence with its other entries.
+#[utoipa::path(
+    tag = "whitelist", security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)), request_body = AmendmentInput,
+    responses((status = 200, body = EntryDto), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 412, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/whitelist-entries/{id}/amend")]
+pub async fn amend_entry(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let input = body::parse::<AmendmentInput>(&body)?;
+    let version = entry_if_match(&req)?;
+    let updated = entries::amend(&state, &Ctx::new(who), path.into_inner(), version, input).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(updated.version)))
+        .json(entry_dto(updated)))
 }
 
 /// Reinstate a suspended entry with a reason.

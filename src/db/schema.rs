@@ -200,6 +200,7 @@ diesel::table! {
         reason -> Nullable<Text>,
         changed_by -> Text,
         snapshot -> Text,
+        letter_number -> Nullable<Text>,
     }
 }
 

@@ -373,6 +373,8 @@ pub struct EntryVersionRow {
     pub changed_by: String,
     /// The whole entry as JSON after this change.
     pub snapshot: String,
+    /// The letter between the provinces that amended the quota (an `amend` version).
+    pub letter_number: Option<String>,
 }
 
 fn version_row(entry: &EntryRow, change: &str, reason: Option<&str>, by: &str) -> DbResult<EntryVersionRow> {
@@ -387,6 +389,60 @@ fn version_row(entry: &EntryRow, change: &str, reason: Option<&str>, by: &str) -
         reason: reason.map(str::to_string),
         changed_by: by.to_string(),
         snapshot: serde_json::to_string(entry).map_err(|e| DbError::Other(e.into()))?,
+        letter_number: None,
+    })
+}
+
+/// Amends an entry's quota by letter, if it is still at `expected_version` and the new quota
+/// keeps what its filings hold (`reserved + approved <= quota`, in the same conditional UPDATE,
+/// so a filing reserving meanwhile cannot slip under it); records the version with the letter.
+/// None when someone changed the entry first or the quota would no longer hold what is held.
+pub fn amend_quota(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: i32,
+    quota_g: i64,
+    letter_number: &str,
+    reason: &str,
+    by: &str,
+) -> DbResult<Option<EntryRow>> {
+    use whitelist_entries::dsl as e;
+    write_tx(conn, |conn| {
+        let before = entry_by_id(conn, id)?.ok_or(DbError::NotFound)?;
+        let n = diesel::update(
+            e::whitelist_entries
+                .find(id)
+                .filter(e::version.eq(expected_version))
+                .filter((e::reserved_g + e::approved_g).le(quota_g)),
+        )
+        .set((
+            e::quota_g.eq(quota_g),
+            e::version.eq(expected_version + 1),
+            e::updated_at.eq(db_now()),
+        ))
+        .execute(conn)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let entry = entry_by_id(conn, id)?.ok_or(DbError::NotFound)?;
+        let mut version = version_row(&entry, "amend", Some(reason), by)?;
+        version.letter_number = Some(letter_number.to_string());
+        diesel::insert_into(whitelist_entry_versions::table)
+            .values(version)
+            .execute(conn)?;
+        audit::record(
+            conn,
+            "whitelist_entry",
+            id,
+            "amend",
+            serde_json::json!({
+                "quota_g": {"from": before.quota_g, "to": quota_g},
+                "letter_number": {"from": null, "to": letter_number},
+                "reason": {"from": null, "to": reason},
+                "version": {"from": expected_version, "to": expected_version + 1},
+            }),
+        )?;
+        Ok(Some(entry))
     })
 }
 

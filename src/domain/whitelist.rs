@@ -237,6 +237,8 @@ pub enum EntryAction {
     Confirm,
     Suspend,
     Reinstate,
+    /// A new quota during the year, by letter between the provinces (not a status change).
+    Amend,
 }
 
 impl EntryAction {
@@ -245,6 +247,7 @@ impl EntryAction {
             EntryAction::Confirm => "confirm",
             EntryAction::Suspend => "suspend",
             EntryAction::Reinstate => "reinstate",
+            EntryAction::Amend => "amend",
         }
     }
 }
@@ -310,6 +313,35 @@ pub fn decode_shared_sources(s: &str) -> Vec<String> {
 /// The `LIKE` pattern that finds `province` among stored further sources.
 pub fn shared_source_pattern(province: &str) -> String {
     format!("%,{province},%")
+}
+
+/// Why an entry's quota may not become `new_quota` by an amendment: below what its filings
+/// already hold (reserved and approved), or the entry not in a state that grants a quota.
+pub fn amendment_problem(
+    status: EntryStatus,
+    new_quota: Quantity,
+    reserved_g: i64,
+    approved_g: i64,
+) -> Option<Invalid> {
+    if !matches!(status, EntryStatus::Confirmed | EntryStatus::Suspended) {
+        return Some(Invalid::new(
+            "entry.amend_state",
+            format!(
+                "only a confirmed or suspended entry's quota is amended; this one is {}",
+                status.as_str()
+            ),
+        ));
+    }
+    let held = reserved_g + approved_g;
+    (new_quota.grams() < held).then(|| {
+        Invalid::new(
+            "entry.quota_below_used",
+            format!(
+                "the new quota {new_quota} kg is below the {} kg its filings already hold",
+                super::quantity::grams_to_kg_string(held)
+            ),
+        )
+    })
 }
 
 /// What the operator's other live entries of a year (proposed, confirmed or suspended) already
@@ -495,6 +527,26 @@ mod tests {
         let p = licence_fit_problems(Some(&l), &hw49, kg("200000"), 2026, granted(0, 900_000_000));
         assert_eq!(p[0].code, "entry.over_capacity");
         assert!(p[0].message.contains("total"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn amendments_keep_what_is_held() {
+        let kg = |s: &str| Quantity::parse_kg(s).unwrap();
+        assert_eq!(
+            amendment_problem(EntryStatus::Confirmed, kg("60"), 40_000, 20_000),
+            None
+        );
+        assert_eq!(
+            amendment_problem(EntryStatus::Confirmed, kg("59.999"), 40_000, 20_000).map(|i| i.code),
+            Some("entry.quota_below_used")
+        );
+        assert_eq!(amendment_problem(EntryStatus::Suspended, kg("1"), 0, 0), None);
+        for s in [EntryStatus::Proposed, EntryStatus::Expired] {
+            assert_eq!(
+                amendment_problem(s, kg("100"), 0, 0).map(|i| i.code),
+                Some("entry.amend_state")
+            );
+        }
     }
 
     #[test]

@@ -53,6 +53,7 @@ const ENTRY_USAGE: &str = "/api/v1/whitelist-entries/{id}/usage";
 const ENTRY_CONFIRM: &str = "/api/v1/whitelist-entries/{id}/confirm";
 const ENTRY_SUSPEND: &str = "/api/v1/whitelist-entries/{id}/suspend";
 const ENTRY_REINSTATE: &str = "/api/v1/whitelist-entries/{id}/reinstate";
+const ENTRY_AMEND: &str = "/api/v1/whitelist-entries/{id}/amend";
 const SUB: &str = "/api/v1/webhook-subscriptions/{id}";
 const SUB_ENABLE: &str = "/api/v1/webhook-subscriptions/{id}/enable";
 const SUB_DELIVERIES: &str = "/api/v1/webhook-subscriptions/{id}/deliveries";
@@ -535,6 +536,11 @@ fn entry_actions(id: &str) -> Vec<Call> {
         Call::post_empty(ENTRY_CONFIRM, &[id]),
         Call::post(ENTRY_SUSPEND, &[id], json!({"reason": "违规转移"})),
         Call::post(ENTRY_REINSTATE, &[id], json!({"reason": "整改完成"})),
+        Call::post(
+            ENTRY_AMEND,
+            &[id],
+            json!({"quota_kg": "900", "letter_number": "测试函〔2026〕1号", "reason": "调整"}),
+        ),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! Whitelist regimes beyond one province pair, as agreement and entry policies: one agreement
 //! among N provinces (川渝滇黔's four-province mechanism); an entry serving several source
-//! provinces from one shared quota, whose invariant holds across them under concurrency.
+//! provinces from one shared quota, whose invariant holds across them under concurrency; an
+//! entry's quota amended by letter during the year.
 
 use serde_json::{Value, json};
 
@@ -239,3 +240,50 @@ both_backends!(
     shared_quota_across_source_provinces,
     shared_quota_across_source_provinces
 );
+
+/// A quota amended by letter: a new version citing the letter; never below what the entry's
+/// filings hold, never beyond the licence; a stale version is refused.
+async fn quota_amended_by_letter(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let id = reg.confirmed_entry(&app, "HW08", "100").await;
+    crate::manifests::approved_application(&app, &reg, "40").await;
+    let path = format!("/api/v1/whitelist-entries/{id}/amend");
+    let amend = |kg: &str| json!({"quota_kg": kg, "letter_number": "川环函〔2026〕12号", "reason": "接收能力扩建"});
+    let (s, b, h) = app.post_json(&path, Some(&reg.sc), &amend("39.999")).await;
+    assert_eq!(assert_problem(s, &b, &h, 422), vec!["entry.quota_below_used"]);
+    let (s, b, h) = app.post_json(&path, Some(&reg.sc), &amend("2000000")).await;
+    assert_eq!(assert_problem(s, &b, &h, 422), vec!["entry.over_capacity"]);
+    assert_eq!(app.post_json(&path, Some(&reg.gz), &amend("150")).await.0, 404);
+    let (s, _, _) = app
+        .post_json_with(&path, Some(&reg.sc), &[("if-match", "\"v1\"")], &amend("150"))
+        .await;
+    assert_eq!(s, 412);
+    let (_, before, _) = app.get(&format!("/api/v1/whitelist-entries/{id}"), Some(&reg.sc)).await;
+    assert_eq!(before["quota_kg"], "100.000", "nothing changed");
+
+    let version = before["version"].as_i64().unwrap();
+    let (s, e, _) = app
+        .post_json_with(
+            &path,
+            Some(&reg.sc),
+            &[("if-match", &format!("\"v{version}\""))],
+            &amend("150"),
+        )
+        .await;
+    assert_eq!(s, 200, "{e}");
+    assert_eq!(
+        (e["quota_kg"].as_str(), e["remaining_kg"].as_str()),
+        (Some("150.000"), Some("110.000"))
+    );
+    assert_eq!(e["version"].as_i64(), Some(version + 1));
+    let (_, versions, _) = app
+        .get(&format!("/api/v1/whitelist-entries/{id}/versions"), Some(&reg.cq))
+        .await;
+    let last = versions.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["change"], "amend");
+    assert_eq!(last["letter_number"], "川环函〔2026〕12号");
+    assert_eq!(last["quota_kg"], "150.000");
+    assert_eq!(last["reason"], "接收能力扩建");
+}
+both_backends!(quota_amended_by_letter, quota_amended_by_letter);
