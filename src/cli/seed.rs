@@ -327,6 +327,7 @@ fn demo_registry(conn: &mut DbConnection) -> anyhow::Result<()> {
                     terminated_on: None,
                     termination_reason: None,
                     terminated_by: None,
+                    completion_days: None,
                 },
             )
             .map_err(err)?;

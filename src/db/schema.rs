@@ -156,6 +156,7 @@ diesel::table! {
         terminated_on -> Nullable<Text>,
         termination_reason -> Nullable<Text>,
         terminated_by -> Nullable<Text>,
+        completion_days -> Nullable<Integer>,
     }
 }
 

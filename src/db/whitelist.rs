@@ -31,6 +31,8 @@ pub struct AgreementRow {
     pub terminated_on: Option<String>,
     pub termination_reason: Option<String>,
     pub terminated_by: Option<String>,
+    /// 一事一批: each whitelist transfer completed within this many days of its approval.
+    pub completion_days: Option<i32>,
 }
 
 /// A member province of an agreement, and whether (and by whom) it confirmed.
@@ -232,6 +234,19 @@ impl AgreementRow {
 /// on the dates it is valid, not for any year it overlaps).
 pub fn agreement_on(conn: &mut DbConnection, p1: &str, p2: &str, date: NaiveDate) -> DbResult<Option<AgreementRow>> {
     Ok(confirmed_pair(conn, p1, p2)?.into_iter().find(|a| a.counts_on(date)))
+}
+
+/// The last day a whitelist approval issued on `approved_on` between the two provinces may be
+/// used, when their agreement requires completion within a number of days (一事一批).
+pub fn completion_limit(
+    conn: &mut DbConnection,
+    source: &str,
+    receiving: &str,
+    approved_on: NaiveDate,
+) -> DbResult<Option<NaiveDate>> {
+    Ok(agreement_on(conn, source, receiving, approved_on)?
+        .and_then(|a| a.completion_days)
+        .and_then(|d| approved_on.checked_add_days(chrono::Days::new(u64::try_from(d).unwrap_or(0)))))
 }
 
 /// The agreement between two provinces that would count on `date` but for its termination.

@@ -1,7 +1,8 @@
 //! Whitelist regimes beyond one province pair, as agreement and entry policies: one agreement
 //! among N provinces (川渝滇黔's four-province mechanism); an entry serving several source
 //! provinces from one shared quota, whose invariant holds across them under concurrency; an
-//! entry's quota amended by letter during the year.
+//! entry's quota amended by letter during the year; per-application caps and completion within
+//! 30 days of approval (一事一批).
 
 use serde_json::{Value, json};
 
@@ -144,8 +145,9 @@ fn reg_year() -> i32 {
 }
 
 /// One entry serves Chongqing and Guizhou from one quota of 100 kg: proposed by the receiving
-/// province (Sichuan) under the four-province mechanism, confirmed by a source; 30 filings of
-/// 10 kg at once from both provinces reserve exactly 100 kg, never more.
+/// province (Sichuan) under the four-province mechanism, confirmed by a source; after one
+/// Guizhou filing, 30 filings of 10 kg at once from both provinces reserve exactly the 90 kg
+/// left, never more.
 async fn shared_quota_across_source_provinces(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.pool_size = 8).await;
     let reg = Registry::setup(&app).await;
@@ -178,6 +180,17 @@ async fn shared_quota_across_source_provinces(backend: Backend) {
     )
     .await;
     assert_eq!((s, b["status"].as_str()), (200, Some("confirmed")), "{b}");
+
+    // A Guizhou producer draws on it like Chongqing's.
+    let (s, b, _) = app
+        .post_json(
+            "/api/v1/transfer-applications",
+            Some(&gz_ent),
+            &filing(&reg.operator_id, 99),
+        )
+        .await;
+    assert_eq!((s, b["route"].as_str()), (201, Some("whitelist")), "{b}");
+    assert_eq!(b["items"][0]["entry_id"], id.as_str(), "{b}");
 
     let client = app.client.clone();
     let tasks: Vec<_> = (0..30)
@@ -217,9 +230,8 @@ async fn shared_quota_across_source_provinces(backend: Backend) {
             other => panic!("unexpected {other}: {b}"),
         }
     }
-    assert_eq!(by_province.values().sum::<usize>(), 10, "{by_province:?}");
-    assert_eq!(unconfirmed, 20);
-    assert_eq!(by_province.len(), 2, "both sources drew on it: {by_province:?}");
+    assert_eq!(by_province.values().sum::<usize>(), 9, "{by_province:?}");
+    assert_eq!(unconfirmed, 21);
     let (_, u, _) = app
         .get(&format!("/api/v1/whitelist-entries/{id}/usage"), Some(&reg.gz))
         .await;
@@ -287,3 +299,61 @@ async fn quota_amended_by_letter(backend: Backend) {
     assert_eq!(last["reason"], "接收能力扩建");
 }
 both_backends!(quota_amended_by_letter, quota_amended_by_letter);
+
+/// 一事一批: an agreement that caps each application and wants each transfer completed within
+/// 30 days of its approval. A filing above the cap takes the standard route (and says why); a
+/// whitelist approval is valid 30 days at most.
+async fn cap_and_completion_within_30_days(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let y = reg.year;
+    let (s, a) = post(
+        &app,
+        &reg.cq,
+        "/api/v1/agreements",
+        json!({"provinces": ["500000", "510000"], "valid_from": format!("{y}-01-01"), "valid_until": format!("{y}-12-31"),
+               "receiving_consent": "consent", "cap_per_application_kg": "50", "completion_days": 30}),
+    )
+    .await;
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(a["completion_days"], 30);
+    let id = a["id"].as_str().unwrap();
+    assert_eq!(
+        post(&app, &reg.sc, &format!("/api/v1/agreements/{id}/confirm"), json!({}))
+            .await
+            .0,
+        200
+    );
+    reg.confirmed_entry(&app, "HW08", "1000").await;
+    let (s, c, _) = app
+        .post_json(
+            "/api/v1/transfer-applications/check",
+            Some(&reg.enterprise_token),
+            &crate::manifests::filing(&reg.operator_id, "60"),
+        )
+        .await;
+    assert!(s == 200 || s == 422, "{c}");
+    assert!(c.to_string().contains("route.agreement_cap"), "{c}");
+    let app_id = crate::manifests::approved_application(&app, &reg, "40").await;
+    let (_, a, _) = app
+        .get(&format!("/api/v1/transfer-applications/{app_id}"), Some(&reg.cq))
+        .await;
+    let today = hwtransfer::domain::calendar::shanghai_date(chrono::Utc::now());
+    assert_eq!(
+        a["approval"]["valid_until"],
+        (today + chrono::Duration::days(30)).to_string(),
+        "{a}"
+    );
+    // Out of range: refused with the field named.
+    let (s, b, h) = app
+        .post_json(
+            "/api/v1/agreements",
+            Some(&reg.cq),
+            &json!({"provinces": ["500000", "520000"], "valid_from": format!("{y}-01-01"), "valid_until": format!("{y}-12-31"),
+                    "receiving_consent": "consent", "completion_days": 0}),
+        )
+        .await;
+    assert_problem(s, &b, &h, 422);
+    assert_eq!(b["errors"][0]["pointer"], "/completion_days", "{b}");
+}
+both_backends!(cap_and_completion_within_30_days, cap_and_completion_within_30_days);

@@ -38,6 +38,9 @@ pub struct AgreementDto {
     pub receiving_consent: String,
     /// Optional cap on one application's quantity, kg.
     pub cap_per_application_kg: Option<String>,
+    /// 一事一批: each whitelist transfer completed within this many days of its approval (the
+    /// approval's validity ends then at the latest); none when the agreement sets no limit.
+    pub completion_days: Option<i32>,
     /// `proposed` until the other province confirms, then `confirmed`; `terminated` once a party
     /// terminated it (it counts on the days before `terminated_on`).
     pub status: String,
@@ -67,6 +70,7 @@ impl AgreementDto {
             valid_until: r.valid_until,
             receiving_consent: r.receiving_consent,
             cap_per_application_kg: r.cap_per_application_g.map(grams_to_kg_string),
+            completion_days: r.completion_days,
             status: if r.terminated_on.is_some() {
                 "terminated".to_string()
             } else {
@@ -104,6 +108,12 @@ pub struct AgreementInput {
     #[validate(custom(function = "valid_kg"))]
     #[schema(schema_with = kg_schema)]
     pub cap_per_application_kg: Option<String>,
+    /// 一事一批: each whitelist transfer completed within this many days of its approval (1 to
+    /// 366); leave it out for no limit.
+    #[serde(default)]
+    #[validate(range(min = 1, max = 366))]
+    #[schema(minimum = 1, maximum = 366)]
+    pub completion_days: Option<i32>,
 }
 
 fn valid_pair(list: &[String]) -> std::result::Result<(), ValidationError> {
@@ -233,6 +243,7 @@ pub async fn propose(state: &AppState, ctx: &Ctx, input: AgreementInput) -> Resu
         terminated_on: None,
         termination_reason: None,
         terminated_by: None,
+        completion_days: input.completion_days,
     };
     let stored = row.clone();
     let members: Vec<String> = provinces.iter().map(|p| p.as_str()).collect();
