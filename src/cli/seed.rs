@@ -328,6 +328,7 @@ fn demo_registry(conn: &mut DbConnection) -> anyhow::Result<()> {
                     termination_reason: None,
                     terminated_by: None,
                     completion_days: None,
+                    kind: "mutual".into(),
                 },
             )
             .map_err(err)?;

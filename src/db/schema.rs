@@ -157,6 +157,7 @@ diesel::table! {
         termination_reason -> Nullable<Text>,
         terminated_by -> Nullable<Text>,
         completion_days -> Nullable<Integer>,
+        kind -> Text,
     }
 }
 

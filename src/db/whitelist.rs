@@ -33,6 +33,10 @@ pub struct AgreementRow {
     pub terminated_by: Option<String>,
     /// 一事一批: each whitelist transfer completed within this many days of its approval.
     pub completion_days: Option<i32>,
+    /// `mutual` (every member confirms; between any two members), or `inbound_list`: the one
+    /// member, the receiving province, pre-consents to transfers from any province into its
+    /// listed operators (province_a is `*`).
+    pub kind: String,
 }
 
 /// A member province of an agreement, and whether (and by whom) it confirmed.
@@ -110,6 +114,9 @@ pub fn agreement_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<Agr
         .first(conn)
         .optional()?)
 }
+
+/// The kind of a receiving province's one-sided list.
+pub const INBOUND_LIST: &str = "inbound_list";
 
 /// The ids of the agreements `province` is a member of.
 fn agreements_of(conn: &mut DbConnection, province: &str) -> DbResult<Vec<String>> {
@@ -195,8 +202,13 @@ fn confirmed_pair(conn: &mut DbConnection, p1: &str, p2: &str) -> DbResult<Vec<A
         .into_iter()
         .filter(|id| of_p2.contains(id))
         .collect();
+    // A one-sided list of the receiving province (`p2`) covers any source.
     Ok(agreements::table
-        .filter(agreements::id.eq_any(both))
+        .filter(
+            agreements::id
+                .eq_any(both)
+                .or(agreements::kind.eq(INBOUND_LIST).and(agreements::province_b.eq(p2))),
+        )
         .filter(agreements::status.eq("confirmed"))
         .order(agreements::created_at.desc())
         .select(AgreementRow::as_select())

@@ -2,7 +2,7 @@
 //! among N provinces (川渝滇黔's four-province mechanism); an entry serving several source
 //! provinces from one shared quota, whose invariant holds across them under concurrency; an
 //! entry's quota amended by letter during the year; per-application caps and completion within
-//! 30 days of approval (一事一批).
+//! 30 days of approval (一事一批); a receiving province's one-sided list.
 
 use serde_json::{Value, json};
 
@@ -357,3 +357,73 @@ async fn cap_and_completion_within_30_days(backend: Backend) {
     assert_eq!(b["errors"][0]["pointer"], "/completion_days", "{b}");
 }
 both_backends!(cap_and_completion_within_30_days, cap_and_completion_within_30_days);
+
+/// A one-sided list (Hubei's inbound list): Hubei alone pre-consents for its listed operator, so
+/// a Chongqing filing into it takes the whitelist route and Chongqing's approval alone completes
+/// it, with no consultation of Hubei.
+async fn one_sided_inbound_list(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let y = reg.year;
+    app.add_user("hb", "regulator", Some("420000")).await;
+    let hb = app.login("hb").await;
+    let operator = crate::fixtures::create_operator(
+        &app,
+        &hb,
+        "湖北测试环保处置有限公司",
+        "420000",
+        "420100",
+        7,
+        crate::fixtures::licence_body(&["HW08"], "1000000"),
+    )
+    .await;
+    let entry =
+        json!({"year": y, "operator_id": operator, "source_province": "500000", "scope": "HW08", "quota_kg": "100"});
+    // No agreement yet: no entry.
+    let (s, b, h) = app.post_json("/api/v1/whitelist-entries", Some(&hb), &entry).await;
+    assert_eq!(assert_problem(s, &b, &h, 422), vec!["entry.no_agreement"]);
+    let list = |consent: &str| {
+        json!({"provinces": ["420000"], "kind": "inbound_list", "valid_from": format!("{y}-01-01"),
+                                      "valid_until": format!("{y}-12-31"), "receiving_consent": consent})
+    };
+    let (s, b, h) = app.post_json("/api/v1/agreements", Some(&hb), &list("consent")).await;
+    assert_eq!(assert_problem(s, &b, &h, 422), vec!["agreement.inbound_list"]);
+    let (s, a) = post(&app, &hb, "/api/v1/agreements", list("inform")).await;
+    assert_eq!(s, 201, "{a}");
+    assert_eq!(
+        (a["status"].as_str(), a["kind"].as_str()),
+        (Some("confirmed"), Some("inbound_list"))
+    );
+    assert_eq!(a["provinces"], json!(["420000"]));
+    // Hubei lists its operator: confirmed as proposed.
+    let (s, e) = post(&app, &hb, "/api/v1/whitelist-entries", entry).await;
+    assert_eq!((s, e["status"].as_str()), (201, Some("confirmed")), "{e}");
+
+    let (s, f, _) = app
+        .post_json(
+            "/api/v1/transfer-applications",
+            Some(&reg.enterprise_token),
+            &crate::manifests::filing(&operator, "10"),
+        )
+        .await;
+    assert_eq!((s, f["route"].as_str()), (201, Some("whitelist")), "{f}");
+    let id = f["id"].as_str().unwrap();
+    let (s, _) = post(
+        &app,
+        &reg.cq,
+        &format!("/api/v1/transfer-applications/{id}/accept"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, d, _) = app
+        .post_json_with(
+            &format!("/api/v1/transfer-applications/{id}/decisions"),
+            Some(&reg.cq),
+            &[("if-match", "\"2\"")],
+            &json!({"side": "source", "outcome": "approve", "reasons": []}),
+        )
+        .await;
+    assert_eq!((s, d["status"].as_str()), (200, Some("approved")), "{d}");
+}
+both_backends!(one_sided_inbound_list, one_sided_inbound_list);

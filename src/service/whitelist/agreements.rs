@@ -11,7 +11,7 @@ use validator::{Validate, ValidationError};
 use crate::auth::permission::require_role;
 use crate::auth::principal::{Principal, Role};
 use crate::auth::{Decision, Guarded, authorize};
-use crate::db::whitelist::{AgreementRow, MemberRow};
+use crate::db::whitelist::{AgreementRow, INBOUND_LIST, MemberRow};
 use crate::db::{self, db_now, new_id};
 use crate::domain::calendar::parse_date;
 use crate::domain::ids::ProvinceCode;
@@ -41,6 +41,9 @@ pub struct AgreementDto {
     /// 一事一批: each whitelist transfer completed within this many days of its approval (the
     /// approval's validity ends then at the latest); none when the agreement sets no limit.
     pub completion_days: Option<i32>,
+    /// `mutual`, or `inbound_list`: a receiving province's one-sided list (its only member),
+    /// pre-consenting to transfers from any province into its listed operators.
+    pub kind: String,
     /// `proposed` until the other province confirms, then `confirmed`; `terminated` once a party
     /// terminated it (it counts on the days before `terminated_on`).
     pub status: String,
@@ -71,6 +74,7 @@ impl AgreementDto {
             receiving_consent: r.receiving_consent,
             cap_per_application_kg: r.cap_per_application_g.map(grams_to_kg_string),
             completion_days: r.completion_days,
+            kind: r.kind,
             status: if r.terminated_on.is_some() {
                 "terminated".to_string()
             } else {
@@ -114,6 +118,28 @@ pub struct AgreementInput {
     #[validate(range(min = 1, max = 366))]
     #[schema(minimum = 1, maximum = 366)]
     pub completion_days: Option<i32>,
+    /// `mutual` (the default: two or more provinces, each confirming), or `inbound_list`: the
+    /// caller's province alone, as the receiving province of a one-sided list that pre-consents to
+    /// transfers from any province into its listed operators (no consultation letter: the source
+    /// province approves alone); it counts at once and `receiving_consent` must be `inform`.
+    #[serde(default)]
+    #[validate(custom(function = "valid_kind"))]
+    #[schema(schema_with = kind_schema)]
+    pub kind: Option<String>,
+}
+
+fn valid_kind(s: &str) -> std::result::Result<(), ValidationError> {
+    match s {
+        "mutual" | "inbound_list" => Ok(()),
+        _ => Err(ValidationError::new("agreement.kind").with_message("kind must be mutual or inbound_list".into())),
+    }
+}
+
+fn kind_schema() -> Schema {
+    enum_schema(
+        &["mutual", "inbound_list"],
+        "mutual: every member confirms; inbound_list: a receiving province's one-sided list",
+    )
 }
 
 fn valid_pair(list: &[String]) -> std::result::Result<(), ValidationError> {
@@ -121,8 +147,8 @@ fn valid_pair(list: &[String]) -> std::result::Result<(), ValidationError> {
         ProvinceCode::parse(p).map_err(validation_error)?;
     }
     let distinct: std::collections::BTreeSet<&String> = list.iter().collect();
-    if list.len() < 2 || distinct.len() != list.len() {
-        return Err(ValidationError::new("agreement.provinces").with_message("two or more different provinces".into()));
+    if list.is_empty() || distinct.len() != list.len() {
+        return Err(ValidationError::new("agreement.provinces").with_message("different provinces".into()));
     }
     Ok(())
 }
@@ -130,7 +156,7 @@ fn valid_pair(list: &[String]) -> std::result::Result<(), ValidationError> {
 fn pair_schema() -> Schema {
     ArrayBuilder::new()
         .items(RefOr::T(province_schema()))
-        .min_items(Some(2))
+        .min_items(Some(1))
         .max_items(Some(31))
         .unique_items(true)
         .into()
@@ -159,6 +185,23 @@ impl AgreementInput {
             .err()
             .map(|e| validation_problems(&e))
             .unwrap_or_default();
+        let inbound = self.kind.as_deref() == Some(INBOUND_LIST);
+        let distinct: std::collections::BTreeSet<&String> = self.provinces.iter().collect();
+        if inbound && (self.provinces.len() != 1 || self.receiving_consent != "inform") {
+            problems.push(FieldProblem::new(
+                Location::Body,
+                "/provinces",
+                "agreement.inbound_list",
+                "a one-sided list names the receiving province alone, with receiving_consent inform",
+            ));
+        } else if !inbound && self.provinces.len() < 2 && distinct.len() == self.provinces.len() {
+            problems.push(FieldProblem::new(
+                Location::Body,
+                "/provinces",
+                "agreement.provinces",
+                "two or more different provinces",
+            ));
+        }
         if let (Ok(from), Ok(until)) = (parse_date(&self.valid_from), parse_date(&self.valid_until))
             && until < from
         {
@@ -220,10 +263,17 @@ pub async fn propose(state: &AppState, ctx: &Ctx, input: AgreementInput) -> Resu
     }
     provinces.sort();
     provinces.dedup();
+    let inbound = input.kind.as_deref() == Some(INBOUND_LIST);
+    let (province_a, province_b) = match provinces.as_slice() {
+        [a, b, ..] => (a.as_str(), b.as_str()),
+        [only] => ("*".to_string(), only.as_str()),
+        [] => return Err(Error::Forbidden("no province".into())),
+    };
+    let now = db_now();
     let row = AgreementRow {
         id: new_id(),
-        province_a: provinces[0].as_str(),
-        province_b: provinces[1].as_str(),
+        province_a,
+        province_b,
         valid_from: parse_date(&input.valid_from).map_err(invalid)?.to_string(),
         valid_until: parse_date(&input.valid_until).map_err(invalid)?.to_string(),
         receiving_consent: input.receiving_consent,
@@ -234,16 +284,18 @@ pub async fn propose(state: &AppState, ctx: &Ctx, input: AgreementInput) -> Resu
             .transpose()
             .map_err(invalid)?
             .map(Quantity::grams),
-        status: "proposed".into(),
+        // A one-sided list is the receiving province's alone: it counts at once.
+        status: if inbound { "confirmed" } else { "proposed" }.into(),
         proposed_by: who.name.clone(),
         proposed_by_province: mine.as_str(),
-        confirmed_by: None,
-        confirmed_at: None,
-        created_at: db_now(),
+        confirmed_by: inbound.then(|| who.name.clone()),
+        confirmed_at: inbound.then_some(now),
+        created_at: now,
         terminated_on: None,
         termination_reason: None,
         terminated_by: None,
         completion_days: input.completion_days,
+        kind: if inbound { INBOUND_LIST } else { "mutual" }.into(),
     };
     let stored = row.clone();
     let members: Vec<String> = provinces.iter().map(|p| p.as_str()).collect();

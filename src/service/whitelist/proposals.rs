@@ -150,7 +150,7 @@ pub async fn propose(state: &AppState, ctx: &Ctx, input: EntryInput) -> Result<E
         .db
         .run(move |conn| {
             let row = match check_shared_proposal(conn, &principal, &proposal, &shared, today)? {
-                Ok(row) => row,
+                Ok(row) => pre_consented(conn, &principal, row)?,
                 Err(problems) => {
                     return Ok(Err(Error::Invalid(
                         problems
@@ -168,6 +168,24 @@ pub async fn propose(state: &AppState, ctx: &Ctx, input: EntryInput) -> Result<E
             }
         })
         .await?
+}
+
+/// An entry the receiving province lists under its own one-sided list (inbound_list) needs no
+/// other province's confirmation: it is confirmed as it is proposed.
+fn pre_consented(conn: &mut DbConnection, who: &Principal, row: EntryRow) -> DbResult<EntryRow> {
+    let by_receiving = who.province().is_some_and(|p| p.as_str() == row.receiving_province);
+    let listed = by_receiving
+        && db::whitelist::confirmed_agreement_in_year(conn, &row.source_province, &row.receiving_province, row.year)?
+            .is_some_and(|a| a.kind == db::whitelist::INBOUND_LIST);
+    Ok(if listed {
+        EntryRow {
+            status: EntryStatus::Confirmed.as_str().to_string(),
+            confirmed_by: Some(who.name.clone()),
+            ..row
+        }
+    } else {
+        row
+    })
 }
 
 /// The fields of a proposed entry before the database checks (shared by the API and the import).
