@@ -19,8 +19,8 @@ use crate::domain::quantity::KG_OR_ZERO_PATTERN;
 use crate::domain::quantity::Quantity;
 use crate::service::commands::{nullable_text_schema, text_schema, valid_text};
 pub use crate::service::manifests::{
-    BatchInput, BatchManifestInput, CarrierPartDto, ManifestDto, ManifestInput, ManifestItemDto, ManifestItemInput,
-    ShipmentCarrierInput, to_dto,
+    ArrivalInput, BatchInput, BatchManifestInput, CarrierPartDto, DiscrepancyDto, DiscrepancyInput, ManifestDto,
+    ManifestInput, ManifestItemDto, ManifestItemInput, PaperTripInput, ShipmentCarrierInput, to_dto,
 };
 use crate::service::{Ctx, manifests};
 use crate::state::AppState;
@@ -372,6 +372,31 @@ pub async fn dispatch(
     perform(state, who, path.into_inner(), &req, ManifestAct::Dispatch).await
 }
 
+/// The load arrived (the receiving operator; or the producer enterprise for its carrier): the
+/// operator's five-working-day receipt clock starts from `arrived_at` (now when left out). A
+/// receipt without a recorded arrival records both at once.
+#[utoipa::path(tag = "manifests", security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)), request_body = ArrivalInput,
+    responses((status = 200, body = ManifestDto), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 412, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/manifests/{id}/arrival")]
+pub async fn arrival(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let input = body::parse::<ArrivalInput>(&body)?;
+    let expected = if_match(&req)?;
+    let dto = manifests::record_arrival(&state, &Ctx::new(who), path.into_inner(), expected, input).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(dto.version)))
+        .json(dto))
+}
+
 /// Why a manifest not yet dispatched is cancelled.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -431,6 +456,10 @@ pub enum ReceiptInput {
     Received {
         #[serde(default)]
         items: Vec<ReceiptItemInput>,
+        /// What was found different from the manifest (第18条), each with the decision; a
+        /// quantity above the shipped one needs a `quantity` discrepancy on its line.
+        #[serde(default)]
+        discrepancies: Vec<DiscrepancyInput>,
         #[serde(default)]
         #[schema(schema_with = nullable_text_schema::<2000>)]
         note: Option<String>,
@@ -445,7 +474,11 @@ impl Validate for ReceiptInput {
     fn validate(&self) -> Result<(), validator::ValidationErrors> {
         let mut errors = validator::ValidationErrors::new();
         match self {
-            ReceiptInput::Received { items, note } => {
+            ReceiptInput::Received {
+                items,
+                discrepancies,
+                note,
+            } => {
                 let mut lines = std::collections::BTreeMap::new();
                 for (i, item) in items.iter().enumerate() {
                     if let Err(e) = item.validate() {
@@ -456,6 +489,17 @@ impl Validate for ReceiptInput {
                     errors
                         .errors_mut()
                         .insert("items".into(), validator::ValidationErrorsKind::List(lines));
+                }
+                let mut found = std::collections::BTreeMap::new();
+                for (i, d) in discrepancies.iter().enumerate() {
+                    if let Err(e) = d.validate() {
+                        found.insert(i, Box::new(e));
+                    }
+                }
+                if !found.is_empty() {
+                    errors
+                        .errors_mut()
+                        .insert("discrepancies".into(), validator::ValidationErrorsKind::List(found));
                 }
                 if let Some(Err(e)) = note.as_deref().map(valid_text::<2000>) {
                     errors.add("note", e);
@@ -473,11 +517,20 @@ impl Validate for ReceiptInput {
 
 fn read_receipt(body: &Value) -> ApiResult<ManifestAct> {
     Ok(match super::body::parse::<ReceiptInput>(body)? {
-        ReceiptInput::Received { items, note } => ManifestAct::Receive {
+        ReceiptInput::Received {
+            items,
+            discrepancies,
+            note,
+        } => ManifestAct::Receive {
             accepted: items
                 .iter()
                 .map(|i| (i.line, Quantity::parse_kg_or_zero(&i.accepted_kg).unwrap_or_default()))
                 .collect(),
+            discrepancies: discrepancies
+                .iter()
+                .map(DiscrepancyInput::to_domain)
+                .collect::<Result<_, _>>()
+                .map_err(|e| ApiError::from(crate::service::Error::invalid_field("/discrepancies", &e)))?,
             note: note.map(|n| n.trim().to_string()),
         },
         ReceiptInput::Rejected { reason } => ManifestAct::Reject {

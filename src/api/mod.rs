@@ -120,6 +120,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(whitelist::confirm_entry)
         .service(whitelist::suspend_entry)
         .service(whitelist::reinstate_entry)
+        .service(whitelist::amend_entry)
         .service(whitelist::entry_usage)
         // `/check` before `/{id}` routes.
         .service(applications::check_application)
@@ -146,6 +147,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(manifests::list_manifests)
         .service(manifests::get_manifest)
         .service(manifests::dispatch)
+        .service(manifests::arrival)
         .service(manifests::cancel)
         .service(manifests::receipt)
         .service(audit::verify)

@@ -24,6 +24,7 @@ use crate::service::Ctx;
 use crate::service::commands::ReasonInput;
 use crate::service::whitelist::agreements;
 pub use crate::service::whitelist::agreements::{AgreementDto, AgreementInput, TerminationInput};
+pub use crate::service::whitelist::entries::AmendmentInput;
 use crate::service::whitelist::entries::{self, enterprise_province};
 pub use crate::service::whitelist::proposals::{self, EntryInput};
 use crate::state::AppState;
@@ -150,6 +151,8 @@ pub struct EntryDto {
     pub status: String,
     pub status_reason: Option<String>,
     pub proposed_by_province: String,
+    /// Further source provinces served from the same quota (an entry shared by several sources).
+    pub shared_sources: Vec<String>,
     pub version: i32,
     pub updated_at: String,
 }
@@ -160,6 +163,7 @@ pub fn entry_dto(r: EntryRow) -> EntryDto {
         .unwrap_or(r.status);
     EntryDto {
         remaining_kg: grams_to_kg_string(r.quota_g - r.reserved_g - r.approved_g),
+        shared_sources: crate::domain::whitelist::decode_shared_sources(&r.shared_sources),
         id: r.id,
         year: r.year,
         operator_id: r.operator_id,
@@ -320,9 +324,11 @@ pub struct EntryVersionDto {
     pub recorded_at: String,
     pub status: String,
     pub quota_kg: String,
-    /// proposed, confirm, suspend, reinstate.
+    /// proposed, confirm, suspend, reinstate, amend.
     pub change: String,
     pub reason: Option<String>,
+    /// The letter that amended the quota (an `amend` version), e.g. 川环函〔2026〕12号.
+    pub letter_number: Option<String>,
     pub changed_by: String,
     /// The entry as it stood in this version.
     pub entry: EntryDto,
@@ -338,6 +344,7 @@ fn version_dto(v: EntryVersionRow) -> ApiResult<EntryVersionDto> {
         quota_kg: grams_to_kg_string(v.quota_g),
         change: v.change,
         reason: v.reason,
+        letter_number: v.letter_number,
         changed_by: v.changed_by,
         entry: entry_dto(row),
     })
@@ -471,6 +478,33 @@ pub async fn suspend_entry(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     transition(state, who, path.into_inner(), &req, Some(&body), EntryAction::Suspend).await
+}
+
+/// Amend an entry's quota during the year by letter between the provinces (a regulator of either
+/// province of the entry): a new version citing the letter. The new quota may not fall below what
+/// the entry's filings hold, and must fit the operator's licence with its other entries.
+#[utoipa::path(
+    tag = "whitelist", security(("bearer" = [])),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)), request_body = AmendmentInput,
+    responses((status = 200, body = EntryDto), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 412, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/whitelist-entries/{id}/amend")]
+pub async fn amend_entry(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let input = body::parse::<AmendmentInput>(&body)?;
+    let version = entry_if_match(&req)?;
+    let updated = entries::amend(&state, &Ctx::new(who), path.into_inner(), version, input).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(updated.version)))
+        .json(entry_dto(updated)))
 }
 
 /// Reinstate a suspended entry with a reason.

@@ -327,6 +327,8 @@ fn demo_registry(conn: &mut DbConnection) -> anyhow::Result<()> {
                     terminated_on: None,
                     termination_reason: None,
                     terminated_by: None,
+                    completion_days: None,
+                    kind: "mutual".into(),
                 },
             )
             .map_err(err)?;
@@ -365,6 +367,7 @@ fn demo_registry(conn: &mut DbConnection) -> anyhow::Result<()> {
                     version: 1,
                     created_at: now,
                     updated_at: now,
+                    shared_sources: String::new(),
                 });
             }
         }

@@ -1017,6 +1017,12 @@ fn issue_approval(
     if let Some(l) = licence_until {
         valid_until = valid_until.min(l);
     }
+    // 一事一批: the agreement may require completion within some days of the approval.
+    if app.route == Route::Whitelist.as_str()
+        && let Some(l) = super::whitelist::completion_limit(conn, &app.source_province, &app.receiving_province, today)?
+    {
+        valid_until = valid_until.min(l);
+    }
     move_items(conn, app, Movement::Commit, actor)?;
     diesel::update(transfer_applications::table.find(&app.id))
         .set((

@@ -8,16 +8,19 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::applications::{AppRow, ItemRow, app_by_id, items};
-use super::schema::{application_items, manifest_counters, manifest_items, manifests, transfer_applications};
+use super::schema::{
+    application_items, manifest_counters, manifest_discrepancies, manifest_items, manifests, transfer_applications,
+};
 use super::whitelist::{Movement, apply_movement};
 use super::{DbConnection, DbError, DbResult, audit, db_now, new_id, to_db_time, write_tx};
 use crate::domain::Invalid;
 use crate::domain::calendar::{WorkingDayCalendar, deadline_instant, shanghai_date};
+use crate::domain::manifest::{
+    BACKFILL_WORKING_DAYS, Discrepancy, RECEIPT_WORKING_DAYS, ShippedLine, check_receipt, departure_problem,
+    paper_trip_problem,
+};
 use crate::domain::workflow::Status;
 use crate::webhooks::EventType;
-
-/// Working days the operator has to confirm receipt (部令第23号 第20条).
-pub const RECEIPT_WORKING_DAYS: u32 = 5;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = manifests)]
@@ -56,6 +59,37 @@ pub struct ManifestRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// When the load arrived at the operator: the receipt clock runs from here.
+    pub arrived_at: Option<NaiveDateTime>,
+    /// Who reported the arrival: `operator`, or `carrier` (through the producer).
+    pub arrival_reported_by: Option<String>,
+    /// The account that recorded it.
+    pub arrival_recorded_by: Option<String>,
+    /// 第20条: a trip made on a paper manifest, entered afterwards.
+    pub back_filled: bool,
+    pub paper_number: Option<String>,
+    /// The back-fill was due by this day (10 working days after the trip ended) …
+    pub backfill_due_on: Option<String>,
+    pub backfill_due_at: Option<NaiveDateTime>,
+    /// … and came late (set when it was entered after that instant).
+    pub backfill_overdue_at: Option<NaiveDateTime>,
+}
+
+/// One discrepancy the operator recorded at receipt, and when it was reported to the receiving
+/// province's department.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = manifest_discrepancies)]
+pub struct DiscrepancyRow {
+    pub manifest_id: String,
+    pub seq: i32,
+    pub line: i32,
+    pub kind: String,
+    pub description: String,
+    pub decision: String,
+    pub recorded_by: String,
+    /// The receiving province (GB/T 2260) whose department the report went to.
+    pub reported_to: String,
+    pub reported_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -82,6 +116,14 @@ pub struct Transport {
     pub departure_at: DateTime<Utc>,
 }
 
+/// A trip made on a paper manifest (第20条), back-filled: the paper's number and when the
+/// transfer ended (the load handed over).
+#[derive(Debug, Clone)]
+pub struct PaperTrip {
+    pub number: String,
+    pub completed_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewManifest {
     pub application_id: String,
@@ -89,6 +131,8 @@ pub struct NewManifest {
     /// (application line, grams), in the order given.
     pub items: Vec<(i32, i64)>,
     pub transport: Transport,
+    /// A back-fill of a paper trip.
+    pub paper: Option<PaperTrip>,
     pub idempotency_key: Option<String>,
     pub request_hash: String,
     pub created_by: String,
@@ -141,7 +185,7 @@ fn next_serial(conn: &mut DbConnection, city: &str, year: i32) -> DbResult<i32> 
     Ok(target.select(manifest_counters::last_serial).first(conn)?)
 }
 
-/// Whether an approval can carry shipments today.
+/// Whether an approval can carry shipments on `day` (today; a paper trip's departure).
 fn approval_problem(app: &AppRow, today: NaiveDate) -> Option<Invalid> {
     if app.status == Status::Revoked.as_str() {
         let on = app
@@ -235,10 +279,26 @@ pub fn cancel_unsent(conn: &mut DbConnection, app: &AppRow, actor: &str, reason:
     Ok(numbers)
 }
 
+/// The calendar and the office close, for the deadlines an act sets.
+pub struct Clock<'a> {
+    pub cal: &'a WorkingDayCalendar,
+    pub office_close: NaiveTime,
+}
+
 /// Creates a manifest: checks every item against what the approval still allows, draws the
-/// serial, and moves the quantities, in one transaction.
-pub fn create(conn: &mut DbConnection, m: &NewManifest, now: DateTime<Utc>) -> DbResult<CreateOutcome> {
+/// serial, and moves the quantities, in one transaction. A back-filled paper trip is created on
+/// the road and arrived (its receipt due five working days from today), with its back-fill
+/// deadline, flagged overdue when it came after it.
+pub fn create(
+    conn: &mut DbConnection,
+    clock: &Clock<'_>,
+    m: &NewManifest,
+    now: DateTime<Utc>,
+) -> DbResult<CreateOutcome> {
     let today = shanghai_date(now);
+    let departure = shanghai_date(m.transport.departure_at);
+    // A paper trip is judged on the day it left: the approval and the licence then.
+    let trip_day = if m.paper.is_some() { departure.min(today) } else { today };
     write_tx(conn, |conn| {
         if let Some(key) = &m.idempotency_key {
             let existing: Option<ManifestRow> = manifests::table
@@ -262,21 +322,26 @@ pub fn create(conn: &mut DbConnection, m: &NewManifest, now: DateTime<Utc>) -> D
             .execute(conn)?;
         let app = app_by_id(conn, &m.application_id)?.ok_or(DbError::NotFound)?;
         let mut problems = Vec::new();
-        if let Some(p) = approval_problem(&app, today) {
+        if let Some(p) = approval_problem(&app, trip_day) {
             problems.push(("/application_id".to_string(), p));
         }
-        if let Some(p) = operator_problem(conn, &app.operator_id, today)? {
+        if let Some(p) = operator_problem(conn, &app.operator_id, trip_day)? {
             problems.push(("/application_id".to_string(), p));
         }
-        let valid_until = app.valid_until.clone().unwrap_or_default();
-        if shanghai_date(m.transport.departure_at).to_string() > valid_until {
-            problems.push((
-                "/departure_at".into(),
-                Invalid::new(
-                    "manifest.departure_after_validity",
-                    "departure is after the approval's validity",
-                ),
-            ));
+        if let Some(until) = app
+            .valid_until
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        {
+            let approved_on = app.approved_at.map(|t| shanghai_date(t.and_utc()));
+            if let Some(p) = departure_problem(departure, approved_on, until) {
+                problems.push(("/departure_at".into(), p));
+            }
+        }
+        if let Some(paper) = &m.paper
+            && let Some(p) = paper_trip_problem(departure, shanghai_date(paper.completed_at), today)
+        {
+            problems.push(("/paper/completed_at".into(), p));
         }
         let approved = items(conn, &app.id)?;
         let mut seen = std::collections::HashSet::new();
@@ -331,7 +396,7 @@ pub fn create(conn: &mut DbConnection, m: &NewManifest, now: DateTime<Utc>) -> D
         let now_db = to_db_time(now);
         let id = new_id();
         let t = &m.transport;
-        let row = ManifestRow {
+        let mut row = ManifestRow {
             id: id.clone(),
             number: manifest_number(year, &city, serial),
             application_id: app.id.clone(),
@@ -366,7 +431,37 @@ pub fn create(conn: &mut DbConnection, m: &NewManifest, now: DateTime<Utc>) -> D
             version: 1,
             created_at: now_db,
             updated_at: now_db,
+            arrived_at: None,
+            arrival_reported_by: None,
+            arrival_recorded_by: None,
+            back_filled: false,
+            paper_number: None,
+            backfill_due_on: None,
+            backfill_due_at: None,
+            backfill_overdue_at: None,
         };
+        if let Some(paper) = &m.paper {
+            // On the road and arrived on paper: what is left is the operator's confirmation,
+            // due five working days from the back-fill.
+            let due = clock
+                .cal
+                .add_working_days(shanghai_date(paper.completed_at), BACKFILL_WORKING_DAYS);
+            let due_at = deadline_instant(due.date, clock.office_close);
+            let receipt = clock.cal.add_working_days(today, RECEIPT_WORKING_DAYS);
+            row.status = "in_transit".into();
+            row.dispatched_at = Some(to_db_time(t.departure_at));
+            row.arrived_at = Some(to_db_time(paper.completed_at));
+            row.arrival_reported_by = Some("carrier".into());
+            row.arrival_recorded_by = Some(m.created_by.clone());
+            row.receipt_due_on = Some(receipt.date.to_string());
+            row.receipt_due_at = Some(to_db_time(deadline_instant(receipt.date, clock.office_close)));
+            row.receipt_due_provisional = receipt.provisional;
+            row.back_filled = true;
+            row.paper_number = Some(paper.number.clone());
+            row.backfill_due_on = Some(due.date.to_string());
+            row.backfill_due_at = Some(to_db_time(due_at));
+            row.backfill_overdue_at = (now > due_at).then_some(now_db);
+        }
         diesel::insert_into(manifests::table)
             .values(row.clone())
             .execute(conn)?;
@@ -396,19 +491,24 @@ pub fn create(conn: &mut DbConnection, m: &NewManifest, now: DateTime<Utc>) -> D
                 Some(&serde_json::json!({ "manifest": crate::audit::snapshot(&row), "items": item_rows })),
             ),
         )?;
-        emit(conn, EventType::ManifestCreated, &row)?;
+        emit(conn, EventType::ManifestCreated, &row, &[])?;
         Ok(CreateOutcome::Created(row))
     })
 }
 
 /// Tells the manifest's parties (both enterprises and both provinces) through the outbox.
-fn emit(conn: &mut DbConnection, t: EventType, m: &ManifestRow) -> DbResult<()> {
-    use crate::webhooks::{Audience, ManifestEventData, OwnerKind};
-    let audience = Audience::new()
-        .with(OwnerKind::Enterprise, &m.enterprise_id)
-        .with(OwnerKind::Operator, &m.operator_id)
-        .with(OwnerKind::Province, &m.source_province)
-        .with(OwnerKind::Province, &m.receiving_province);
+/// The discrepancy report (第18条) goes to the receiving province's department only.
+fn emit(conn: &mut DbConnection, t: EventType, m: &ManifestRow, found: &[DiscrepancyRow]) -> DbResult<()> {
+    use crate::webhooks::{Audience, DiscrepancyData, ManifestEventData, OwnerKind};
+    let audience = if t == EventType::ManifestDiscrepancyReported {
+        Audience::new().with(OwnerKind::Province, &m.receiving_province)
+    } else {
+        Audience::new()
+            .with(OwnerKind::Enterprise, &m.enterprise_id)
+            .with(OwnerKind::Operator, &m.operator_id)
+            .with(OwnerKind::Province, &m.source_province)
+            .with(OwnerKind::Province, &m.receiving_province)
+    };
     let data = serde_json::to_value(ManifestEventData {
         manifest_id: m.id.clone(),
         number: m.number.clone(),
@@ -418,6 +518,15 @@ fn emit(conn: &mut DbConnection, t: EventType, m: &ManifestRow) -> DbResult<()> 
         operator_id: m.operator_id.clone(),
         discrepancy: m.discrepancy,
         discrepancy_note: m.discrepancy_note.clone(),
+        discrepancies: found
+            .iter()
+            .map(|d| DiscrepancyData {
+                line: d.line,
+                kind: d.kind.clone(),
+                description: d.description.clone(),
+                decision: d.decision.clone(),
+            })
+            .collect(),
     })
     .unwrap_or_default();
     super::outbox::emit(conn, t, "manifest", &m.id, audience, data)
@@ -486,6 +595,15 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<ManifestRow>>
         .optional()?)
 }
 
+/// The discrepancies recorded at receipt, in order.
+pub fn discrepancies_of(conn: &mut DbConnection, manifest_id: &str) -> DbResult<Vec<DiscrepancyRow>> {
+    Ok(manifest_discrepancies::table
+        .filter(manifest_discrepancies::manifest_id.eq(manifest_id))
+        .order(manifest_discrepancies::seq.asc())
+        .select(DiscrepancyRow::as_select())
+        .load(conn)?)
+}
+
 pub fn items_of(conn: &mut DbConnection, manifest_id: &str) -> DbResult<Vec<ManifestItemRow>> {
     Ok(manifest_items::table
         .filter(manifest_items::manifest_id.eq(manifest_id))
@@ -497,17 +615,41 @@ pub fn items_of(conn: &mut DbConnection, manifest_id: &str) -> DbResult<Vec<Mani
 /// What a party asks of a manifest.
 #[derive(Debug, Clone)]
 pub enum ManifestAct {
-    /// The producer: the vehicle has left; the receipt clock starts.
+    /// The producer: the vehicle has left.
     Dispatch,
+    /// The load arrived at the operator (recorded by the operator, or by the producer for its
+    /// carrier): the five-working-day receipt clock starts from this instant.
+    Arrive {
+        at: DateTime<Utc>,
+        reported_by: ArrivalReporter,
+    },
     /// The producer: the trip will not happen; the quantity goes back to the approval.
     Cancel { reason: String },
-    /// The operator: accepted grams per manifest line, and a note.
+    /// The operator: accepted grams per manifest line, what it found different with its
+    /// decision on each, and a note.
     Receive {
         accepted: Vec<(i32, i64)>,
+        discrepancies: Vec<Discrepancy>,
         note: Option<String>,
     },
     /// The operator refuses the load; it goes back to the producer.
     Reject { reason: String },
+}
+
+/// Who reported an arrival.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArrivalReporter {
+    Operator,
+    Carrier,
+}
+
+impl ArrivalReporter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArrivalReporter::Operator => "operator",
+            ArrivalReporter::Carrier => "carrier",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -530,10 +672,14 @@ pub struct ManifestContext<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// A line is discrepant when accepted and shipped differ by more than `percent` of shipped.
-pub fn is_discrepant(shipped_g: i64, accepted_g: i64, percent: f64) -> bool {
-    let diff = (accepted_g - shipped_g).abs() as f64;
-    diff > shipped_g as f64 * percent / 100.0
+/// The receipt clock from an arrival on `day`: (due day, due instant, provisional).
+fn receipt_clock(ctx: &ManifestContext<'_>, day: NaiveDate) -> (String, NaiveDateTime, bool) {
+    let due = ctx.cal.add_working_days(day, RECEIPT_WORKING_DAYS);
+    (
+        due.date.to_string(),
+        to_db_time(deadline_instant(due.date, ctx.office_close)),
+        due.provisional,
+    )
 }
 
 /// Applies one act, in one transaction; the manifest after it, or why not.
@@ -562,6 +708,7 @@ pub fn act(
         let approved_line = |line: i32| approved.iter().find(|a| a.line == line).cloned();
         let action: &str;
         let target = manifests::table.find(id).filter(manifests::version.eq(before.version));
+        let mut recorded: Vec<DiscrepancyRow> = Vec::new();
         let n = match act {
             ManifestAct::Dispatch => {
                 if before.status != "created" {
@@ -579,14 +726,42 @@ pub fn act(
                     return Ok(Err(ManifestRefusal::State(p)));
                 }
                 action = "dispatched";
-                let due = ctx.cal.add_working_days(today, RECEIPT_WORKING_DAYS);
                 diesel::update(target)
                     .set((
                         manifests::status.eq("in_transit"),
                         manifests::dispatched_at.eq(Some(now_db)),
-                        manifests::receipt_due_on.eq(Some(due.date.to_string())),
-                        manifests::receipt_due_at.eq(Some(to_db_time(deadline_instant(due.date, ctx.office_close)))),
-                        manifests::receipt_due_provisional.eq(due.provisional),
+                        manifests::version.eq(before.version + 1),
+                        manifests::updated_at.eq(now_db),
+                    ))
+                    .execute(conn)?
+            }
+            ManifestAct::Arrive { at, reported_by } => {
+                if before.status != "in_transit" {
+                    return state("manifest.state", format!("a {} manifest cannot arrive", before.status));
+                }
+                if before.arrived_at.is_some() {
+                    return state("manifest.already_arrived", "the arrival is already recorded".into());
+                }
+                let at_db = to_db_time(*at);
+                if *at > ctx.now || before.dispatched_at.is_some_and(|d| at_db < d) {
+                    return Ok(Err(ManifestRefusal::Invalid(vec![(
+                        "/arrived_at".into(),
+                        Invalid::new(
+                            "manifest.arrival_time",
+                            "the arrival is after the dispatch and not in the future",
+                        ),
+                    )])));
+                }
+                action = "arrived";
+                let (due_on, due_at, provisional) = receipt_clock(ctx, shanghai_date(*at));
+                diesel::update(target)
+                    .set((
+                        manifests::arrived_at.eq(Some(at_db)),
+                        manifests::arrival_reported_by.eq(Some(reported_by.as_str())),
+                        manifests::arrival_recorded_by.eq(Some(ctx.name)),
+                        manifests::receipt_due_on.eq(Some(due_on)),
+                        manifests::receipt_due_at.eq(Some(due_at)),
+                        manifests::receipt_due_provisional.eq(provisional),
                         manifests::version.eq(before.version + 1),
                         manifests::updated_at.eq(now_db),
                     ))
@@ -649,9 +824,27 @@ pub fn act(
                         }
                     }
                 }
+                let (due_on, due_at, provisional) = receipt_clock(ctx, today);
+                let arrived = before.arrived_at.is_none();
                 diesel::update(target)
                     .set((
                         manifests::status.eq("rejected"),
+                        manifests::arrived_at.eq(before.arrived_at.or(Some(now_db))),
+                        manifests::arrival_reported_by.eq(before
+                            .arrival_reported_by
+                            .clone()
+                            .or(arrived.then(|| "operator".to_string()))),
+                        manifests::arrival_recorded_by.eq(before
+                            .arrival_recorded_by
+                            .clone()
+                            .or(arrived.then(|| ctx.name.to_string()))),
+                        manifests::receipt_due_on.eq(before.receipt_due_on.clone().or(Some(due_on))),
+                        manifests::receipt_due_at.eq(before.receipt_due_at.or(Some(due_at))),
+                        manifests::receipt_due_provisional.eq(if arrived {
+                            provisional
+                        } else {
+                            before.receipt_due_provisional
+                        }),
                         manifests::rejected_reason.eq(Some(reason)),
                         manifests::received_at.eq(Some(now_db)),
                         manifests::received_by.eq(Some(ctx.name)),
@@ -660,55 +853,35 @@ pub fn act(
                     ))
                     .execute(conn)?
             }
-            ManifestAct::Receive { accepted, note } => {
+            ManifestAct::Receive {
+                accepted,
+                discrepancies,
+                note,
+            } => {
                 if before.status != "in_transit" {
                     return state(
                         "manifest.state",
                         format!("a {} manifest cannot be received", before.status),
                     );
                 }
-                let mut problems = Vec::new();
-                for (i, (line, _)) in accepted.iter().enumerate() {
-                    if !lines.iter().any(|l| l.line == *line) {
-                        problems.push((
-                            format!("/items/{i}/line"),
-                            Invalid::new("manifest.unknown_line", format!("the manifest has no line {line}")),
-                        ));
-                    }
-                }
-                for l in &lines {
-                    let count = accepted.iter().filter(|(line, _)| *line == l.line).count();
-                    if count != 1 {
-                        problems.push((
-                            "/items".to_string(),
-                            Invalid::new(
-                                "manifest.receipt_lines",
-                                format!("line {} must be confirmed exactly once (found {count})", l.line),
-                            ),
-                        ));
-                    }
-                }
-                let discrepant = lines.iter().any(|l| {
-                    accepted
-                        .iter()
-                        .find(|(line, _)| *line == l.line)
-                        .is_some_and(|(_, a)| is_discrepant(l.quantity_g, *a, ctx.discrepancy_percent))
-                });
-                if discrepant && note.is_none() {
-                    problems.push((
-                        "/note".to_string(),
-                        Invalid::new(
-                            "manifest.discrepancy_note_required",
-                            format!(
-                                "an accepted quantity differs from the shipped one by more than {}%: say why in a note",
-                                ctx.discrepancy_percent
-                            ),
-                        ),
-                    ));
-                }
-                if !problems.is_empty() {
-                    return Ok(Err(ManifestRefusal::Invalid(problems)));
-                }
+                let shipped: Vec<ShippedLine> = lines
+                    .iter()
+                    .map(|l| ShippedLine {
+                        line: l.line,
+                        shipped_g: l.quantity_g,
+                    })
+                    .collect();
+                let found = match check_receipt(
+                    &shipped,
+                    accepted,
+                    discrepancies,
+                    note.as_deref(),
+                    ctx.discrepancy_percent,
+                ) {
+                    Ok(found) => found,
+                    Err(problems) => return Ok(Err(ManifestRefusal::Invalid(problems))),
+                };
+                let discrepant = !found.is_empty();
                 action = if discrepant {
                     "received_with_discrepancy"
                 } else {
@@ -725,13 +898,57 @@ pub fn act(
                     )
                     .set(manifest_items::accepted_g.eq(Some(*grams)))
                     .execute(conn)?;
+                    let refused = found.iter().any(|d| {
+                        d.line == l.line && d.decision == crate::domain::manifest::DiscrepancyDecision::Refuse
+                    });
                     if let Some(item) = approved_line(l.application_line) {
-                        move_item(conn, &app, &item, 0, *grams, Movement::Receive, ctx.name)?;
+                        if refused {
+                            // A refused line goes back to the producer, like a rejected load.
+                            move_item(conn, &app, &item, -l.quantity_g, 0, Movement::Return, ctx.name)?;
+                        } else {
+                            move_item(conn, &app, &item, 0, *grams, Movement::Receive, ctx.name)?;
+                        }
                     }
                 }
+                for (seq, d) in found.iter().enumerate() {
+                    let row = DiscrepancyRow {
+                        manifest_id: id.to_string(),
+                        seq: seq as i32,
+                        line: d.line,
+                        kind: d.kind.as_str().to_string(),
+                        description: d.description.clone(),
+                        decision: d.decision.as_str().to_string(),
+                        recorded_by: ctx.name.to_string(),
+                        reported_to: before.receiving_province.clone(),
+                        reported_at: now_db,
+                    };
+                    diesel::insert_into(manifest_discrepancies::table)
+                        .values(row.clone())
+                        .execute(conn)?;
+                    recorded.push(row);
+                }
+                // Received without a recorded arrival: it arrived now, and is on time.
+                let (due_on, due_at, provisional) = receipt_clock(ctx, today);
+                let arrived = before.arrived_at.is_none();
                 diesel::update(target)
                     .set((
                         manifests::status.eq("received"),
+                        manifests::arrived_at.eq(before.arrived_at.or(Some(now_db))),
+                        manifests::arrival_reported_by.eq(before
+                            .arrival_reported_by
+                            .clone()
+                            .or(arrived.then(|| "operator".to_string()))),
+                        manifests::arrival_recorded_by.eq(before
+                            .arrival_recorded_by
+                            .clone()
+                            .or(arrived.then(|| ctx.name.to_string()))),
+                        manifests::receipt_due_on.eq(before.receipt_due_on.clone().or(Some(due_on))),
+                        manifests::receipt_due_at.eq(before.receipt_due_at.or(Some(due_at))),
+                        manifests::receipt_due_provisional.eq(if arrived {
+                            provisional
+                        } else {
+                            before.receipt_due_provisional
+                        }),
                         manifests::received_at.eq(Some(now_db)),
                         manifests::received_by.eq(Some(ctx.name)),
                         manifests::discrepancy.eq(discrepant),
@@ -756,12 +973,19 @@ pub fn act(
                 .map(|(line, g)| serde_json::json!({ "line": line, "accepted_g": g }))
                 .collect();
             m.insert("items".into(), serde_json::json!({ "from": null, "to": accepted }));
+            if !recorded.is_empty() {
+                m.insert(
+                    "discrepancies".into(),
+                    serde_json::json!({ "from": null, "to": recorded }),
+                );
+            }
         }
         audit::record(conn, "manifest", id, action, diff)?;
         if matches!(act, ManifestAct::Receive { .. } | ManifestAct::Reject { .. }) {
-            emit(conn, EventType::ManifestReceived, &after)?;
+            emit(conn, EventType::ManifestReceived, &after, &[])?;
             if after.discrepancy {
-                emit(conn, EventType::ManifestDiscrepancy, &after)?;
+                emit(conn, EventType::ManifestDiscrepancy, &after, &recorded)?;
+                emit(conn, EventType::ManifestDiscrepancyReported, &after, &recorded)?;
             }
         }
         Ok(Ok(after))
@@ -872,8 +1096,9 @@ pub fn recompute_provisional(
             .select(ManifestRow::as_select())
             .load(conn)?;
         for m in &open {
-            let Some(dispatched) = m.dispatched_at else { continue };
-            let due = cal.add_working_days(shanghai_date(dispatched.and_utc()), RECEIPT_WORKING_DAYS);
+            // The clock runs from arrival.
+            let Some(arrived) = m.arrived_at else { continue };
+            let due = cal.add_working_days(shanghai_date(arrived.and_utc()), RECEIPT_WORKING_DAYS);
             let due_on = due.date.to_string();
             diesel::update(manifests::table.find(&m.id))
                 .set((

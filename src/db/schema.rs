@@ -156,6 +156,8 @@ diesel::table! {
         terminated_on -> Nullable<Text>,
         termination_reason -> Nullable<Text>,
         terminated_by -> Nullable<Text>,
+        completion_days -> Nullable<Integer>,
+        kind -> Text,
     }
 }
 
@@ -184,6 +186,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        shared_sources -> Text,
     }
 }
 
@@ -199,6 +202,7 @@ diesel::table! {
         reason -> Nullable<Text>,
         changed_by -> Text,
         snapshot -> Text,
+        letter_number -> Nullable<Text>,
     }
 }
 
@@ -442,6 +446,35 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        arrived_at -> Nullable<Timestamp>,
+        arrival_reported_by -> Nullable<Text>,
+        arrival_recorded_by -> Nullable<Text>,
+        back_filled -> Bool,
+        paper_number -> Nullable<Text>,
+        backfill_due_on -> Nullable<Text>,
+        backfill_due_at -> Nullable<Timestamp>,
+        backfill_overdue_at -> Nullable<Timestamp>,
+    }
+}
+diesel::table! {
+    agreement_members (agreement_id, province) {
+        agreement_id -> Text,
+        province -> Text,
+        confirmed_by -> Nullable<Text>,
+        confirmed_at -> Nullable<Timestamp>,
+    }
+}
+diesel::table! {
+    manifest_discrepancies (manifest_id, seq) {
+        manifest_id -> Text,
+        seq -> Integer,
+        line -> Integer,
+        kind -> Text,
+        description -> Text,
+        decision -> Text,
+        recorded_by -> Text,
+        reported_to -> Text,
+        reported_at -> Timestamp,
     }
 }
 diesel::table! {
@@ -553,6 +586,8 @@ diesel::joinable!(application_attachments -> transfer_applications (application_
 diesel::joinable!(approval_copies -> transfer_applications (application_id));
 diesel::joinable!(manifests -> transfer_applications (application_id));
 diesel::joinable!(manifest_items -> manifests (manifest_id));
+diesel::joinable!(manifest_discrepancies -> manifests (manifest_id));
+diesel::joinable!(agreement_members -> agreements (agreement_id));
 
 diesel::table! {
     write_marks (subject) {
@@ -592,6 +627,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_head,
     manifests,
     manifest_items,
+    manifest_discrepancies,
+    agreement_members,
     manifest_counters,
     outbox_events,
     webhook_subscriptions,

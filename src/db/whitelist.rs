@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::schema::{agreements, quota_ledger, whitelist_entries, whitelist_entry_versions};
+use super::schema::{agreement_members, agreements, quota_ledger, whitelist_entries, whitelist_entry_versions};
 use super::{DbConnection, DbError, DbResult, audit, db_now, new_id, write_tx};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -31,15 +31,80 @@ pub struct AgreementRow {
     pub terminated_on: Option<String>,
     pub termination_reason: Option<String>,
     pub terminated_by: Option<String>,
+    /// 一事一批: each whitelist transfer completed within this many days of its approval.
+    pub completion_days: Option<i32>,
+    /// `mutual` (every member confirms; between any two members), or `inbound_list`: the one
+    /// member, the receiving province, pre-consents to transfers from any province into its
+    /// listed operators (province_a is `*`).
+    pub kind: String,
 }
 
+/// A member province of an agreement, and whether (and by whom) it confirmed.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = agreement_members)]
+pub struct MemberRow {
+    pub agreement_id: String,
+    pub province: String,
+    pub confirmed_by: Option<String>,
+    pub confirmed_at: Option<NaiveDateTime>,
+}
+
+/// Stores an agreement between its two provinces (`province_a`, `province_b`).
 pub fn insert_agreement(conn: &mut DbConnection, row: &AgreementRow) -> DbResult<()> {
+    insert_agreement_among(conn, row, &[row.province_a.clone(), row.province_b.clone()])
+}
+
+/// Stores an agreement among `provinces` (two or more; `province_a` and `province_b` are the
+/// two lowest codes). The proposer's province has confirmed by proposing; a confirmed row's
+/// members all have.
+pub fn insert_agreement_among(conn: &mut DbConnection, row: &AgreementRow, provinces: &[String]) -> DbResult<()> {
     write_tx(conn, |conn| {
         diesel::insert_into(agreements::table)
             .values(row.clone())
             .execute(conn)?;
-        audit::record_change(conn, "agreement", &row.id, "proposed", None, Some(row))
+        let members: Vec<MemberRow> = provinces
+            .iter()
+            .map(|p| {
+                let confirmed = row.status == "confirmed" || *p == row.proposed_by_province;
+                MemberRow {
+                    agreement_id: row.id.clone(),
+                    province: p.clone(),
+                    confirmed_by: confirmed.then(|| {
+                        if *p == row.proposed_by_province {
+                            row.proposed_by.clone()
+                        } else {
+                            row.confirmed_by.clone().unwrap_or_else(|| row.proposed_by.clone())
+                        }
+                    }),
+                    confirmed_at: confirmed.then(|| row.confirmed_at.unwrap_or(row.created_at)),
+                }
+            })
+            .collect();
+        for m in &members {
+            diesel::insert_into(agreement_members::table)
+                .values(m.clone())
+                .execute(conn)?;
+        }
+        audit::record(
+            conn,
+            "agreement",
+            &row.id,
+            "proposed",
+            crate::audit::diff(
+                None,
+                Some(&serde_json::json!({ "agreement": crate::audit::snapshot(row), "members": members })),
+            ),
+        )
     })
+}
+
+/// The members of an agreement, in code order.
+pub fn members(conn: &mut DbConnection, agreement_id: &str) -> DbResult<Vec<MemberRow>> {
+    Ok(agreement_members::table
+        .filter(agreement_members::agreement_id.eq(agreement_id))
+        .order(agreement_members::province.asc())
+        .select(MemberRow::as_select())
+        .load(conn)?)
 }
 
 pub fn agreement_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<AgreementRow>> {
@@ -50,51 +115,100 @@ pub fn agreement_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<Agr
         .optional()?)
 }
 
+/// The kind of a receiving province's one-sided list.
+pub const INBOUND_LIST: &str = "inbound_list";
+
+/// The ids of the agreements `province` is a member of.
+fn agreements_of(conn: &mut DbConnection, province: &str) -> DbResult<Vec<String>> {
+    Ok(agreement_members::table
+        .filter(agreement_members::province.eq(province))
+        .select(agreement_members::agreement_id)
+        .load(conn)?)
+}
+
 pub fn list_agreements(conn: &mut DbConnection, province: Option<&str>) -> DbResult<Vec<AgreementRow>> {
     let mut q = agreements::table
         .select(AgreementRow::as_select())
         .order(agreements::id.asc())
         .into_boxed();
     if let Some(p) = province {
-        q = q.filter(
-            agreements::province_a
-                .eq(p.to_string())
-                .or(agreements::province_b.eq(p.to_string())),
-        );
+        q = q.filter(agreements::id.eq_any(agreements_of(conn, p)?));
     }
     Ok(q.load(conn)?)
 }
 
-/// Confirms a proposed agreement; false when it was not (or no longer) proposed.
-pub fn confirm_agreement(conn: &mut DbConnection, id: &str, by: &str) -> DbResult<bool> {
+/// Records `province`'s confirmation of a proposed agreement; the agreement is confirmed once
+/// every member has. None when the agreement was not (or no longer) proposed or the province had
+/// confirmed already; else whether the agreement is now confirmed.
+pub fn confirm_agreement(conn: &mut DbConnection, id: &str, province: &str, by: &str) -> DbResult<Option<bool>> {
     write_tx(conn, |conn| {
         let before = agreement_by_id(conn, id)?;
+        if before.as_ref().is_none_or(|a| a.status != "proposed") {
+            return Ok(None);
+        }
+        let now = db_now();
+        let n = diesel::update(
+            agreement_members::table
+                .filter(agreement_members::agreement_id.eq(id))
+                .filter(agreement_members::province.eq(province))
+                .filter(agreement_members::confirmed_at.is_null()),
+        )
+        .set((
+            agreement_members::confirmed_by.eq(Some(by)),
+            agreement_members::confirmed_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        audit::record(
+            conn,
+            "agreement",
+            id,
+            "member_confirmed",
+            serde_json::json!({ "member": {"from": null, "to": {"province": province, "confirmed_by": by}} }),
+        )?;
+        let pending: i64 = agreement_members::table
+            .filter(agreement_members::agreement_id.eq(id))
+            .filter(agreement_members::confirmed_at.is_null())
+            .count()
+            .get_result(conn)?;
+        if pending > 0 {
+            return Ok(Some(false));
+        }
         let n = diesel::update(agreements::table.find(id).filter(agreements::status.eq("proposed")))
             .set((
                 agreements::status.eq("confirmed"),
                 agreements::confirmed_by.eq(by),
-                agreements::confirmed_at.eq(db_now()),
+                agreements::confirmed_at.eq(now),
             ))
             .execute(conn)?;
         if n == 1 {
             let after = agreement_by_id(conn, id)?;
             audit::record_change(conn, "agreement", id, "confirmed", before.as_ref(), after.as_ref())?;
         }
-        Ok(n == 1)
+        Ok(Some(n == 1))
     })
 }
 
-fn ordered<'a>(p1: &'a str, p2: &'a str) -> (&'a str, &'a str) {
-    if p1 < p2 { (p1, p2) } else { (p2, p1) }
-}
-
-/// The agreements between two provinces that were confirmed (terminated ones included), newest
-/// first.
+/// The agreements both provinces are members of that were confirmed (terminated ones included),
+/// newest first: a pair's own agreement and any agreement among more provinces that includes both.
 fn confirmed_pair(conn: &mut DbConnection, p1: &str, p2: &str) -> DbResult<Vec<AgreementRow>> {
-    let (a, b) = ordered(p1, p2);
+    if p1 == p2 {
+        return Ok(Vec::new());
+    }
+    let of_p2 = agreements_of(conn, p2)?;
+    let both: Vec<String> = agreements_of(conn, p1)?
+        .into_iter()
+        .filter(|id| of_p2.contains(id))
+        .collect();
+    // A one-sided list of the receiving province (`p2`) covers any source.
     Ok(agreements::table
-        .filter(agreements::province_a.eq(a))
-        .filter(agreements::province_b.eq(b))
+        .filter(
+            agreements::id
+                .eq_any(both)
+                .or(agreements::kind.eq(INBOUND_LIST).and(agreements::province_b.eq(p2))),
+        )
         .filter(agreements::status.eq("confirmed"))
         .order(agreements::created_at.desc())
         .select(AgreementRow::as_select())
@@ -134,6 +248,19 @@ pub fn agreement_on(conn: &mut DbConnection, p1: &str, p2: &str, date: NaiveDate
     Ok(confirmed_pair(conn, p1, p2)?.into_iter().find(|a| a.counts_on(date)))
 }
 
+/// The last day a whitelist approval issued on `approved_on` between the two provinces may be
+/// used, when their agreement requires completion within a number of days (一事一批).
+pub fn completion_limit(
+    conn: &mut DbConnection,
+    source: &str,
+    receiving: &str,
+    approved_on: NaiveDate,
+) -> DbResult<Option<NaiveDate>> {
+    Ok(agreement_on(conn, source, receiving, approved_on)?
+        .and_then(|a| a.completion_days)
+        .and_then(|d| approved_on.checked_add_days(chrono::Days::new(u64::try_from(d).unwrap_or(0)))))
+}
+
 /// The agreement between two provinces that would count on `date` but for its termination.
 pub fn terminated_agreement(
     conn: &mut DbConnection,
@@ -156,6 +283,31 @@ pub fn confirmed_agreement_in_year(
     year: i32,
 ) -> DbResult<Option<AgreementRow>> {
     Ok(confirmed_pair(conn, p1, p2)?
+        .into_iter()
+        .find(|a| a.counts_in_year(year)))
+}
+
+/// The confirmed agreement that counts on some day of `year` and has every one of `provinces`
+/// among its members (what an entry serving several source provinces needs).
+pub fn confirmed_agreement_among(
+    conn: &mut DbConnection,
+    provinces: &[String],
+    year: i32,
+) -> DbResult<Option<AgreementRow>> {
+    let Some((first, rest)) = provinces.split_first() else {
+        return Ok(None);
+    };
+    let mut ids = agreements_of(conn, first)?;
+    for p in rest {
+        let of_p = agreements_of(conn, p)?;
+        ids.retain(|id| of_p.contains(id));
+    }
+    Ok(agreements::table
+        .filter(agreements::id.eq_any(ids))
+        .filter(agreements::status.eq("confirmed"))
+        .order(agreements::created_at.desc())
+        .select(AgreementRow::as_select())
+        .load(conn)?
         .into_iter()
         .find(|a| a.counts_in_year(year)))
 }
@@ -218,6 +370,20 @@ pub struct EntryRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The further sources of an entry serving several from one shared quota
+    /// (`domain::whitelist::encode_shared_sources`); empty for one.
+    #[serde(default)]
+    pub shared_sources: String,
+}
+
+impl EntryRow {
+    /// Whether the entry takes waste from `province`: its source, or one of its shared sources.
+    pub fn serves_source(&self, province: &str) -> bool {
+        self.source_province == province
+            || crate::domain::whitelist::decode_shared_sources(&self.shared_sources)
+                .iter()
+                .any(|p| p == province)
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -234,6 +400,8 @@ pub struct EntryVersionRow {
     pub changed_by: String,
     /// The whole entry as JSON after this change.
     pub snapshot: String,
+    /// The letter between the provinces that amended the quota (an `amend` version).
+    pub letter_number: Option<String>,
 }
 
 fn version_row(entry: &EntryRow, change: &str, reason: Option<&str>, by: &str) -> DbResult<EntryVersionRow> {
@@ -248,6 +416,60 @@ fn version_row(entry: &EntryRow, change: &str, reason: Option<&str>, by: &str) -
         reason: reason.map(str::to_string),
         changed_by: by.to_string(),
         snapshot: serde_json::to_string(entry).map_err(|e| DbError::Other(e.into()))?,
+        letter_number: None,
+    })
+}
+
+/// Amends an entry's quota by letter, if it is still at `expected_version` and the new quota
+/// keeps what its filings hold (`reserved + approved <= quota`, in the same conditional UPDATE,
+/// so a filing reserving meanwhile cannot slip under it); records the version with the letter.
+/// None when someone changed the entry first or the quota would no longer hold what is held.
+pub fn amend_quota(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: i32,
+    quota_g: i64,
+    letter_number: &str,
+    reason: &str,
+    by: &str,
+) -> DbResult<Option<EntryRow>> {
+    use whitelist_entries::dsl as e;
+    write_tx(conn, |conn| {
+        let before = entry_by_id(conn, id)?.ok_or(DbError::NotFound)?;
+        let n = diesel::update(
+            e::whitelist_entries
+                .find(id)
+                .filter(e::version.eq(expected_version))
+                .filter((e::reserved_g + e::approved_g).le(quota_g)),
+        )
+        .set((
+            e::quota_g.eq(quota_g),
+            e::version.eq(expected_version + 1),
+            e::updated_at.eq(db_now()),
+        ))
+        .execute(conn)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let entry = entry_by_id(conn, id)?.ok_or(DbError::NotFound)?;
+        let mut version = version_row(&entry, "amend", Some(reason), by)?;
+        version.letter_number = Some(letter_number.to_string());
+        diesel::insert_into(whitelist_entry_versions::table)
+            .values(version)
+            .execute(conn)?;
+        audit::record(
+            conn,
+            "whitelist_entry",
+            id,
+            "amend",
+            serde_json::json!({
+                "quota_g": {"from": before.quota_g, "to": quota_g},
+                "letter_number": {"from": null, "to": letter_number},
+                "reason": {"from": null, "to": reason},
+                "version": {"from": expected_version, "to": expected_version + 1},
+            }),
+        )?;
+        Ok(Some(entry))
     })
 }
 
@@ -326,11 +548,20 @@ pub fn list_entries(
     if let Some(o) = &f.operator_id {
         q = q.filter(whitelist_entries::operator_id.eq(o.clone()));
     }
+    use crate::domain::whitelist::shared_source_pattern;
     if let Some(s) = &f.source_province {
-        q = q.filter(whitelist_entries::source_province.eq(s.clone()));
+        q = q.filter(
+            whitelist_entries::source_province
+                .eq(s.clone())
+                .or(whitelist_entries::shared_sources.like(shared_source_pattern(s))),
+        );
     }
     if let Some(s) = &f.visible_source {
-        q = q.filter(whitelist_entries::source_province.eq(s.clone()));
+        q = q.filter(
+            whitelist_entries::source_province
+                .eq(s.clone())
+                .or(whitelist_entries::shared_sources.like(shared_source_pattern(s))),
+        );
     }
     if let Some((code, category)) = &f.code {
         q = q.filter(
@@ -349,7 +580,8 @@ pub fn list_entries(
         q = q.filter(
             whitelist_entries::source_province
                 .eq(p.clone())
-                .or(whitelist_entries::receiving_province.eq(p.clone())),
+                .or(whitelist_entries::receiving_province.eq(p.clone()))
+                .or(whitelist_entries::shared_sources.like(shared_source_pattern(p))),
         );
     }
     if let Some(a) = after {
@@ -526,7 +758,11 @@ pub fn entries_for_code(
     scopes.push(code.to_string());
     scopes.push(category.to_string());
     Ok(whitelist_entries::table
-        .filter(whitelist_entries::source_province.eq(source))
+        .filter(
+            whitelist_entries::source_province
+                .eq(source)
+                .or(whitelist_entries::shared_sources.like(crate::domain::whitelist::shared_source_pattern(source))),
+        )
         .filter(whitelist_entries::year.eq(year))
         .filter(whitelist_entries::scope.eq_any(scopes))
         .order(whitelist_entries::id.asc())

@@ -25,6 +25,7 @@ pub mod catalogue;
 pub mod documents;
 pub mod error;
 pub mod ids;
+pub mod manifest;
 pub mod province;
 pub mod quantity;
 pub mod statutory;

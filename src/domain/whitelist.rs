@@ -237,6 +237,8 @@ pub enum EntryAction {
     Confirm,
     Suspend,
     Reinstate,
+    /// A new quota during the year, by letter between the provinces (not a status change).
+    Amend,
 }
 
 impl EntryAction {
@@ -245,6 +247,7 @@ impl EntryAction {
             EntryAction::Confirm => "confirm",
             EntryAction::Suspend => "suspend",
             EntryAction::Reinstate => "reinstate",
+            EntryAction::Amend => "amend",
         }
     }
 }
@@ -288,6 +291,57 @@ impl EntryParties {
             self.source
         }
     }
+}
+
+/// The further source provinces of an entry that serves several from one shared quota, as
+/// stored: each between commas (`,520000,530000,`), empty for none.
+pub fn encode_shared_sources(list: &[ProvinceCode]) -> String {
+    if list.is_empty() {
+        return String::new();
+    }
+    let mut codes: Vec<String> = list.iter().map(|p| p.as_str()).collect();
+    codes.sort();
+    codes.dedup();
+    format!(",{},", codes.join(","))
+}
+
+/// The stored further sources, in order.
+pub fn decode_shared_sources(s: &str) -> Vec<String> {
+    s.split(',').filter(|p| !p.is_empty()).map(str::to_string).collect()
+}
+
+/// The `LIKE` pattern that finds `province` among stored further sources.
+pub fn shared_source_pattern(province: &str) -> String {
+    format!("%,{province},%")
+}
+
+/// Why an entry's quota may not become `new_quota` by an amendment: below what its filings
+/// already hold (reserved and approved), or the entry not in a state that grants a quota.
+pub fn amendment_problem(
+    status: EntryStatus,
+    new_quota: Quantity,
+    reserved_g: i64,
+    approved_g: i64,
+) -> Option<Invalid> {
+    if !matches!(status, EntryStatus::Confirmed | EntryStatus::Suspended) {
+        return Some(Invalid::new(
+            "entry.amend_state",
+            format!(
+                "only a confirmed or suspended entry's quota is amended; this one is {}",
+                status.as_str()
+            ),
+        ));
+    }
+    let held = reserved_g + approved_g;
+    (new_quota.grams() < held).then(|| {
+        Invalid::new(
+            "entry.quota_below_used",
+            format!(
+                "the new quota {new_quota} kg is below the {} kg its filings already hold",
+                super::quantity::grams_to_kg_string(held)
+            ),
+        )
+    })
 }
 
 /// What the operator's other live entries of a year (proposed, confirmed or suspended) already
@@ -473,6 +527,36 @@ mod tests {
         let p = licence_fit_problems(Some(&l), &hw49, kg("200000"), 2026, granted(0, 900_000_000));
         assert_eq!(p[0].code, "entry.over_capacity");
         assert!(p[0].message.contains("total"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn amendments_keep_what_is_held() {
+        let kg = |s: &str| Quantity::parse_kg(s).unwrap();
+        assert_eq!(
+            amendment_problem(EntryStatus::Confirmed, kg("60"), 40_000, 20_000),
+            None
+        );
+        assert_eq!(
+            amendment_problem(EntryStatus::Confirmed, kg("59.999"), 40_000, 20_000).map(|i| i.code),
+            Some("entry.quota_below_used")
+        );
+        assert_eq!(amendment_problem(EntryStatus::Suspended, kg("1"), 0, 0), None);
+        for s in [EntryStatus::Proposed, EntryStatus::Expired] {
+            assert_eq!(
+                amendment_problem(s, kg("100"), 0, 0).map(|i| i.code),
+                Some("entry.amend_state")
+            );
+        }
+    }
+
+    #[test]
+    fn shared_sources_round_trip() {
+        let p = |s: &str| ProvinceCode::parse(s).unwrap();
+        let stored = encode_shared_sources(&[p("530000"), p("520000"), p("530000")]);
+        assert_eq!(stored, ",520000,530000,");
+        assert_eq!(decode_shared_sources(&stored), vec!["520000", "530000"]);
+        assert!(decode_shared_sources(&encode_shared_sources(&[])).is_empty());
+        assert_eq!(shared_source_pattern("520000"), "%,520000,%");
     }
 
     #[test]

@@ -12,12 +12,13 @@ use crate::auth::{Decision, Guarded, authorize};
 use crate::db::{
     self, from_db_time,
     manifests::{
-        CreateOutcome, ManifestAct, ManifestContext, ManifestItemRow, ManifestRefusal, ManifestRow, NewManifest,
-        Transport,
+        ArrivalReporter, Clock, CreateOutcome, DiscrepancyRow, ManifestAct, ManifestContext, ManifestItemRow,
+        ManifestRefusal, ManifestRow, NewManifest, PaperTrip, Transport,
     },
 };
 use crate::domain::Invalid;
 use crate::domain::calendar::parse_instant;
+use crate::domain::manifest::{Discrepancy, DiscrepancyDecision, DiscrepancyKind};
 use crate::domain::quantity::Quantity;
 use crate::domain::quantity::grams_to_kg_string;
 use crate::service::applications::case::load_visible;
@@ -87,12 +88,34 @@ macro_rules! manifest_command {
             #[validate(custom(function = "valid_text::<200>"))]
             #[schema(schema_with = text_schema::<200>)]
             pub route_to: String,
-            /// Planned departure.
+            /// Planned departure; for a back-filled paper trip, when it left. Not before the
+            /// day of the approval, nor after its validity.
             #[validate(custom(function = "valid_instant"))]
             #[schema(schema_with = instant_schema)]
             pub departure_at: String,
+            /// Back-fills a trip made on a paper manifest (第20条): the trip is entered as
+            /// dispatched and arrived, flagged `back_filled`; due within 10 working days of
+            /// `completed_at`, and flagged overdue when later.
+            #[serde(default)]
+            #[validate(nested)]
+            pub paper: Option<PaperTripInput>,
         }
     };
+}
+
+/// A trip made on a paper manifest because the electronic one could not run (第20条).
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaperTripInput {
+    /// The paper manifest's number.
+    #[validate(custom(function = "valid_text::<64>"))]
+    #[schema(schema_with = text_schema::<64>)]
+    pub paper_number: String,
+    /// When the transfer ended (the load handed over to the operator): not before departure,
+    /// not in the future.
+    #[validate(custom(function = "valid_instant"))]
+    #[schema(schema_with = instant_schema)]
+    pub completed_at: String,
 }
 
 manifest_command!(
@@ -146,6 +169,7 @@ impl BatchManifestInput {
                 route_from: self.route_from,
                 route_to: self.route_to,
                 departure_at: self.departure_at,
+                paper: self.paper,
             },
             self.idempotency_key,
         )
@@ -257,7 +281,15 @@ pub async fn create(
             Quantity::parse_kg(&item.quantity_kg).map_err(invalid)?.grams(),
         ));
     }
+    let paper = match &input.paper {
+        Some(p) => Some(PaperTrip {
+            number: p.paper_number.trim().to_string(),
+            completed_at: parse_instant(&p.completed_at).map_err(invalid)?,
+        }),
+        None => None,
+    };
     let new = NewManifest {
+        paper,
         application_id: input.application_id.trim().to_string(),
         enterprise_id,
         items,
@@ -276,10 +308,16 @@ pub async fn create(
     };
     load_visible(state, &ctx.who, new.application_id.clone()).await?;
     let now = ctx.now;
+    let cal = state.calendar().await?;
+    let office_close = state.config.office_close;
     let created = state
         .db
         .run(move |conn| {
-            Ok(match db::manifests::create(conn, &new, now)? {
+            let clock = Clock {
+                cal: &cal,
+                office_close,
+            };
+            Ok(match db::manifests::create(conn, &clock, &new, now)? {
                 CreateOutcome::Created(m) => Ok((db::manifests::items_of(conn, &m.id)?, m, false)),
                 CreateOutcome::Replayed(m) => Ok((db::manifests::items_of(conn, &m.id)?, m, true)),
                 CreateOutcome::KeyReused => Err(crate::service::commands::key_reused()),
@@ -417,6 +455,33 @@ pub struct ManifestItemDto {
     pub accepted_kg: Option<String>,
 }
 
+/// One discrepancy found at receipt (第18条), as reported to the receiving province.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DiscrepancyDto {
+    pub line: i32,
+    /// name, quantity, characteristics, form or packaging.
+    pub kind: String,
+    pub description: String,
+    /// accept or refuse (a refused line is not accepted and goes back).
+    pub decision: String,
+    /// The receiving province whose department had the report, and when.
+    pub reported_to: String,
+    pub reported_at: String,
+}
+
+impl From<DiscrepancyRow> for DiscrepancyDto {
+    fn from(d: DiscrepancyRow) -> Self {
+        DiscrepancyDto {
+            line: d.line,
+            kind: d.kind,
+            description: d.description,
+            decision: d.decision,
+            reported_to: d.reported_to,
+            reported_at: instant(d.reported_at),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CarrierPartDto {
     pub name: String,
@@ -451,8 +516,24 @@ pub struct ManifestDto {
     pub received_at: Option<String>,
     /// Why the load was rejected or the manifest cancelled.
     pub reason: Option<String>,
+    /// Whether the operator found the load different from the manifest (any kind).
     pub discrepancy: bool,
     pub discrepancy_note: Option<String>,
+    /// What the operator found different, line by line, with its decision (第18条); given when
+    /// one manifest is read or acted on, left out of lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discrepancies: Option<Vec<DiscrepancyDto>>,
+    /// When the load arrived at the operator: the five-working-day receipt clock runs from it.
+    pub arrived_at: Option<String>,
+    /// `operator`, or `carrier` (recorded by the producer for its carrier).
+    pub arrival_reported_by: Option<String>,
+    /// 第20条: a trip made on a paper manifest and entered afterwards.
+    pub back_filled: bool,
+    pub paper_number: Option<String>,
+    /// The back-fill was due by this day (10 working days after the trip ended).
+    pub backfill_due_on: Option<String>,
+    /// The back-fill came after its deadline.
+    pub backfill_overdue: bool,
     pub items: Vec<ManifestItemDto>,
     /// The ETag value (without quotes) for If-Match.
     pub version: i32,
@@ -501,38 +582,75 @@ pub fn to_dto(m: ManifestRow, items: Vec<ManifestItemRow>) -> ManifestDto {
         reason: m.rejected_reason,
         discrepancy: m.discrepancy,
         discrepancy_note: m.discrepancy_note,
+        discrepancies: None,
+        arrived_at: m.arrived_at.map(instant),
+        arrival_reported_by: m.arrival_reported_by,
+        back_filled: m.back_filled,
+        paper_number: m.paper_number,
+        backfill_due_on: m.backfill_due_on,
+        backfill_overdue: m.backfill_overdue_at.is_some(),
         version: m.version,
         created_at: instant(m.created_at),
     }
 }
 
-/// A manifest with its lines, if the caller may see it.
-async fn load(state: &AppState, who: &Principal, id: String) -> Result<(ManifestRow, Vec<ManifestItemRow>)> {
-    let (m, items) = state
+/// A manifest with its lines and discrepancies, if the caller may see it.
+async fn load(
+    state: &AppState,
+    who: &Principal,
+    id: String,
+) -> Result<(ManifestRow, Vec<ManifestItemRow>, Vec<DiscrepancyRow>)> {
+    let (m, items, found) = state
         .db
         .run(move |conn| {
             let Some(m) = db::manifests::by_id(conn, &id)? else {
                 return Ok(None);
             };
             let items = db::manifests::items_of(conn, &m.id)?;
-            Ok(Some((m, items)))
+            let found = db::manifests::discrepancies_of(conn, &m.id)?;
+            Ok(Some((m, items, found)))
         })
         .await?
         .ok_or(Error::Hidden)?;
     authorize(who, &m, ())?;
-    Ok((m, items))
+    Ok((m, items, found))
+}
+
+/// The manifest as one read shows it: with its discrepancies.
+pub fn to_full_dto(m: ManifestRow, items: Vec<ManifestItemRow>, found: Vec<DiscrepancyRow>) -> ManifestDto {
+    ManifestDto {
+        discrepancies: Some(found.into_iter().map(DiscrepancyDto::from).collect()),
+        ..to_dto(m, items)
+    }
 }
 
 /// One manifest, if the caller may see it.
 pub async fn get(state: &AppState, ctx: &Ctx, id: String) -> Result<ManifestDto> {
-    let (m, items) = load(state, &ctx.who, id).await?;
-    Ok(to_dto(m, items))
+    let (m, items, found) = load(state, &ctx.who, id).await?;
+    Ok(to_full_dto(m, items, found))
 }
 
 /// Who may ask `act` of this manifest: the producer dispatches and cancels, the operator
-/// receives or rejects.
+/// receives or rejects; the arrival is recorded by the operator, or by the producer for its
+/// carrier (the act says which).
 fn may_act(who: &Principal, m: &ManifestRow, act: &ManifestAct) -> bool {
     match (act, &who.role, &who.binding) {
+        (
+            ManifestAct::Arrive {
+                reported_by: ArrivalReporter::Carrier,
+                ..
+            },
+            Role::Enterprise,
+            Binding::Enterprise(id),
+        ) => *id == m.enterprise_id,
+        (
+            ManifestAct::Arrive {
+                reported_by: ArrivalReporter::Operator,
+                ..
+            },
+            Role::Operator,
+            Binding::Operator(id),
+        ) => *id == m.operator_id,
         (ManifestAct::Dispatch | ManifestAct::Cancel { .. }, Role::Enterprise, Binding::Enterprise(id)) => {
             *id == m.enterprise_id
         }
@@ -555,11 +673,14 @@ pub async fn act(
     act: ManifestAct,
 ) -> Result<ManifestDto> {
     let who = &ctx.who;
-    let (m, _) = load(state, who, id).await?;
+    let (m, _, _) = load(state, who, id).await?;
     if !may_act(who, &m, &act) {
         return Err(Error::Forbidden(match act {
             ManifestAct::Dispatch | ManifestAct::Cancel { .. } => {
                 "only the producer enterprise dispatches or cancels its manifest".into()
+            }
+            ManifestAct::Arrive { .. } => {
+                "only the receiving operator, or the producer for its carrier, records the arrival".into()
             }
             _ => "only the receiving operator confirms receipt".into(),
         }));
@@ -581,7 +702,8 @@ pub async fn act(
             match db::manifests::act(conn, &ctx, &m.id, expected, &act)? {
                 Ok(m) => {
                     let items = db::manifests::items_of(conn, &m.id)?;
-                    Ok(Ok((m, items)))
+                    let found = db::manifests::discrepancies_of(conn, &m.id)?;
+                    Ok(Ok((m, items, found)))
                 }
                 Err(r) => Ok(Err(r)),
             }
@@ -592,11 +714,103 @@ pub async fn act(
             other => other.into(),
         })?;
     match result {
-        Ok((m, items)) => Ok(to_dto(m, items)),
+        Ok((m, items, found)) => Ok(to_full_dto(m, items, found)),
         Err(ManifestRefusal::State(i)) => Err(Error::Refused(i)),
         Err(ManifestRefusal::Invalid(list)) => Err(Error::Invalid(
             list.into_iter().map(|(p, i)| FieldProblem::body(p, &i)).collect(),
         )),
         Err(ManifestRefusal::Stale { current }) => Err(Error::stale("manifest", current)),
     }
+}
+
+/// What the operator found different from the manifest on one line (第18条), and its decision.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiscrepancyInput {
+    /// The manifest line.
+    #[serde(deserialize_with = "crate::service::commands::whole_number")]
+    #[validate(range(min = 0))]
+    #[schema(minimum = 0, maximum = 2147483647)]
+    pub line: i32,
+    /// name (名称), quantity (数量), characteristics (特性), form (形态) or packaging (包装方式).
+    #[validate(custom(function = "valid_discrepancy_kind"))]
+    #[schema(schema_with = discrepancy_kind_schema)]
+    pub kind: String,
+    /// What was found, and why.
+    #[validate(custom(function = "valid_text::<1000>"))]
+    #[schema(schema_with = text_schema::<1000>)]
+    pub description: String,
+    /// accept: taken as found; refuse: nothing of the line is accepted (0) and it goes back.
+    #[validate(custom(function = "valid_discrepancy_decision"))]
+    #[schema(schema_with = discrepancy_decision_schema)]
+    pub decision: String,
+}
+
+fn valid_discrepancy_kind(s: &str) -> std::result::Result<(), ValidationError> {
+    DiscrepancyKind::parse(s).map(|_| ()).map_err(validation_error)
+}
+
+fn valid_discrepancy_decision(s: &str) -> std::result::Result<(), ValidationError> {
+    DiscrepancyDecision::parse(s).map(|_| ()).map_err(validation_error)
+}
+
+fn discrepancy_kind_schema() -> Schema {
+    let kinds: Vec<&str> = DiscrepancyKind::ALL.iter().map(|k| k.as_str()).collect();
+    crate::service::commands::enum_schema(
+        &kinds,
+        "what differs: name, quantity, characteristics, form or packaging (部令第23号 第18条)",
+    )
+}
+
+fn discrepancy_decision_schema() -> Schema {
+    crate::service::commands::enum_schema(
+        &["accept", "refuse"],
+        "the operator's decision: accept the waste as found, or refuse the line",
+    )
+}
+
+impl DiscrepancyInput {
+    /// The domain's discrepancy (the fields were validated).
+    pub fn to_domain(&self) -> std::result::Result<Discrepancy, Invalid> {
+        Ok(Discrepancy {
+            line: self.line,
+            kind: DiscrepancyKind::parse(&self.kind)?,
+            description: self.description.trim().to_string(),
+            decision: DiscrepancyDecision::parse(&self.decision)?,
+        })
+    }
+}
+
+/// The arrival of a load at the operator: when (now when left out).
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArrivalInput {
+    /// When the load arrived; not before dispatch, not in the future. Now when left out.
+    #[serde(default, deserialize_with = "crate::service::commands::present")]
+    #[validate(custom(function = "valid_instant"))]
+    #[schema(schema_with = instant_schema)]
+    pub arrived_at: Option<String>,
+}
+
+/// Records the arrival of a load (第18条): the operator, or the producer enterprise for its
+/// carrier. The five-working-day receipt clock starts from it.
+pub async fn record_arrival(
+    state: &AppState,
+    ctx: &Ctx,
+    id: String,
+    expected: Option<i32>,
+    input: ArrivalInput,
+) -> Result<ManifestDto> {
+    if let Err(e) = input.validate() {
+        return Err(Error::Invalid(validation_problems(&e)));
+    }
+    let at = match input.arrived_at.as_deref() {
+        Some(s) => parse_instant(s).map_err(|e| Error::invalid_field("/arrived_at", &e))?,
+        None => ctx.now,
+    };
+    let reported_by = match ctx.who.role {
+        Role::Enterprise => ArrivalReporter::Carrier,
+        _ => ArrivalReporter::Operator,
+    };
+    act(state, ctx, id, expected, ManifestAct::Arrive { at, reported_by }).await
 }

@@ -56,6 +56,11 @@ pub enum EventType {
     /// The received quantity differs from the shipped one beyond the configured share.
     #[serde(rename = "manifest.discrepancy")]
     ManifestDiscrepancy,
+    /// 第18条: the operator's report of what it found different at receipt (name, quantity,
+    /// characteristics, form, packaging) with its decision on each, to the receiving province's
+    /// department; `data.discrepancies` lists them.
+    #[serde(rename = "manifest.discrepancy_reported")]
+    ManifestDiscrepancyReported,
     /// A whitelist entry was suspended.
     #[serde(rename = "whitelist_entry.suspended")]
     WhitelistEntrySuspended,
@@ -88,7 +93,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 16] = [
+    pub const ALL: [EventType; 17] = [
         EventType::ApplicationFiled,
         EventType::ApplicationAccepted,
         EventType::ApplicationCorrectionRequested,
@@ -97,6 +102,7 @@ impl EventType {
         EventType::ManifestCreated,
         EventType::ManifestReceived,
         EventType::ManifestDiscrepancy,
+        EventType::ManifestDiscrepancyReported,
         EventType::WhitelistEntrySuspended,
         EventType::WhitelistEntryReinstated,
         EventType::StepDueTomorrow,
@@ -117,6 +123,7 @@ impl EventType {
             EventType::ManifestCreated => "manifest.created",
             EventType::ManifestReceived => "manifest.received",
             EventType::ManifestDiscrepancy => "manifest.discrepancy",
+            EventType::ManifestDiscrepancyReported => "manifest.discrepancy_reported",
             EventType::WhitelistEntrySuspended => "whitelist_entry.suspended",
             EventType::WhitelistEntryReinstated => "whitelist_entry.reinstated",
             EventType::StepDueTomorrow => "step.due_tomorrow",
@@ -144,7 +151,12 @@ impl EventType {
             EventType::ApprovalExpiring => "An approval expires within five working days.",
             EventType::ManifestCreated => "A manifest was created under an approval.",
             EventType::ManifestReceived => "The operator confirmed receipt or rejected the load.",
-            EventType::ManifestDiscrepancy => "A received quantity differs from the shipped one beyond the set share.",
+            EventType::ManifestDiscrepancy => {
+                "The operator found the load different from the manifest (any kind of 第18条)."
+            }
+            EventType::ManifestDiscrepancyReported => {
+                "The operator's discrepancy report with its decisions, to the receiving province's department."
+            }
             EventType::WhitelistEntrySuspended => "A whitelist entry was suspended.",
             EventType::WhitelistEntryReinstated => "A whitelist entry was reinstated.",
             EventType::StepDueTomorrow => {
@@ -293,6 +305,20 @@ pub struct ManifestEventData {
     pub operator_id: String,
     pub discrepancy: bool,
     pub discrepancy_note: Option<String>,
+    /// What the operator found different at receipt, line by line, with its decision.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discrepancies: Vec<DiscrepancyData>,
+}
+
+/// One discrepancy of a manifest line (第18条).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DiscrepancyData {
+    pub line: i32,
+    /// name, quantity, characteristics, form or packaging.
+    pub kind: String,
+    pub description: String,
+    /// accept or refuse.
+    pub decision: String,
 }
 
 /// `data` of `whitelist_entry.*` events.

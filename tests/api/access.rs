@@ -47,12 +47,14 @@ const MANIFEST: &str = "/api/v1/manifests/{id}";
 const MANIFEST_DISPATCH: &str = "/api/v1/manifests/{id}/dispatch";
 const MANIFEST_CANCEL: &str = "/api/v1/manifests/{id}/cancel";
 const MANIFEST_RECEIPT: &str = "/api/v1/manifests/{id}/receipt";
+const MANIFEST_ARRIVAL: &str = "/api/v1/manifests/{id}/arrival";
 const ENTRY: &str = "/api/v1/whitelist-entries/{id}";
 const ENTRY_VERSIONS: &str = "/api/v1/whitelist-entries/{id}/versions";
 const ENTRY_USAGE: &str = "/api/v1/whitelist-entries/{id}/usage";
 const ENTRY_CONFIRM: &str = "/api/v1/whitelist-entries/{id}/confirm";
 const ENTRY_SUSPEND: &str = "/api/v1/whitelist-entries/{id}/suspend";
 const ENTRY_REINSTATE: &str = "/api/v1/whitelist-entries/{id}/reinstate";
+const ENTRY_AMEND: &str = "/api/v1/whitelist-entries/{id}/amend";
 const SUB: &str = "/api/v1/webhook-subscriptions/{id}";
 const SUB_ENABLE: &str = "/api/v1/webhook-subscriptions/{id}/enable";
 const SUB_DELIVERIES: &str = "/api/v1/webhook-subscriptions/{id}/deliveries";
@@ -512,6 +514,7 @@ fn manifest_reads(id: &str) -> Vec<Call> {
 fn manifest_actions(id: &str) -> Vec<Call> {
     vec![
         Call::post_empty(MANIFEST_DISPATCH, &[id]),
+        Call::post(MANIFEST_ARRIVAL, &[id], json!({})),
         Call::post(MANIFEST_CANCEL, &[id], json!({"reason": "车辆故障"})),
         Call::post(
             MANIFEST_RECEIPT,
@@ -537,6 +540,11 @@ fn entry_actions(id: &str) -> Vec<Call> {
         Call::post_empty(ENTRY_CONFIRM, &[id]),
         Call::post(ENTRY_SUSPEND, &[id], json!({"reason": "违规转移"})),
         Call::post(ENTRY_REINSTATE, &[id], json!({"reason": "整改完成"})),
+        Call::post(
+            ENTRY_AMEND,
+            &[id],
+            json!({"quota_kg": "900", "letter_number": "测试函〔2026〕1号", "reason": "调整"}),
+        ),
     ]
 }
 

@@ -199,7 +199,19 @@ async fn manifest_lifecycle(backend: Backend) {
     .await;
     assert_eq!(s, 200, "{d}");
     assert_eq!(d["status"], "in_transit");
-    // Due five working days after dispatch, at office close (Asia/Shanghai).
+    // The receipt clock waits for the arrival, which the operator records.
+    assert_eq!(d["receipt_due_on"], Value::Null, "{d}");
+    let (s, d) = post(
+        &app,
+        &reg.operator_token,
+        &format!("/api/v1/manifests/{m1}/arrival"),
+        json!({}),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["arrival_reported_by"], "operator");
+    // Due five working days after arrival, at office close (Asia/Shanghai).
     let cal = app.state.calendar().await.unwrap();
     let today = hwtransfer::domain::calendar::shanghai_date(chrono::Utc::now());
     let due = cal.add_working_days(today, 5).date;
@@ -227,7 +239,7 @@ async fn manifest_lifecycle(backend: Backend) {
         &reg.operator_token,
         &format!("/api/v1/manifests/{m1}/receipt"),
         receive("20", Some("5 kg 桶内残留")),
-        Some(2),
+        Some(3),
     )
     .await;
     assert_eq!(s, 200, "{r}");
@@ -399,10 +411,18 @@ async fn receipt_deadline_and_expiry(backend: Backend) {
     )
     .await;
     let id = m["id"].as_str().unwrap().to_string();
-    let (_, d) = post(
+    post(
         &app,
         &reg.enterprise_token,
         &format!("/api/v1/manifests/{id}/dispatch"),
+        json!({}),
+        None,
+    )
+    .await;
+    let (_, d) = post(
+        &app,
+        &reg.operator_token,
+        &format!("/api/v1/manifests/{id}/arrival"),
         json!({}),
         None,
     )

@@ -1,5 +1,6 @@
-//! Province-pair agreements (合作协议): one province's regulator proposes, the other's confirms;
-//! an agreement counts once confirmed.
+//! Whitelist agreements (合作协议) between two provinces or among more (川渝滇黔's one
+//! four-province mechanism): one member's regulator proposes, every other member's confirms; an
+//! agreement counts once all have. Between any two of its members it works as a pair's would.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -10,7 +11,7 @@ use validator::{Validate, ValidationError};
 use crate::auth::permission::require_role;
 use crate::auth::principal::{Principal, Role};
 use crate::auth::{Decision, Guarded, authorize};
-use crate::db::whitelist::AgreementRow;
+use crate::db::whitelist::{AgreementRow, INBOUND_LIST, MemberRow};
 use crate::db::{self, db_now, new_id};
 use crate::domain::calendar::parse_date;
 use crate::domain::ids::ProvinceCode;
@@ -25,8 +26,11 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AgreementDto {
     pub id: String,
-    /// The two provinces (GB/T 2260), in code order.
-    pub provinces: [String; 2],
+    /// The member provinces (GB/T 2260), in code order: two, or more for a mechanism among
+    /// several provinces.
+    pub provinces: Vec<String>,
+    /// Members that have not confirmed yet (the agreement counts once none is left).
+    pub pending_confirmation: Vec<String>,
     pub valid_from: String,
     pub valid_until: String,
     /// `consent`: the receiving province must actively agree on the whitelist route;
@@ -34,6 +38,12 @@ pub struct AgreementDto {
     pub receiving_consent: String,
     /// Optional cap on one application's quantity, kg.
     pub cap_per_application_kg: Option<String>,
+    /// 一事一批: each whitelist transfer completed within this many days of its approval (the
+    /// approval's validity ends then at the latest); none when the agreement sets no limit.
+    pub completion_days: Option<i32>,
+    /// `mutual`, or `inbound_list`: a receiving province's one-sided list (its only member),
+    /// pre-consenting to transfers from any province into its listed operators.
+    pub kind: String,
     /// `proposed` until the other province confirms, then `confirmed`; `terminated` once a party
     /// terminated it (it counts on the days before `terminated_on`).
     pub status: String,
@@ -44,15 +54,27 @@ pub struct AgreementDto {
     pub termination_reason: Option<String>,
 }
 
-impl From<AgreementRow> for AgreementDto {
-    fn from(r: AgreementRow) -> Self {
+impl AgreementDto {
+    pub fn new(r: AgreementRow, members: Vec<MemberRow>) -> Self {
+        let provinces = if members.is_empty() {
+            vec![r.province_a.clone(), r.province_b.clone()]
+        } else {
+            members.iter().map(|m| m.province.clone()).collect()
+        };
         AgreementDto {
             id: r.id,
-            provinces: [r.province_a, r.province_b],
+            provinces,
+            pending_confirmation: members
+                .iter()
+                .filter(|m| m.confirmed_at.is_none())
+                .map(|m| m.province.clone())
+                .collect(),
             valid_from: r.valid_from,
             valid_until: r.valid_until,
             receiving_consent: r.receiving_consent,
             cap_per_application_kg: r.cap_per_application_g.map(grams_to_kg_string),
+            completion_days: r.completion_days,
+            kind: r.kind,
             status: if r.terminated_on.is_some() {
                 "terminated".to_string()
             } else {
@@ -66,12 +88,12 @@ impl From<AgreementRow> for AgreementDto {
     }
 }
 
-/// A proposed agreement: two different provinces, the caller's among them; valid_until not
-/// before valid_from.
+/// A proposed agreement: two or more different provinces, the caller's among them;
+/// valid_until not before valid_from.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementInput {
-    /// The two provinces; the caller's must be one of them.
+    /// The member provinces, two or more (川渝滇黔: four); the caller's must be one of them.
     #[validate(custom(function = "valid_pair"))]
     #[schema(schema_with = pair_schema)]
     pub provinces: Vec<String>,
@@ -90,14 +112,43 @@ pub struct AgreementInput {
     #[validate(custom(function = "valid_kg"))]
     #[schema(schema_with = kg_schema)]
     pub cap_per_application_kg: Option<String>,
+    /// 一事一批: each whitelist transfer completed within this many days of its approval (1 to
+    /// 366); leave it out for no limit.
+    #[serde(default)]
+    #[validate(range(min = 1, max = 366))]
+    #[schema(minimum = 1, maximum = 366)]
+    pub completion_days: Option<i32>,
+    /// `mutual` (the default: two or more provinces, each confirming), or `inbound_list`: the
+    /// caller's province alone, as the receiving province of a one-sided list that pre-consents to
+    /// transfers from any province into its listed operators (no consultation letter: the source
+    /// province approves alone); it counts at once and `receiving_consent` must be `inform`.
+    #[serde(default)]
+    #[validate(custom(function = "valid_kind"))]
+    #[schema(schema_with = kind_schema)]
+    pub kind: Option<String>,
+}
+
+fn valid_kind(s: &str) -> std::result::Result<(), ValidationError> {
+    match s {
+        "mutual" | "inbound_list" => Ok(()),
+        _ => Err(ValidationError::new("agreement.kind").with_message("kind must be mutual or inbound_list".into())),
+    }
+}
+
+fn kind_schema() -> Schema {
+    enum_schema(
+        &["mutual", "inbound_list"],
+        "mutual: every member confirms; inbound_list: a receiving province's one-sided list",
+    )
 }
 
 fn valid_pair(list: &[String]) -> std::result::Result<(), ValidationError> {
     for p in list {
         ProvinceCode::parse(p).map_err(validation_error)?;
     }
-    if list.len() != 2 || list[0] == list[1] {
-        return Err(ValidationError::new("agreement.provinces").with_message("exactly two different provinces".into()));
+    let distinct: std::collections::BTreeSet<&String> = list.iter().collect();
+    if list.is_empty() || distinct.len() != list.len() {
+        return Err(ValidationError::new("agreement.provinces").with_message("different provinces".into()));
     }
     Ok(())
 }
@@ -105,8 +156,8 @@ fn valid_pair(list: &[String]) -> std::result::Result<(), ValidationError> {
 fn pair_schema() -> Schema {
     ArrayBuilder::new()
         .items(RefOr::T(province_schema()))
-        .min_items(Some(2))
-        .max_items(Some(2))
+        .min_items(Some(1))
+        .max_items(Some(31))
         .unique_items(true)
         .into()
 }
@@ -134,6 +185,23 @@ impl AgreementInput {
             .err()
             .map(|e| validation_problems(&e))
             .unwrap_or_default();
+        let inbound = self.kind.as_deref() == Some(INBOUND_LIST);
+        let distinct: std::collections::BTreeSet<&String> = self.provinces.iter().collect();
+        if inbound && (self.provinces.len() != 1 || self.receiving_consent != "inform") {
+            problems.push(FieldProblem::new(
+                Location::Body,
+                "/provinces",
+                "agreement.inbound_list",
+                "a one-sided list names the receiving province alone, with receiving_consent inform",
+            ));
+        } else if !inbound && self.provinces.len() < 2 && distinct.len() == self.provinces.len() {
+            problems.push(FieldProblem::new(
+                Location::Body,
+                "/provinces",
+                "agreement.provinces",
+                "two or more different provinces",
+            ));
+        }
         if let (Ok(from), Ok(until)) = (parse_date(&self.valid_from), parse_date(&self.valid_until))
             && until < from
         {
@@ -149,19 +217,25 @@ impl AgreementInput {
     }
 }
 
-impl Guarded for AgreementRow {
+/// An agreement with its members, as the permission rule needs it.
+pub struct AgreementParties<'a> {
+    pub row: &'a AgreementRow,
+    pub members: &'a [MemberRow],
+}
+
+impl Guarded for AgreementParties<'_> {
     type Action = EntryAction;
     fn decide(&self, who: &Principal, _action: EntryAction) -> Decision {
         let Some(p) = who.province().filter(|_| who.role == Role::Regulator) else {
-            return Decision::Forbidden("only a regulator of the other province may confirm".into());
+            return Decision::Forbidden("only a regulator of another member province may confirm".into());
         };
         let mine = p.as_str();
-        if mine != self.province_a && mine != self.province_b {
-            Decision::Forbidden("the agreement is between two other provinces".into())
-        } else if mine == self.proposed_by_province {
-            Decision::Forbidden("the other province must confirm what this province proposed".into())
-        } else {
-            Decision::Allow
+        match self.members.iter().find(|m| m.province == mine) {
+            None => Decision::Forbidden("the agreement is among other provinces".into()),
+            Some(_) if mine == self.row.proposed_by_province => {
+                Decision::Forbidden("the other provinces must confirm what this province proposed".into())
+            }
+            Some(_) => Decision::Allow,
         }
     }
 }
@@ -188,10 +262,18 @@ pub async fn propose(state: &AppState, ctx: &Ctx, input: AgreementInput) -> Resu
         ));
     }
     provinces.sort();
+    provinces.dedup();
+    let inbound = input.kind.as_deref() == Some(INBOUND_LIST);
+    let (province_a, province_b) = match provinces.as_slice() {
+        [a, b, ..] => (a.as_str(), b.as_str()),
+        [only] => ("*".to_string(), only.as_str()),
+        [] => return Err(Error::Forbidden("no province".into())),
+    };
+    let now = db_now();
     let row = AgreementRow {
         id: new_id(),
-        province_a: provinces[0].as_str(),
-        province_b: provinces[1].as_str(),
+        province_a,
+        province_b,
         valid_from: parse_date(&input.valid_from).map_err(invalid)?.to_string(),
         valid_until: parse_date(&input.valid_until).map_err(invalid)?.to_string(),
         receiving_consent: input.receiving_consent,
@@ -202,22 +284,30 @@ pub async fn propose(state: &AppState, ctx: &Ctx, input: AgreementInput) -> Resu
             .transpose()
             .map_err(invalid)?
             .map(Quantity::grams),
-        status: "proposed".into(),
+        // A one-sided list is the receiving province's alone: it counts at once.
+        status: if inbound { "confirmed" } else { "proposed" }.into(),
         proposed_by: who.name.clone(),
         proposed_by_province: mine.as_str(),
-        confirmed_by: None,
-        confirmed_at: None,
-        created_at: db_now(),
+        confirmed_by: inbound.then(|| who.name.clone()),
+        confirmed_at: inbound.then_some(now),
+        created_at: now,
         terminated_on: None,
         termination_reason: None,
         terminated_by: None,
+        completion_days: input.completion_days,
+        kind: if inbound { INBOUND_LIST } else { "mutual" }.into(),
     };
     let stored = row.clone();
-    state
+    let members: Vec<String> = provinces.iter().map(|p| p.as_str()).collect();
+    let id = row.id.clone();
+    let (row, members) = state
         .db
-        .run(move |conn| db::whitelist::insert_agreement(conn, &stored))
+        .run(move |conn| {
+            db::whitelist::insert_agreement_among(conn, &stored, &members)?;
+            Ok((stored, db::whitelist::members(conn, &id)?))
+        })
         .await?;
-    Ok(AgreementDto::from(row))
+    Ok(AgreementDto::new(row, members))
 }
 
 /// Every agreement, or those of one province.
@@ -225,32 +315,55 @@ pub async fn list(state: &AppState, province: Option<ProvinceCode>) -> Result<Ve
     let province = province.map(|p| p.as_str());
     let rows = state
         .db
-        .run(move |conn| db::whitelist::list_agreements(conn, province.as_deref()))
+        .run(move |conn| {
+            let rows = db::whitelist::list_agreements(conn, province.as_deref())?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let m = db::whitelist::members(conn, &r.id)?;
+                out.push((r, m));
+            }
+            Ok(out)
+        })
         .await?;
-    Ok(rows.into_iter().map(AgreementDto::from).collect())
+    Ok(rows.into_iter().map(|(r, m)| AgreementDto::new(r, m)).collect())
 }
 
-/// Confirms an agreement the other province proposed.
-pub async fn confirm(state: &AppState, ctx: &Ctx, id: String) -> Result<AgreementDto> {
-    let row = {
-        let id = id.clone();
-        state
-            .db
-            .run(move |c| db::whitelist::agreement_by_id(c, &id))
-            .await?
-            .ok_or(Error::Hidden)?
-    };
-    authorize(&ctx.who, &row, EntryAction::Confirm)?;
-    let by = ctx.who.name.clone();
-    let row = state
+/// An agreement with its members.
+async fn load(state: &AppState, id: String) -> Result<(AgreementRow, Vec<MemberRow>)> {
+    state
         .db
         .run(move |c| {
-            let ok = db::whitelist::confirm_agreement(c, &id, &by)?;
-            Ok(ok.then_some(db::whitelist::agreement_by_id(c, &id)?).flatten())
+            let Some(row) = db::whitelist::agreement_by_id(c, &id)? else {
+                return Ok(None);
+            };
+            let m = db::whitelist::members(c, &id)?;
+            Ok(Some((row, m)))
         })
         .await?
-        .ok_or_else(|| Error::Conflict("the agreement is already confirmed".into()))?;
-    Ok(row.into())
+        .ok_or(Error::Hidden)
+}
+
+/// Confirms, for the caller's province, an agreement another member proposed; it counts once
+/// every member has confirmed.
+pub async fn confirm(state: &AppState, ctx: &Ctx, id: String) -> Result<AgreementDto> {
+    let (row, members) = load(state, id.clone()).await?;
+    authorize(
+        &ctx.who,
+        &AgreementParties {
+            row: &row,
+            members: &members,
+        },
+        EntryAction::Confirm,
+    )?;
+    let by = ctx.who.name.clone();
+    let province = ctx.who.province().map(|p| p.as_str()).unwrap_or_default();
+    state
+        .db
+        .run(move |c| db::whitelist::confirm_agreement(c, &id, &province, &by))
+        .await?
+        .ok_or_else(|| Error::Conflict("the agreement is already confirmed (by this province, or by all)".into()))?;
+    let (row, members) = load(state, row.id).await?;
+    Ok(AgreementDto::new(row, members))
 }
 
 /// A party's termination of an agreement (终止): from which day it no longer counts, and why.
@@ -297,32 +410,23 @@ pub async fn terminate(state: &AppState, ctx: &Ctx, id: String, input: Terminati
             format!("a termination is not retroactive: the day must be {today} or later"),
         )]));
     }
-    let row = {
-        let id = id.clone();
-        state
-            .db
-            .run(move |c| db::whitelist::agreement_by_id(c, &id))
-            .await?
-            .ok_or(Error::Hidden)?
-    };
+    let (row, members) = load(state, id.clone()).await?;
     let mine = who.province().map(|p| p.as_str()).unwrap_or_default();
-    if mine != row.province_a && mine != row.province_b {
-        return Err(Error::Forbidden("the agreement is between two other provinces".into()));
+    if !members.iter().any(|m| m.province == mine) {
+        return Err(Error::Forbidden("the agreement is among other provinces".into()));
     }
     let by = who.name.clone();
     let reason = input.reason.trim().to_string();
-    state
+    let ok = state
         .db
-        .run(move |c| {
-            let ok = db::whitelist::terminate_agreement(c, &id, from, &reason, &by)?;
-            Ok(ok.then_some(db::whitelist::agreement_by_id(c, &id)?).flatten())
-        })
-        .await?
-        .map(AgreementDto::from)
-        .ok_or_else(|| {
-            Error::Conflict(format!(
-                "only a confirmed agreement can be terminated; this one is {}",
-                AgreementDto::from(row).status
-            ))
-        })
+        .run(move |c| db::whitelist::terminate_agreement(c, &id, from, &reason, &by))
+        .await?;
+    if !ok {
+        return Err(Error::Conflict(format!(
+            "only a confirmed agreement can be terminated; this one is {}",
+            AgreementDto::new(row, members).status
+        )));
+    }
+    let (row, members) = load(state, row.id).await?;
+    Ok(AgreementDto::new(row, members))
 }

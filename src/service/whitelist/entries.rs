@@ -92,7 +92,19 @@ pub async fn load(state: &AppState, who: &Principal, id: String, action: Option<
         })
         .await?;
     let entry = entry.ok_or(Error::Hidden)?;
-    authorize(who, &EntryView::of(&entry, ent_province), action)?;
+    let mut view = EntryView::of(&entry, ent_province);
+    // A further source of a shared entry sees and acts on it as its source.
+    let mine = who.province().map(|p| p.as_str());
+    let shared_source = match (&who.binding, &view.enterprise_province, &mine) {
+        (Binding::Enterprise(_), Some(p), _) | (_, _, Some(p)) => {
+            (entry.serves_source(p) && entry.source_province != *p).then(|| p.clone())
+        }
+        _ => None,
+    };
+    if let Some(p) = &shared_source {
+        view.source_province = p;
+    }
+    authorize(who, &view, action)?;
     Ok(entry)
 }
 
@@ -195,3 +207,78 @@ pub fn reason_problem(action: EntryAction, reason: Option<&str>) -> Option<Field
 
 /// The longest reason for a change of an entry's status.
 pub const REASON_MAX: usize = 500;
+
+/// A quota amended during the year by letter between the provinces (e.g. 川环函〔2026〕12号).
+#[derive(Debug, serde::Deserialize, validator::Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmendmentInput {
+    /// The new annual quantity in kg; not below what the entry's filings already hold.
+    #[validate(custom(function = "crate::service::commands::valid_kg"))]
+    #[schema(schema_with = crate::service::applications::filing::kg_schema)]
+    pub quota_kg: String,
+    /// The letter's number, as written on it.
+    #[validate(custom(function = "crate::service::commands::valid_text::<64>"))]
+    #[schema(schema_with = crate::service::commands::text_schema::<64>)]
+    pub letter_number: String,
+    /// Why, as the letter says.
+    #[validate(custom(function = "crate::service::commands::valid_text::<500>"))]
+    #[schema(schema_with = crate::service::commands::text_schema::<500>)]
+    pub reason: String,
+}
+
+/// Amends an entry's quota by letter (a regulator of either province of the entry; the letter is
+/// their agreement): a new version citing the letter. The new quota keeps what the entry's
+/// filings hold and fits the operator's licence with its other entries of the year; `version` is
+/// the version the caller saw.
+pub async fn amend(
+    state: &AppState,
+    ctx: &Ctx,
+    id: String,
+    version: Option<i32>,
+    input: AmendmentInput,
+) -> Result<EntryRow> {
+    use validator::Validate;
+    if let Err(e) = input.validate() {
+        return Err(Error::Invalid(crate::service::commands::validation_problems(&e)));
+    }
+    let quota = Quantity::parse_kg(&input.quota_kg).map_err(|e| Error::invalid_field("/quota_kg", &e))?;
+    let entry = load(state, &ctx.who, id, Some(EntryAction::Amend)).await?;
+    if let Some(expected) = version
+        && expected != entry.version
+    {
+        return Err(Error::stale("entry", entry.version));
+    }
+    let status = EntryStatus::parse(&entry.status)
+        .map(|s| s.effective(entry.year, shanghai_date(ctx.now)))
+        .map_err(Error::internal)?;
+    if let Some(why) = crate::domain::whitelist::amendment_problem(status, quota, entry.reserved_g, entry.approved_g) {
+        return Err(if why.code == "entry.amend_state" {
+            Error::Refused(why)
+        } else {
+            Error::Invalid(vec![FieldProblem::body("/quota_kg", &why)])
+        });
+    }
+    let by = ctx.who.name.clone();
+    let (letter, reason) = (input.letter_number.trim().to_string(), input.reason.trim().to_string());
+    state
+        .db
+        .run(move |conn| {
+            let amended = EntryRow {
+                quota_g: quota.grams(),
+                ..entry.clone()
+            };
+            if let Some(why) = licence_misfit(conn, &amended)? {
+                return Ok(Err(Error::Invalid(vec![FieldProblem::body("/quota_kg", &why)])));
+            }
+            Ok(
+                db::whitelist::amend_quota(conn, &entry.id, entry.version, quota.grams(), &letter, &reason, &by)?
+                    .ok_or_else(|| {
+                        Error::Conflict(
+                            "someone changed the entry first, or its filings now hold more than the new quota; reload"
+                                .into(),
+                        )
+                    }),
+            )
+        })
+        .await?
+}

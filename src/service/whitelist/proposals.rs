@@ -56,6 +56,29 @@ pub struct EntryInput {
     #[validate(custom(function = "valid_text::<1000>"))]
     #[schema(schema_with = text_schema::<1000>)]
     pub note: Option<String>,
+    /// Further source provinces the entry serves from the same quota (one shared quota for
+    /// several sources): proposed by the receiving province, under one confirmed agreement that
+    /// has every source and the receiving province among its members. Empty for one source.
+    #[serde(default)]
+    #[validate(custom(function = "valid_provinces"))]
+    #[schema(schema_with = provinces_schema)]
+    pub shared_sources: Vec<String>,
+}
+
+fn valid_provinces(list: &[String]) -> std::result::Result<(), ValidationError> {
+    for p in list {
+        ProvinceCode::parse(p).map_err(validation_error)?;
+    }
+    Ok(())
+}
+
+fn provinces_schema() -> Schema {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(utoipa::openapi::RefOr::T(province_schema()))
+        .max_items(Some(30))
+        .unique_items(true)
+        .description(Some("further source provinces sharing the quota"))
+        .into()
 }
 
 fn valid_province(s: &str) -> std::result::Result<(), ValidationError> {
@@ -90,13 +113,18 @@ impl EntryInput {
             .unwrap_or_default()
     }
 
-    fn proposal(self) -> Result<EntryProposal> {
+    fn proposal(self) -> Result<(EntryProposal, Vec<ProvinceCode>)> {
         let problems = self.problems();
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }
         let invalid = |e: Invalid| Error::invalid_field("", &e);
-        Ok(EntryProposal {
+        let shared = self
+            .shared_sources
+            .iter()
+            .map(|p| ProvinceCode::parse(p).map_err(invalid))
+            .collect::<Result<Vec<_>>>()?;
+        let proposal = EntryProposal {
             year: self.year,
             operator_id: self.operator_id.trim().to_string(),
             source_province: ProvinceCode::parse(&self.source_province).map_err(invalid)?,
@@ -104,7 +132,8 @@ impl EntryInput {
             quota: Quantity::parse_kg(&self.quota_kg).map_err(invalid)?,
             facility: self.facility.map(|f| f.trim().to_string()),
             note: self.note.map(|n| n.trim().to_string()),
-        })
+        };
+        Ok((proposal, shared))
     }
 }
 
@@ -114,14 +143,14 @@ impl EntryInput {
 /// (same operator, source, code or category, year) is a conflict.
 pub async fn propose(state: &AppState, ctx: &Ctx, input: EntryInput) -> Result<EntryRow> {
     require_role(&ctx.who, &[Role::Regulator])?;
-    let proposal = input.proposal()?;
+    let (proposal, shared) = input.proposal()?;
     let principal = ctx.who.clone();
     let today = shanghai_date(ctx.now);
     state
         .db
         .run(move |conn| {
-            let row = match check_proposal(conn, &principal, &proposal, today)? {
-                Ok(row) => row,
+            let row = match check_shared_proposal(conn, &principal, &proposal, &shared, today)? {
+                Ok(row) => pre_consented(conn, &principal, row)?,
                 Err(problems) => {
                     return Ok(Err(Error::Invalid(
                         problems
@@ -141,6 +170,24 @@ pub async fn propose(state: &AppState, ctx: &Ctx, input: EntryInput) -> Result<E
         .await?
 }
 
+/// An entry the receiving province lists under its own one-sided list (inbound_list) needs no
+/// other province's confirmation: it is confirmed as it is proposed.
+fn pre_consented(conn: &mut DbConnection, who: &Principal, row: EntryRow) -> DbResult<EntryRow> {
+    let by_receiving = who.province().is_some_and(|p| p.as_str() == row.receiving_province);
+    let listed = by_receiving
+        && db::whitelist::confirmed_agreement_in_year(conn, &row.source_province, &row.receiving_province, row.year)?
+            .is_some_and(|a| a.kind == db::whitelist::INBOUND_LIST);
+    Ok(if listed {
+        EntryRow {
+            status: EntryStatus::Confirmed.as_str().to_string(),
+            confirmed_by: Some(who.name.clone()),
+            ..row
+        }
+    } else {
+        row
+    })
+}
+
 /// The fields of a proposed entry before the database checks (shared by the API and the import).
 #[derive(Debug, Clone)]
 pub struct EntryProposal {
@@ -151,6 +198,72 @@ pub struct EntryProposal {
     pub quota: Quantity,
     pub facility: Option<String>,
     pub note: Option<String>,
+}
+
+/// [`check_proposal`] for an entry that may serve further source provinces from its one quota:
+/// such an entry is the receiving province's to propose, every further source differs from the
+/// receiving province and the first source, and one confirmed agreement of the year has them all
+/// among its members (an N-province mechanism), so any of its source members may confirm it for
+/// the group.
+pub fn check_shared_proposal(
+    conn: &mut DbConnection,
+    who: &Principal,
+    p: &EntryProposal,
+    shared: &[ProvinceCode],
+    today: NaiveDate,
+) -> DbResult<Result<EntryRow, Vec<(&'static str, Invalid)>>> {
+    let checked = check_proposal(conn, who, p, today)?;
+    if shared.is_empty() {
+        return Ok(checked);
+    }
+    let mut problems = checked.as_ref().err().cloned().unwrap_or_default();
+    let receiving = db::registry::operator_by_id(conn, &p.operator_id)?.map(|o| o.province);
+    if let Some(receiving) = &receiving {
+        if who.province().map(|m| m.as_str()).as_ref() != Some(receiving) {
+            problems.push((
+                "shared_sources",
+                Invalid::new(
+                    "entry.shared_by_receiving",
+                    "an entry shared by several source provinces is proposed by the receiving province",
+                ),
+            ));
+        }
+        if shared
+            .iter()
+            .any(|s| s.as_str() == *receiving || *s == p.source_province)
+        {
+            problems.push((
+                "shared_sources",
+                Invalid::new(
+                    "entry.shared_sources",
+                    "each further source differs from the receiving province and from source_province",
+                ),
+            ));
+        }
+        let mut members: Vec<String> = shared.iter().map(|s| s.as_str()).collect();
+        members.push(p.source_province.as_str());
+        members.push(receiving.clone());
+        if db::whitelist::confirmed_agreement_among(conn, &members, p.year)?.is_none() {
+            problems.push((
+                "shared_sources",
+                Invalid::new(
+                    "entry.no_shared_agreement",
+                    format!(
+                        "no confirmed agreement for {} has all of {} among its members",
+                        p.year,
+                        members.join(", ")
+                    ),
+                ),
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
+    Ok(checked.map(|row| EntryRow {
+        shared_sources: crate::domain::whitelist::encode_shared_sources(shared),
+        ..row
+    }))
 }
 
 /// Every reason a proposal cannot become an entry, as (field, problem); or the row to insert.
@@ -284,5 +397,6 @@ pub fn check_proposal(
         version: 1,
         created_at: now,
         updated_at: now,
+        shared_sources: String::new(),
     }))
 }

@@ -114,6 +114,7 @@ fn proposal_input(v: &ProposeValues, operator_id: &str) -> EntryInput {
         quota_kg: v.quota_kg.clone(),
         facility: optional(&v.facility),
         note: optional(&v.note),
+        shared_sources: Vec::new(),
     }
 }
 

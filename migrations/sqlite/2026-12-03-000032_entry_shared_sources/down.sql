@@ -1,0 +1,1 @@
+ALTER TABLE whitelist_entries DROP COLUMN shared_sources;

@@ -1,0 +1,1 @@
+ALTER TABLE whitelist_entry_versions DROP COLUMN letter_number;
