@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 
 use super::body;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{QueryParams, cut_page, next_cursor};
-use crate::auth::principal::{Binding, Principal, Role};
-use crate::db::whitelist::{EntryFilter, EntryRow, EntryVersionRow, LedgerRow};
+use super::extract::QueryParams;
+use crate::auth::principal::{Principal, Role};
+use crate::db::whitelist::{EntryRow, EntryVersionRow, LedgerRow};
 use crate::db::{self};
 use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
@@ -26,6 +26,8 @@ use crate::service::whitelist::agreements;
 pub use crate::service::whitelist::agreements::{AgreementDto, AgreementInput, TerminationInput};
 pub use crate::service::whitelist::entries::AmendmentInput;
 use crate::service::whitelist::entries::{self, enterprise_province};
+use crate::service::whitelist::list::{self, EntryQuery, parse_year};
+pub use crate::service::whitelist::list::{EntryDto, EntryPage, entry_dto};
 pub use crate::service::whitelist::proposals::{self, EntryInput};
 use crate::state::AppState;
 
@@ -126,67 +128,6 @@ pub async fn terminate_agreement(
 // ---------------------------------------------------------------------------------------------
 // Entries
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EntryDto {
-    pub id: String,
-    pub year: i32,
-    pub operator_id: String,
-    pub receiving_province: String,
-    pub source_province: String,
-    /// `code` or `category`.
-    pub scope_kind: String,
-    /// A waste code NNN-NNN-NN or a category HWxx.
-    pub scope: String,
-    pub category: String,
-    pub quota_kg: String,
-    pub reserved_kg: String,
-    pub approved_kg: String,
-    pub shipped_kg: String,
-    pub received_kg: String,
-    /// quota − reserved − approved.
-    pub remaining_kg: String,
-    pub facility: Option<String>,
-    pub note: Option<String>,
-    /// proposed, confirmed, suspended or expired (an entry of a past year).
-    pub status: String,
-    pub status_reason: Option<String>,
-    pub proposed_by_province: String,
-    /// Further source provinces served from the same quota (an entry shared by several sources).
-    pub shared_sources: Vec<String>,
-    pub version: i32,
-    pub updated_at: String,
-}
-
-pub fn entry_dto(r: EntryRow) -> EntryDto {
-    let status = EntryStatus::parse(&r.status)
-        .map(|s| s.effective(r.year, today()).as_str().to_string())
-        .unwrap_or(r.status);
-    EntryDto {
-        remaining_kg: grams_to_kg_string(r.quota_g - r.reserved_g - r.approved_g),
-        shared_sources: crate::domain::whitelist::decode_shared_sources(&r.shared_sources),
-        id: r.id,
-        year: r.year,
-        operator_id: r.operator_id,
-        receiving_province: r.receiving_province,
-        source_province: r.source_province,
-        scope_kind: r.scope_kind,
-        scope: r.scope,
-        category: r.category,
-        quota_kg: grams_to_kg_string(r.quota_g),
-        reserved_kg: grams_to_kg_string(r.reserved_g),
-        approved_kg: grams_to_kg_string(r.approved_g),
-        shipped_kg: grams_to_kg_string(r.shipped_g),
-        received_kg: grams_to_kg_string(r.received_g),
-        facility: r.facility,
-        note: r.note,
-        status,
-        status_reason: r.status_reason,
-        proposed_by_province: r.proposed_by_province,
-        version: r.version,
-        updated_at: r.updated_at.and_utc().to_rfc3339(),
-    }
-}
-
 /// Propose a whitelist entry (a regulator of the source or the receiving province).
 ///
 /// Refused with 422 naming every reason when it does not fit: no confirmed agreement between
@@ -226,12 +167,6 @@ fn entry_if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
     super::extract::if_match_version(req, "v", "\"v3\"")
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EntryPage {
-    pub items: Vec<EntryDto>,
-    pub next_cursor: Option<String>,
-}
-
 /// List whitelist entries in the caller's scope.
 #[utoipa::path(
     tag = "whitelist",
@@ -250,14 +185,8 @@ pub async fn list_entries(
     who: Principal,
     req: HttpRequest,
 ) -> ApiResult<web::Json<EntryPage>> {
-    entries_page(&state, &who, req.query_string()).await.map(web::Json)
-}
-
-/// A page of entries in the caller's scope, filtered by the request's query string (the API's
-/// parameters); shared by the API and the web UI.
-pub(crate) async fn entries_page(state: &AppState, who: &Principal, query: &str) -> ApiResult<EntryPage> {
-    let mut q = QueryParams::parse_str(
-        query,
+    let mut q = QueryParams::parse(
+        &req,
         &[
             "year",
             "operator",
@@ -269,50 +198,18 @@ pub(crate) async fn entries_page(state: &AppState, who: &Principal, query: &str)
             "cursor",
         ],
     )?;
-    let mut f = EntryFilter {
-        year: q.parse_with("year", |s| {
-            s.parse::<i32>()
-                .ok()
-                .filter(|y| (2000..=2100).contains(y))
-                .ok_or_else(|| Invalid::new("query.year", "year must be like 2026"))
-        }),
+    let query = EntryQuery {
+        year: q.parse_with("year", parse_year),
         operator_id: q.raw("operator").map(str::to_string),
-        source_province: q.parse_with("source_province", ProvinceCode::parse).map(|p| p.as_str()),
-        code: q
-            .parse_with("code", WasteCode::parse)
-            .map(|c| (c.as_str().to_string(), c.category().as_str())),
-        category: q.parse_with("category", WasteCategory::parse).map(|c| c.as_str()),
-        status: q
-            .parse_with("status", EntryStatus::parse)
-            .map(|s| s.as_str().to_string()),
-        ..Default::default()
+        source_province: q.parse_with("source_province", ProvinceCode::parse),
+        code: q.parse_with("code", WasteCode::parse),
+        category: q.parse_with("category", WasteCategory::parse),
+        status: q.parse_with("status", EntryStatus::parse),
+        limit: q.limit(50, super::extract::LIMIT_MAX),
+        after: q.cursor(),
     };
-    let limit = q.limit(50, super::extract::LIMIT_MAX);
-    let after = q.cursor();
     q.finish()?;
-    let principal = who.clone();
-    let (rows, more) = state
-        .db
-        .run(move |conn| {
-            match (&principal.role, &principal.binding) {
-                (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => {}
-                (Role::Auditor | Role::Regulator, Binding::Province(p)) => f.involving_province = Some(p.as_str()),
-                (Role::Operator, Binding::Operator(id)) => f.operator_id = Some(id.clone()),
-                (Role::Enterprise, _) => {
-                    f.visible_source = Some(enterprise_province(conn, &principal)?.unwrap_or_else(|| "-".into()))
-                }
-                _ => return Ok((Vec::new(), false)),
-            }
-            let mut rows = db::whitelist::list_entries(conn, &f, after.as_deref(), limit + 1)?;
-            let more = cut_page(&mut rows, limit);
-            Ok((rows, more))
-        })
-        .await?;
-    let next_cursor = next_cursor(&rows, more, |r| &r.id);
-    Ok(EntryPage {
-        items: rows.into_iter().map(entry_dto).collect(),
-        next_cursor,
-    })
+    Ok(web::Json(list::list(&state, &Ctx::new(who), query).await?))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

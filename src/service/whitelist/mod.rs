@@ -3,4 +3,5 @@
 pub mod agreements;
 pub mod entries;
 pub mod import;
+pub mod list;
 pub mod proposals;

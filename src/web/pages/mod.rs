@@ -320,31 +320,26 @@ fn non_empty_query(req: &HttpRequest) -> (Vec<(String, String)>, String) {
 /// problem; every problem is shown at once).
 pub(super) struct Query {
     pairs: Vec<(String, String)>,
+    known: Vec<&'static str>,
     problems: Vec<FieldProblem>,
 }
 
 impl Query {
-    pub(super) fn of(req: &HttpRequest, known: &[&str]) -> Query {
+    pub(super) fn of(req: &HttpRequest, known: &[&'static str]) -> Query {
         let (pairs, _) = non_empty_query(req);
-        let mut problems = Vec::new();
-        for (i, (k, _)) in pairs.iter().enumerate() {
-            if !known.contains(&k.as_str()) {
-                problems.push(FieldProblem::new(
-                    Location::Query,
-                    format!("/{k}"),
-                    "query.unknown_parameter",
-                    format!("unknown parameter; this page accepts: {}", known.join(", ")),
-                ));
-            } else if pairs[..i].iter().any(|(seen, _)| seen == k) {
-                problems.push(FieldProblem::new(
-                    Location::Query,
-                    format!("/{k}"),
-                    "query.repeated_parameter",
-                    "the parameter is given more than once",
-                ));
-            }
+        Query {
+            pairs,
+            known: known.to_vec(),
+            problems: Vec::new(),
         }
-        Query { pairs, problems }
+    }
+
+    /// Whether a page's own notice (e.g. `done`) is present; it is taken out of the filter, so
+    /// it may repeat.
+    pub(super) fn take_flag(&mut self, name: &str) -> bool {
+        let before = self.pairs.len();
+        self.pairs.retain(|(k, _)| k != name);
+        self.pairs.len() != before
     }
 
     /// The fields as sent (non-empty ones), for links that keep the filter.
@@ -372,12 +367,31 @@ impl Query {
         }
     }
 
-    /// Every problem found, as the error page shows them.
+    /// Every problem found (unknown and repeated names first), as the error page shows them.
     pub(super) fn finish(self, lang: Lang) -> UiResult<()> {
-        if self.problems.is_empty() {
+        let mut problems = Vec::new();
+        for (i, (k, _)) in self.pairs.iter().enumerate() {
+            if !self.known.contains(&k.as_str()) {
+                problems.push(FieldProblem::new(
+                    Location::Query,
+                    format!("/{k}"),
+                    "query.unknown_parameter",
+                    format!("unknown parameter; this page accepts: {}", self.known.join(", ")),
+                ));
+            } else if self.pairs[..i].iter().any(|(seen, _)| seen == k) {
+                problems.push(FieldProblem::new(
+                    Location::Query,
+                    format!("/{k}"),
+                    "query.repeated_parameter",
+                    "the parameter is given more than once",
+                ));
+            }
+        }
+        problems.extend(self.problems);
+        if problems.is_empty() {
             Ok(())
         } else {
-            Err(UiError::Api(ApiError::Validation(self.problems), lang))
+            Err(UiError::Api(ApiError::Validation(problems), lang))
         }
     }
 }

@@ -5,9 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{SubsecRound, Utc};
 
-use super::{Chrome, UiResult, api, html, local_time, names, non_empty_query, province_name, render, total_kg};
-use crate::api::error::ApiError;
-use crate::api::extract::QueryParams;
+use super::{Chrome, Query, UiResult, api, html, local_time, names, province_name, render, total_kg};
 use crate::auth::principal::Role;
 use crate::domain::catalogue::WasteCode;
 use crate::domain::workflow::{Route, Side, Status};
@@ -16,7 +14,7 @@ use crate::service::applications::queue::{self, AppFilter, QueueCursor};
 use crate::service::{Ctx, dashboard};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
-use crate::web::session::{UiError, UiUser};
+use crate::web::session::UiUser;
 
 /// A row of the queue.
 struct QueueRow {
@@ -64,30 +62,19 @@ struct CountsFragment {
 
 pub async fn queue(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    // A filter form sends every field, the empty ones too.
-    let (_, query) = non_empty_query(&req);
-    let mut q = QueryParams::parse_str(
-        &query,
+    // A filter form sends every field, the empty ones too: `Query` reads the non-empty ones.
+    let mut q = Query::of(
+        &req,
         &["route", "status", "operator", "code", "overdue", "scope", "cursor"],
-    )
-    .map_err(api(lang))?;
+    );
     let route = q.parse_with("route", Route::parse).map(|r| r.as_str().to_string());
     let status = q.parse_with("status", Status::parse).map(|s| s.as_str().to_string());
     let code = q.parse_with("code", WasteCode::parse).map(|c| c.as_str().to_string());
-    let operator = q.raw("operator").filter(|s| !s.is_empty()).map(str::to_string);
+    let operator = q.raw("operator").map(str::to_string);
     let overdue = q.raw("overdue") == Some("true");
     let scope_all = q.raw("scope") == Some("all");
-    let cursor = q.raw("cursor").map(str::to_string);
-    let after = match cursor.as_deref() {
-        Some(c) => QueueCursor::parse(c).map(Some).map_err(|i| {
-            UiError::Api(
-                ApiError::Validation(vec![crate::api::error::FieldProblem::query("cursor", &i)]),
-                lang,
-            )
-        })?,
-        None => None,
-    };
-    q.finish().map_err(api(lang))?;
+    let after = q.parse_with("cursor", QueueCursor::parse);
+    q.finish(lang)?;
     let is_regulator = u.who.role == Role::Regulator;
     let now = Utc::now();
     let filter = AppFilter {

@@ -3,14 +3,18 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Chrome, Form, UiResult, api, grams, names, province_name, render, safe_next, see_other};
+use super::{Chrome, Form, Query, UiResult, api, grams, names, province_name, render, safe_next, see_other};
 use crate::api::error::ApiError;
-use crate::api::whitelist;
 use crate::auth::principal::Role;
+use crate::domain::Invalid;
+use crate::domain::catalogue::{WasteCategory, WasteCode};
+use crate::domain::ids::ProvinceCode;
 use crate::domain::quantity::grams_to_kg_string;
 use crate::domain::whitelist::{EntryAction, EntryStatus};
 use crate::service::whitelist::entries;
+use crate::service::whitelist::list::{self, EntryQuery, parse_year};
 use crate::service::{self, Ctx};
+use crate::service::{LIMIT_MAX, decode_cursor};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
 use crate::web::session::{UiError, UiUser};
@@ -52,13 +56,44 @@ struct WhitelistPage {
 
 pub async fn whitelist(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    // The page takes the API's parameters, plus its own notices, which it strips first.
-    let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let flash_done = pairs.iter().any(|(k, _)| k == "done");
-    let flash_conflict = pairs.iter().any(|(k, _)| k == "conflict");
-    pairs.retain(|(k, v)| k != "done" && k != "conflict" && !v.is_empty());
-    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-    let page = whitelist::entries_page(&state, &u.who, &query)
+    // The page takes the API's parameters, plus its own notices.
+    let mut q = Query::of(
+        &req,
+        &[
+            "year",
+            "operator",
+            "source_province",
+            "code",
+            "category",
+            "status",
+            "limit",
+            "cursor",
+        ],
+    );
+    let flash_done = q.take_flag("done");
+    let flash_conflict = q.take_flag("conflict");
+    let query = EntryQuery {
+        year: q.parse_with("year", parse_year),
+        operator_id: q.raw("operator").map(str::to_string),
+        source_province: q.parse_with("source_province", ProvinceCode::parse),
+        code: q.parse_with("code", WasteCode::parse),
+        category: q.parse_with("category", WasteCategory::parse),
+        status: q.parse_with("status", EntryStatus::parse),
+        limit: q
+            .parse_with("limit", |s| {
+                s.parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=LIMIT_MAX).contains(n))
+                    .ok_or_else(|| {
+                        Invalid::new("query.limit", format!("limit must be an integer from 1 to {LIMIT_MAX}"))
+                    })
+            })
+            .unwrap_or(50),
+        after: q.parse_with("cursor", decode_cursor),
+    };
+    let pairs: Vec<(String, String)> = q.pairs().to_vec();
+    q.finish(lang)?;
+    let page = list::list(&state, &Ctx::new(u.who.clone()), query)
         .await
         .map_err(api(lang))?;
     let names = names(
