@@ -13,6 +13,7 @@ pub mod error;
 pub mod manifests;
 pub mod reads;
 pub mod registry;
+pub mod second_factor;
 pub mod sessions;
 pub mod users;
 pub mod webhooks;

@@ -33,6 +33,7 @@ mod race;
 mod rate_limit;
 mod reference;
 mod replica;
+mod second_factor;
 mod seed;
 mod ui;
 mod webhooks;

@@ -253,6 +253,9 @@ pub fn test_config(db: &TestDb) -> Config {
     config.user_cache_secs = 0;
     // Tests make many requests with one token at once; `rate_limit.rs` turns the limit on.
     config.rate_limit_per_sec = 0;
+    // The suite's admins and regulators sign in with a password alone; `second_factor.rs` enrols
+    // factors and turns `required` on itself.
+    config.second_factor = hwtransfer::config::SecondFactorMode::Enrolled;
     config
 }
 
