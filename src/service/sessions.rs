@@ -5,6 +5,7 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
+use serde_json::json;
 
 use crate::auth::principal::{Binding, Principal, Role, SubjectKind};
 use crate::auth::{password, session, token, token::TokenIssuer};
@@ -103,28 +104,46 @@ pub struct Issued {
     pub scope: Option<&'static str>,
 }
 
-/// Counts one failed attempt for the account and the address.
+/// Counts one failed attempt for the account and the address, and puts it (and a lockout it
+/// triggers) into the audit trail: the account tried, the address and why, never the secret.
 async fn count_failure(
     state: &AppState,
     account_key: String,
     ip_key: String,
     now: chrono::NaiveDateTime,
+    reason: &'static str,
 ) -> Result<()> {
     let window = Duration::seconds(i64::try_from(state.config.login_lockout_secs).unwrap_or(900));
     let max = i32::try_from(state.config.login_max_failures).unwrap_or(5);
     state
         .db
         .run(move |conn| {
+            let mut locked = Vec::new();
             for key in [&account_key, &ip_key] {
                 // Two failures racing on a new key may collide on insert; one retry settles it.
-                match db::throttle::record_failure(conn, key, now, window, max) {
-                    Err(db::DbError::Conflict(_)) => {
-                        db::throttle::record_failure(conn, key, now, window, max)?;
-                    }
-                    other => {
-                        other?;
-                    }
+                let until = match db::throttle::record_failure(conn, key, now, window, max) {
+                    Err(db::DbError::Conflict(_)) => db::throttle::record_failure(conn, key, now, window, max)?,
+                    other => other?,
+                };
+                if let Some(until) = until {
+                    locked.push((key.clone(), until));
                 }
+            }
+            db::audit::record(
+                conn,
+                "login",
+                &account_key,
+                "login_failed",
+                json!({"address": ip_key, "reason": reason}),
+            )?;
+            for (key, until) in locked {
+                db::audit::record(
+                    conn,
+                    "login",
+                    &key,
+                    "login_locked_out",
+                    json!({"until": until.and_utc().to_rfc3339()}),
+                )?;
             }
             Ok(())
         })
@@ -180,7 +199,7 @@ pub async fn authenticate_with(state: &AppState, client: String, grant: Grant, t
 
     // 3. Count the failure or clear the account's counter.
     let Some(cred) = usable else {
-        count_failure(state, account_key, ip_key, now).await?;
+        count_failure(state, account_key, ip_key, now, "credentials").await?;
         tracing::info!(kind = ?grant.kind(), "login failed");
         return Err(Error::Unauthenticated("invalid credentials"));
     };
@@ -213,7 +232,7 @@ pub async fn authenticate_with(state: &AppState, client: String, grant: Grant, t
                 .run(move |conn| second_factor::check_code(conn, &id, &code, unix))
                 .await?;
             if !ok {
-                count_failure(state, account_key, ip_key, now).await?;
+                count_failure(state, account_key, ip_key, now, "second_factor").await?;
                 tracing::info!(kind = ?grant.kind(), "login failed: second factor");
                 return Err(Error::Unauthenticated("invalid credentials"));
             }
@@ -222,9 +241,26 @@ pub async fn authenticate_with(state: &AppState, client: String, grant: Grant, t
         }
     }
 
+    // The sign-in (a person's) or the token issued (an API client's) goes into the audit trail as
+    // the subject's own act.
+    crate::audit::set_request_actor(&cred.id, &cred.name, role.as_str());
+    let (kind, subject) = (grant.kind(), cred.id.clone());
     state
         .db
-        .run(move |conn| db::throttle::clear(conn, &account_key))
+        .run(move |conn| {
+            db::throttle::clear(conn, &account_key)?;
+            let (object_type, action) = match kind {
+                SubjectKind::User => ("user", "login"),
+                SubjectKind::Client => ("api_client", "token_issued"),
+            };
+            db::audit::record(
+                conn,
+                object_type,
+                &subject,
+                action,
+                json!({"address": ip_key, "scope": scope}),
+            )
+        })
         .await?;
     let issuer = TokenIssuer {
         keys: &state.keys,

@@ -34,6 +34,7 @@ mod rate_limit;
 mod reference;
 mod replica;
 mod second_factor;
+mod security_events;
 mod seed;
 mod ui;
 mod webhooks;
