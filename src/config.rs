@@ -15,6 +15,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// Who must present a second factor (TOTP) when signing in with a password (DESIGN: 等保 2.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecondFactorMode {
+    /// Admins and regulators always; one without an enrolled factor gets a token that can only
+    /// enrol one.
+    Required,
+    /// Only those who enrolled a factor (a rollout stage, and the test harness).
+    Enrolled,
+}
+
 #[derive(Clone, Args)]
 pub struct Config {
     /// Database URL: `sqlite://PATH` (embedded default) or `postgres://…` (production).
@@ -73,6 +83,10 @@ pub struct Config {
     /// Length of a login lockout, and of the window failures are counted in, in seconds.
     #[arg(long, global = true, env = "HWT_LOGIN_LOCKOUT_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub login_lockout_secs: u64,
+
+    /// Second factor for admins and regulators: `required` or `enrolled` (only those who enrolled).
+    #[arg(long, global = true, env = "HWT_SECOND_FACTOR", value_enum, default_value_t = SecondFactorMode::Required)]
+    pub second_factor: SecondFactorMode,
 
     /// Requests per second each signed-in user or API client may make (sustained); 0 turns the
     /// limit off. Beyond it the answer is 429 with Retry-After.
@@ -182,6 +196,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_USER_CACHE_SECS",
     "HWT_LOGIN_MAX_FAILURES",
     "HWT_LOGIN_LOCKOUT_SECS",
+    "HWT_SECOND_FACTOR",
     "HWT_RATE_LIMIT_PER_SEC",
     "HWT_RATE_LIMIT_BURST",
     "HWT_OFFICE_CLOSE",
@@ -260,6 +275,7 @@ impl Config {
             user_cache_secs: 30,
             login_max_failures: 5,
             login_lockout_secs: 900,
+            second_factor: SecondFactorMode::Required,
             rate_limit_per_sec: 50,
             rate_limit_burst: 100,
             office_close: NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default(),
@@ -328,6 +344,7 @@ impl std::fmt::Debug for Config {
             .field("user_cache_secs", &self.user_cache_secs)
             .field("login_max_failures", &self.login_max_failures)
             .field("login_lockout_secs", &self.login_lockout_secs)
+            .field("second_factor", &self.second_factor)
             .field("rate_limit_per_sec", &self.rate_limit_per_sec)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("office_close", &self.office_close)

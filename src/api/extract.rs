@@ -27,16 +27,46 @@ impl FromRequest for Principal {
             .map(str::to_string);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
-            let header = header.ok_or(ApiError::Unauthorized("a bearer token is required"))?;
-            let token = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or(ApiError::Unauthorized("a bearer token is required"))?;
-            sessions::principal_from_token(&state, token)
+            let token = bearer(header)?;
+            sessions::principal_from_token(&state, &token)
                 .await
                 .map(|(p, _)| p)
+                .map_err(Into::into)
+        })
+    }
+}
+
+fn bearer(header: Option<String>) -> Result<String, ApiError> {
+    let header = header.ok_or(ApiError::Unauthorized("a bearer token is required"))?;
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .ok_or(ApiError::Unauthorized("a bearer token is required"))
+}
+
+/// The caller of a second-factor enrolment operation: a full token, or one that may only enrol.
+pub struct Enrolling(pub Principal);
+
+impl FromRequest for Enrolling {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
+            let token = bearer(header)?;
+            sessions::principal_for_enrolment(&state, &token)
+                .await
+                .map(|(p, _)| Enrolling(p))
                 .map_err(Into::into)
         })
     }

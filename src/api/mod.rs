@@ -83,6 +83,10 @@ impl Modify for BearerAuth {
 pub fn api_v1(cfg: &mut ServiceConfig) {
     cfg.service(auth::issue_token)
         .service(auth::me)
+        .service(auth::enrol_second_factor)
+        .service(auth::confirm_second_factor)
+        .service(auth::disable_second_factor)
+        .service(auth::reset_second_factor)
         .service(reference::list_provinces)
         .service(reference::search_waste_codes)
         .service(reference::list_editions)

@@ -8,6 +8,7 @@ pub mod principal;
 pub mod rate_limit;
 pub mod session;
 pub mod token;
+pub mod totp;
 
 pub use permission::{Decision, Guarded, authorize};
 pub use principal::{Binding, Principal, Role, SubjectKind};

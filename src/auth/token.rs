@@ -20,7 +20,13 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub jti: String,
+    /// Set on a token that may only enrol a second factor (see `service::second_factor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
+
+/// The scope of a token issued to an admin or regulator who must still enrol a second factor.
+pub const ENROLMENT_SCOPE: &str = "second_factor_enrolment";
 
 pub struct TokenIssuer<'a> {
     pub keys: &'a JwtKeys,
@@ -31,6 +37,19 @@ pub struct TokenIssuer<'a> {
 
 impl TokenIssuer<'_> {
     pub fn issue(&self, sub: &str, kind: SubjectKind, name: &str, role: Role, binding: &str) -> anyhow::Result<String> {
+        self.issue_scoped(sub, kind, name, role, binding, None)
+    }
+
+    /// `issue`, limited to `scope` when given.
+    pub fn issue_scoped(
+        &self,
+        sub: &str,
+        kind: SubjectKind,
+        name: &str,
+        role: Role,
+        binding: &str,
+        scope: Option<&str>,
+    ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: sub.to_string(),
@@ -44,6 +63,7 @@ impl TokenIssuer<'_> {
             iss: self.issuer.to_string(),
             aud: self.audience.to_string(),
             jti: uuid::Uuid::new_v4().to_string(),
+            scope: scope.map(str::to_string),
         };
         sign(self.keys, &claims)
     }

@@ -375,7 +375,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
+    // The demo's admins and regulators sign in with their printed passwords: a second factor is
+    // asked only of those who enrol one, unless HWT_SECOND_FACTOR says otherwise.
+    if demo && std::env::var_os("HWT_SECOND_FACTOR").is_none() {
+        config.second_factor = crate::config::SecondFactorMode::Enrolled;
+    }
     let state = AppState::new(config.clone())?;
     let db = state.db.clone();
     let close = state.config.office_close;

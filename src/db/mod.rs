@@ -16,6 +16,7 @@ pub mod registry;
 pub mod replica;
 pub mod scale;
 pub mod schema;
+pub mod second_factor;
 pub mod throttle;
 pub mod users;
 pub mod whitelist;

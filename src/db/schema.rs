@@ -32,6 +32,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    second_factors (user_id) {
+        user_id -> Text,
+        secret -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+        last_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     login_throttle (key) {
         key -> Text,
         failures -> Integer,
@@ -601,6 +619,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_clients,
     login_throttle,
+    second_factors,
+    recovery_codes,
     catalogue_editions,
     catalogue_successors,
     waste_codes,

@@ -16,6 +16,7 @@ pub mod history;
 pub mod manifests;
 pub mod reads;
 pub mod registry;
+pub mod second_factor;
 pub mod sessions;
 pub mod users;
 pub mod webhooks;

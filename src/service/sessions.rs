@@ -5,11 +5,13 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
+use serde_json::json;
 
 use crate::auth::principal::{Binding, Principal, Role, SubjectKind};
 use crate::auth::{password, session, token, token::TokenIssuer};
+use crate::config::SecondFactorMode;
 use crate::db::{self, DbConnection, DbResult, to_db_time};
-use crate::service::{Error, Result};
+use crate::service::{Error, Result, second_factor};
 use crate::state::AppState;
 
 /// The subject a credential names, as stored.
@@ -92,6 +94,67 @@ fn too_many(until: chrono::NaiveDateTime) -> Error {
 /// token endpoint and the web UI's login form. `client` is the caller's address (the throttle counts
 /// failures per account and per address).
 pub async fn authenticate(state: &AppState, client: String, grant: Grant) -> Result<String> {
+    authenticate_with(state, client, grant, None).await.map(|i| i.token)
+}
+
+/// An issued access token; `scope` is [`token::ENROLMENT_SCOPE`] when the token may only enrol a
+/// second factor.
+pub struct Issued {
+    pub token: String,
+    pub scope: Option<&'static str>,
+}
+
+/// Counts one failed attempt for the account and the address, and puts it (and a lockout it
+/// triggers) into the audit trail: the account tried, the address and why, never the secret.
+async fn count_failure(
+    state: &AppState,
+    account_key: String,
+    ip_key: String,
+    now: chrono::NaiveDateTime,
+    reason: &'static str,
+) -> Result<()> {
+    let window = Duration::seconds(i64::try_from(state.config.login_lockout_secs).unwrap_or(900));
+    let max = i32::try_from(state.config.login_max_failures).unwrap_or(5);
+    state
+        .db
+        .run(move |conn| {
+            let mut locked = Vec::new();
+            for key in [&account_key, &ip_key] {
+                // Two failures racing on a new key may collide on insert; one retry settles it.
+                let until = match db::throttle::record_failure(conn, key, now, window, max) {
+                    Err(db::DbError::Conflict(_)) => db::throttle::record_failure(conn, key, now, window, max)?,
+                    other => other?,
+                };
+                if let Some(until) = until {
+                    locked.push((key.clone(), until));
+                }
+            }
+            db::audit::record(
+                conn,
+                "login",
+                &account_key,
+                "login_failed",
+                json!({"address": ip_key, "reason": reason}),
+            )?;
+            for (key, until) in locked {
+                db::audit::record(
+                    conn,
+                    "login",
+                    &key,
+                    "login_locked_out",
+                    json!({"until": until.and_utc().to_rfc3339()}),
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// [`authenticate`] with the person's second factor (`totp`: a current TOTP code or a recovery
+/// code). Admins and regulators with a confirmed factor must send it; without one, under
+/// `HWT_SECOND_FACTOR=required`, they get a token that may only enrol one.
+pub async fn authenticate_with(state: &AppState, client: String, grant: Grant, totp: Option<String>) -> Result<Issued> {
     let account_key = grant.account_key();
     let ip_key = format!("ip:{client}");
     let now = to_db_time(Utc::now());
@@ -135,54 +198,96 @@ pub async fn authenticate(state: &AppState, client: String, grant: Grant) -> Res
     let usable = credential.filter(|c| matches && c.active);
 
     // 3. Count the failure or clear the account's counter.
-    let window = Duration::seconds(i64::try_from(state.config.login_lockout_secs).unwrap_or(900));
-    let max = i32::try_from(state.config.login_max_failures).unwrap_or(5);
     let Some(cred) = usable else {
-        state
-            .db
-            .run(move |conn| {
-                for key in [&account_key, &ip_key] {
-                    // Two failures racing on a new key may collide on insert; one retry settles it.
-                    match db::throttle::record_failure(conn, key, now, window, max) {
-                        Err(db::DbError::Conflict(_)) => {
-                            db::throttle::record_failure(conn, key, now, window, max)?;
-                        }
-                        other => {
-                            other?;
-                        }
-                    }
-                }
-                Ok(())
-            })
-            .await?;
+        count_failure(state, account_key, ip_key, now, "credentials").await?;
         tracing::info!(kind = ?grant.kind(), "login failed");
         return Err(Error::Unauthenticated("invalid credentials"));
     };
-    state
-        .db
-        .run(move |conn| db::throttle::clear(conn, &account_key))
-        .await?;
 
     let role =
         Role::parse(&cred.role).ok_or_else(|| Error::internal(anyhow::anyhow!("stored role {} unknown", cred.role)))?;
     let binding = cred
         .binding
         .ok_or_else(|| Error::internal(anyhow::anyhow!("account {} has no valid binding for its role", cred.id)))?;
+
+    // 4. The second factor of admins and regulators.
+    let mut scope = None;
+    if grant.kind() == SubjectKind::User && second_factor::required_for(role) {
+        let (id, unix) = (cred.id.clone(), u64::try_from(Utc::now().timestamp()).unwrap_or(0));
+        let enrolled = state
+            .db
+            .run({
+                let id = id.clone();
+                move |conn| Ok(db::second_factor::factor_of(conn, &id)?.is_some_and(|f| f.confirmed_at.is_some()))
+            })
+            .await?;
+        if enrolled {
+            let Some(code) = totp else {
+                return Err(Error::Unauthenticated(
+                    "a second factor is required: send the current TOTP code (or a recovery code) as `totp`",
+                ));
+            };
+            let ok = state
+                .db
+                .run(move |conn| second_factor::check_code(conn, &id, &code, unix))
+                .await?;
+            if !ok {
+                count_failure(state, account_key, ip_key, now, "second_factor").await?;
+                tracing::info!(kind = ?grant.kind(), "login failed: second factor");
+                return Err(Error::Unauthenticated("invalid credentials"));
+            }
+        } else if state.config.second_factor == SecondFactorMode::Required {
+            scope = Some(token::ENROLMENT_SCOPE);
+        }
+    }
+
+    // The sign-in (a person's) or the token issued (an API client's) goes into the audit trail as
+    // the subject's own act.
+    crate::audit::set_request_actor(&cred.id, &cred.name, role.as_str());
+    let (kind, subject) = (grant.kind(), cred.id.clone());
+    state
+        .db
+        .run(move |conn| {
+            db::throttle::clear(conn, &account_key)?;
+            let (object_type, action) = match kind {
+                SubjectKind::User => ("user", "login"),
+                SubjectKind::Client => ("api_client", "token_issued"),
+            };
+            db::audit::record(
+                conn,
+                object_type,
+                &subject,
+                action,
+                json!({"address": ip_key, "scope": scope}),
+            )
+        })
+        .await?;
     let issuer = TokenIssuer {
         keys: &state.keys,
         issuer: &state.config.jwt_issuer,
         audience: &state.config.jwt_audience,
         ttl_secs: state.config.access_token_ttl_secs,
     };
-    issuer
-        .issue(&cred.id, grant.kind(), &cred.name, role, &binding.to_claim())
-        .map_err(Error::internal)
+    let token = issuer
+        .issue_scoped(&cred.id, grant.kind(), &cred.name, role, &binding.to_claim(), scope)
+        .map_err(Error::internal)?;
+    Ok(Issued { token, scope })
 }
 
 /// Verifies an access token and checks its subject is still active with the same role and
 /// binding; returns the principal and the token's claims. Used for bearer tokens and for the web
 /// UI's session cookie, which carries the same token.
 pub async fn principal_from_token(state: &AppState, token: &str) -> Result<(Principal, token::Claims)> {
+    resolve(state, token, false).await
+}
+
+/// [`principal_from_token`], accepting also a token that may only enrol a second factor: for the
+/// enrolment's own operations.
+pub async fn principal_for_enrolment(state: &AppState, token: &str) -> Result<(Principal, token::Claims)> {
+    resolve(state, token, true).await
+}
+
+async fn resolve(state: &AppState, token: &str, enrolling: bool) -> Result<(Principal, token::Claims)> {
     {
         {
             let claims = token::verify(&state.keys, &state.config.jwt_issuer, &state.config.jwt_audience, token)
@@ -190,6 +295,11 @@ pub async fn principal_from_token(state: &AppState, token: &str) -> Result<(Prin
                     tracing::info!(reason = %e, "token refused");
                     Error::Unauthenticated("the token is invalid or expired")
                 })?;
+            if claims.scope.as_deref() == Some(token::ENROLMENT_SCOPE) && !enrolling {
+                return Err(Error::Unauthenticated(
+                    "this token may only enrol a second factor: enrol one, then sign in again with it",
+                ));
+            }
             // Counted before the subject is looked up, so a flood costs no database work.
             state
                 .rate_limit

@@ -62,7 +62,21 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("logout", "退出", "Sign out"),
     ("username", "用户名", "Username"),
     ("password", "密码", "Password"),
-    ("login_failed", "用户名或密码错误。", "Wrong username or password."),
+    (
+        "login_failed",
+        "用户名、密码或动态口令错误。",
+        "Wrong username, password or one-time code.",
+    ),
+    (
+        "totp_code",
+        "动态口令（已登记第二因素者必填）",
+        "One-time code (required once a second factor is enrolled)",
+    ),
+    (
+        "login_enrol_first",
+        "管理员和监管人员须先登记第二因素（动态口令）后方可登录：请按部署说明通过 API 登记。",
+        "Admins and regulators must enrol a second factor (one-time codes) before signing in: enrol it through the API as the deployment guide says.",
+    ),
     (
         "login_missing",
         "请填写用户名和密码。",

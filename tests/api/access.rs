@@ -62,6 +62,7 @@ const SUB_REPLAY: &str = "/api/v1/webhook-subscriptions/{id}/replay";
 const USER: &str = "/api/v1/users/{id}";
 const USER_DISABLE: &str = "/api/v1/users/{id}/disable";
 const USER_ENABLE: &str = "/api/v1/users/{id}/enable";
+const USER_FACTOR_RESET: &str = "/api/v1/users/{id}/second-factor/reset";
 const ENTERPRISE: &str = "/api/v1/enterprises/{id}";
 const OPERATOR: &str = "/api/v1/operators/{id}";
 const OPERATOR_LICENCES: &str = "/api/v1/operators/{id}/licences";
@@ -563,6 +564,7 @@ fn user_calls(id: &str) -> Vec<Call> {
         Call::get(USER, &[id]),
         Call::post_empty(USER_DISABLE, &[id]),
         Call::post_empty(USER_ENABLE, &[id]),
+        Call::post_empty(USER_FACTOR_RESET, &[id]),
     ]
 }
 
@@ -819,6 +821,7 @@ fn forbidden_cells(w: &World) -> Vec<Cell> {
         &[
             Call::post_empty(USER_DISABLE, &[&w.clerk_id]),
             Call::post_empty(USER_ENABLE, &[&w.clerk_id]),
+            Call::post_empty(USER_FACTOR_RESET, &[&w.clerk_id]),
         ],
     );
     // The (public) agreement is confirmed by the other province only.
@@ -893,6 +896,16 @@ fn restricted_cells(w: &World) -> Vec<Cell> {
     let user_body = json!({"username": "intruder", "password": "a-long-password-123", "role": "admin"});
     let sub_body = json!({"url": "https://audit.example/hooks", "event_types": ["application.filed"]});
     let r = Expect::Restricted;
+    // Only admins and regulators have a second factor to enrol.
+    cells(
+        &mut out,
+        r,
+        &[&w.ent_a, &w.op_a, &w.aud_cq, &w.aud_all],
+        &[
+            Call::post("/api/v1/auth/second-factor", &[], json!({})),
+            Call::post("/api/v1/auth/second-factor/confirm", &[], json!({"code": "123456"})),
+        ],
+    );
     cells(
         &mut out,
         r,
@@ -1407,6 +1420,7 @@ async fn access_matrix(backend: Backend) {
     // Operations every authenticated caller may use, so that the 401 table covers them too.
     every_call.extend([
         Call::get("/api/v1/auth/me", &[]),
+        Call::post("/api/v1/auth/second-factor/disable", &[], json!({"code": "123456"})),
         Call::get("/api/v1/webhook-event-types", &[]),
         Call::get("/api/v1/agreements", &[]),
         Call::get("/api/v1/operators", &[]),

@@ -24,6 +24,7 @@ fn claims_for(app: &TestApp, sub: &str, role: Role, binding: &str) -> Claims {
         iss: app.state.config.jwt_issuer.clone(),
         aud: app.state.config.jwt_audience.clone(),
         jti: uuid::Uuid::new_v4().to_string(),
+        scope: None,
     }
 }
 

@@ -35,6 +35,8 @@ mod rate_limit;
 mod reference;
 mod regimes;
 mod replica;
+mod second_factor;
+mod security_events;
 mod seed;
 mod ui;
 mod webhooks;

@@ -253,6 +253,9 @@ pub fn test_config(db: &TestDb) -> Config {
     config.user_cache_secs = 0;
     // Tests make many requests with one token at once; `rate_limit.rs` turns the limit on.
     config.rate_limit_per_sec = 0;
+    // The suite's admins and regulators sign in with a password alone; `second_factor.rs` enrols
+    // factors and turns `required` on itself.
+    config.second_factor = hwtransfer::config::SecondFactorMode::Enrolled;
     config
 }
 
@@ -465,6 +468,8 @@ pub fn service_command(db_url: &str, data_dir: &std::path::Path, port: u16) -> s
         .env("HWT_RATE_LIMIT_PER_SEC", "0")
         .env("HWT_LOG", "warn")
         .env("HWT_SWEEP_INTERVAL_SECS", "0")
+        // Like the in-process harness: admins and regulators sign in with a password alone.
+        .env("HWT_SECOND_FACTOR", "enrolled")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     cmd

@@ -941,7 +941,7 @@ async fn login_cookie_headers_and_throttle(backend: Backend) {
     for _ in 0..5 {
         let res = form_login(&app, "cq", "wrong-password").await;
         assert_eq!(res.status(), 401);
-        assert!(res.text().await.unwrap().contains("用户名或密码错误"));
+        assert!(res.text().await.unwrap().contains("用户名、密码或动态口令错误"));
     }
     let res = form_login(&app, "cq", PASSWORD).await;
     assert_eq!(res.status(), 429);
@@ -1716,4 +1716,103 @@ async fn history_and_annual_pages_match_the_api(backend: Backend) {
 both_backends!(
     history_and_annual_pages_match_the_api,
     history_and_annual_pages_match_the_api
+);
+
+// ------------------------------------------------------------------------------------------------
+// The second factor at the web UI's door (等保 2.0, issue 19)
+
+/// A regulator who enrolled a second factor signs in by typing the code on the login page; the
+/// password alone is refused. Under `HWT_SECOND_FACTOR=required` one who has not enrolled is told
+/// to enrol first and gets no session.
+async fn regulators_sign_in_with_a_one_time_code_in_the_browser(backend: Backend) {
+    use hwtransfer::auth::totp;
+    let now = || u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+    let app = TestApp::spawn_with(backend, |c| {
+        c.second_factor = hwtransfer::config::SecondFactorMode::Required;
+    })
+    .await;
+    app.add_user("cq", "regulator", Some("500000")).await;
+    app.add_user("sc", "regulator", Some("510000")).await;
+    // Enrol cq's factor through the API with the enrolment-only token the password gives.
+    let token = app.login("cq").await;
+    let (s, b, _) = app
+        .post_json("/api/v1/auth/second-factor", Some(&token), &json!({}))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let secret = b["secret"].as_str().unwrap().to_string();
+    let (s, b, _) = app
+        .post_json(
+            "/api/v1/auth/second-factor/confirm",
+            Some(&token),
+            &json!({"code": totp::code_at(&secret, now()).unwrap()}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let fill = |user: &'static str, code: Option<String>| {
+        let c = c.clone();
+        let app_url = app.url("/ui/login");
+        async move {
+            c.goto(&app_url).await.unwrap();
+            c.find(Locator::Id("username"))
+                .await
+                .unwrap()
+                .send_keys(user)
+                .await
+                .unwrap();
+            c.find(Locator::Id("password"))
+                .await
+                .unwrap()
+                .send_keys(PASSWORD)
+                .await
+                .unwrap();
+            if let Some(code) = code {
+                c.find(Locator::Id("totp"))
+                    .await
+                    .unwrap()
+                    .send_keys(&code)
+                    .await
+                    .unwrap();
+            }
+            c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+        }
+    };
+    // The password alone: refused, no session.
+    fill("cq", None).await;
+    let err = c.wait().for_element(Locator::Id("login-error")).await.unwrap();
+    assert!(err.text().await.unwrap().contains("动态口令"));
+    assert!(c.get_named_cookie("hwt_session").await.is_err());
+    // With the next step's code (the confirming one counts once): signed in.
+    fill("cq", Some(totp::code_at(&secret, now() + 30).unwrap())).await;
+    c.wait()
+        .for_element(Locator::Id("logout"))
+        .await
+        .expect("signed in with the code");
+    let audit = app
+        .state
+        .db
+        .run(|conn| hwtransfer::db::audit::events(conn, &Default::default(), None, 1000))
+        .await
+        .unwrap();
+    assert!(
+        audit.iter().any(|r| r.action == "login" && r.actor_name == "cq"),
+        "the sign-in is a security event in the trail"
+    );
+    logout(&c).await;
+    // A regulator without a factor, under `required`: told to enrol, no session.
+    fill("sc", None).await;
+    let err = c.wait().for_element(Locator::Id("login-error")).await.unwrap();
+    assert!(
+        err.text().await.unwrap().contains("第二因素"),
+        "{}",
+        err.text().await.unwrap()
+    );
+    assert!(c.get_named_cookie("hwt_session").await.is_err());
+    c.close().await.ok();
+}
+both_backends!(
+    regulators_sign_in_with_a_one_time_code_in_the_browser,
+    regulators_sign_in_with_a_one_time_code_in_the_browser
 );

@@ -85,6 +85,8 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
     let form = Form::parse(&body);
     let username = form.get("username").unwrap_or_default().trim().to_string();
     let password = form.get("password").unwrap_or_default().to_string();
+    // The second factor's code, for admins and regulators who enrolled one (service::sessions).
+    let totp = form.get("totp").map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
     let next = safe_next(form.get("next")).unwrap_or_default();
     let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string());
     let csrf_ok = matches!((form.get("csrf"), expected.as_deref()),
@@ -106,8 +108,13 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
         forwarded,
         &state.config.trusted_proxies,
     );
-    match sessions::authenticate(&state, client, grant).await {
-        Ok(token) => {
+    match sessions::authenticate_with(&state, client, grant, totp).await {
+        // A token that may only enrol a second factor opens no page of the UI.
+        Ok(issued) if issued.scope == Some(crate::auth::token::ENROLMENT_SCOPE) => {
+            let msg = lang.t("login_enrol_first").to_string();
+            login_page(&req, StatusCode::FORBIDDEN, &username, &next, Some(msg))
+        }
+        Ok(sessions::Issued { token, .. }) => {
             let who = sessions::principal_from_token(&state, &token).await;
             let to = match (&who, next.is_empty()) {
                 (_, false) => next,
