@@ -18,6 +18,8 @@
 #
 # Needs: cargo, wrk, psql, curl, jq (installed with apt-get when missing and running as root).
 set -euo pipefail
+# Its synthetic admins and regulators sign in with a password alone (no second factor enrolled).
+export HWT_SECOND_FACTOR=${HWT_SECOND_FACTOR:-enrolled}
 cd "$(dirname "$0")/../.."
 
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}

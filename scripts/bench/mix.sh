@@ -37,6 +37,8 @@
 # Library mode: `MIX_LIB=1 source scripts/bench/mix.sh` only defines the settings and functions
 # below (scripts/reliability/replicas.sh uses them) and returns.
 set -euo pipefail
+# Its synthetic admins and regulators sign in with a password alone (no second factor enrolled).
+export HWT_SECOND_FACTOR=${HWT_SECOND_FACTOR:-enrolled}
 MIX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}

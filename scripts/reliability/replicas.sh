@@ -28,6 +28,8 @@
 # The PostgreSQL phase stops the local cluster (pg_ctlcluster … stop -m fast) that other users of
 # the machine share; a trap starts it again on any exit. Exit status 1 when a check failed.
 set -euo pipefail
+# Its synthetic admins and regulators sign in with a password alone (no second factor enrolled).
+export HWT_SECOND_FACTOR=${HWT_SECOND_FACTOR:-enrolled}
 MIX_LIB=1 source "$(dirname "$0")/../bench/mix.sh"
 
 DURATION=${REL_DURATION:-120}
