@@ -105,6 +105,13 @@ async fn login(c: &Client, app: &TestApp, username: &str) {
     c.goto(&app.url("/")).await.expect("goto /");
     // `/` leads to the login page when not signed in.
     assert!(c.current_url().await.unwrap().path().starts_with("/ui/login"));
+    submit_login(c, username, None).await;
+    c.wait().for_element(Locator::Id("logout")).await.expect("signed in");
+}
+
+/// Types the username, the test password and, when given, a one-time code into the login page
+/// shown now, and submits it.
+async fn submit_login(c: &Client, username: &str, code: Option<&str>) {
     c.find(Locator::Id("username"))
         .await
         .unwrap()
@@ -117,8 +124,15 @@ async fn login(c: &Client, app: &TestApp, username: &str) {
         .send_keys(PASSWORD)
         .await
         .unwrap();
+    if let Some(code) = code {
+        c.find(Locator::Id("totp"))
+            .await
+            .unwrap()
+            .send_keys(code)
+            .await
+            .unwrap();
+    }
     c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Id("logout")).await.expect("signed in");
 }
 
 async fn logout(c: &Client) {
@@ -1751,32 +1765,12 @@ async fn regulators_sign_in_with_a_one_time_code_in_the_browser(backend: Backend
 
     let driver = start_driver().await;
     let c = browser(&driver).await;
+    let login_url = app.url("/ui/login");
     let fill = |user: &'static str, code: Option<String>| {
-        let c = c.clone();
-        let app_url = app.url("/ui/login");
+        let (c, login_url) = (c.clone(), login_url.clone());
         async move {
-            c.goto(&app_url).await.unwrap();
-            c.find(Locator::Id("username"))
-                .await
-                .unwrap()
-                .send_keys(user)
-                .await
-                .unwrap();
-            c.find(Locator::Id("password"))
-                .await
-                .unwrap()
-                .send_keys(PASSWORD)
-                .await
-                .unwrap();
-            if let Some(code) = code {
-                c.find(Locator::Id("totp"))
-                    .await
-                    .unwrap()
-                    .send_keys(&code)
-                    .await
-                    .unwrap();
-            }
-            c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+            c.goto(&login_url).await.unwrap();
+            submit_login(&c, user, code.as_deref()).await;
         }
     };
     // The password alone: refused, no session.
