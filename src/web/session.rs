@@ -10,7 +10,6 @@ use futures_util::future::LocalBoxFuture;
 use sha2::{Digest, Sha256};
 
 use super::i18n::Lang;
-use crate::api::error::ApiError;
 use crate::auth::principal::Principal;
 use crate::service::{self, sessions::principal_from_token};
 use crate::state::AppState;
@@ -151,7 +150,7 @@ impl FromRequest for UiUser {
                 }
                 // The database being away is not a reason to log the user out.
                 Err(e @ (service::Error::Unavailable { .. } | service::Error::Internal(_))) => {
-                    Err(UiError::Api(e.into(), lang))
+                    Err(UiError::Service(e, lang))
                 }
                 Err(_) => Err(login()),
             }
@@ -163,13 +162,11 @@ impl FromRequest for UiUser {
 #[derive(Debug)]
 pub enum UiError {
     /// No valid session: to the login page, coming back afterwards.
-    Login {
-        next: Option<String>,
-        htmx: bool,
-    },
+    Login { next: Option<String>, htmx: bool },
     /// A form without this session's CSRF token.
     Csrf(Lang),
-    Api(ApiError, Lang),
+    /// The service refused or failed: a page that says why, with the status the API would answer.
+    Service(service::Error, Lang),
 }
 
 impl std::fmt::Display for UiError {
@@ -177,14 +174,14 @@ impl std::fmt::Display for UiError {
         match self {
             UiError::Login { .. } => write!(f, "login required"),
             UiError::Csrf(_) => write!(f, "CSRF token missing or wrong"),
-            UiError::Api(e, _) => write!(f, "{e}"),
+            UiError::Service(e, _) => write!(f, "{e}"),
         }
     }
 }
 
-impl From<(ApiError, Lang)> for UiError {
-    fn from((e, lang): (ApiError, Lang)) -> Self {
-        UiError::Api(e, lang)
+impl From<(service::Error, Lang)> for UiError {
+    fn from((e, lang): (service::Error, Lang)) -> Self {
+        UiError::Service(e, lang)
     }
 }
 
@@ -193,7 +190,7 @@ impl ResponseError for UiError {
         match self {
             UiError::Login { .. } => StatusCode::SEE_OTHER,
             UiError::Csrf(_) => StatusCode::FORBIDDEN,
-            UiError::Api(e, _) => e.status_code(),
+            UiError::Service(e, _) => super::pages::status_of(e),
         }
     }
 
@@ -222,14 +219,14 @@ impl ResponseError for UiError {
                 lang.t("err_csrf"),
                 vec![lang.t("err_csrf_detail").to_string()],
             ),
-            UiError::Api(e, lang) => {
-                if let ApiError::Internal(cause) = e {
+            UiError::Service(e, lang) => {
+                if let service::Error::Internal(cause) = e {
                     tracing::error!(error = %cause, "internal error in the web UI");
                 }
                 let (title, lines) = super::pages::describe(e, *lang);
-                let mut res = super::pages::error_page(*lang, e.status_code(), title, lines);
-                if let ApiError::Unavailable { retry_after_secs } | ApiError::TooManyRequests { retry_after_secs, .. } =
-                    e
+                let mut res = super::pages::error_page(*lang, super::pages::status_of(e), title, lines);
+                if let service::Error::Unavailable { retry_after_secs }
+                | service::Error::TooManyRequests { retry_after_secs, .. } = e
                     && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
                 {
                     res.headers_mut().insert(header::RETRY_AFTER, v);

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{Datelike, Utc};
 
-use super::{Chrome, Query, UiResult, api, render};
+use super::{Chrome, Query, UiResult, failed, render};
 use crate::domain::calendar::shanghai_date;
 use crate::service::Ctx;
 use crate::service::history::{self, AnnualBy, AnnualQuery, parse_year};
@@ -41,7 +41,7 @@ pub async fn annual(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> 
     let (query, link) = annual_query(&req, lang)?;
     let report = history::annual_report(&state, &Ctx::new(u.who.clone()), query)
         .await
-        .map_err(api(lang))?;
+        .map_err(failed(lang))?;
     let page = AnnualPage {
         chrome: Chrome::new(&u, &req, "/ui/annual"),
         lang,
@@ -58,8 +58,8 @@ pub async fn annual_export(state: web::Data<AppState>, u: UiUser, req: HttpReque
     let (query, _) = annual_query(&req, lang)?;
     let report = history::annual_report(&state, &Ctx::new(u.who.clone()), query)
         .await
-        .map_err(api(lang))?;
-    let bytes = history::annual_csv(&report).map_err(api(lang))?;
+        .map_err(failed(lang))?;
+    let bytes = history::annual_csv(&report).map_err(failed(lang))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

@@ -5,15 +5,14 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Chrome, Form, UiResult, api, grams, local_time, names, province_name, render, see_other, total_kg};
-use crate::api::error::ApiError;
+use super::{Chrome, Form, UiResult, failed, grams, local_time, names, province_name, render, see_other, total_kg};
 use crate::auth::principal::Principal;
 use crate::domain::quantity::grams_to_kg_string;
 use crate::domain::workflow::{Act, Side, Status};
 use crate::service::applications::case::{self as apps, ApplicationDto};
 use crate::service::applications::workflow;
 use crate::service::case_views;
-use crate::service::{self, Ctx};
+use crate::service::{self, Ctx, FieldProblem, Location};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
 use crate::web::session::{UiError, UiUser};
@@ -279,7 +278,7 @@ pub async fn application(
     let q: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let dto = apps::case_dto(&state, &u.who, path.into_inner())
         .await
-        .map_err(api(lang))?;
+        .map_err(failed(lang))?;
     let names = names(&state, vec![dto.enterprise_id.clone()], vec![dto.operator_id.clone()]).await?;
 
     // Matched entries: this case's own quantity per entry, and the entry's use now.
@@ -294,7 +293,9 @@ pub async fn application(
     }
     // While open or approved, the case's quantity is already in the entry's reserved or approved.
     let counted = Status::parse(&dto.status).is_ok_and(|s| s.is_open() || s == Status::Approved);
-    let (entry_rows, events) = case_views::entries_and_events(&state, &dto).await.map_err(api(lang))?;
+    let (entry_rows, events) = case_views::entries_and_events(&state, &dto)
+        .await
+        .map_err(failed(lang))?;
     let entries = entry_rows
         .into_iter()
         .map(|r| {
@@ -408,9 +409,9 @@ pub async fn act(
     let expected = form.get("version").and_then(|v| v.parse::<i32>().ok());
     let side = |f: &Form| Side::parse(f.get("side").unwrap_or_default());
     let invalid = |field: &str, message: &str| {
-        UiError::Api(
-            ApiError::Validation(vec![crate::api::error::FieldProblem::new(
-                crate::api::error::Location::Body,
+        UiError::Service(
+            service::Error::Invalid(vec![FieldProblem::new(
+                Location::Body,
                 format!("/{field}"),
                 "ui.invalid",
                 message,
@@ -474,6 +475,6 @@ pub async fn act(
         Err(service::Error::Stale { .. } | service::Error::Conflict(_)) => {
             Ok(see_other(&format!("{target}?conflict=1")))
         }
-        Err(e) => Err(UiError::Api(e.into(), lang)),
+        Err(e) => Err(UiError::Service(e, lang)),
     }
 }

@@ -21,7 +21,7 @@ pub async fn audit(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> U
     let lang = u.lang;
     let v = service::audit::verify_chain(&state, &Ctx::new(u.who.clone()))
         .await
-        .map_err(|e| UiError::Api(e.into(), lang))?;
+        .map_err(|e| UiError::Service(e, lang))?;
     Ok(render(
         lang,
         &AuditPage {

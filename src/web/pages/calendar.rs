@@ -9,11 +9,10 @@ use askama::Template;
 use chrono::{Datelike, NaiveDate, Utc};
 
 use super::{Chrome, ProblemView, UiResult, local_time, problem_view, problems_of, render_status, see_other};
-use crate::api::error::{ApiError, FieldProblem};
 use crate::auth::principal::Role;
 use crate::domain::calendar::shanghai_date;
 use crate::service::calendar::{CalendarDayInput, CalendarYearInput};
-use crate::service::{self, Ctx};
+use crate::service::{self, Ctx, FieldProblem, Location};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
 use crate::web::session::{UiError, UiUser};
@@ -92,7 +91,7 @@ pub(super) async fn calendar_page(
                 .collect(),
         ),
         Err(crate::service::Error::Hidden) => (false, String::new(), String::new(), Vec::new()),
-        Err(e) => return Err(UiError::Api(e.into(), lang)),
+        Err(e) => return Err(UiError::Service(e, lang)),
     };
     let page = CalendarPage {
         chrome: Chrome::new(u, req, "/ui/calendar"),
@@ -190,8 +189,8 @@ fn calendar_input(source: &str, text: &str) -> Result<(CalendarYearInput, Vec<us
 }
 
 /// The API's problems, with `/days/{i}/{field}` turned into the line of the text.
-fn calendar_problems(lang: Lang, e: &ApiError, lines: &[usize]) -> Option<Vec<ProblemView>> {
-    let ApiError::Validation(ps) = e else {
+fn calendar_problems(lang: Lang, e: &service::Error, lines: &[usize]) -> Option<Vec<ProblemView>> {
+    let service::Error::Invalid(ps) = e else {
         return problems_of(lang, e);
     };
     Some(
@@ -225,17 +224,17 @@ pub async fn calendar_import(
     let lang = u.lang;
     u.check_csrf(form.csrf.as_ref().map(|t| t.as_str()))?;
     if u.who.role != Role::Admin {
-        return Err(UiError::Api(
-            ApiError::Forbidden("only an administrator imports a calendar year".into()),
+        return Err(UiError::Service(
+            service::Error::Forbidden("only an administrator imports a calendar year".into()),
             lang,
         ));
     }
     let text_of = |t: &Option<Text<String>>| t.as_ref().map(|t| t.trim().to_string()).unwrap_or_default();
     let year_text = text_of(&form.year);
     let Some(year) = year_text.parse::<i32>().ok().filter(|y| (2000..=2100).contains(y)) else {
-        return Err(UiError::Api(
-            ApiError::Validation(vec![FieldProblem::new(
-                crate::api::error::Location::Body,
+        return Err(UiError::Service(
+            service::Error::Invalid(vec![FieldProblem::new(
+                Location::Body,
                 "/year",
                 "calendar.year",
                 "the year must be between 2000 and 2100",
@@ -266,14 +265,12 @@ pub async fn calendar_import(
     let source = text_of(&form.source);
     let outcome = match calendar_input(&source, &days) {
         Err(problems) => Err(problems),
-        Ok((input, lines)) => match service::calendar::import_year(&state, &Ctx::new(u.who.clone()), year, input)
-            .await
-            .map_err(ApiError::from)
+        Ok((input, lines)) => match service::calendar::import_year(&state, &Ctx::new(u.who.clone()), year, input).await
         {
             Ok(_) => Ok(()),
             Err(e) => match calendar_problems(lang, &e, &lines) {
                 Some(problems) => Err(problems),
-                None => return Err(UiError::Api(e, lang)),
+                None => return Err(UiError::Service(e, lang)),
             },
         },
     };

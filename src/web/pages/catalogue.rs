@@ -9,10 +9,9 @@ use askama::Template;
 use chrono::Utc;
 
 use super::{Chrome, UiResult, render_status, see_other};
-use crate::api::error::{ApiError, FieldProblem};
 use crate::auth::principal::Role;
 use crate::domain::calendar::shanghai_date;
-use crate::service::{self, Ctx};
+use crate::service::{self, Ctx, Error, FieldProblem, Location};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
 use crate::web::session::{UiError, UiUser};
@@ -47,7 +46,7 @@ pub(super) async fn catalogue_page(
     let lang = u.lang;
     let editions = crate::service::catalogue::list_editions(state, shanghai_date(Utc::now()))
         .await
-        .map_err(|e| UiError::Api(e.into(), lang))?;
+        .map_err(|e| UiError::Service(e, lang))?;
     let page = CataloguePage {
         chrome: Chrome::new(u, req, "/ui/catalogue"),
         lang,
@@ -131,8 +130,8 @@ pub async fn catalogue_import(
     let lang = u.lang;
     u.check_csrf(form.csrf.as_ref().map(|t| t.as_str()))?;
     if u.who.role != Role::Admin {
-        return Err(UiError::Api(
-            ApiError::Forbidden("only an administrator loads a catalogue edition".into()),
+        return Err(UiError::Service(
+            Error::Forbidden("only an administrator loads a catalogue edition".into()),
             lang,
         ));
     }
@@ -164,14 +163,8 @@ pub async fn catalogue_import(
         }
     }
     let number = |pointer: &str, text: &str, code: &'static str, what: &str| {
-        text.parse::<i32>().map_err(|_| {
-            FieldProblem::new(
-                crate::api::error::Location::Body,
-                pointer,
-                code,
-                format!("{what} must be a whole number"),
-            )
-        })
+        text.parse::<i32>()
+            .map_err(|_| FieldProblem::new(Location::Body, pointer, code, format!("{what} must be a whole number")))
     };
     let edition = number("/edition", &kept.edition, "catalogue.edition", "the edition");
     let count = number(
@@ -193,10 +186,10 @@ pub async fn catalogue_import(
             };
             match service::catalogue::import_edition(&state, &Ctx::new(u.who.clone()), input).await {
                 Ok(_) => Ok(()),
-                Err(e) => Err(Some(ApiError::from(e))),
+                Err(e) => Err(Some(e)),
             }
         }
-        (edition, count) => Err(Some(ApiError::Validation(
+        (edition, count) => Err(Some(Error::Invalid(
             [edition.err(), count.err()].into_iter().flatten().collect(),
         ))),
     };
@@ -205,14 +198,14 @@ pub async fn catalogue_import(
         Err(e) => {
             match e {
                 None => {}
-                Some(ApiError::Validation(ps)) => kept.problems.extend(ps.iter().map(|p| catalogue_problem(lang, p))),
-                Some(ApiError::Conflict(detail)) => kept.problems.push(CatalogueProblem {
+                Some(Error::Invalid(ps)) => kept.problems.extend(ps.iter().map(|p| catalogue_problem(lang, p))),
+                Some(Error::Conflict(detail)) => kept.problems.push(CatalogueProblem {
                     file: String::new(),
                     line: String::new(),
                     column: String::new(),
                     message: detail,
                 }),
-                Some(other) => return Err(UiError::Api(other, lang)),
+                Some(other) => return Err(UiError::Service(other, lang)),
             }
             catalogue_page(&state, &u, &req, kept, StatusCode::UNPROCESSABLE_ENTITY).await
         }
@@ -226,7 +219,7 @@ mod tests {
     #[test]
     fn catalogue_pointers_become_file_line_and_column() {
         let at = |pointer: &str| {
-            let p = FieldProblem::new(crate::api::error::Location::Body, pointer, "x", "m");
+            let p = FieldProblem::new(Location::Body, pointer, "x", "m");
             let v = catalogue_problem(Lang::En, &p);
             (v.file, v.line, v.column)
         };

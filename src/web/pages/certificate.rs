@@ -6,10 +6,10 @@ use askama::Template;
 use chrono::{NaiveDate, Utc};
 
 use super::application::ItemView;
-use super::{Chrome, UiResult, api, error_page, grams, local_time, names, province_name, render, render_status};
-use crate::api::error::ApiError;
+use super::{Chrome, UiResult, error_page, failed, grams, local_time, names, province_name, render, render_status};
 use crate::domain::calendar::shanghai_date;
 use crate::domain::quantity::grams_to_kg_string;
+use crate::service::Error;
 use crate::service::applications::case::{self as apps, ApplicationDto};
 use crate::service::case_views;
 use crate::state::AppState;
@@ -84,10 +84,10 @@ pub async fn certificate(
     let lang = u.lang;
     let dto = apps::case_dto(&state, &u.who, path.into_inner())
         .await
-        .map_err(api(lang))?;
+        .map_err(failed(lang))?;
     let Some(approval) = &dto.approval else {
-        return Err(UiError::Api(
-            ApiError::Conflict("the application has no approval yet".into()),
+        return Err(UiError::Service(
+            Error::Conflict("the application has no approval yet".into()),
             lang,
         ));
     };
@@ -157,10 +157,10 @@ pub async fn refusal(
     let lang = u.lang;
     let dto = apps::case_dto(&state, &u.who, path.into_inner())
         .await
-        .map_err(api(lang))?;
+        .map_err(failed(lang))?;
     let Some(refusal) = &dto.refusal else {
-        return Err(UiError::Api(
-            ApiError::Conflict("the application was not refused".into()),
+        return Err(UiError::Service(
+            Error::Conflict("the application was not refused".into()),
             lang,
         ));
     };
@@ -219,7 +219,7 @@ pub async fn verify(state: web::Data<AppState>, req: HttpRequest, path: web::Pat
     }
     let found = match case_views::verify_approval(&state, number.clone(), Utc::now()).await {
         Ok(f) => f,
-        Err(e) => return UiError::Api(e.into(), lang).error_response_owned(),
+        Err(e) => return UiError::Service(e, lang).error_response_owned(),
     };
     let today = shanghai_date(Utc::now());
     let page = match found {

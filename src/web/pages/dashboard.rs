@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Chrome, UiResult, api, province_name, render};
+use super::{Chrome, UiResult, failed, province_name, render};
 use crate::service::{Ctx, dashboard};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
@@ -25,7 +25,7 @@ pub async fn dashboard(state: web::Data<AppState>, u: UiUser, req: HttpRequest) 
     let lang = u.lang;
     let figures = dashboard::figures(&state, &Ctx::new(u.who.clone()))
         .await
-        .map_err(api(lang))?;
+        .map_err(failed(lang))?;
     let (tonnage, on_time, utilisation, year) = (figures.tonnage, figures.on_time, figures.utilisation, figures.year);
 
     let mut months: Vec<String> = tonnage.iter().map(|t| t.month.clone()).collect();

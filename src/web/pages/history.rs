@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Chrome, Query, UiResult, api, csv_download, local_time, province_name, render};
+use super::{Chrome, Query, UiResult, csv_download, failed, local_time, province_name, render};
 use crate::domain::Invalid;
 use crate::domain::calendar::parse_bound;
 use crate::domain::catalogue::{WasteCategory, WasteCode};
@@ -109,7 +109,7 @@ pub async fn history(state: web::Data<AppState>, u: UiUser, req: HttpRequest) ->
     };
     let page = history::search(&state, &Ctx::new(u.who.clone()), &query, request)
         .await
-        .map_err(api(lang))?;
+        .map_err(failed(lang))?;
     let rows = page
         .items
         .into_iter()
@@ -171,6 +171,6 @@ pub async fn history_export(state: web::Data<AppState>, u: UiUser, req: HttpRequ
     let mut q = Query::of(&req, &FIELDS);
     let query = transfer_query(&mut q);
     q.finish(lang)?;
-    let chunks = history::export_csv(state.into_inner(), &Ctx::new(u.who.clone()), &query).map_err(api(lang))?;
+    let chunks = history::export_csv(state.into_inner(), &Ctx::new(u.who.clone()), &query).map_err(failed(lang))?;
     Ok(csv_download("transfers.csv", chunks))
 }

@@ -147,7 +147,7 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
             let msg = lang.t("login_failed").to_string();
             login_page(&req, StatusCode::UNAUTHORIZED, &username, &next, Some(msg))
         }
-        Err(e) => UiError::Api(e.into(), lang).error_response_owned(),
+        Err(e) => UiError::Service(e, lang).error_response_owned(),
     }
 }
 

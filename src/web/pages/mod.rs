@@ -27,14 +27,13 @@ use askama::Template;
 use super::CSP;
 use super::i18n::Lang;
 use super::session::{UiError, UiUser, lang_of};
-use crate::api::error::ApiError;
 use crate::auth::principal::Role;
 use crate::domain::ids::ProvinceCode;
 use crate::domain::province::province;
 use crate::domain::quantity::{Quantity, grams_to_kg_string};
 use crate::service::applications::case::ApplicationDto;
 use crate::service::whitelist::import::MAX_BYTES;
-use crate::service::{FieldProblem, Location};
+use crate::service::{Error, FieldProblem, Location};
 use crate::state::AppState;
 
 type UiResult<T> = Result<T, UiError>;
@@ -182,30 +181,44 @@ pub(super) fn province_name(lang: Lang, code: &str) -> String {
         .unwrap_or_else(|| code.to_string())
 }
 
-/// The title and lines of an API error as the UI shows them.
-pub fn describe(e: &ApiError, lang: Lang) -> (&'static str, Vec<String>) {
+/// The status a page of a refusal answers with: the one the API answers for the same refusal.
+pub fn status_of(e: &Error) -> StatusCode {
     match e {
-        ApiError::NotFound => (lang.t("err_not_found"), vec![]),
-        ApiError::Forbidden(d) => (lang.t("err_forbidden"), vec![d.clone()]),
-        ApiError::Conflict(d) | ApiError::PreconditionFailed(d) | ApiError::PreconditionRequired(d) => {
+        Error::Invalid(_) | Error::Unconfirmed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::Hidden => StatusCode::NOT_FOUND,
+        Error::Conflict(_) | Error::Refused(_) => StatusCode::CONFLICT,
+        Error::Gone(_) => StatusCode::GONE,
+        Error::Stale { .. } => StatusCode::PRECONDITION_FAILED,
+        Error::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+        Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The title and lines of a refusal as the UI shows them.
+pub fn describe(e: &Error, lang: Lang) -> (&'static str, Vec<String>) {
+    match e {
+        Error::Hidden => (lang.t("err_not_found"), vec![]),
+        Error::Forbidden(d) => (lang.t("err_forbidden"), vec![d.clone()]),
+        Error::Conflict(d) | Error::Stale { detail: d, .. } | Error::PreconditionRequired(d) => {
             (lang.t("err_conflict"), vec![d.clone()])
         }
-        ApiError::Refused(i) => (lang.t("err_conflict"), vec![i.message.clone()]),
-        ApiError::Gone(d) => (lang.t("err_not_found"), vec![d.clone()]),
-        ApiError::Validation(problems) | ApiError::ConfirmationRequired { errors: problems, .. } => (
+        Error::Refused(i) => (lang.t("err_conflict"), vec![i.message.clone()]),
+        Error::Gone(d) => (lang.t("err_not_found"), vec![d.clone()]),
+        Error::Invalid(problems) | Error::Unconfirmed { problems, .. } => (
             lang.t("err_invalid"),
             problems
                 .iter()
                 .map(|p| format!("{}: {}", p.pointer, p.message))
                 .collect(),
         ),
-        ApiError::Malformed { detail, .. } => (lang.t("err_invalid"), vec![detail.clone()]),
-        ApiError::MethodNotAllowed(_) => (lang.t("err_not_found"), vec![]),
-        ApiError::PayloadTooLarge(d) | ApiError::UnsupportedMediaType(d) => (lang.t("err_invalid"), vec![d.clone()]),
-        ApiError::TooManyRequests { detail, .. } => (lang.t("err_too_many"), vec![detail.clone()]),
-        ApiError::Unavailable { .. } => (lang.t("err_unavailable"), vec![]),
-        ApiError::Unauthorized(_) => (lang.t("login"), vec![]),
-        ApiError::Internal(_) => (lang.t("err_internal"), vec![]),
+        Error::TooManyRequests { detail, .. } => (lang.t("err_too_many"), vec![detail.clone()]),
+        Error::Unavailable { .. } => (lang.t("err_unavailable"), vec![]),
+        Error::Unauthenticated(_) => (lang.t("login"), vec![]),
+        Error::Internal(_) => (lang.t("err_internal"), vec![]),
     }
 }
 
@@ -221,8 +234,9 @@ pub fn error_page(lang: Lang, status: StatusCode, title: &str, lines: Vec<String
     render_status(lang, status, &ErrorPage { lang, title, lines })
 }
 
-fn api<E: Into<ApiError>>(lang: Lang) -> impl Fn(E) -> UiError {
-    move |e| UiError::Api(e.into(), lang)
+/// A service's refusal (or the permission layer's) as the page that says why.
+fn failed<E: Into<Error>>(lang: Lang) -> impl Fn(E) -> UiError {
+    move |e| UiError::Service(e.into(), lang)
 }
 
 impl UiError {
@@ -276,7 +290,7 @@ async fn names(
 ) -> UiResult<HashMap<String, String>> {
     crate::service::registry::names::party_names(state, enterprises, operators)
         .await
-        .map_err(|e| UiError::Api(e.into(), Lang::Zh))
+        .map_err(|e| UiError::Service(e, Lang::Zh))
 }
 
 fn total_kg(dto: &ApplicationDto) -> String {
@@ -391,7 +405,7 @@ impl Query {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(UiError::Api(ApiError::Validation(problems), lang))
+            Err(UiError::Service(Error::Invalid(problems), lang))
         }
     }
 }
@@ -446,6 +460,17 @@ pub struct ProblemView {
     pub message: String,
 }
 
+impl ProblemView {
+    /// A problem with the whole form, not one field of it.
+    fn line(message: String) -> ProblemView {
+        ProblemView {
+            row: String::new(),
+            field: String::new(),
+            message,
+        }
+    }
+}
+
 /// Splits an API pointer such as `/rows/7/scope` or `/quota_kg` into what a person reads.
 fn problem_view(lang: Lang, p: &FieldProblem) -> ProblemView {
     let parts: Vec<&str> = p.pointer.trim_start_matches('/').split('/').collect();
@@ -474,25 +499,11 @@ fn field_label(lang: Lang, field: &str) -> String {
 }
 
 /// The problems of a refused request, or `None` when the refusal is not about the input.
-fn problems_of(lang: Lang, e: &ApiError) -> Option<Vec<ProblemView>> {
+fn problems_of(lang: Lang, e: &Error) -> Option<Vec<ProblemView>> {
     match e {
-        ApiError::Validation(ps) => Some(ps.iter().map(|p| problem_view(lang, p)).collect()),
-        ApiError::Malformed { detail, errors } if errors.is_empty() => Some(vec![ProblemView {
-            row: String::new(),
-            field: String::new(),
-            message: detail.clone(),
-        }]),
-        ApiError::Malformed { errors, .. } => Some(errors.iter().map(|p| problem_view(lang, p)).collect()),
-        ApiError::Conflict(d) => Some(vec![ProblemView {
-            row: String::new(),
-            field: String::new(),
-            message: d.clone(),
-        }]),
-        ApiError::Refused(i) => Some(vec![ProblemView {
-            row: String::new(),
-            field: String::new(),
-            message: i.message.clone(),
-        }]),
+        Error::Invalid(ps) => Some(ps.iter().map(|p| problem_view(lang, p)).collect()),
+        Error::Conflict(d) => Some(vec![ProblemView::line(d.clone())]),
+        Error::Refused(i) => Some(vec![ProblemView::line(i.message.clone())]),
         _ => None,
     }
 }

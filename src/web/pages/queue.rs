@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{SubsecRound, Utc};
 
-use super::{Chrome, Query, UiResult, api, html, local_time, names, province_name, render, total_kg};
+use super::{Chrome, Query, UiResult, failed, html, local_time, names, province_name, render, total_kg};
 use crate::auth::principal::Role;
 use crate::domain::catalogue::WasteCode;
 use crate::domain::workflow::{Route, Side, Status};
@@ -88,7 +88,7 @@ pub async fn queue(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -> U
     };
     let (items, next) = queue::page(&state, &u.who, filter, after, 50)
         .await
-        .map_err(api(lang))?;
+        .map_err(failed(lang))?;
     let names = names(
         &state,
         items.iter().map(|a| a.enterprise_id.clone()).collect(),
@@ -195,7 +195,7 @@ pub async fn queue_counts(state: web::Data<AppState>, u: UiUser) -> UiResult<Htt
     let lang = u.lang;
     match dashboard::queue_counts(&state, &Ctx::new(u.who.clone()))
         .await
-        .map_err(api(lang))?
+        .map_err(failed(lang))?
     {
         Some(counts) => Ok(render(lang, &CountsFragment { lang, counts })),
         None => Ok(html(StatusCode::OK, String::new())),

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Chrome, Form, UiResult, api, local_time, render, see_other};
+use super::{Chrome, Form, UiResult, failed, local_time, render, see_other};
 use crate::service::{Ctx, webhooks};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
@@ -36,7 +36,7 @@ pub async fn webhooks(state: web::Data<AppState>, u: UiUser, req: HttpRequest) -
     let lang = u.lang;
     let list = webhooks::list(&state, &Ctx::new(u.who.clone()))
         .await
-        .map_err(api(lang))?;
+        .map_err(failed(lang))?;
     let subs = list
         .items
         .into_iter()
@@ -73,6 +73,6 @@ pub async fn webhook_enable(
     Form::checked(&u, &body)?;
     webhooks::enable(&state, &Ctx::new(u.who.clone()), path.into_inner())
         .await
-        .map_err(api(lang))?;
+        .map_err(failed(lang))?;
     Ok(see_other("/ui/webhooks?done=1"))
 }

@@ -3,8 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Chrome, Form, Query, UiResult, api, grams, names, province_name, render, safe_next, see_other};
-use crate::api::error::ApiError;
+use super::{Chrome, Form, Query, UiResult, failed, grams, names, province_name, render, safe_next, see_other};
 use crate::auth::principal::Role;
 use crate::domain::Invalid;
 use crate::domain::catalogue::{WasteCategory, WasteCode};
@@ -95,7 +94,7 @@ pub async fn whitelist(state: web::Data<AppState>, u: UiUser, req: HttpRequest) 
     q.finish(lang)?;
     let page = list::list(&state, &Ctx::new(u.who.clone()), query)
         .await
-        .map_err(api(lang))?;
+        .map_err(failed(lang))?;
     let names = names(
         &state,
         Vec::new(),
@@ -202,14 +201,14 @@ pub async fn whitelist_change(
         "confirm" => EntryAction::Confirm,
         "suspend" => EntryAction::Suspend,
         "reinstate" => EntryAction::Reinstate,
-        _ => return Err(UiError::Api(ApiError::NotFound, lang)),
+        _ => return Err(UiError::Service(service::Error::Hidden, lang)),
     };
     let reason = form.get("reason").map(str::to_string);
     // The page always sends the version it showed; a form without one is refused like a stale one.
     let version = form.get("version").and_then(|v| v.trim().parse::<i32>().ok());
     if version.is_none() {
-        return Err(UiError::Api(
-            ApiError::PreconditionRequired("the form did not say which version of the entry it shows".into()),
+        return Err(UiError::Service(
+            service::Error::PreconditionRequired("the form did not say which version of the entry it shows".into()),
             lang,
         ));
     }
@@ -224,6 +223,6 @@ pub async fn whitelist_change(
         Err(service::Error::Stale { .. } | service::Error::Conflict(_)) => {
             Ok(see_other(&format!("{back}{sep}conflict=1")))
         }
-        Err(e) => Err(UiError::Api(e.into(), lang)),
+        Err(e) => Err(UiError::Service(e, lang)),
     }
 }

@@ -5,18 +5,17 @@
 
 use actix_multipart::form::{MultipartForm, bytes::Bytes, text::Text};
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{Datelike, Utc};
 
-use super::{Chrome, Form, ProblemView, UiResult, problems_of, province_name, render_status, see_other};
-use crate::api::error::ApiError;
+use super::{Chrome, Form, ProblemView, UiResult, problems_of, province_name, render_status, see_other, status_of};
 use crate::auth::principal::Role;
 use crate::domain::calendar::shanghai_date;
-use crate::service::Ctx;
 use crate::service::registry::names;
 use crate::service::whitelist::import::{CSV_TYPE, Format, ImportError, MAX_BYTES, XLSX_TYPE, import_file};
 use crate::service::whitelist::proposals::{self, EntryInput};
+use crate::service::{Ctx, Error};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
 use crate::web::session::{UiError, UiUser};
@@ -62,8 +61,8 @@ async fn new_page(
 ) -> UiResult<HttpResponse> {
     let lang = u.lang;
     if u.who.role != Role::Regulator {
-        return Err(UiError::Api(
-            ApiError::Forbidden("only a provincial regulator proposes or imports whitelist entries".into()),
+        return Err(UiError::Service(
+            Error::Forbidden("only a provincial regulator proposes or imports whitelist entries".into()),
             lang,
         ));
     }
@@ -71,7 +70,7 @@ async fn new_page(
     // credit code may be typed (a source province proposes for operators elsewhere).
     let operators = names::operator_choices(state, u.who.province())
         .await
-        .map_err(|e| UiError::Api(e.into(), lang))?
+        .map_err(|e| UiError::Service(e, lang))?
         .into_iter()
         .map(|o| (o.id, format!("{} · {}", o.name, o.uscc)))
         .collect();
@@ -139,27 +138,30 @@ pub async fn whitelist_propose(
     // An operator may be named by its id or by its 18-character credit code.
     let operator_id = names::operator_id_for(&state, values.operator.clone())
         .await
-        .map_err(|e| UiError::Api(e.into(), lang))?;
+        .map_err(|e| UiError::Service(e, lang))?;
     let input = proposal_input(&values, &operator_id);
-    match proposals::propose(&state, &Ctx::new(u.who.clone()), input)
-        .await
-        .map_err(ApiError::from)
-    {
+    match proposals::propose(&state, &Ctx::new(u.who.clone()), input).await {
         Ok(row) => Ok(see_other(&format!(
             "/ui/whitelist?year={}&status=proposed&done=1",
             row.year
         ))),
         Err(e) => match problems_of(lang, &e) {
             Some(problems) => {
-                new_page(&state, &u, &req, e.status_code(), |p| {
+                new_page(&state, &u, &req, status_of(&e), |p| {
                     p.values = values;
                     p.propose_problems = problems;
                 })
                 .await
             }
-            None => Err(UiError::Api(e, lang)),
+            None => Err(UiError::Service(e, lang)),
         },
     }
+}
+
+/// Why an upload was not imported: a file that cannot be read at all, or the service's refusal.
+enum Refusal {
+    Unreadable(String),
+    Service(Error),
 }
 
 #[derive(MultipartForm)]
@@ -198,28 +200,20 @@ pub async fn whitelist_import(
     let dry_run = form.dry_run.is_some_and(|t| t.as_str() == "true");
     let file = form.file.filter(|f| !f.data.is_empty());
     let file_name = file.as_ref().and_then(|f| f.file_name.clone()).unwrap_or_default();
+    // A file that cannot be read at all is said on the form, like a refused row.
+    let unreadable = Refusal::Unreadable;
     let outcome = match &file {
-        None => Err(ApiError::Malformed {
-            detail: lang.t("err_no_file").to_string(),
-            errors: Vec::new(),
-        }),
+        None => Err(unreadable(lang.t("err_no_file").to_string())),
         Some(f) => match upload_format(f) {
-            None => Err(ApiError::Malformed {
-                detail: lang.t("err_file_type").to_string(),
-                errors: Vec::new(),
-            }),
+            None => Err(unreadable(lang.t("err_file_type").to_string())),
             Some(format) => import_file(&state, &u.who, format, f.data.to_vec(), dry_run)
                 .await
                 .map_err(|e| match e {
-                    ImportError::Unreadable(detail) => ApiError::Malformed {
-                        detail,
-                        errors: Vec::new(),
-                    },
-                    ImportError::TooLarge => ApiError::Malformed {
-                        detail: format!("the file is larger than {} MiB", MAX_BYTES / (1024 * 1024)),
-                        errors: Vec::new(),
-                    },
-                    ImportError::Refused(e) => e.into(),
+                    ImportError::Unreadable(detail) => unreadable(detail),
+                    ImportError::TooLarge => {
+                        unreadable(format!("the file is larger than {} MiB", MAX_BYTES / (1024 * 1024)))
+                    }
+                    ImportError::Refused(e) => Refusal::Service(e),
                 }),
         },
     };
@@ -235,15 +229,19 @@ pub async fn whitelist_import(
             })
             .await
         }
-        Err(e) => match problems_of(lang, &e) {
-            Some(problems) => {
-                new_page(&state, &u, &req, StatusCode::UNPROCESSABLE_ENTITY, |p| {
-                    p.import_problems = problems;
-                    p.file_name = file_name;
-                })
-                .await
-            }
-            None => Err(UiError::Api(e, lang)),
-        },
+        Err(refusal) => {
+            let problems = match refusal {
+                Refusal::Unreadable(detail) => vec![ProblemView::line(detail)],
+                Refusal::Service(e) => match problems_of(lang, &e) {
+                    Some(problems) => problems,
+                    None => return Err(UiError::Service(e, lang)),
+                },
+            };
+            new_page(&state, &u, &req, StatusCode::UNPROCESSABLE_ENTITY, |p| {
+                p.import_problems = problems;
+                p.file_name = file_name;
+            })
+            .await
+        }
     }
 }
