@@ -13,22 +13,23 @@ use super::body;
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
 use super::extract::QueryParams;
 use crate::auth::principal::Principal;
-use crate::db::applications::{Act, AppFilter};
-use crate::db::{self, to_db_time};
 use crate::domain::Invalid;
 use crate::domain::catalogue::WasteCode;
-use crate::domain::workflow::{Actor, Route, Side, Status};
+use crate::domain::workflow::{Act, Route, Side, Status};
 use crate::service::Ctx;
-use crate::service::applications::case::actor_for;
+pub use crate::service::applications::attachments::AttachmentDto;
+use crate::service::applications::attachments::{self, Upload};
 pub use crate::service::applications::case::{
     ApplicationDto, ApprovalDto, CarrierDto, DecisionDto, ItemDto, StepDto, SuspensionDto, case_dto, load_dto,
     load_visible, regulator_side,
 };
+use crate::service::applications::events;
+pub use crate::service::applications::events::EventDto;
 use crate::service::applications::filing;
 pub use crate::service::applications::filing::{
     ApplicationInput, CheckResult, FilingCarrierInput, ItemCheck, ItemInput,
 };
-use crate::service::applications::queue::{self, QueueCursor};
+use crate::service::applications::queue::{self, AppFilter, QueueCursor, to_db_time};
 use crate::service::applications::workflow::{
     self, CorrectionInput, DecisionInput, RefuseAcceptanceInput, RerouteInput, ResubmitInput, RevokeInput,
     SuspendClockInput, WithdrawInput,
@@ -240,23 +241,10 @@ pub async fn get_application(
     who: Principal,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let app = load_visible(&state, &who, path.into_inner()).await?;
-    let cal = state.calendar().await?;
-    let version = app.version;
-    let dto = state.db.run(move |conn| load_dto(conn, &cal, app, Utc::now())).await?;
+    let dto = case_dto(&state, &who, path.into_inner()).await?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(version)))
+        .insert_header((header::ETAG, etag(dto.version)))
         .json(dto))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EventDto {
-    pub id: String,
-    pub kind: String,
-    pub actor: String,
-    pub role: String,
-    pub detail: Value,
-    pub at: String,
 }
 
 /// The case's timeline.
@@ -272,23 +260,7 @@ pub async fn application_events(
     who: Principal,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<Vec<EventDto>>> {
-    let app = load_visible(&state, &who, path.into_inner()).await?;
-    let rows = state
-        .db
-        .run(move |conn| db::applications::events(conn, &app.id))
-        .await?;
-    Ok(web::Json(
-        rows.into_iter()
-            .map(|e| EventDto {
-                detail: serde_json::from_str(&e.detail).unwrap_or(Value::Null),
-                id: e.id,
-                kind: e.kind,
-                actor: e.actor,
-                role: e.role,
-                at: e.at.and_utc().to_rfc3339(),
-            })
-            .collect(),
-    ))
+    Ok(web::Json(events::timeline(&state, &who, path.into_inner()).await?))
 }
 
 pub(crate) fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
@@ -491,35 +463,6 @@ pub async fn revoke(
     perform(state, who, path.into_inner(), &req, command.into()).await
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AttachmentDto {
-    pub id: String,
-    /// contract, licence_copy or other.
-    pub kind: String,
-    pub filename: String,
-    pub content_type: String,
-    pub size_bytes: i64,
-    /// SHA-256 of the bytes, hex.
-    pub sha256: String,
-    pub uploaded_by: String,
-    pub uploaded_at: String,
-}
-
-impl From<db::applications::AttachmentRow> for AttachmentDto {
-    fn from(r: db::applications::AttachmentRow) -> Self {
-        AttachmentDto {
-            id: r.id,
-            kind: r.kind,
-            filename: r.filename,
-            content_type: r.content_type,
-            size_bytes: r.size_bytes,
-            sha256: r.sha256,
-            uploaded_by: r.uploaded_by,
-            uploaded_at: r.uploaded_at.and_utc().to_rfc3339(),
-        }
-    }
-}
-
 /// The file types accepted, recognised by their first bytes as well as the declared type.
 fn sniff(content_type: &str, bytes: &[u8]) -> bool {
     match content_type {
@@ -528,10 +471,6 @@ fn sniff(content_type: &str, bytes: &[u8]) -> bool {
         "image/png" => bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]),
         _ => false,
     }
-}
-
-fn attachment_dir(state: &AppState, app_id: &str) -> std::path::PathBuf {
-    state.config.data_dir.join("attachments").join(app_id)
 }
 
 /// Attach a material to an open application (the filing enterprise): the body is the file itself,
@@ -599,17 +538,7 @@ pub async fn add_attachment(
             "attachments are application/pdf, image/jpeg or image/png".into(),
         ));
     }
-    let app = load_visible(&state, &who, path.into_inner()).await?;
-    if actor_for(&who, &app) != Some(Actor::Enterprise) {
-        return Err(ApiError::Forbidden("only the filing enterprise adds materials".into()));
-    }
-    let status = Status::parse(&app.status).map_err(ApiError::internal)?;
-    if !status.is_open() {
-        return Err(ApiError::Conflict(format!(
-            "the application is {}; materials can no longer be added",
-            status.as_str()
-        )));
-    }
+    let case = attachments::open_for_materials(&state, &who, path.into_inner()).await?;
     let max = state.config.max_attachment_bytes;
     let too_large = || ApiError::PayloadTooLarge(format!("an attachment is at most {max} bytes"));
     let mut bytes = Vec::new();
@@ -628,37 +557,14 @@ pub async fn add_attachment(
             "the file is not a valid {content_type}"
         )));
     }
-    let sha = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>();
-    let row = db::applications::AttachmentRow {
-        id: db::new_id(),
-        application_id: app.id.clone(),
+    let upload = Upload {
         kind,
         filename,
         content_type,
-        size_bytes: bytes.len() as i64,
-        sha256: sha,
-        uploaded_by: who.name.clone(),
-        uploaded_at: db::db_now(),
+        bytes,
     };
-    // The bytes first (named by the attachment id, never by the client's filename), then the row.
-    let dir = attachment_dir(&state, &app.id);
-    let file = dir.join(&row.id);
-    web::block(move || -> std::io::Result<()> {
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(&file, &bytes)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
-    let stored = row.clone();
-    state
-        .db
-        .run(move |conn| db::applications::add_attachment(conn, &stored))
-        .await?;
-    Ok(HttpResponse::Created().json(AttachmentDto::from(row)))
+    let stored = attachments::add(&state, &Ctx::new(who), case, upload).await?;
+    Ok(HttpResponse::Created().json(stored))
 }
 
 /// The materials of an application.
@@ -670,12 +576,7 @@ pub async fn list_attachments(
     who: Principal,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<Vec<AttachmentDto>>> {
-    let app = load_visible(&state, &who, path.into_inner()).await?;
-    let rows = state
-        .db
-        .run(move |conn| db::applications::attachments(conn, &app.id))
-        .await?;
-    Ok(web::Json(rows.into_iter().map(AttachmentDto::from).collect()))
+    Ok(web::Json(attachments::list(&state, &who, path.into_inner()).await?))
 }
 
 /// Download one material (every party of the case).
@@ -688,20 +589,7 @@ pub async fn download_attachment(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (id, attachment_id) = path.into_inner();
-    let app = load_visible(&state, &who, id).await?;
-    let app_id = app.id.clone();
-    let row = state
-        .db
-        .run(move |conn| db::applications::attachments(conn, &app_id))
-        .await?
-        .into_iter()
-        .find(|a| a.id == attachment_id)
-        .ok_or(ApiError::NotFound)?;
-    let file = attachment_dir(&state, &app.id).join(&row.id);
-    let bytes = web::block(move || std::fs::read(file))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let (row, bytes) = attachments::read(&state, &who, id, attachment_id).await?;
     let ascii_name: String = row
         .filename
         .chars()

@@ -2,17 +2,15 @@
 //! records.
 
 use actix_web::{HttpRequest, get, web};
-use chrono::NaiveDateTime;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiResult, Problem};
 use super::extract::QueryParams;
 use crate::auth::principal::Principal;
-use crate::db::audit::{EventFilter, Verification};
-use crate::db::to_db_time;
 use crate::domain::Invalid;
-pub use crate::service::audit::AuditEventDto;
+pub use crate::service::audit::{AuditEventDto, Verification};
+use crate::service::audit::{EventFilter, parse_bound};
 use crate::service::{Ctx, audit};
 use crate::state::AppState;
 
@@ -35,11 +33,6 @@ pub async fn verify(state: web::Data<AppState>, who: Principal) -> ApiResult<web
 pub struct AuditEventPage {
     pub items: Vec<AuditEventDto>,
     pub next_cursor: Option<String>,
-}
-
-/// An instant (RFC 3339) or a day (YYYY-MM-DD, from 00:00 Asia/Shanghai).
-pub fn parse_bound(s: &str) -> Result<NaiveDateTime, Invalid> {
-    crate::domain::calendar::parse_bound(s).map(to_db_time)
 }
 
 /// Records of the trail in chain order: `object` (an object id, optionally with `object_type`),

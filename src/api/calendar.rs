@@ -1,37 +1,23 @@
 //! The working-day calendar: deadline arithmetic and the admin import of a year's notice.
 
 use actix_web::{HttpRequest, get, put, web};
-use chrono::{Datelike, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use super::body;
 use super::error::{ApiError, ApiResult, FieldProblem, Location, Problem};
 use super::extract::QueryParams;
 use crate::auth::Principal;
-use crate::db;
 use crate::domain::Invalid;
-use crate::domain::calendar::{deadline_instant, shanghai_date};
-pub use crate::service::calendar::{CalendarDayDto, CalendarDayInput, CalendarYearDto, CalendarYearInput};
+use crate::domain::calendar::shanghai_date;
+pub use crate::service::calendar::{
+    CalendarDayDto, CalendarDayInput, CalendarOverview, CalendarYearDto, CalendarYearInput, CalendarYearSummary,
+    WorkingDaysDto,
+};
 use crate::service::{Ctx, calendar};
 use crate::state::AppState;
 
 pub use crate::domain::calendar::parse_date;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WorkingDaysDto {
-    /// The start day (not counted).
-    pub from: String,
-    pub add: u32,
-    /// The `add`-th working day after `from`.
-    pub due: String,
-    /// The deadline instant: `due` at office close, Asia/Shanghai (RFC 3339, UTC).
-    pub due_at: String,
-    /// True when a year without an imported State Council notice was involved: the plain
-    /// Monday–Friday rule was used and the date may move once that year is imported.
-    pub provisional: bool,
-}
 
 /// Add working days to a date.
 ///
@@ -64,50 +50,14 @@ pub async fn working_days(state: web::Data<AppState>, req: HttpRequest) -> ApiRe
         return Err(ApiError::Validation(q.problems));
     };
     q.finish()?;
-    let calendar = state.db.run(db::calendar::load).await?;
-    let due = calendar.add_working_days(from, add);
-    Ok(web::Json(WorkingDaysDto {
-        from: from.to_string(),
-        add,
-        due: due.date.to_string(),
-        due_at: deadline_instant(due.date, state.config.office_close).to_rfc3339(),
-        provisional: due.provisional,
-    }))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CalendarYearSummary {
-    pub year: i32,
-    pub source: String,
-    pub imported_at: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CalendarOverview {
-    pub years: Vec<CalendarYearSummary>,
-    /// Years from now to next year that have no data: deadlines there are provisional.
-    pub missing: Vec<i32>,
+    Ok(web::Json(calendar::working_days(&state, from, add).await?))
 }
 
 /// Which years the calendar knows.
 #[utoipa::path(tag = "calendar", responses((status = 200, body = CalendarOverview)))]
 #[get("/calendar")]
 pub async fn overview(state: web::Data<AppState>) -> ApiResult<web::Json<CalendarOverview>> {
-    let calendar = state.db.run(db::calendar::load).await?;
-    let _this_year = shanghai_date(Utc::now()).year();
-    let mut years = Vec::new();
-    for y in calendar.years() {
-        let meta = state.db.run(move |conn| db::calendar::year(conn, y)).await?;
-        if let Some((meta, _)) = meta {
-            years.push(CalendarYearSummary {
-                year: meta.year,
-                source: meta.source,
-                imported_at: meta.imported_at.and_utc().to_rfc3339(),
-            });
-        }
-    }
-    let missing = calendar::missing_years(&calendar, shanghai_date(Utc::now()));
-    Ok(web::Json(CalendarOverview { years, missing }))
+    Ok(web::Json(calendar::overview(&state, shanghai_date(Utc::now())).await?))
 }
 
 fn parse_year(raw: &str) -> Result<i32, ApiError> {

@@ -8,7 +8,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::permission::Denied;
-use crate::db::DbError;
 use crate::service::error::Error as ServiceError;
 pub use crate::service::error::{FieldProblem, Location};
 use crate::telemetry::current_request_id;
@@ -235,12 +234,6 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unavailable { retry_after_secs } => ApiError::Unavailable { retry_after_secs },
             ServiceError::Internal(cause) => ApiError::Internal(cause),
         }
-    }
-}
-
-impl From<DbError> for ApiError {
-    fn from(e: DbError) -> Self {
-        ServiceError::from(e).into()
     }
 }
 

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, Problem};
-use crate::db;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -37,7 +36,7 @@ pub async fn healthz() -> web::Json<Health> {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> {
-    let up_to_date = state.db.run(db::migrate::is_up_to_date).await?;
+    let up_to_date = crate::service::health::migrations_applied(&state).await?;
     if up_to_date {
         Ok(web::Json(Health {
             status: "ready".into(),

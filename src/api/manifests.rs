@@ -10,14 +10,15 @@ use utoipa::ToSchema;
 use super::applications::{etag, idempotency_key, if_match, request_hash};
 use super::body;
 use super::error::{ApiError, ApiResult, FieldProblem, Problem};
-use super::extract::{QueryParams, cut_page, next_cursor};
-use crate::auth::principal::{Binding, Principal, Role};
-use crate::db::manifests::{ManifestAct, ManifestFilter};
-use crate::db::{self};
+use super::extract::QueryParams;
+use crate::auth::principal::Principal;
 use crate::domain::Invalid;
 use crate::domain::quantity::KG_OR_ZERO_PATTERN;
 use crate::domain::quantity::Quantity;
 use crate::service::commands::{nullable_text_schema, text_schema, valid_text};
+use crate::service::manifests::ManifestAct;
+use crate::service::manifests::list::ManifestFilter;
+pub use crate::service::manifests::list::ManifestPage;
 pub use crate::service::manifests::{
     ArrivalInput, BatchInput, BatchManifestInput, CarrierPartDto, DiscrepancyDto, DiscrepancyInput, ManifestDto,
     ManifestInput, ManifestItemDto, ManifestItemInput, PaperTripInput, ShipmentCarrierInput, to_dto,
@@ -250,12 +251,6 @@ pub async fn create_manifests_batch(
 /// of 50 lines with the longest texts fit.
 pub const BATCH_BODY_FACTOR: usize = 4;
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ManifestPage {
-    pub items: Vec<ManifestDto>,
-    pub next_cursor: Option<String>,
-}
-
 /// Manifests in the caller's scope, newest first: a producer's own, an operator's incoming,
 /// a province's (source or receiving), everything for admins and nationwide auditors.
 #[utoipa::path(
@@ -298,31 +293,7 @@ pub async fn list_manifests(
     let limit = q.limit(50, super::extract::LIMIT_MAX);
     let cursor = q.cursor();
     q.finish()?;
-    match (&who.role, &who.binding) {
-        (Role::Admin, _) | (Role::Auditor, Binding::Nationwide) => {}
-        (Role::Regulator | Role::Auditor, Binding::Province(p)) => f.province = Some(p.as_str().to_string()),
-        (Role::Enterprise, Binding::Enterprise(id)) => f.enterprise_id = Some(id.clone()),
-        (Role::Operator, Binding::Operator(id)) => f.operator_id = Some(id.clone()),
-        _ => return Err(ApiError::Forbidden("this caller sees no manifests".into())),
-    }
-    let (rows, more) = state
-        .db
-        .run(move |conn| {
-            let mut rows = db::manifests::list(conn, &f, cursor.as_deref(), limit + 1)?;
-            let more = cut_page(&mut rows, limit);
-            let mut out = Vec::with_capacity(rows.len());
-            for m in rows {
-                let items = db::manifests::items_of(conn, &m.id)?;
-                out.push((m, items));
-            }
-            Ok((out, more))
-        })
-        .await?;
-    let next = next_cursor(&rows, more, |(m, _)| m.id.as_str());
-    Ok(web::Json(ManifestPage {
-        items: rows.into_iter().map(|(m, i)| to_dto(m, i)).collect(),
-        next_cursor: next,
-    }))
+    Ok(web::Json(manifests::list::page(&state, &who, f, cursor, limit).await?))
 }
 
 /// One manifest. The ETag is its version, for If-Match.

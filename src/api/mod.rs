@@ -1,5 +1,5 @@
 //! The HTTP API: handlers, request/response DTOs, errors and the OpenAPI document. Handlers parse
-//! input into domain types, ask the permission layer, and call `db::` functions through `Db::run`.
+//! input into typed commands and queries, call one `service::` use case, and render its answer.
 
 pub mod applications;
 pub mod audit;

@@ -8,17 +8,17 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::body;
-use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{QueryParams, cut_page, next_cursor};
+use super::error::{ApiResult, Problem};
+use super::extract::QueryParams;
 use crate::auth::Principal;
 use crate::auth::permission::require_role;
 use crate::auth::principal::Role;
-use crate::db;
 use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
 use crate::domain::catalogue::WasteCategory;
 use crate::domain::province::provinces;
-pub use crate::service::catalogue::{EditionDto, EditionInput};
+use crate::service::catalogue::WasteCodeQuery;
+pub use crate::service::catalogue::{EditionDto, EditionInput, WasteCodeDto, WasteCodePage};
 use crate::service::{Ctx, catalogue};
 use crate::state::AppState;
 
@@ -47,29 +47,6 @@ pub async fn list_provinces() -> web::Json<Vec<ProvinceDto>> {
             })
             .collect(),
     )
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WasteCodeDto {
-    /// `NNN-NNN-NN`.
-    pub code: String,
-    /// `HW01`…`HW50`.
-    pub category: String,
-    pub category_name: String,
-    pub industry_source: String,
-    pub description: String,
-    /// Hazard characteristics: T, C, I, R, In.
-    pub hazards: Vec<String>,
-    pub edition: i32,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WasteCodePage {
-    pub items: Vec<WasteCodeDto>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-    /// The edition searched (by default the one in force today).
-    pub edition: i32,
 }
 
 /// Search the national waste catalogue.
@@ -113,51 +90,16 @@ pub async fn search_waste_codes(state: web::Data<AppState>, req: HttpRequest) ->
     let after = q.cursor();
     q.finish()?;
 
-    let page = state
-        .db
-        .run(move |conn| {
-            let edition = match edition {
-                Some(e) if db::catalogue::edition_dates(conn)?.iter().any(|(x, _)| *x == e) => e,
-                Some(e) => return Ok(Err(e)),
-                None => db::catalogue::edition_on(conn, shanghai_date(Utc::now()))?.unwrap_or(2021),
-            };
-            let rows = db::catalogue::search(
-                conn,
-                edition,
-                text.as_deref(),
-                category.map(|c| c.as_str()).as_deref(),
-                after.as_deref(),
-                limit + 1,
-            )?;
-            Ok(Ok((edition, rows)))
-        })
-        .await?
-        // A well-formed edition that is not loaded is a resource that does not exist.
-        .map_err(|_| ApiError::NotFound)?;
-    let (edition, mut rows) = page;
-    let more = cut_page(&mut rows, limit);
-    let next_cursor = next_cursor(&rows, more, |r| &r.code);
-    Ok(web::Json(WasteCodePage {
-        items: rows
-            .into_iter()
-            .map(|r| WasteCodeDto {
-                hazards: r
-                    .hazards
-                    .split('/')
-                    .filter(|h| !h.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-                code: r.code,
-                category: r.category,
-                category_name: r.category_name,
-                industry_source: r.industry_source,
-                description: r.description,
-                edition: r.edition,
-            })
-            .collect(),
-        next_cursor,
+    let query = WasteCodeQuery {
+        text,
+        category,
         edition,
-    }))
+        after,
+        limit,
+    };
+    Ok(web::Json(
+        catalogue::search(&state, query, shanghai_date(Utc::now())).await?,
+    ))
 }
 
 /// The catalogue editions loaded, with their in-force dates, code and successor counts, and which

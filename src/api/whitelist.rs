@@ -4,31 +4,32 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::body;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::QueryParams;
-use crate::auth::principal::{Principal, Role};
-use crate::db::whitelist::{EntryRow, EntryVersionRow, LedgerRow};
-use crate::db::{self};
+use crate::auth::principal::Principal;
 use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
 use crate::domain::catalogue::{WasteCategory, WasteCode};
 use crate::domain::ids::ProvinceCode;
-use crate::domain::quantity::grams_to_kg_string;
 use crate::domain::whitelist::{EntryAction, EntryStatus};
 use crate::service::Ctx;
 use crate::service::commands::ReasonInput;
 use crate::service::whitelist::agreements;
 pub use crate::service::whitelist::agreements::{AgreementDto, AgreementInput, TerminationInput};
+use crate::service::whitelist::eligible;
+pub use crate::service::whitelist::eligible::EligibleOperator;
+use crate::service::whitelist::entries;
 pub use crate::service::whitelist::entries::AmendmentInput;
-use crate::service::whitelist::entries::{self, enterprise_province};
 use crate::service::whitelist::list::{self, EntryQuery, parse_year};
 pub use crate::service::whitelist::list::{EntryDto, EntryPage, entry_dto};
 pub use crate::service::whitelist::proposals::{self, EntryInput};
+use crate::service::whitelist::versions;
+pub use crate::service::whitelist::versions::{EntryVersionDto, MovementDto, UsageDto};
 use crate::state::AppState;
 
 fn today() -> NaiveDate {
@@ -212,41 +213,6 @@ pub async fn list_entries(
     Ok(web::Json(list::list(&state, &Ctx::new(who), query).await?))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EntryVersionDto {
-    pub version: i32,
-    /// When this version came into force (valid time).
-    pub valid_from: String,
-    /// When it was recorded (record time).
-    pub recorded_at: String,
-    pub status: String,
-    pub quota_kg: String,
-    /// proposed, confirm, suspend, reinstate, amend.
-    pub change: String,
-    pub reason: Option<String>,
-    /// The letter that amended the quota (an `amend` version), e.g. 川环函〔2026〕12号.
-    pub letter_number: Option<String>,
-    pub changed_by: String,
-    /// The entry as it stood in this version.
-    pub entry: EntryDto,
-}
-
-fn version_dto(v: EntryVersionRow) -> ApiResult<EntryVersionDto> {
-    let row: EntryRow = serde_json::from_str(&v.snapshot).map_err(ApiError::internal)?;
-    Ok(EntryVersionDto {
-        version: v.version,
-        valid_from: v.valid_from.and_utc().to_rfc3339(),
-        recorded_at: v.recorded_at.and_utc().to_rfc3339(),
-        status: v.status,
-        quota_kg: grams_to_kg_string(v.quota_g),
-        change: v.change,
-        reason: v.reason,
-        letter_number: v.letter_number,
-        changed_by: v.changed_by,
-        entry: entry_dto(row),
-    })
-}
-
 /// What reading an entry answers: the entry now, or with `as_of` the version then.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
@@ -289,15 +255,7 @@ pub async fn get_entry(
         None => Ok(HttpResponse::Ok()
             .insert_header((header::ETAG, etag(entry.version)))
             .json(entry_dto(entry))),
-        Some(instant) => {
-            let id = entry.id.clone();
-            let v = state
-                .db
-                .run(move |conn| db::whitelist::version_as_of(conn, &id, db::to_db_time(instant)))
-                .await?
-                .ok_or(ApiError::NotFound)?;
-            Ok(HttpResponse::Ok().json(version_dto(v)?))
-        }
+        Some(instant) => Ok(HttpResponse::Ok().json(versions::as_of(&state, &entry, instant).await?)),
     }
 }
 
@@ -310,11 +268,7 @@ pub async fn entry_versions(
     path: web::Path<String>,
 ) -> ApiResult<web::Json<Vec<EntryVersionDto>>> {
     let entry = entries::load(&state, &who, path.into_inner(), None).await?;
-    let rows = state
-        .db
-        .run(move |conn| db::whitelist::versions(conn, &entry.id))
-        .await?;
-    Ok(web::Json(rows.into_iter().map(version_dto).collect::<ApiResult<_>>()?))
+    Ok(web::Json(versions::all(&state, &entry).await?))
 }
 
 async fn transition(
@@ -420,30 +374,6 @@ pub async fn reinstate_entry(
     transition(state, who, path.into_inner(), &req, Some(&body), EntryAction::Reinstate).await
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MovementDto {
-    pub id: String,
-    /// reserve, commit, release, release_approved, ship, receive.
-    pub movement: String,
-    pub amount_kg: String,
-    pub application_id: Option<String>,
-    pub actor: String,
-    pub at: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct UsageDto {
-    pub entry_id: String,
-    pub quota_kg: String,
-    pub reserved_kg: String,
-    pub approved_kg: String,
-    pub shipped_kg: String,
-    pub received_kg: String,
-    /// quota − reserved − approved.
-    pub remaining_kg: String,
-    pub movements: Vec<MovementDto>,
-}
-
 /// Quota usage of an entry and its ledger of movements.
 #[utoipa::path(tag = "whitelist", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, body = UsageDto), (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/whitelist-entries/{id}/usage")]
@@ -453,40 +383,7 @@ pub async fn entry_usage(
     path: web::Path<String>,
 ) -> ApiResult<web::Json<UsageDto>> {
     let entry = entries::load(&state, &who, path.into_inner(), None).await?;
-    let id = entry.id.clone();
-    let ledger: Vec<LedgerRow> = state.db.run(move |conn| db::whitelist::ledger(conn, &id)).await?;
-    Ok(web::Json(UsageDto {
-        entry_id: entry.id,
-        quota_kg: grams_to_kg_string(entry.quota_g),
-        reserved_kg: grams_to_kg_string(entry.reserved_g),
-        approved_kg: grams_to_kg_string(entry.approved_g),
-        shipped_kg: grams_to_kg_string(entry.shipped_g),
-        received_kg: grams_to_kg_string(entry.received_g),
-        remaining_kg: grams_to_kg_string(entry.quota_g - entry.reserved_g - entry.approved_g),
-        movements: ledger
-            .into_iter()
-            .map(|l| MovementDto {
-                id: l.id,
-                movement: l.movement,
-                amount_kg: grams_to_kg_string(l.amount_g),
-                application_id: l.application_id,
-                actor: l.actor,
-                at: l.created_at.and_utc().to_rfc3339(),
-            })
-            .collect(),
-    }))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EligibleOperator {
-    pub operator_id: String,
-    pub operator_name: String,
-    pub receiving_province: String,
-    pub entry_id: String,
-    pub entry_version: i32,
-    pub scope: String,
-    pub quota_kg: String,
-    pub remaining_kg: String,
+    Ok(web::Json(versions::usage(&state, entry).await?))
 }
 
 /// Which operators may take a waste code from a source province this year (confirmed entries,
@@ -518,49 +415,7 @@ pub async fn eligible_operators(
         return Err(ApiError::Validation(q.problems));
     };
     q.finish()?;
-    let principal = who.clone();
-    let out = state
-        .db
-        .run(move |conn| {
-            let source = match principal.role {
-                Role::Enterprise => enterprise_province(conn, &principal)?,
-                Role::Operator => return Ok(Err(())),
-                _ => source
-                    .map(|p| p.as_str())
-                    .or_else(|| principal.province().map(|p| p.as_str())),
-            };
-            let Some(source) = source else {
-                return Ok(Ok(Vec::new()));
-            };
-            let today = today();
-            let mut out = Vec::new();
-            for e in db::whitelist::entries_for_code(conn, &source, code.as_str(), &code.category().as_str(), year)? {
-                if e.status != "confirmed" {
-                    continue;
-                }
-                let Some(op) = db::registry::operator_by_id(conn, &e.operator_id)? else {
-                    continue;
-                };
-                let licence = db::registry::licence_on(conn, &op.id, today)?
-                    .map(|l| l.to_domain())
-                    .transpose()?;
-                if !licence.is_some_and(|l| l.in_force_on(today) && l.covers_code(&code)) {
-                    continue;
-                }
-                out.push(EligibleOperator {
-                    operator_id: op.id,
-                    operator_name: op.name,
-                    receiving_province: e.receiving_province,
-                    entry_id: e.id,
-                    entry_version: e.version,
-                    scope: e.scope,
-                    quota_kg: grams_to_kg_string(e.quota_g),
-                    remaining_kg: grams_to_kg_string(e.quota_g - e.reserved_g - e.approved_g),
-                });
-            }
-            Ok(Ok(out))
-        })
-        .await?
-        .map_err(|_| ApiError::Forbidden("operators do not file transfers".into()))?;
-    Ok(web::Json(out))
+    Ok(web::Json(
+        eligible::operators(&state, &who, code, year, source, today()).await?,
+    ))
 }

@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use crate::auth::authorize;
 use crate::auth::principal::{self, Principal, Role};
 use crate::db;
-pub use crate::db::audit::Verification;
-use crate::db::audit::{AuditRow, EventFilter};
+use crate::db::audit::AuditRow;
+pub use crate::db::audit::{EventFilter, Verification};
 use crate::service::{Ctx, Error, Result, cut_page};
 use crate::state::AppState;
 
@@ -26,6 +26,12 @@ fn scope(who: &Principal) -> Result<Scope> {
         (Role::Auditor, principal::Scope::Province(_)) => Ok(Scope::Province),
         _ => Err(Error::Forbidden("the audit trail is for auditors and admins".into())),
     }
+}
+
+/// A bound of a search of the trail: an instant (RFC 3339) or a day (YYYY-MM-DD, from 00:00
+/// Asia/Shanghai), as the trail stores instants.
+pub fn parse_bound(s: &str) -> std::result::Result<chrono::NaiveDateTime, crate::domain::Invalid> {
+    crate::domain::calendar::parse_bound(s).map(db::to_db_time)
 }
 
 /// Walks the whole chain (nationwide auditors and admins); for the API and the web UI.

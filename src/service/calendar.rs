@@ -244,6 +244,66 @@ pub fn notice_alert(calendar: &crate::domain::calendar::WorkingDayCalendar, toda
     }
 }
 
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WorkingDaysDto {
+    /// The start day (not counted).
+    pub from: String,
+    pub add: u32,
+    /// The `add`-th working day after `from`.
+    pub due: String,
+    /// The deadline instant: `due` at office close, Asia/Shanghai (RFC 3339, UTC).
+    pub due_at: String,
+    /// True when a year without an imported State Council notice was involved: the plain
+    /// Monday–Friday rule was used and the date may move once that year is imported.
+    pub provisional: bool,
+}
+
+/// The `add`-th working day after `from`, and its deadline instant at office close (read from
+/// the database, not the cache: a notice just imported counts at once).
+pub async fn working_days(state: &AppState, from: chrono::NaiveDate, add: u32) -> Result<WorkingDaysDto> {
+    let calendar = state.db.run(db::calendar::load).await?;
+    let due = calendar.add_working_days(from, add);
+    Ok(WorkingDaysDto {
+        from: from.to_string(),
+        add,
+        due: due.date.to_string(),
+        due_at: crate::domain::calendar::deadline_instant(due.date, state.config.office_close).to_rfc3339(),
+        provisional: due.provisional,
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CalendarYearSummary {
+    pub year: i32,
+    pub source: String,
+    pub imported_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CalendarOverview {
+    pub years: Vec<CalendarYearSummary>,
+    /// Years from now to next year that have no data: deadlines there are provisional.
+    pub missing: Vec<i32>,
+}
+
+/// Which years the calendar knows, and which of this year and the next are missing on `today`.
+pub async fn overview(state: &AppState, today: chrono::NaiveDate) -> Result<CalendarOverview> {
+    let calendar = state.db.run(db::calendar::load).await?;
+    let mut years = Vec::new();
+    for y in calendar.years() {
+        let meta = state.db.run(move |conn| db::calendar::year(conn, y)).await?;
+        if let Some((meta, _)) = meta {
+            years.push(CalendarYearSummary {
+                year: meta.year,
+                source: meta.source,
+                imported_at: meta.imported_at.and_utc().to_rfc3339(),
+            });
+        }
+    }
+    let missing = missing_years(&calendar, today);
+    Ok(CalendarOverview { years, missing })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -232,6 +232,96 @@ pub async fn list_editions(state: &AppState, today: NaiveDate) -> Result<Vec<Edi
     Ok(out)
 }
 
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WasteCodeDto {
+    /// `NNN-NNN-NN`.
+    pub code: String,
+    /// `HW01`…`HW50`.
+    pub category: String,
+    pub category_name: String,
+    pub industry_source: String,
+    pub description: String,
+    /// Hazard characteristics: T, C, I, R, In.
+    pub hazards: Vec<String>,
+    pub edition: i32,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WasteCodePage {
+    pub items: Vec<WasteCodeDto>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// The edition searched (by default the one in force today).
+    pub edition: i32,
+}
+
+/// A search of the catalogue: a code prefix or a text fragment, a category, an edition (by
+/// default the one in force on the day searched), and the page.
+#[derive(Debug, Clone, Default)]
+pub struct WasteCodeQuery {
+    pub text: Option<String>,
+    pub category: Option<crate::domain::catalogue::WasteCategory>,
+    pub edition: Option<i32>,
+    /// The code the page continues after.
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+/// One page of the catalogue's codes matching `q`, in the edition asked for (hidden when that
+/// edition is not loaded) or the one in force `today`.
+pub async fn search(state: &AppState, q: WasteCodeQuery, today: NaiveDate) -> Result<WasteCodePage> {
+    let limit = q.limit;
+    let page = state
+        .db
+        .run(move |conn| {
+            let edition = match q.edition {
+                Some(e) if db::catalogue::edition_dates(conn)?.iter().any(|(x, _)| *x == e) => e,
+                Some(e) => return Ok(Err(e)),
+                None => db::catalogue::edition_on(conn, today)?.unwrap_or(2021),
+            };
+            let rows = db::catalogue::search(
+                conn,
+                edition,
+                q.text.as_deref(),
+                q.category.map(|c| c.as_str()).as_deref(),
+                q.after.as_deref(),
+                limit + 1,
+            )?;
+            Ok(Ok((edition, rows)))
+        })
+        .await?
+        // A well-formed edition that is not loaded is a resource that does not exist.
+        .map_err(|_| Error::Hidden)?;
+    let (edition, mut rows) = page;
+    let more = crate::service::cut_page(&mut rows, limit);
+    let next_cursor = if more {
+        rows.last().map(|r| crate::service::encode_cursor(&r.code))
+    } else {
+        None
+    };
+    Ok(WasteCodePage {
+        items: rows
+            .into_iter()
+            .map(|r| WasteCodeDto {
+                hazards: r
+                    .hazards
+                    .split('/')
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                code: r.code,
+                category: r.category,
+                category_name: r.category_name,
+                industry_source: r.industry_source,
+                description: r.description,
+                edition: r.edition,
+            })
+            .collect(),
+        next_cursor,
+        edition,
+    })
+}
+
 /// One edition, if loaded.
 pub async fn edition(state: &AppState, edition: i32) -> Result<EditionDto> {
     let today = shanghai_date(chrono::Utc::now());

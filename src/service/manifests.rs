@@ -1,6 +1,8 @@
 //! Shipment manifests (电子转移联单): the command a producer sends to create one, its checks, and
 //! the use case. (Dispatch, receipt and cancellation move here next.)
 
+pub mod list;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
@@ -9,11 +11,13 @@ use validator::{Validate, ValidationError};
 use crate::auth::principal::Principal;
 use crate::auth::principal::{Binding, Role};
 use crate::auth::{Decision, Guarded, authorize};
+/// What a manifest's party does to it (dispatch, cancel, arrival, receipt, rejection).
+pub use crate::db::manifests::ManifestAct;
 use crate::db::{
     self, from_db_time,
     manifests::{
-        ArrivalReporter, Clock, CreateOutcome, DiscrepancyRow, ManifestAct, ManifestContext, ManifestItemRow,
-        ManifestRefusal, ManifestRow, NewManifest, PaperTrip, Transport,
+        ArrivalReporter, Clock, CreateOutcome, DiscrepancyRow, ManifestContext, ManifestItemRow, ManifestRefusal,
+        ManifestRow, NewManifest, PaperTrip, Transport,
     },
 };
 use crate::domain::Invalid;

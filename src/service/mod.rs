@@ -12,6 +12,7 @@ pub mod changes;
 pub mod commands;
 pub mod dashboard;
 pub mod error;
+pub mod health;
 pub mod history;
 pub mod manifests;
 pub mod reads;

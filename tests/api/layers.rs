@@ -78,7 +78,9 @@ const RULES: &[(&str, &[&str])] = &[
 ];
 
 /// Imports that break the rules today and are on their way behind `service/` (see the core issue).
-const ALLOWED_FOR_NOW: &[(&str, &str)] = &[("api", "db")];
+/// Empty since every door's use case went behind `service/`; it stays so that a move in progress
+/// can be listed here, and the test fails once it is done.
+const ALLOWED_FOR_NOW: &[(&str, &str)] = &[];
 
 /// External crates only some modules may use.
 const CRATE_RULES: &[(&str, &[&str])] = &[

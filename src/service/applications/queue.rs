@@ -7,6 +7,8 @@ use super::case::{ApplicationDto, load_dto};
 use crate::auth::principal::{Principal, Scope};
 use crate::db;
 pub use crate::db::applications::AppFilter;
+/// An instant as the filter holds it (`overdue_at`, `due_before`).
+pub use crate::db::to_db_time;
 use crate::domain::Invalid;
 use crate::service::{Error, Result, cut_page};
 use crate::state::AppState;
