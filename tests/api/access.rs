@@ -19,8 +19,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::fixtures::{Registry, create_operator, licence_body, uscc};
-use crate::manifests::{approved_application, filing, manifest};
+use crate::fixtures::{Registry, approved_application, create_operator, filing, licence_body, manifest, uscc};
 use crate::support::{Backend, TestApp, split};
 
 /// An id no object has.
@@ -339,7 +338,7 @@ impl World {
             .post_json(
                 "/api/v1/transfer-applications",
                 Some(&reg.enterprise_token),
-                &filing(&reg.operator_id, "10"),
+                &filing(&reg.operator_id, "900-249-08", "10"),
             )
             .await;
         assert_eq!(s, 201, "{a}");
@@ -360,7 +359,9 @@ impl World {
         assert_eq!(s, 201, "{att}");
         let attachment = att["id"].as_str().unwrap().to_string();
         // Enterprise B's own case (Guizhou to operator A, off the whitelist: confirmed).
-        let (s, b_app, _) = app.file_confirmed(&ent_b.token, &filing(&reg.operator_id, "1")).await;
+        let (s, b_app, _) = app
+            .file_confirmed(&ent_b.token, &filing(&reg.operator_id, "900-249-08", "1"))
+            .await;
         assert_eq!(s, 201, "{b_app}");
         let ent_b_app = b_app["id"].as_str().unwrap().to_string();
 
@@ -910,13 +911,21 @@ fn restricted_cells(w: &World) -> Vec<Cell> {
         &mut out,
         r,
         &[&w.op_a, &w.reg_cq, &w.aud_cq, &w.admin],
-        &[Call::post("/api/v1/transfer-applications", &[], filing(op, "1"))],
+        &[Call::post(
+            "/api/v1/transfer-applications",
+            &[],
+            filing(op, "900-249-08", "1"),
+        )],
     );
     cells(
         &mut out,
         r,
         &[&w.op_a, &w.reg_cq, &w.aud_all],
-        &[Call::post("/api/v1/transfer-applications/check", &[], filing(op, "1"))],
+        &[Call::post(
+            "/api/v1/transfer-applications/check",
+            &[],
+            filing(op, "900-249-08", "1"),
+        )],
     );
     cells(
         &mut out,

@@ -5,27 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::fixtures::{Registry, this_year};
+use crate::fixtures::{Registry, act, filing, stored_filing, stored_item, stored_oil, this_year, usage, ymd};
 use crate::support::{Backend, TestApp, assert_problem};
-
-fn filing(operator_id: &str, code: &str, kg: &str) -> Value {
-    let y = this_year();
-    json!({
-        "operator_id": operator_id,
-        "method": "dispose",
-        "period_start": format!("{y}-12-01"),
-        "period_end": format!("{}-05-31", y + 1),
-        "items": [{
-            "waste_code": code,
-            "waste_name": "废矿物油",
-            "physical_form": "液态",
-            "hazards": ["T", "I"],
-            "packaging": "200L铁桶",
-            "quantity_kg": kg
-        }],
-        "carriers": [{"name": "重庆危运物流有限公司", "permit_number": "渝交运管许可字500000001号", "plate": "渝A12345"}]
-    })
-}
 
 async fn file(app: &TestApp, reg: &Registry, body: &Value) -> (u16, Value) {
     let (s, b, _) = app
@@ -38,25 +19,6 @@ async fn file(app: &TestApp, reg: &Registry, body: &Value) -> (u16, Value) {
 async fn file_confirmed(app: &TestApp, reg: &Registry, body: &Value) -> (u16, Value) {
     let (s, b, _) = app.file_confirmed(&reg.enterprise_token, body).await;
     (s, b)
-}
-
-async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value, if_match: Option<i64>) -> (u16, Value) {
-    let mut req = app
-        .client
-        .post(app.url(&format!("/api/v1/transfer-applications/{id}/{action}")))
-        .bearer_auth(token)
-        .json(&body);
-    if let Some(v) = if_match {
-        req = req.header("if-match", format!("\"{v}\""));
-    }
-    let (s, b, _) = crate::support::split(req.send().await.unwrap()).await;
-    (s, b)
-}
-
-async fn usage(app: &TestApp, reg: &Registry, entry: &str) -> Value {
-    app.get(&format!("/api/v1/whitelist-entries/{entry}/usage"), Some(&reg.cq))
-        .await
-        .1
 }
 
 async fn whitelist_route_end_to_end(backend: Backend) {
@@ -576,36 +538,14 @@ both_backends!(
 /// DESIGN §1's vector through the application: accepted on 2025-09-26, decision due at office
 /// close on 2025-10-10 (the National Day week and its make-up days counted right).
 async fn design_vector_through_an_application(backend: Backend) {
-    use hwtransfer::db::applications::{Act, ActContext, Carrier, FileOutcome, Filing, FilingItem, Method};
+    use hwtransfer::db::applications::{Act, ActContext, FileOutcome};
     use hwtransfer::domain::workflow::Actor;
     let app = TestApp::spawn(backend).await;
     let reg = Registry::setup(&app).await;
     let then = chrono::DateTime::parse_from_rfc3339("2025-09-26T10:00:00+08:00")
         .unwrap()
         .with_timezone(&chrono::Utc);
-    let f = Filing {
-        enterprise_id: reg.enterprise_id.clone(),
-        operator_id: reg.operator_id.clone(),
-        method: Method::Dispose,
-        period_start: chrono::NaiveDate::from_ymd_opt(2025, 10, 1).unwrap(),
-        period_end: chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
-        carriers: vec![Carrier {
-            name: "c".into(),
-            permit_number: "p".into(),
-            plate: None,
-        }],
-        items: vec![FilingItem {
-            code: hwtransfer::domain::catalogue::WasteCode::parse("900-249-08").unwrap(),
-            name: "废矿物油".into(),
-            physical_form: "液态".into(),
-            hazards: "T/I".into(),
-            packaging: "桶".into(),
-            quantity: hwtransfer::domain::quantity::Quantity::parse_kg("5").unwrap(),
-        }],
-        idempotency_key: None,
-        request_hash: "h".into(),
-        filed_by: "ent-user".into(),
-    };
+    let f = stored_filing(&reg, ymd(2025, 10, 1), ymd(2026, 3, 31), stored_oil());
     let close = app.state.config.office_close;
     let id = app
         .state
@@ -717,7 +657,7 @@ both_backends!(queue_for_regulators, queue_for_regulators);
 /// A clock that runs into a year without a holiday notice is provisional; importing the year
 /// recomputes it.
 async fn provisional_deadlines_are_recomputed_on_import(backend: Backend) {
-    use hwtransfer::db::applications::{Carrier, FileOutcome, Filing, FilingItem, Method};
+    use hwtransfer::db::applications::FileOutcome;
     let app = TestApp::spawn(backend).await;
     let reg = Registry::setup(&app).await;
     app.add_user("cal-admin", "admin", None).await;
@@ -725,29 +665,8 @@ async fn provisional_deadlines_are_recomputed_on_import(backend: Backend) {
     let then = chrono::DateTime::parse_from_rfc3339("2026-12-28T10:00:00+08:00")
         .unwrap()
         .with_timezone(&chrono::Utc);
-    let f = Filing {
-        enterprise_id: reg.enterprise_id.clone(),
-        operator_id: reg.operator_id.clone(),
-        method: Method::Dispose,
-        period_start: chrono::NaiveDate::from_ymd_opt(2027, 1, 10).unwrap(),
-        period_end: chrono::NaiveDate::from_ymd_opt(2027, 6, 30).unwrap(),
-        carriers: vec![Carrier {
-            name: "c".into(),
-            permit_number: "p".into(),
-            plate: None,
-        }],
-        items: vec![FilingItem {
-            code: hwtransfer::domain::catalogue::WasteCode::parse("900-041-49").unwrap(),
-            name: "废弃包装物".into(),
-            physical_form: "固态".into(),
-            hazards: "T/In".into(),
-            packaging: "吨袋".into(),
-            quantity: hwtransfer::domain::quantity::Quantity::parse_kg("2").unwrap(),
-        }],
-        idempotency_key: None,
-        request_hash: "h".into(),
-        filed_by: "ent-user".into(),
-    };
+    let item = stored_item("900-041-49", "废弃包装物", "固态", "T/In", "吨袋", "2");
+    let f = stored_filing(&reg, ymd(2027, 1, 10), ymd(2027, 6, 30), item);
     let close = app.state.config.office_close;
     let id = app
         .state

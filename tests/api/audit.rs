@@ -33,7 +33,7 @@ async fn trail_records_every_change(backend: Backend) {
     app.add_user("aud", "auditor", None).await;
     let auditor = app.login("aud").await;
     let entry = reg.confirmed_entry(&app, "HW08", "100").await;
-    let app_id = crate::manifests::approved_application(&app, &reg, "40").await;
+    let app_id = crate::fixtures::approved_application(&app, &reg, "40").await;
 
     let v = verify(&app, &auditor).await;
     assert_eq!(v["intact"], true, "{v}");

@@ -5,8 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::fixtures::{Registry, uscc};
-use crate::manifests::{approved_application, manifest};
+use crate::fixtures::{Registry, approved_application, manifest, uscc};
 use crate::support::{Backend, TestApp, assert_problem};
 
 const BATCH: &str = "/api/v1/manifests/batch";

@@ -297,7 +297,7 @@ async fn an_embedded_year_loaded_on_upgrade_recomputes_deadlines(backend: Backen
         .post_json(
             "/api/v1/transfer-applications",
             Some(&reg.enterprise_token),
-            &crate::manifests::filing(&reg.operator_id, "10"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "10"),
         )
         .await;
     assert_eq!(s, 201, "{a}");
@@ -341,7 +341,7 @@ async fn provisional_and_suspended_deadlines_are_not_overdue_in_the_queue(backen
         .post_json(
             "/api/v1/transfer-applications",
             Some(&reg.enterprise_token),
-            &crate::manifests::filing(&reg.operator_id, "10"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "10"),
         )
         .await;
     assert_eq!(s, 201, "{a}");

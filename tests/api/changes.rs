@@ -10,8 +10,7 @@ use diesel::RunQueryDsl;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::fixtures::{Registry, uscc};
-use crate::manifests::{approved_application, filing, manifest};
+use crate::fixtures::{Registry, approved_application, filing, manifest, uscc};
 use crate::support::{
     Backend, Service, TestApp, TestDb, assert_problem, free_port, service_command, split, test_config,
 };
@@ -176,7 +175,9 @@ async fn feed_is_what_webhooks_hear(backend: Backend) {
             .await;
         assert_eq!(s, 200, "{action}: {b}");
     }
-    let (s, b, _) = app.file_confirmed(&ent_b, &filing(&reg.operator_id, "3")).await;
+    let (s, b, _) = app
+        .file_confirmed(&ent_b, &filing(&reg.operator_id, "900-249-08", "3"))
+        .await;
     assert_eq!(s, 201, "{b}");
 
     let client = reqwest::Client::new();
@@ -234,7 +235,7 @@ async fn cursors_limits_and_gone(backend: Backend) {
     let ent = &reg.enterprise_token;
     for i in 0..5 {
         let (s, b, _) = app
-            .file_confirmed(ent, &filing(&reg.operator_id, &format!("{}", i + 1)))
+            .file_confirmed(ent, &filing(&reg.operator_id, "900-249-08", &format!("{}", i + 1)))
             .await;
         assert_eq!(s, 201, "{b}");
     }
@@ -351,7 +352,7 @@ async fn long_poll_answers_when_an_event_arrives(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(700)).await;
     let filed_at = Instant::now();
     let (s, a, _) = app
-        .file_confirmed(&reg.enterprise_token, &filing(&reg.operator_id, "2"))
+        .file_confirmed(&reg.enterprise_token, &filing(&reg.operator_id, "900-249-08", "2"))
         .await;
     assert_eq!(s, 201, "{a}");
     let ((s, p), waited) = waiting.await.unwrap();
@@ -434,7 +435,7 @@ async fn concurrent_writers_never_skip(backend: Backend) {
                 let r = client
                     .post(format!("{base}/api/v1/transfer-applications"))
                     .bearer_auth(&token)
-                    .json(&filing(&operator, &format!("{}", w * 10 + i + 1)))
+                    .json(&filing(&operator, "900-249-08", &format!("{}", w * 10 + i + 1)))
                     .send()
                     .await
                     .unwrap();
@@ -499,7 +500,7 @@ async fn the_cursor_survives_replicas_and_kill_9() {
                 let r = client
                     .post(format!("{base}/api/v1/transfer-applications"))
                     .bearer_auth(&token)
-                    .json(&filing(&operator, &format!("{}", i + 1)))
+                    .json(&filing(&operator, "900-249-08", &format!("{}", i + 1)))
                     .send()
                     .await
                     .unwrap();

@@ -8,8 +8,9 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::fixtures::{Registry, create_operator, licence_body, this_year};
-use crate::manifests::{approved_application, filing, manifest};
+use crate::fixtures::{
+    Registry, accepted_case, approved_application, create_operator, filing, licence_body, manifest, this_year, usage,
+};
 use crate::support::{Backend, TestApp, assert_problem};
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value, if_match: Option<i64>) -> (u16, Value) {
@@ -42,12 +43,6 @@ async fn case(app: &TestApp, reg: &Registry, id: &str) -> Value {
         .1
 }
 
-async fn usage(app: &TestApp, reg: &Registry, entry: &str) -> Value {
-    app.get(&format!("/api/v1/whitelist-entries/{entry}/usage"), Some(&reg.cq))
-        .await
-        .1
-}
-
 async fn event_kinds(app: &TestApp, reg: &Registry, id: &str) -> Vec<String> {
     let (_, events, _) = app
         .get(&format!("/api/v1/transfer-applications/{id}/events"), Some(&reg.cq))
@@ -58,30 +53,6 @@ async fn event_kinds(app: &TestApp, reg: &Registry, id: &str) -> Vec<String> {
         .iter()
         .map(|e| e["kind"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// Files `kg` of HW08 as the enterprise and has Chongqing accept it; returns (id, version).
-async fn accepted_case(app: &TestApp, reg: &Registry, kg: &str) -> (String, i64) {
-    let (s, a) = post(
-        app,
-        &reg.enterprise_token,
-        "/api/v1/transfer-applications",
-        filing(&reg.operator_id, kg),
-        None,
-    )
-    .await;
-    assert_eq!(s, 201, "{a}");
-    let id = a["id"].as_str().unwrap().to_string();
-    let (s, a) = post(
-        app,
-        &reg.cq,
-        &format!("/api/v1/transfer-applications/{id}/accept"),
-        json!({}),
-        None,
-    )
-    .await;
-    assert_eq!(s, 200, "{a}");
-    (id, a["version"].as_i64().unwrap())
 }
 
 fn approve(side: &str) -> Value {
@@ -472,7 +443,7 @@ async fn licence_in_effect_on_the_day(backend: Backend) {
     )
     .await;
     assert_eq!(s, 201, "{body}");
-    let mut f = filing(&reg.operator_id, "100");
+    let mut f = filing(&reg.operator_id, "900-249-08", "100");
     f["period_start"] = json!(today.to_string());
     f["period_end"] = json!(today.to_string());
     let (s, check) = post(
@@ -593,7 +564,7 @@ async fn agreements_count_on_their_dates(backend: Backend) {
     reg.confirmed_entry(&app, "HW08", "5000").await;
     let today = hwtransfer::domain::calendar::shanghai_date(chrono::Utc::now());
     let check = |app: &TestApp| {
-        let f = filing(&reg.operator_id, "100");
+        let f = filing(&reg.operator_id, "900-249-08", "100");
         let token = reg.enterprise_token.clone();
         let url = app.url("/api/v1/transfer-applications/check");
         let client = app.client.clone();
@@ -643,7 +614,7 @@ async fn agreements_count_on_their_dates(backend: Backend) {
         )
         .await;
     assert_eq!(s, 201, "{e}");
-    let mut f = filing(&gz_op, "10");
+    let mut f = filing(&gz_op, "900-249-08", "10");
     f["period_start"] = json!(today.to_string());
     let (s, c) = post(
         &app,
@@ -690,7 +661,7 @@ async fn agreements_count_on_their_dates(backend: Backend) {
         &app,
         &reg.enterprise_token,
         "/api/v1/transfer-applications",
-        filing(&reg.operator_id, "100"),
+        filing(&reg.operator_id, "900-249-08", "100"),
         None,
     )
     .await;
@@ -704,7 +675,7 @@ async fn agreements_count_on_their_dates(backend: Backend) {
         "{p}"
     );
     let (s, a, _) = app
-        .file_confirmed(&reg.enterprise_token, &filing(&reg.operator_id, "100"))
+        .file_confirmed(&reg.enterprise_token, &filing(&reg.operator_id, "900-249-08", "100"))
         .await;
     assert_eq!(s, 201, "{a}");
     assert_eq!(a["route"], "standard", "{a}");

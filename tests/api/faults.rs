@@ -49,7 +49,7 @@ async fn kill_9_mid_writes_loses_nothing_acknowledged(backend: Backend) {
                 let sent = client
                     .post(format!("{base}/api/v1/transfer-applications"))
                     .bearer_auth(&token)
-                    .json(&crate::manifests::filing(&operator, &kg.to_string()))
+                    .json(&crate::fixtures::filing(&operator, "900-249-08", &kg.to_string()))
                     .send()
                     .await;
                 // The process is gone: what was not answered was not acknowledged.
@@ -237,7 +237,7 @@ async fn postgres_away_answers_503_and_recovers() {
         .post_json(
             "/api/v1/transfer-applications",
             Some(&reg.enterprise_token),
-            &crate::manifests::filing(&reg.operator_id, "10"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "10"),
         )
         .await;
     assert_eq!(s, 201, "{first}");
@@ -253,7 +253,7 @@ async fn postgres_away_answers_503_and_recovers() {
         .post_json(
             "/api/v1/transfer-applications",
             Some(&reg.enterprise_token),
-            &crate::manifests::filing(&reg.operator_id, "20"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "20"),
         )
         .await;
     assert_problem(s, &body, &headers, 503);
@@ -290,7 +290,7 @@ async fn postgres_away_answers_503_and_recovers() {
         .post_json(
             "/api/v1/transfer-applications",
             Some(&reg.enterprise_token),
-            &crate::manifests::filing(&reg.operator_id, "20"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "20"),
         )
         .await;
     assert_eq!(s, 201, "writes work again: {body}");

@@ -255,3 +255,183 @@ pub fn test_edition_body() -> Value {
         "successors_csv": test_edition_successors()
     })
 }
+
+/// The body of a filing: `kg` of one waste `code` (named 废矿物油), from the registry's
+/// enterprise to `operator_id` for disposal, December to May, with one carrier.
+pub fn filing(operator_id: &str, code: &str, kg: &str) -> Value {
+    let y = this_year();
+    json!({
+        "operator_id": operator_id,
+        "method": "dispose",
+        "period_start": format!("{y}-12-01"),
+        "period_end": format!("{}-05-31", y + 1),
+        "items": [{
+            "waste_code": code,
+            "waste_name": "废矿物油",
+            "physical_form": "液态",
+            "hazards": ["T", "I"],
+            "packaging": "200L铁桶",
+            "quantity_kg": kg
+        }],
+        "carriers": [{"name": "重庆危运物流有限公司", "permit_number": "渝交运管许可字500000001号", "plate": "渝A12345"}]
+    })
+}
+
+/// Posts a workflow step (`accept`, `decisions`, …) on a case as `token`, with `If-Match` when
+/// a version is given; returns (status, body).
+pub async fn act(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    action: &str,
+    body: Value,
+    if_match: Option<i64>,
+) -> (u16, Value) {
+    let mut req = app
+        .client
+        .post(app.url(&format!("/api/v1/transfer-applications/{id}/{action}")))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(v) = if_match {
+        req = req.header("if-match", format!("\"{v}\""));
+    }
+    let (s, b, _) = crate::support::split(req.send().await.unwrap()).await;
+    (s, b)
+}
+
+/// [`act`] with the case's current version as `If-Match`.
+pub async fn act_now(app: &TestApp, token: &str, id: &str, action: &str, body: Value) -> (u16, Value) {
+    let v = case(app, token, id).await["version"].as_i64().unwrap();
+    act(app, token, id, action, body, Some(v)).await
+}
+
+/// A case as `token` reads it (which must succeed).
+pub async fn case(app: &TestApp, token: &str, id: &str) -> Value {
+    let (s, a, _) = app
+        .get(&format!("/api/v1/transfer-applications/{id}"), Some(token))
+        .await;
+    assert_eq!(s, 200, "{a}");
+    a
+}
+
+/// An entry's quota usage as Chongqing's regulator reads it.
+pub async fn usage(app: &TestApp, reg: &Registry, entry: &str) -> Value {
+    app.get(&format!("/api/v1/whitelist-entries/{entry}/usage"), Some(&reg.cq))
+        .await
+        .1
+}
+
+/// A filing as the storage layer takes it, for tests that file at an instant of their choosing
+/// (the service files now): the registry's enterprise to its operator, disposal from `start` to
+/// `end`, one carrier, one `item`.
+pub fn stored_filing(
+    reg: &Registry,
+    start: chrono::NaiveDate,
+    end: chrono::NaiveDate,
+    item: hwtransfer::db::applications::FilingItem,
+) -> hwtransfer::db::applications::Filing {
+    use hwtransfer::db::applications::{Carrier, Filing, Method};
+    Filing {
+        enterprise_id: reg.enterprise_id.clone(),
+        operator_id: reg.operator_id.clone(),
+        method: Method::Dispose,
+        period_start: start,
+        period_end: end,
+        carriers: vec![Carrier {
+            name: "c".into(),
+            permit_number: "p".into(),
+            plate: None,
+        }],
+        items: vec![item],
+        idempotency_key: None,
+        request_hash: "h".into(),
+        filed_by: "ent-user".into(),
+    }
+}
+
+/// One line of a stored filing: `kg` of waste `code` named `name`, with its form, hazards and
+/// packaging.
+pub fn stored_item(
+    code: &str,
+    name: &str,
+    form: &str,
+    hazards: &str,
+    packaging: &str,
+    kg: &str,
+) -> hwtransfer::db::applications::FilingItem {
+    hwtransfer::db::applications::FilingItem {
+        code: hwtransfer::domain::catalogue::WasteCode::parse(code).unwrap(),
+        name: name.into(),
+        physical_form: form.into(),
+        hazards: hazards.into(),
+        packaging: packaging.into(),
+        quantity: hwtransfer::domain::quantity::Quantity::parse_kg(kg).unwrap(),
+    }
+}
+
+/// 5 kg of waste oil (900-249-08) in drums.
+pub fn stored_oil() -> hwtransfer::db::applications::FilingItem {
+    stored_item("900-249-08", "废矿物油", "液态", "T/I", "桶", "5")
+}
+
+/// A date, for the fixtures' callers.
+pub fn ymd(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+/// Files `kg` of waste oil (HW08) on the whitelist as the registry's enterprise; returns the
+/// case as filed.
+async fn file_on_the_whitelist(app: &TestApp, reg: &Registry, kg: &str) -> Value {
+    let (s, a, _) = app
+        .post_json(
+            "/api/v1/transfer-applications",
+            Some(&reg.enterprise_token),
+            &filing(&reg.operator_id, "900-249-08", kg),
+        )
+        .await;
+    assert_eq!(s, 201, "{a}");
+    a
+}
+
+/// Files `kg` of HW08 and has Chongqing accept it: the decisions are then due. Returns its id
+/// and version.
+pub async fn accepted_case(app: &TestApp, reg: &Registry, kg: &str) -> (String, i64) {
+    let a = file_on_the_whitelist(app, reg, kg).await;
+    let id = a["id"].as_str().unwrap().to_string();
+    let (s, a) = act(app, &reg.cq, &id, "accept", json!({}), None).await;
+    assert_eq!(s, 200, "{a}");
+    (id, a["version"].as_i64().unwrap())
+}
+
+/// Files `kg` of HW08 on the whitelist and has both provinces approve it; returns its id.
+pub async fn approved_application(app: &TestApp, reg: &Registry, kg: &str) -> String {
+    let a = file_on_the_whitelist(app, reg, kg).await;
+    assert_eq!(a["route"], "whitelist", "{a}");
+    let id = a["id"].as_str().unwrap().to_string();
+    let (s, a) = act(app, &reg.cq, &id, "accept", json!({}), None).await;
+    assert_eq!(s, 200, "{a}");
+    let approve = |side: &str| json!({"side": side, "outcome": "approve", "reasons": []});
+    let (s, a) = act(app, &reg.cq, &id, "decisions", approve("source"), Some(2)).await;
+    assert_eq!(s, 200, "{a}");
+    let (s, a) = act(app, &reg.sc, &id, "decisions", approve("receiving"), Some(3)).await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["status"], "approved", "{a}");
+    id
+}
+
+/// The body of a manifest under `application_id` with `(line, kg)` items, departing now.
+pub fn manifest(application_id: &str, lines: &[(i64, &str)]) -> Value {
+    json!({
+        "application_id": application_id,
+        "items": lines.iter().map(|(l, kg)| json!({"line": l, "quantity_kg": kg})).collect::<Vec<_>>(),
+        "carrier": {
+            "name": "重庆危运物流有限公司",
+            "permit_number": "渝交运管许可字500000001号",
+            "vehicle_plate": "渝A12345",
+            "driver_name": "李四"
+        },
+        "route_from": "重庆市渝北区",
+        "route_to": "四川省成都市",
+        "departure_at": chrono::Utc::now().to_rfc3339()
+    })
+}

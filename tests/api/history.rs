@@ -4,8 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::fixtures::{Registry, this_year};
-use crate::manifests::approved_application;
+use crate::fixtures::{Registry, approved_application, this_year};
 use crate::support::{Backend, TestApp, assert_problem};
 
 fn filing(operator_id: &str, code: &str, kg: &str) -> Value {

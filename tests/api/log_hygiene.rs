@@ -140,7 +140,7 @@ async fn no_secret_or_token_in_the_logs(backend: Backend) {
         let r = post(
             "/api/v1/transfer-applications",
             Some(&erp_token),
-            crate::manifests::filing(&reg.operator_id, "3"),
+            crate::fixtures::filing(&reg.operator_id, "900-249-08", "3"),
         )
         .await
         .unwrap();
@@ -150,7 +150,7 @@ async fn no_secret_or_token_in_the_logs(backend: Backend) {
             .post(format!("{base}/api/v1/transfer-applications"))
             .bearer_auth(&erp_token)
             .header("x-confirm-warnings", asked["confirmation_token"].as_str().unwrap())
-            .json(&crate::manifests::filing(&reg.operator_id, "3"))
+            .json(&crate::fixtures::filing(&reg.operator_id, "900-249-08", "3"))
             .send()
             .await
             .unwrap();

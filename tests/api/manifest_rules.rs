@@ -7,8 +7,7 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::fixtures::Registry;
-use crate::manifests::{approved_application, manifest};
+use crate::fixtures::{Registry, approved_application, manifest};
 use crate::support::{Backend, TestApp, assert_problem};
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {

@@ -5,27 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::fixtures::{Registry, this_year};
+use crate::fixtures::{Registry, approved_application, manifest, this_year, usage};
 use crate::support::{Backend, TestApp, assert_problem};
-
-pub fn filing(operator_id: &str, kg: &str) -> Value {
-    let y = this_year();
-    json!({
-        "operator_id": operator_id,
-        "method": "dispose",
-        "period_start": format!("{y}-12-01"),
-        "period_end": format!("{}-05-31", y + 1),
-        "items": [{
-            "waste_code": "900-249-08",
-            "waste_name": "废矿物油",
-            "physical_form": "液态",
-            "hazards": ["T", "I"],
-            "packaging": "200L铁桶",
-            "quantity_kg": kg
-        }],
-        "carriers": [{"name": "重庆危运物流有限公司", "permit_number": "渝交运管许可字500000001号", "plate": "渝A12345"}]
-    })
-}
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value, if_match: Option<i64>) -> (u16, Value) {
     let mut req = app.client.post(app.url(path)).bearer_auth(token).json(&body);
@@ -36,55 +17,8 @@ async fn post(app: &TestApp, token: &str, path: &str, body: Value, if_match: Opt
     (s, b)
 }
 
-/// Files `kg` of HW08 on the whitelist and has both provinces approve it; returns its id.
-pub async fn approved_application(app: &TestApp, reg: &Registry, kg: &str) -> String {
-    let (s, a) = post(
-        app,
-        &reg.enterprise_token,
-        "/api/v1/transfer-applications",
-        filing(&reg.operator_id, kg),
-        None,
-    )
-    .await;
-    assert_eq!(s, 201, "{a}");
-    assert_eq!(a["route"], "whitelist", "{a}");
-    let id = a["id"].as_str().unwrap().to_string();
-    let path = |action: &str| format!("/api/v1/transfer-applications/{id}/{action}");
-    let (s, a) = post(app, &reg.cq, &path("accept"), json!({}), None).await;
-    assert_eq!(s, 200, "{a}");
-    let approve = |side: &str| json!({"side": side, "outcome": "approve", "reasons": []});
-    let (s, a) = post(app, &reg.cq, &path("decisions"), approve("source"), Some(2)).await;
-    assert_eq!(s, 200, "{a}");
-    let (s, a) = post(app, &reg.sc, &path("decisions"), approve("receiving"), Some(3)).await;
-    assert_eq!(s, 200, "{a}");
-    assert_eq!(a["status"], "approved", "{a}");
-    id
-}
-
-pub fn manifest(application_id: &str, lines: &[(i64, &str)]) -> Value {
-    json!({
-        "application_id": application_id,
-        "items": lines.iter().map(|(l, kg)| json!({"line": l, "quantity_kg": kg})).collect::<Vec<_>>(),
-        "carrier": {
-            "name": "重庆危运物流有限公司",
-            "permit_number": "渝交运管许可字500000001号",
-            "vehicle_plate": "渝A12345",
-            "driver_name": "李四"
-        },
-        "route_from": "重庆市渝北区",
-        "route_to": "四川省成都市",
-        "departure_at": chrono::Utc::now().to_rfc3339()
-    })
-}
-
 async fn application(app: &TestApp, reg: &Registry, id: &str) -> Value {
     app.get(&format!("/api/v1/transfer-applications/{id}"), Some(&reg.cq))
-        .await
-        .1
-}
-
-async fn usage(app: &TestApp, reg: &Registry, entry: &str) -> Value {
-    app.get(&format!("/api/v1/whitelist-entries/{entry}/usage"), Some(&reg.cq))
         .await
         .1
 }

@@ -8,54 +8,8 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::fixtures::{Registry, this_year};
+use crate::fixtures::{Registry, act, act_now, case, filing, stored_filing, stored_oil, ymd};
 use crate::support::{Backend, TestApp};
-
-fn filing(operator_id: &str, code: &str, kg: &str) -> Value {
-    let y = this_year();
-    json!({
-        "operator_id": operator_id,
-        "method": "dispose",
-        "period_start": format!("{y}-12-01"),
-        "period_end": format!("{}-05-31", y + 1),
-        "items": [{
-            "waste_code": code,
-            "waste_name": "废矿物油",
-            "physical_form": "液态",
-            "hazards": ["T", "I"],
-            "packaging": "200L铁桶",
-            "quantity_kg": kg
-        }],
-        "carriers": [{"name": "测试危运物流有限公司", "permit_number": "测试运输许可001号", "plate": "渝A12345"}]
-    })
-}
-
-async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value, if_match: Option<i64>) -> (u16, Value) {
-    let mut req = app
-        .client
-        .post(app.url(&format!("/api/v1/transfer-applications/{id}/{action}")))
-        .bearer_auth(token)
-        .json(&body);
-    if let Some(v) = if_match {
-        req = req.header("if-match", format!("\"{v}\""));
-    }
-    let (s, b, _) = crate::support::split(req.send().await.unwrap()).await;
-    (s, b)
-}
-
-/// Acts with the case's current version as If-Match.
-async fn act_now(app: &TestApp, token: &str, id: &str, action: &str, body: Value) -> (u16, Value) {
-    let v = case(app, token, id).await["version"].as_i64().unwrap();
-    act(app, token, id, action, body, Some(v)).await
-}
-
-async fn case(app: &TestApp, token: &str, id: &str) -> Value {
-    let (s, a, _) = app
-        .get(&format!("/api/v1/transfer-applications/{id}"), Some(token))
-        .await;
-    assert_eq!(s, 200, "{a}");
-    a
-}
 
 async fn file_standard(app: &TestApp, reg: &Registry) -> String {
     let (s, a, _) = app
@@ -725,7 +679,7 @@ both_backends!(
 );
 
 async fn correction_window_never_stops_and_deemed_acceptance_dates_from_resubmission(backend: Backend) {
-    use hwtransfer::db::applications::{Act, ActContext, Carrier, FileOutcome, Filing, FilingItem, Method};
+    use hwtransfer::db::applications::{Act, ActContext, FileOutcome};
     use hwtransfer::domain::workflow::Actor;
     let app = TestApp::spawn(backend).await;
     let reg = Registry::setup(&app).await;
@@ -748,29 +702,7 @@ async fn correction_window_never_stops_and_deemed_acceptance_dates_from_resubmis
             .unwrap()
             .with_timezone(&chrono::Utc)
     };
-    let f = Filing {
-        enterprise_id: reg.enterprise_id.clone(),
-        operator_id: reg.operator_id.clone(),
-        method: Method::Dispose,
-        period_start: chrono::NaiveDate::from_ymd_opt(2025, 4, 1).unwrap(),
-        period_end: chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap(),
-        carriers: vec![Carrier {
-            name: "c".into(),
-            permit_number: "p".into(),
-            plate: None,
-        }],
-        items: vec![FilingItem {
-            code: hwtransfer::domain::catalogue::WasteCode::parse("900-249-08").unwrap(),
-            name: "废矿物油".into(),
-            physical_form: "液态".into(),
-            hazards: "T/I".into(),
-            packaging: "桶".into(),
-            quantity: hwtransfer::domain::quantity::Quantity::parse_kg("5").unwrap(),
-        }],
-        idempotency_key: None,
-        request_hash: "h".into(),
-        filed_by: "ent-user".into(),
-    };
+    let f = stored_filing(&reg, ymd(2025, 4, 1), ymd(2025, 12, 31), stored_oil());
     let close = app.state.config.office_close;
     let (received, notice, resubmitted, later) = (
         at("2025-03-03T10:00:00+08:00"),

@@ -40,7 +40,7 @@ async fn each_subject_has_its_own_bucket(backend: Backend) {
         .post_json(
             "/api/v1/transfer-applications",
             Some(&reg.enterprise_token),
-            &crate::manifests::filing(&reg.operator_id, "10"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "10"),
         )
         .await;
     assert_problem(s, &body, &headers, 429);

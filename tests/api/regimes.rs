@@ -259,7 +259,7 @@ async fn quota_amended_by_letter(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let reg = Registry::setup(&app).await;
     let id = reg.confirmed_entry(&app, "HW08", "100").await;
-    crate::manifests::approved_application(&app, &reg, "40").await;
+    crate::fixtures::approved_application(&app, &reg, "40").await;
     let path = format!("/api/v1/whitelist-entries/{id}/amend");
     let amend = |kg: &str| json!({"quota_kg": kg, "letter_number": "川环函〔2026〕12号", "reason": "接收能力扩建"});
     let (s, b, h) = app.post_json(&path, Some(&reg.sc), &amend("39.999")).await;
@@ -329,12 +329,12 @@ async fn cap_and_completion_within_30_days(backend: Backend) {
         .post_json(
             "/api/v1/transfer-applications/check",
             Some(&reg.enterprise_token),
-            &crate::manifests::filing(&reg.operator_id, "60"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "60"),
         )
         .await;
     assert!(s == 200 || s == 422, "{c}");
     assert!(c.to_string().contains("route.agreement_cap"), "{c}");
-    let app_id = crate::manifests::approved_application(&app, &reg, "40").await;
+    let app_id = crate::fixtures::approved_application(&app, &reg, "40").await;
     let (_, a, _) = app
         .get(&format!("/api/v1/transfer-applications/{app_id}"), Some(&reg.cq))
         .await;
@@ -403,7 +403,7 @@ async fn one_sided_inbound_list(backend: Backend) {
         .post_json(
             "/api/v1/transfer-applications",
             Some(&reg.enterprise_token),
-            &crate::manifests::filing(&operator, "10"),
+            &crate::fixtures::filing(&operator, "900-249-08", "10"),
         )
         .await;
     assert_eq!((s, f["route"].as_str()), (201, Some("whitelist")), "{f}");

@@ -1237,7 +1237,7 @@ async fn regulators_reroute_and_revoke_in_the_browser(backend: Backend) {
     let reg = Registry::setup(&app).await;
     let entry = reg.confirmed_entry(&app, "HW08", "1000").await;
     let id = accepted_case(&app, &reg, "100", "废矿物油").await;
-    let approved = crate::manifests::approved_application(&app, &reg, "200").await;
+    let approved = crate::fixtures::approved_application(&app, &reg, "200").await;
     let (_, e, _) = app
         .get(&format!("/api/v1/whitelist-entries/{entry}"), Some(&reg.sc))
         .await;

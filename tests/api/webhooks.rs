@@ -14,8 +14,7 @@ use hwtransfer::webhooks;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::fixtures::Registry;
-use crate::manifests::approved_application;
+use crate::fixtures::{Registry, approved_application};
 use crate::support::{Backend, Service, TestApp, TestDb, assert_problem, free_port, service_command, test_config};
 
 /// What the receiver does with the next request.
@@ -357,7 +356,7 @@ async fn disabled_after_a_day_then_replayed(backend: Backend) {
         .post_json(
             "/api/v1/transfer-applications",
             Some(&reg.enterprise_token),
-            &crate::manifests::filing(&reg.operator_id, "10"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "10"),
         )
         .await;
     assert_eq!(s, 201, "{a}");
@@ -665,7 +664,7 @@ async fn manifests_entries_and_reminders(backend: Backend) {
         .post_json(
             "/api/v1/manifests",
             Some(&reg.enterprise_token),
-            &crate::manifests::manifest(&app_id, &[(0, "25")]),
+            &crate::fixtures::manifest(&app_id, &[(0, "25")]),
         )
         .await;
     assert_eq!(s, 201, "{m}");
@@ -732,7 +731,7 @@ async fn manifests_entries_and_reminders(backend: Backend) {
         .post_json(
             "/api/v1/transfer-applications",
             Some(&reg.enterprise_token),
-            &crate::manifests::filing(&reg.operator_id, "5"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "5"),
         )
         .await;
     assert_eq!(s, 201, "{a}");
@@ -834,7 +833,11 @@ async fn no_event_lost_across_kill_9(backend: Backend) {
         let r = client
             .post(format!("{base}/api/v1/transfer-applications"))
             .bearer_auth(&reg.enterprise_token)
-            .json(&crate::manifests::filing(&reg.operator_id, &format!("{}", i + 1)))
+            .json(&crate::fixtures::filing(
+                &reg.operator_id,
+                "900-249-08",
+                &format!("{}", i + 1),
+            ))
             .send()
             .await
             .unwrap();
