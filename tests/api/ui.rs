@@ -1810,3 +1810,70 @@ both_backends!(
     regulators_sign_in_with_a_one_time_code_in_the_browser,
     regulators_sign_in_with_a_one_time_code_in_the_browser
 );
+
+/// The admin imports a year's calendar as a file chosen in the form (a file wins over the text
+/// box): a file that is not UTF-8 is refused on the form and nothing is stored; the right file is
+/// stored, and the API shows its days and source.
+async fn admin_imports_a_calendar_file_in_the_browser(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_user("root", "admin", None).await;
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let next = this_year() + 1;
+    let dir = tempfile::tempdir().unwrap();
+    // 元旦 in GBK, as an old spreadsheet export would write it.
+    let gbk = dir.path().join("notice-gbk.csv");
+    let mut bytes = format!("date,kind,name_zh,name_en\n{next}-01-01,holiday,").into_bytes();
+    bytes.extend_from_slice(&[0xD4, 0xAA, 0xB5, 0xA9]);
+    bytes.extend_from_slice(b",New Year's Day\n");
+    std::fs::write(&gbk, bytes).unwrap();
+    let utf8 = dir.path().join("notice.csv");
+    std::fs::write(
+        &utf8,
+        format!(
+            "date,kind,name_zh,name_en\n{next}-01-01,holiday,元旦,New Year's Day\n{next}-10-01,holiday,国庆节,National Day\n"
+        ),
+    )
+    .unwrap();
+    let source = format!("国务院办公厅关于{next}年部分节假日安排的通知");
+
+    let choose = async |file: &std::path::Path| {
+        fill(&c, "#calendar-import input[name='source']", &source).await;
+        c.find(Locator::Css("#calendar-import input[name='file']"))
+            .await
+            .unwrap()
+            .send_keys(file.to_str().unwrap())
+            .await
+            .unwrap();
+        click_confirmed(&c, "#calendar-submit").await;
+    };
+
+    login(&c, &app, "root").await;
+    c.goto(&app.url(&format!("/ui/calendar?year={next}"))).await.unwrap();
+    text_of(&c, "#calendar-missing").await;
+    choose(gbk.as_path()).await;
+    let problems = text_of(&c, "#calendar-problems").await;
+    assert!(problems.contains("UTF-8"), "{problems}");
+    let (s, stored, _) = app.get(&format!("/api/v1/calendar/{next}"), None).await;
+    assert_eq!(s, 404, "nothing imported: {stored}");
+
+    choose(utf8.as_path()).await;
+    text_of(&c, "#calendar-done").await;
+    let (s, stored, _) = app.get(&format!("/api/v1/calendar/{next}"), None).await;
+    assert_eq!(s, 200, "{stored}");
+    let days: Vec<&str> = stored["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(days, [format!("{next}-01-01"), format!("{next}-10-01")]);
+    assert_eq!(stored["source"], source.as_str());
+    let days = text_of(&c, "#days").await;
+    assert!(days.contains("国庆节"), "{days}");
+    c.close().await.unwrap();
+}
+both_backends!(
+    admin_imports_a_calendar_file_in_the_browser,
+    admin_imports_a_calendar_file_in_the_browser
+);
