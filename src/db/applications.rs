@@ -538,6 +538,24 @@ fn event(
     role: &str,
     detail: serde_json::Value,
 ) -> DbResult<()> {
+    let app = match super::outbox::application_event_type(kind) {
+        Some(_) => app_by_id(conn, app_id)?,
+        None => None,
+    };
+    insert_event(conn, app_id, app.as_ref(), kind, actor, role, detail)
+}
+
+/// [`event`] of a case whose current row the caller holds (`app`, read after the change), so
+/// the webhook payload needs no second read of it.
+fn insert_event(
+    conn: &mut DbConnection,
+    app_id: &str,
+    app: Option<&AppRow>,
+    kind: &str,
+    actor: &str,
+    role: &str,
+    detail: serde_json::Value,
+) -> DbResult<()> {
     diesel::insert_into(application_events::table)
         .values(EventRow {
             id: new_id(),
@@ -551,15 +569,15 @@ fn event(
         .execute(conn)?;
     // The same moment, for webhook subscribers (stored at commit with the rest).
     if let Some(t) = super::outbox::application_event_type(kind)
-        && let Some(app) = app_by_id(conn, app_id)?
+        && let Some(app) = app
     {
-        let data = super::outbox::application_data(&app, &detail);
+        let data = super::outbox::application_data(app, &detail);
         super::outbox::emit(
             conn,
             t,
             "transfer_application",
             app_id,
-            super::outbox::application_audience(&app),
+            super::outbox::application_audience(app),
             data,
         )?;
     }
@@ -584,9 +602,21 @@ fn audit_app(
     detail: &serde_json::Value,
 ) -> DbResult<()> {
     let after = app_by_id(conn, app_id)?;
+    audit_app_as(conn, before, after.as_ref(), app_id, action, detail)
+}
+
+/// [`audit_app`] with the row after the change already read.
+fn audit_app_as(
+    conn: &mut DbConnection,
+    before: Option<&AppRow>,
+    after: Option<&AppRow>,
+    app_id: &str,
+    action: &str,
+    detail: &serde_json::Value,
+) -> DbResult<()> {
     let mut diff = crate::audit::diff(
         before.map(crate::audit::snapshot).as_ref(),
-        after.as_ref().map(crate::audit::snapshot).as_ref(),
+        after.map(crate::audit::snapshot).as_ref(),
     );
     if let serde_json::Value::Object(m) = &mut diff
         && detail.as_object().is_some_and(|d| !d.is_empty())
@@ -726,36 +756,50 @@ pub fn file(
         diesel::insert_into(transfer_applications::table)
             .values(app.clone())
             .execute(conn)?;
+        let mut item_rows = Vec::with_capacity(f.items.len());
         for (i, (item, m)) in f.items.iter().zip(&a.items).enumerate() {
             let on_whitelist = a.route == Route::Whitelist;
+            item_rows.push(ItemRow {
+                application_id: id.clone(),
+                line: i as i32,
+                waste_code: item.code.as_str().to_string(),
+                category: item.code.category().as_str(),
+                waste_name: item.name.clone(),
+                physical_form: item.physical_form.clone(),
+                hazards: item.hazards.clone(),
+                packaging: item.packaging.clone(),
+                quantity_g: item.quantity.grams(),
+                entry_id: m.entry.as_ref().filter(|_| on_whitelist).map(|e| e.id.clone()),
+                entry_version: m.entry.as_ref().filter(|_| on_whitelist).map(|e| e.version),
+                shipped_g: 0,
+                received_g: 0,
+            });
+        }
+        for row in &item_rows {
             diesel::insert_into(application_items::table)
-                .values(ItemRow {
-                    application_id: id.clone(),
-                    line: i as i32,
-                    waste_code: item.code.as_str().to_string(),
-                    category: item.code.category().as_str(),
-                    waste_name: item.name.clone(),
-                    physical_form: item.physical_form.clone(),
-                    hazards: item.hazards.clone(),
-                    packaging: item.packaging.clone(),
-                    quantity_g: item.quantity.grams(),
-                    entry_id: m.entry.as_ref().filter(|_| on_whitelist).map(|e| e.id.clone()),
-                    entry_version: m.entry.as_ref().filter(|_| on_whitelist).map(|e| e.version),
-                    shipped_g: 0,
-                    received_g: 0,
-                })
+                .values(row.clone())
                 .execute(conn)?;
         }
         start_step(conn, cal, office_close, &id, StepKind::Acceptance, today, today)?;
+        // The row as stored (the step set its next due instant), read once for the webhook
+        // payload, the audit record and the answer.
+        let app = app_by_id(conn, &id)?.ok_or(DbError::NotFound)?;
         let detail = serde_json::json!({"route": a.route.as_str(), "reasons": reasons});
-        event(conn, &id, "filed", &f.filed_by, "enterprise", detail.clone())?;
+        insert_event(
+            conn,
+            &id,
+            Some(&app),
+            "filed",
+            &f.filed_by,
+            "enterprise",
+            detail.clone(),
+        )?;
         let items_detail = serde_json::json!({
             "route": a.route.as_str(),
             "reasons": reasons,
-            "items": items(conn, &id)?,
+            "items": item_rows,
         });
-        audit_app(conn, None, &id, "filed", &items_detail)?;
-        let app = app_by_id(conn, &id)?.ok_or(DbError::NotFound)?;
+        audit_app_as(conn, None, Some(&app), &id, "filed", &items_detail)?;
         Ok((FileOutcome::Filed(app), Some(a)))
     })
 }
@@ -1204,19 +1248,21 @@ pub fn approval_blocker(
     Ok(None)
 }
 
-/// The whitelist entries a case draws on that no longer allow the whitelist route (suspended).
+/// The whitelist entries a case draws on that no longer allow the whitelist route (suspended),
+/// in one statement (every case view asks).
 fn stopped_entries(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<EntryRow>> {
-    let mut out = Vec::new();
-    for item in items(conn, app_id)? {
-        if let Some(id) = &item.entry_id
-            && let Some(e) = super::whitelist::entry_by_id(conn, id)?
-            && e.status != "confirmed"
-            && !out.iter().any(|o: &EntryRow| o.id == e.id)
-        {
-            out.push(e);
-        }
-    }
-    Ok(out)
+    Ok(super::schema::whitelist_entries::table
+        .filter(
+            super::schema::whitelist_entries::id.nullable().eq_any(
+                application_items::table
+                    .filter(application_items::application_id.eq(app_id))
+                    .select(application_items::entry_id),
+            ),
+        )
+        .filter(super::schema::whitelist_entries::status.ne("confirmed"))
+        .order(super::schema::whitelist_entries::id.asc())
+        .select(EntryRow::as_select())
+        .load(conn)?)
 }
 
 /// What manifests did not draw of an approval that is over (expired or revoked) goes back to

@@ -13,21 +13,24 @@ use super::{Backend, DbConnection, DbError, DbResult};
 pub type DbPool = Pool<ConnectionManager<DbConnection>>;
 pub type PooledConn = PooledConnection<ConnectionManager<DbConnection>>;
 
-/// SQLite needs WAL (readers never block the writer) and a busy timeout (writers queue instead of
-/// failing at once); foreign keys are off by default there.
+/// Settings of each new connection. SQLite needs WAL (readers never block the writer) and a busy
+/// timeout (writers queue instead of failing at once); foreign keys are off by default there.
+/// PostgreSQL runs without JIT compilation: the service's queries are short, and a plan whose
+/// estimate crosses `jit_above_cost` (the queue's filters over correlated sub-selects do) spent
+/// 0.4 s compiling to run 30 ms (docs/BENCHMARKS.md, 2026-12-02).
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SessionSettings;
 
-impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
-        if let DbConnection::Sqlite(c) = conn {
-            c.batch_execute(
+        let settings = match conn {
+            DbConnection::Sqlite(_) => {
                 "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-            )
-            .map_err(diesel::r2d2::Error::QueryError)?;
-        }
-        Ok(())
+                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+            }
+            DbConnection::Postgresql(_) => "SET jit = off;",
+        };
+        conn.batch_execute(settings).map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -67,7 +70,7 @@ impl Db {
         let pool = Pool::builder()
             .max_size(size.max(2))
             .connection_timeout(timeout)
-            .connection_customizer(Box::new(SqlitePragmas))
+            .connection_customizer(Box::new(SessionSettings))
             // Start without connections so the service can come up before the database does.
             .min_idle(Some(0))
             .build_unchecked(manager);

@@ -69,7 +69,7 @@ FROM (SELECT DISTINCT a.id FROM transfer_applications a JOIN quota_ledger l ON l
 SELECT 'applications: approved ⇔ approval number, approval instant and validity', count(*), coalesce(string_agg(id, ' '), '')
 FROM (SELECT id FROM transfer_applications
       WHERE id NOT LIKE 'scale-%'
-        AND ((status IN ('approved', 'expired')) <> (approval_number IS NOT NULL AND approved_at IS NOT NULL AND valid_until IS NOT NULL))
+        AND ((status IN ('approved', 'expired', 'revoked')) <> (approval_number IS NOT NULL AND approved_at IS NOT NULL AND valid_until IS NOT NULL))
       LIMIT 5) x
 UNION ALL
 SELECT 'applications: totals equal the sum of their items (quantity, shipped, received)', count(*), coalesce(string_agg(id, ' '), '')
@@ -86,11 +86,18 @@ FROM (SELECT a.id FROM transfer_applications a
              OR NOT EXISTS (SELECT 1 FROM application_events v WHERE v.application_id = a.id))
       LIMIT 5) x
 UNION ALL
-SELECT 'applications: a case waiting on a province has exactly one open step, any other none', count(*), coalesce(string_agg(id, ' '), '')
+-- A case waiting on provinces has one open step per province it waits on (two while both decide
+-- under a consent policy), a closed one none.
+SELECT 'applications: a case waiting on a province has one open step per waiting province, a closed one none', count(*), coalesce(string_agg(id, ' '), '')
 FROM (SELECT a.id FROM transfer_applications a
+      LEFT JOIN (SELECT application_id, count(*) AS n, count(DISTINCT side) AS sides
+                 FROM application_steps WHERE completed_at IS NULL GROUP BY application_id) o
+             ON o.application_id = a.id
       WHERE a.id NOT LIKE 'scale-%'
-        AND (SELECT count(*) FROM application_steps s WHERE s.application_id = a.id AND s.completed_at IS NULL)
-            <> CASE WHEN a.status IN ('approved', 'refused', 'withdrawn', 'expired', 'correction_requested') THEN 0 ELSE 1 END
+        AND CASE WHEN a.status IN ('approved', 'refused', 'withdrawn', 'expired', 'revoked', 'not_accepted',
+                                   'correction_requested')
+                 THEN coalesce(o.n, 0) <> 0
+                 ELSE coalesce(o.n, 0) NOT IN (1, 2) OR o.n <> o.sides END
       LIMIT 5) x;
 
 -- Numbers.

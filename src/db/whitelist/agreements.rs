@@ -195,16 +195,18 @@ fn confirmed_pair(conn: &mut DbConnection, p1: &str, p2: &str) -> DbResult<Vec<A
     if p1 == p2 {
         return Ok(Vec::new());
     }
-    let of_p2 = agreements_of(conn, p2)?;
-    let both: Vec<String> = agreements_of(conn, p1)?
-        .into_iter()
-        .filter(|id| of_p2.contains(id))
-        .collect();
-    // A one-sided list of the receiving province (`p2`) covers any source.
+    let member = |p: &str| {
+        agreement_members::table
+            .filter(agreement_members::province.eq(p.to_string()))
+            .select(agreement_members::agreement_id)
+    };
+    // One statement (it runs in every filing and check): the agreements with both provinces as
+    // members, or a one-sided list of the receiving province (`p2`), which covers any source.
     Ok(agreements::table
         .filter(
             agreements::id
-                .eq_any(both)
+                .eq_any(member(p1))
+                .and(agreements::id.eq_any(member(p2)))
                 .or(agreements::kind.eq(INBOUND_LIST).and(agreements::province_b.eq(p2))),
         )
         .filter(agreements::status.eq("confirmed"))

@@ -246,7 +246,11 @@ pub fn load_dto(
     let steps = db::applications::steps(conn, &app.id)?;
     let suspensions = db::applications::suspensions(conn, &app.id)?;
     let decisions = db::applications::decisions_of(conn, &app.id)?;
-    let copies = db::applications::copies(conn, &app.id)?;
+    // Copies (抄送) are sent with an approval: a case without one has none to read.
+    let copies = match app.approval_number {
+        Some(_) => db::applications::copies(conn, &app.id)?,
+        None => Vec::new(),
+    };
     let decision_dto = |d: &db::applications::DecisionRow| DecisionDto {
         reasons: json_list(&d.reasons),
         conditions: json_list(&d.conditions),
