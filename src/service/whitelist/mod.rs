@@ -2,6 +2,7 @@
 
 pub mod agreements;
 pub mod entries;
+pub mod entry_views;
 pub mod import;
 pub mod list;
 pub mod proposals;
