@@ -315,6 +315,12 @@ pub fn shared_source_pattern(province: &str) -> String {
     format!("%,{province},%")
 }
 
+/// Whether an entry in `status` has a quota that an amendment may change (confirmed or
+/// suspended: it grants, or will grant again, a quota).
+pub fn amendable(status: EntryStatus) -> bool {
+    matches!(status, EntryStatus::Confirmed | EntryStatus::Suspended)
+}
+
 /// Why an entry's quota may not become `new_quota` by an amendment: below what its filings
 /// already hold (reserved and approved), or the entry not in a state that grants a quota.
 pub fn amendment_problem(
@@ -323,7 +329,7 @@ pub fn amendment_problem(
     reserved_g: i64,
     approved_g: i64,
 ) -> Option<Invalid> {
-    if !matches!(status, EntryStatus::Confirmed | EntryStatus::Suspended) {
+    if !amendable(status) {
         return Some(Invalid::new(
             "entry.amend_state",
             format!(

@@ -1,14 +1,18 @@
 //! What the web UI shows around a case besides the case itself: the whitelist entries its items
-//! draw on and its event log, and the public verification of an approval number.
+//! draw on, its event log and its manifests, and the public verification of an approval number.
 
 use chrono::{DateTime, Utc};
 
+use crate::auth::authorize;
+use crate::auth::principal::Principal;
 use crate::db;
 pub use crate::db::applications::EventRow;
+use crate::db::manifests::ManifestFilter;
 pub use crate::db::whitelist::EntryRow;
 use crate::service::Error;
 use crate::service::Result;
 use crate::service::applications::case::{ApplicationDto, load_dto};
+use crate::service::manifests::{ManifestDto, to_full_dto};
 use crate::state::AppState;
 
 /// The entries this case's items are matched to, and the case's event log. The case is one the
@@ -34,6 +38,37 @@ pub async fn entries_and_events(state: &AppState, dto: &ApplicationDto) -> Resul
         })
         .await?;
     Ok(found)
+}
+
+/// The most manifests a case page lists (one per vehicle trip; far more than one approval
+/// carries in practice).
+pub const CASE_MANIFESTS_MAX: i64 = 1000;
+
+/// The manifests drawn on this case, newest first, each with its discrepancies: those the caller
+/// may read, by the rule that guards one manifest. The case is one the caller has already read.
+pub async fn manifests_of(state: &AppState, who: &Principal, dto: &ApplicationDto) -> Result<Vec<ManifestDto>> {
+    let filter = ManifestFilter {
+        application_id: Some(dto.id.clone()),
+        ..ManifestFilter::default()
+    };
+    let rows = state
+        .db
+        .run(move |conn| {
+            let rows = db::manifests::list(conn, &filter, None, CASE_MANIFESTS_MAX)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for m in rows {
+                let items = db::manifests::items_of(conn, &m.id)?;
+                let found = db::manifests::discrepancies_of(conn, &m.id)?;
+                out.push((m, items, found));
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(m, _, _)| authorize(who, m, ()).is_ok())
+        .map(|(m, items, found)| to_full_dto(m, items, found))
+        .collect())
 }
 
 /// An approval as the public verification shows it: the case, and its parties' names.

@@ -54,6 +54,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     "/whitelist/{id}/{action}",
                     web::post().to(pages::whitelist::whitelist_change),
                 )
+                .route("/entries/{id}", web::get().to(pages::entry::entry))
+                .route("/entries/{id}/amend", web::post().to(pages::entry::entry_amend))
+                .route("/agreements", web::get().to(pages::agreements::agreements))
+                .route(
+                    "/agreements/propose",
+                    web::post().to(pages::agreements::agreement_propose),
+                )
+                .route(
+                    "/agreements/{id}/{action}",
+                    web::post().to(pages::agreements::agreement_change),
+                )
+                .route("/manifests/{id}", web::get().to(pages::manifests::manifest))
                 .route("/calendar", web::get().to(pages::calendar::calendar))
                 .route("/calendar/import", web::post().to(pages::calendar::calendar_import))
                 .route("/catalogue", web::get().to(pages::catalogue::catalogue))

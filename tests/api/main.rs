@@ -39,5 +39,6 @@ mod second_factor;
 mod security_events;
 mod seed;
 mod ui;
+mod ui_regimes;
 mod webhooks;
 mod whitelist;

@@ -343,7 +343,7 @@ async fn discrepancies_of_every_kind(backend: Backend) {
 both_backends!(discrepancies_of_every_kind, discrepancies_of_every_kind);
 
 /// Moves an approval's day back, as if it had been approved `days` ago.
-async fn approved_days_ago(app: &TestApp, app_id: &str, days: i64) {
+pub(crate) async fn approved_days_ago(app: &TestApp, app_id: &str, days: i64) {
     use diesel::prelude::*;
     use hwtransfer::db::schema::transfer_applications as t;
     let id = app_id.to_string();
@@ -360,7 +360,7 @@ async fn approved_days_ago(app: &TestApp, app_id: &str, days: i64) {
         .unwrap();
 }
 
-fn paper(app_id: &str, key: &str, left_days_ago: i64, ended_days_ago: i64) -> Value {
+pub(crate) fn paper(app_id: &str, key: &str, left_days_ago: i64, ended_days_ago: i64) -> Value {
     let mut m = manifest(app_id, &[(0, "5")]);
     m["departure_at"] = json!((Utc::now() - Duration::days(left_days_ago)).to_rfc3339());
     m["paper"] = json!({

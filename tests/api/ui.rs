@@ -13,7 +13,7 @@ use crate::fixtures::{Registry, this_year};
 use crate::support::{Backend, PASSWORD, TestApp, free_port};
 
 /// A ChromeDriver process on a free port, killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
@@ -30,7 +30,7 @@ impl Drop for Driver {
     }
 }
 
-async fn start_driver() -> Driver {
+pub(crate) async fn start_driver() -> Driver {
     let port = free_port();
     let child = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
         .arg(format!("--port={port}"))
@@ -58,7 +58,7 @@ async fn start_driver() -> Driver {
     panic!("chromedriver did not start");
 }
 
-async fn browser(driver: &Driver) -> Client {
+pub(crate) async fn browser(driver: &Driver) -> Client {
     let mut caps = serde_json::Map::new();
     let mut args = vec![
         "--headless=new",
@@ -91,7 +91,7 @@ fn screenshot_dir() -> std::path::PathBuf {
     dir
 }
 
-async fn shot(c: &Client, backend: Backend, name: &str) {
+pub(crate) async fn shot(c: &Client, backend: Backend, name: &str) {
     let png = c.screenshot().await.expect("screenshot");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     std::fs::write(
@@ -101,7 +101,7 @@ async fn shot(c: &Client, backend: Backend, name: &str) {
     .expect("write");
 }
 
-async fn login(c: &Client, app: &TestApp, username: &str) {
+pub(crate) async fn login(c: &Client, app: &TestApp, username: &str) {
     c.goto(&app.url("/")).await.expect("goto /");
     // `/` leads to the login page when not signed in.
     assert!(c.current_url().await.unwrap().path().starts_with("/ui/login"));
@@ -135,7 +135,7 @@ async fn submit_login(c: &Client, username: &str, code: Option<&str>) {
     c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
 }
 
-async fn logout(c: &Client) {
+pub(crate) async fn logout(c: &Client) {
     c.find(Locator::Id("logout")).await.unwrap().click().await.unwrap();
     c.wait()
         .for_element(Locator::Id("username"))
@@ -144,7 +144,7 @@ async fn logout(c: &Client) {
 }
 
 /// Clicks a submit button guarded by hx-confirm and accepts the confirmation dialog.
-async fn click_confirmed(c: &Client, css: &str) {
+pub(crate) async fn click_confirmed(c: &Client, css: &str) {
     // The click opens the dialog; some driver versions report that as the click's error.
     let _ = c.find(Locator::Css(css)).await.unwrap().click().await;
     for _ in 0..50 {
@@ -156,7 +156,7 @@ async fn click_confirmed(c: &Client, css: &str) {
     panic!("no confirmation dialog after clicking {css}");
 }
 
-async fn text_of(c: &Client, css: &str) -> String {
+pub(crate) async fn text_of(c: &Client, css: &str) -> String {
     // htmx may swap the element between finding and reading it: read afresh when it went stale.
     for _ in 0..20 {
         let element = c
@@ -512,7 +512,7 @@ async fn entries(app: &TestApp, reg: &Registry) -> Vec<(String, String, String)>
     out
 }
 
-async fn fill(c: &Client, css: &str, text: &str) {
+pub(crate) async fn fill(c: &Client, css: &str, text: &str) {
     let field = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();

@@ -226,18 +226,46 @@ pub struct AgreementParties<'a> {
 impl Guarded for AgreementParties<'_> {
     type Action = EntryAction;
     fn decide(&self, who: &Principal, _action: EntryAction) -> Decision {
-        let Some(p) = who.province().filter(|_| who.role == Role::Regulator) else {
-            return Decision::Forbidden("only a regulator of another member province may confirm".into());
-        };
-        let mine = p.as_str();
-        match self.members.iter().find(|m| m.province == mine) {
-            None => Decision::Forbidden("the agreement is among other provinces".into()),
-            Some(_) if mine == self.row.proposed_by_province => {
-                Decision::Forbidden("the other provinces must confirm what this province proposed".into())
-            }
-            Some(_) => Decision::Allow,
-        }
+        confirm_decision(
+            who,
+            self.members.iter().map(|m| m.province.as_str()),
+            &self.row.proposed_by_province,
+        )
     }
+}
+
+/// Who may confirm an agreement among `members` that `proposer`'s province proposed: a
+/// regulator of another member province.
+fn confirm_decision<'a>(who: &Principal, mut members: impl Iterator<Item = &'a str>, proposer: &str) -> Decision {
+    let Some(p) = who.province().filter(|_| who.role == Role::Regulator) else {
+        return Decision::Forbidden("only a regulator of another member province may confirm".into());
+    };
+    let mine = p.as_str();
+    match members.find(|m| *m == mine) {
+        None => Decision::Forbidden("the agreement is among other provinces".into()),
+        Some(_) if mine == proposer => {
+            Decision::Forbidden("the other provinces must confirm what this province proposed".into())
+        }
+        Some(_) => Decision::Allow,
+    }
+}
+
+/// What a reader may do to an agreement as a page lists it: confirm it for its province (still
+/// pending there), or terminate it (a confirmed one, a member's regulator). [`confirm`] and
+/// [`terminate`] decide again when the action is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgreementActions {
+    pub confirm: bool,
+    pub terminate: bool,
+}
+
+pub fn open_actions(who: &Principal, a: &AgreementDto) -> AgreementActions {
+    let mine = who.province().map(|p| p.as_str()).unwrap_or_default();
+    let confirm = confirm_decision(who, a.provinces.iter().map(String::as_str), &a.proposed_by_province)
+        == Decision::Allow
+        && a.pending_confirmation.contains(&mine);
+    let terminate = who.role == Role::Regulator && a.provinces.contains(&mine) && a.status == "confirmed";
+    AgreementActions { confirm, terminate }
 }
 
 /// Proposes an agreement between the caller's province and another; it counts once the other

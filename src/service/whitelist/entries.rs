@@ -8,7 +8,9 @@ use crate::db::{self, DbConnection, DbError, DbResult};
 use crate::domain::Invalid;
 use crate::domain::calendar::shanghai_date;
 use crate::domain::quantity::Quantity;
-use crate::domain::whitelist::{EntryAction, EntryScope, EntryStatus, entry_transition, licence_fit_problems};
+use crate::domain::whitelist::{
+    EntryAction, EntryScope, EntryStatus, amendable, entry_transition, licence_fit_problems,
+};
 use crate::service::{Ctx, Error, FieldProblem, Location, Result};
 use crate::state::AppState;
 
@@ -63,13 +65,25 @@ impl Guarded for EntryView<'_> {
     }
 }
 
-/// The status changes `who` may make to an entry in `status` now: those the permission rule
-/// allows and the entry's lifecycle permits. The whitelist page offers exactly these.
+/// The changes `who` may make to an entry in `status` now: those the permission rule allows
+/// and the entry's lifecycle permits (a status change, or an amendment of the quota). The
+/// whitelist and entry pages offer exactly these.
 pub fn open_actions(who: &Principal, view: &EntryView<'_>, status: EntryStatus) -> Vec<EntryAction> {
-    [EntryAction::Confirm, EntryAction::Suspend, EntryAction::Reinstate]
-        .into_iter()
-        .filter(|a| view.decide(who, Some(*a)) == Decision::Allow && entry_transition(status, *a).is_ok())
-        .collect()
+    [
+        EntryAction::Confirm,
+        EntryAction::Suspend,
+        EntryAction::Reinstate,
+        EntryAction::Amend,
+    ]
+    .into_iter()
+    .filter(|a| {
+        view.decide(who, Some(*a)) == Decision::Allow
+            && match a {
+                EntryAction::Amend => amendable(status),
+                _ => entry_transition(status, *a).is_ok(),
+            }
+    })
+    .collect()
 }
 
 /// The province of the enterprise an enterprise caller acts for.
@@ -82,6 +96,17 @@ pub fn enterprise_province(conn: &mut DbConnection, who: &Principal) -> DbResult
 
 /// The entry `id` if the caller may see it, and may take `action` on it when one is named.
 pub async fn load(state: &AppState, who: &Principal, id: String, action: Option<EntryAction>) -> Result<EntryRow> {
+    Ok(load_open(state, who, id, action).await?.0)
+}
+
+/// As [`load`], with the changes the caller may make to the entry now ([`open_actions`], the
+/// further source of a shared entry acting as its source).
+pub async fn load_open(
+    state: &AppState,
+    who: &Principal,
+    id: String,
+    action: Option<EntryAction>,
+) -> Result<(EntryRow, Vec<EntryAction>)> {
     let principal = who.clone();
     let (entry, ent_province) = state
         .db
@@ -105,7 +130,10 @@ pub async fn load(state: &AppState, who: &Principal, id: String, action: Option<
         view.source_province = p;
     }
     authorize(who, &view, action)?;
-    Ok(entry)
+    let open = EntryStatus::parse(&entry.status)
+        .map(|s| open_actions(who, &view, s.effective(entry.year, shanghai_date(chrono::Utc::now()))))
+        .unwrap_or_default();
+    Ok((entry, open))
 }
 
 /// Confirms, suspends or reinstates an entry for the caller. `version` is the version the caller

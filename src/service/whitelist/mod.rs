@@ -3,6 +3,7 @@
 pub mod agreements;
 pub mod eligible;
 pub mod entries;
+pub mod entry_views;
 pub mod import;
 pub mod list;
 pub mod proposals;

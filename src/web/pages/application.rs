@@ -242,6 +242,7 @@ struct ApplicationPage {
     items: Vec<ItemView>,
     entries: Vec<EntryView>,
     events: Vec<EventView>,
+    manifests: Vec<super::manifests::ManifestRowView>,
     actions: Vec<ActionView>,
     checklist: Vec<&'static str>,
     flash_done: bool,
@@ -323,6 +324,12 @@ pub async fn application(
             }
         })
         .collect();
+    let manifests: Vec<_> = case_views::manifests_of(&state, &u.who, &dto)
+        .await
+        .map_err(api(lang))?
+        .iter()
+        .map(|m| super::manifests::row_view(lang, m))
+        .collect();
     let steps = dto
         .steps
         .iter()
@@ -382,6 +389,7 @@ pub async fn application(
         items,
         entries,
         events,
+        manifests,
         actions: actions_for(&u.who, &dto, lang),
         checklist: match lang {
             Lang::Zh => CHECKLIST_ZH.to_vec(),

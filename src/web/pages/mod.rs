@@ -3,6 +3,7 @@
 //! as in the API. This file holds what the pages share: the page chrome, rendering with the UI's
 //! headers, the error page, posted forms and how a refusal's problems are shown on a form.
 
+pub mod agreements;
 pub mod annual;
 pub mod application;
 pub mod audit;
@@ -10,8 +11,10 @@ pub mod calendar;
 pub mod catalogue;
 pub mod certificate;
 pub mod dashboard;
+pub mod entry;
 pub mod history;
 pub mod login;
+pub mod manifests;
 pub mod queue;
 pub mod webhooks;
 pub mod whitelist;
@@ -97,6 +100,7 @@ impl Chrome {
             Role::Regulator => &[
                 ("/ui/queue", "queue"),
                 ("/ui/whitelist", "whitelist"),
+                ("/ui/agreements", "agreements"),
                 ("/ui/history", "history"),
                 ("/ui/annual", "annual"),
                 ("/ui/dashboard", "dashboard"),
@@ -110,6 +114,7 @@ impl Chrome {
                 ("/ui/annual", "annual"),
                 ("/ui/dashboard", "dashboard"),
                 ("/ui/whitelist", "whitelist"),
+                ("/ui/agreements", "agreements"),
                 ("/ui/calendar", "calendar"),
                 ("/ui/catalogue", "catalogue"),
             ],
@@ -493,6 +498,10 @@ fn field_label(lang: Lang, field: &str) -> String {
         "operator_id" => "operator",
         "quota_kg" => "quota",
         "source_province" | "year" | "scope" | "note" | "facility" | "source" => field,
+        "letter_number" | "reason" | "valid_from" | "valid_until" | "completion_days" | "terminated_on"
+        | "receiving_consent" | "shared_sources" => field,
+        "provinces" => "members",
+        "cap_per_application_kg" => "cap_per_application",
         _ => return field.to_string(),
     };
     lang.t(key).to_string()

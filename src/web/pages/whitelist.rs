@@ -128,7 +128,11 @@ pub async fn whitelist(state: web::Data<AppState>, u: UiUser, req: HttpRequest) 
                     .unwrap_or_else(|| e.operator_id.clone()),
                 pair: format!(
                     "{} → {}",
-                    province_name(lang, &e.source_province),
+                    std::iter::once(&e.source_province)
+                        .chain(&e.shared_sources)
+                        .map(|p| province_name(lang, p))
+                        .collect::<Vec<_>>()
+                        .join("、"),
                     province_name(lang, &e.receiving_province)
                 ),
                 scope: e.scope.clone(),

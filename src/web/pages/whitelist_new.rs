@@ -30,6 +30,15 @@ pub struct ProposeValues {
     quota_kg: String,
     facility: String,
     note: String,
+    /// Further source provinces served from the same quota (the receiving province proposes).
+    shared_sources: Vec<String>,
+}
+
+impl ProposeValues {
+    /// Whether the form names this province as a further source.
+    fn shares(&self, code: &str) -> bool {
+        self.shared_sources.iter().any(|p| p == code)
+    }
 }
 
 pub struct ImportReport {
@@ -113,7 +122,7 @@ fn proposal_input(v: &ProposeValues, operator_id: &str) -> EntryInput {
         quota_kg: v.quota_kg.clone(),
         facility: optional(&v.facility),
         note: optional(&v.note),
-        shared_sources: Vec::new(),
+        shared_sources: v.shared_sources.clone(),
     }
 }
 
@@ -134,6 +143,7 @@ pub async fn whitelist_propose(
         quota_kg: field("quota_kg"),
         facility: field("facility"),
         note: field("note"),
+        shared_sources: form.all("shared_sources"),
     };
     // An operator may be named by its id or by its 18-character credit code.
     let operator_id = names::operator_id_for(&state, values.operator.clone())
