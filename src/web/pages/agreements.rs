@@ -10,7 +10,7 @@ use chrono::{Datelike, Utc};
 
 use super::entry::form_refusal;
 use super::manifests::word;
-use super::{Chrome, Form, ProblemView, Query, UiResult, api, province_name, render_status, see_other};
+use super::{Chrome, Form, ProblemView, Query, UiResult, failed, province_name, render_status, see_other};
 use crate::auth::principal::Role;
 use crate::domain::calendar::shanghai_date;
 use crate::domain::ids::ProvinceCode;
@@ -121,7 +121,7 @@ async fn page(
     let filter = q.parse_with("province", ProvinceCode::parse);
     let province = q.raw("province").unwrap_or_default().to_string();
     q.finish(lang)?;
-    let list = agreements::list(state, filter).await.map_err(api(lang))?;
+    let list = agreements::list(state, filter).await.map_err(failed(lang))?;
     let today = shanghai_date(Utc::now());
     let mine = u.who.province().map(|p| p.as_str());
     let mut page = AgreementsPage {

@@ -326,7 +326,7 @@ pub async fn application(
         .collect();
     let manifests: Vec<_> = case_views::manifests_of(&state, &u.who, &dto)
         .await
-        .map_err(api(lang))?
+        .map_err(failed(lang))?
         .iter()
         .map(|m| super::manifests::row_view(lang, m))
         .collect();

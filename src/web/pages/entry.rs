@@ -3,14 +3,13 @@
 //! amendment of the quota by letter.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::manifests::word;
 use super::{
-    Chrome, Form, ProblemView, UiResult, api, local_time, names, problems_of, province_name, render_status, see_other,
+    Chrome, Form, ProblemView, UiResult, failed, local_time, names, problems_of, province_name, render_status, see_other,
 };
-use crate::api::error::ApiError;
 use crate::domain::whitelist::EntryAction;
 use crate::service::whitelist::entries::{self, AmendmentInput};
 use crate::service::whitelist::entry_views::{self, EntryVersionView};
@@ -23,10 +22,9 @@ use crate::web::session::{UiError, UiUser};
 /// A refusal that a form shows beside its fields (its status and problems), or else the error
 /// page it becomes.
 pub(super) fn form_refusal(lang: Lang, e: service::Error) -> Result<(StatusCode, Vec<ProblemView>), UiError> {
-    let e = ApiError::from(e);
     match problems_of(lang, &e) {
-        Some(problems) => Ok((e.status_code(), problems)),
-        None => Err(UiError::Api(e, lang)),
+        Some(problems) => Ok((super::status_of(&e), problems)),
+        None => Err(UiError::Service(e, lang)),
     }
 }
 
@@ -105,7 +103,7 @@ async fn entry_page(
     fill: impl FnOnce(&mut EntryPage),
 ) -> UiResult<HttpResponse> {
     let lang = u.lang;
-    let view = entry_views::entry_page(state, &u.who, id).await.map_err(api(lang))?;
+    let view = entry_views::entry_page(state, &u.who, id).await.map_err(failed(lang))?;
     let names = names(state, Vec::new(), vec![view.entry.operator_id.clone()]).await?;
     let e = view.entry;
     let q = super::Query::of(req, &["done", "conflict"]);
@@ -166,7 +164,7 @@ pub async fn entry_amend(
     };
     // The page always sends the version it showed; a form without one is refused like a stale one.
     let Some(version) = form.get("version").and_then(|v| v.trim().parse::<i32>().ok()) else {
-        return Err(api(lang)(service::Error::PreconditionRequired(
+        return Err(failed(lang)(service::Error::PreconditionRequired(
             "the form did not say which version of the entry it shows".into(),
         )));
     };

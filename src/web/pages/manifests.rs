@@ -6,7 +6,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::{Chrome, UiResult, api, local_time, names, province_name, render};
+use super::{Chrome, UiResult, failed, local_time, names, province_name, render};
 use crate::service::Ctx;
 use crate::service::manifests::{self, ManifestDto};
 use crate::state::AppState;
@@ -142,7 +142,7 @@ pub async fn manifest(
     let lang = u.lang;
     let m = manifests::get(&state, &Ctx::new(u.who.clone()), path.into_inner())
         .await
-        .map_err(api(lang))?;
+        .map_err(failed(lang))?;
     let names = names(&state, vec![m.enterprise_id.clone()], vec![m.operator_id.clone()]).await?;
     let lines = m
         .items
