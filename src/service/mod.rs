@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod error;
 pub mod history;
 pub mod manifests;
+pub mod passwords;
 pub mod reads;
 pub mod registry;
 pub mod second_factor;

@@ -6,6 +6,7 @@
 mod support;
 
 mod access;
+mod accounts;
 mod applications;
 mod audit;
 mod auth;
@@ -39,5 +40,6 @@ mod second_factor;
 mod security_events;
 mod seed;
 mod ui;
+mod ui_accounts;
 mod webhooks;
 mod whitelist;

@@ -3,6 +3,7 @@
 //! as in the API. This file holds what the pages share: the page chrome, rendering with the UI's
 //! headers, the error page, posted forms and how a refusal's problems are shown on a form.
 
+pub mod account;
 pub mod annual;
 pub mod application;
 pub mod audit;
@@ -89,6 +90,8 @@ pub struct Chrome {
     pub notice_missing: Option<i32>,
     /// The catalogue edition in force but not loaded (admins and regulators).
     pub catalogue_missing: Option<super::session::CatalogueMissing>,
+    /// Whether the person has second-factor pages (admins and regulators).
+    pub second_factor: bool,
 }
 
 impl Chrome {
@@ -152,6 +155,7 @@ impl Chrome {
             other_lang: lang.other(),
             notice_missing: u.notice_missing,
             catalogue_missing: u.catalogue_missing.clone(),
+            second_factor: crate::service::second_factor::required_for(u.who.role),
         }
     }
 }
