@@ -88,6 +88,20 @@ pub struct Config {
     #[arg(long, global = true, env = "HWT_SECOND_FACTOR", value_enum, default_value_t = SecondFactorMode::Required)]
     pub second_factor: SecondFactorMode,
 
+    /// Minutes a web UI session may stay unused before it ends (等保: sessions end when idle).
+    #[arg(long, global = true, env = "HWT_UI_IDLE_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=480))]
+    pub ui_idle_minutes: u64,
+
+    /// Hours after signing in that a web UI session ends however active it is (the access
+    /// token's own lifetime, `HWT_ACCESS_TOKEN_TTL_SECS`, may end it earlier).
+    #[arg(long, global = true, env = "HWT_UI_ABSOLUTE_HOURS", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=24))]
+    pub ui_absolute_hours: u64,
+
+    /// Days a person's password stays valid; after that, sign-in asks for a new one first.
+    /// 0 (the default) turns expiry off.
+    #[arg(long, global = true, env = "HWT_PASSWORD_MAX_AGE_DAYS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=3650))]
+    pub password_max_age_days: u64,
+
     /// Requests per second each signed-in user or API client may make (sustained); 0 turns the
     /// limit off. Beyond it the answer is 429 with Retry-After.
     #[arg(long, global = true, env = "HWT_RATE_LIMIT_PER_SEC", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=100_000))]
@@ -197,6 +211,9 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_LOGIN_MAX_FAILURES",
     "HWT_LOGIN_LOCKOUT_SECS",
     "HWT_SECOND_FACTOR",
+    "HWT_UI_IDLE_MINUTES",
+    "HWT_UI_ABSOLUTE_HOURS",
+    "HWT_PASSWORD_MAX_AGE_DAYS",
     "HWT_RATE_LIMIT_PER_SEC",
     "HWT_RATE_LIMIT_BURST",
     "HWT_OFFICE_CLOSE",
@@ -276,6 +293,9 @@ impl Config {
             login_max_failures: 5,
             login_lockout_secs: 900,
             second_factor: SecondFactorMode::Required,
+            ui_idle_minutes: 15,
+            ui_absolute_hours: 8,
+            password_max_age_days: 0,
             rate_limit_per_sec: 50,
             rate_limit_burst: 100,
             office_close: NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default(),
@@ -345,6 +365,9 @@ impl std::fmt::Debug for Config {
             .field("login_max_failures", &self.login_max_failures)
             .field("login_lockout_secs", &self.login_lockout_secs)
             .field("second_factor", &self.second_factor)
+            .field("ui_idle_minutes", &self.ui_idle_minutes)
+            .field("ui_absolute_hours", &self.ui_absolute_hours)
+            .field("password_max_age_days", &self.password_max_age_days)
             .field("rate_limit_per_sec", &self.rate_limit_per_sec)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("office_close", &self.office_close)

@@ -10,6 +10,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::Enrolling;
 use crate::auth::principal::{Principal, Role, SubjectKind};
 use crate::service::Ctx;
+use crate::service::passwords::{self, PasswordChangeInput, PasswordResetInput};
 use crate::service::second_factor::{self, ConfirmInput, DisableInput, Enrolment, RecoveryCodes};
 use crate::service::sessions::{self, Grant};
 use crate::state::AppState;
@@ -45,7 +46,9 @@ pub struct PasswordGrant {
     pub username: String,
     pub password: String,
     /// The second factor of an admin or regulator who enrolled one: the authenticator app's
-    /// current six digits, or one of the recovery codes.
+    /// current six digits, or one of the recovery codes. Required for them: without it the answer
+    /// is the 401 of a wrong password. Clients that do not know whether the person enrolled may
+    /// always send the field when the person typed a code (it is ignored for others).
     #[serde(default)]
     #[schema(min_length = 6, max_length = 32)]
     pub totp: Option<String>,
@@ -118,20 +121,27 @@ pub fn client_address(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> String
 
 /// Issue an access token.
 ///
-/// Failed attempts are counted per account and per client address; after the configured number
-/// (default 5) within the window, further attempts answer 429 until the lockout (default 15
-/// minutes) ends. Admins and regulators who enrolled a second factor send its code as `totp`
-/// (without it: 401 naming the factor; a code counts once). Under `HWT_SECOND_FACTOR=required`
-/// one without a factor gets a token with `scope: second_factor_enrolment`, good only for
-/// enrolling one.
+/// Failed attempts are counted per account name and per client address; after the configured
+/// number (default 5) within the window, further attempts answer 429 until the lockout ends. The
+/// first lockout lasts the configured time (default 15 minutes), each further one of the same
+/// name or address four times longer, at most a day; a successful sign-in starts the account
+/// afresh. Admins and regulators who enrolled a second factor must send its code as `totp` with
+/// every password sign-in (a code counts once). Every failure — unknown account, wrong password,
+/// disabled account, missing or wrong code — answers the same 401 `invalid credentials`, and an
+/// unknown name is locked out like a known one, so the answer never tells whether an account
+/// exists or its password was right. Under `HWT_SECOND_FACTOR=required` one without a factor gets
+/// a token with `scope: second_factor_enrolment`, good only for enrolling one. With
+/// `HWT_PASSWORD_MAX_AGE_DAYS` set, a person whose password is older gets 409
+/// `auth.password_expired` instead of a token.
 #[utoipa::path(
     tag = "auth",
     request_body = TokenRequest,
     responses(
         (status = 200, description = "Token issued", body = TokenResponse),
-        (status = 401, description = "Wrong credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid credentials: unknown or disabled account, wrong password, missing or wrong second factor (one answer for all)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Every credential was right but the password has expired (`code`: `auth.password_expired`): set a new one with POST /api/v1/auth/password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid request", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked out after failed logins", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked out after failed logins (the account name or the address)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/token")]
@@ -283,5 +293,64 @@ pub async fn reset_second_factor(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     second_factor::reset(&state, &Ctx::new(who), path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Change one's own password (people, not API clients).
+///
+/// Authenticates like a sign-in: `username`, `current_password` and, for an admin or regulator who
+/// enrolled a second factor, its code as `totp`; every failure answers the same 401 and counts
+/// towards the lockout. Works when the password has expired (`HWT_PASSWORD_MAX_AGE_DAYS`). The new
+/// password is 12 to 1024 characters mixing at least three of lower-case letters, upper-case
+/// letters, digits and other characters, is not the username and none of the last five
+/// passwords; a 422 lists every rule it breaks. Existing tokens stay valid until they expire.
+#[utoipa::path(
+    tag = "auth",
+    request_body = PasswordChangeInput,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 401, description = "Invalid credentials (one answer for every failure, as at sign-in)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid request, or the new password breaks the rules", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked out after failed logins", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let input: PasswordChangeInput = super::body::parse(&body)?;
+    let client = client_address(&req, &state.config.trusted_proxies);
+    passwords::change_own(&state, client, input).await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
+}
+
+/// Set another person's password (admin), e.g. a forgotten one: the same rules and history as a
+/// person's own change.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = String, Path)),
+    request_body = PasswordResetInput,
+    responses(
+        (status = 204, description = "Set"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid request, or the password breaks the rules", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/users/{id}/password")]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let input: PasswordResetInput = super::body::parse(&body)?;
+    passwords::reset(&state, &Ctx::new(who), path.into_inner(), input).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -87,6 +87,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(auth::confirm_second_factor)
         .service(auth::disable_second_factor)
         .service(auth::reset_second_factor)
+        .service(auth::change_password)
+        .service(auth::reset_password)
         .service(reference::list_provinces)
         .service(reference::search_waste_codes)
         .service(reference::list_editions)

@@ -452,7 +452,7 @@ fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             let role = Role::parse(&role)
                 .ok_or_else(|| anyhow::anyhow!("role must be enterprise, operator, regulator, auditor or admin"))?;
             let username = validate_username(&username)?;
-            let password = validate_password(&password)?;
+            let password = validate_password(&password, &username)?;
             let binding =
                 binding_for(role, province.as_deref(), enterprise.as_deref(), operator.as_deref()).map_err(|p| {
                     anyhow::anyhow!(

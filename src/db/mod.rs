@@ -18,6 +18,7 @@ pub mod scale;
 pub mod schema;
 pub mod second_factor;
 pub mod throttle;
+pub mod ui_sessions;
 pub mod users;
 pub mod whitelist;
 

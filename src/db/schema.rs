@@ -55,6 +55,7 @@ diesel::table! {
         failures -> Integer,
         window_started_at -> Timestamp,
         locked_until -> Nullable<Timestamp>,
+        lockouts -> Integer,
     }
 }
 
@@ -615,6 +616,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    password_history (id) {
+        id -> Text,
+        user_id -> Text,
+        password_hash -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ui_sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        started_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_clients,
@@ -656,4 +676,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_attempts,
     job_leases,
     write_marks,
+    password_history,
+    ui_sessions,
 );

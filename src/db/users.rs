@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{api_clients, users};
+use super::schema::{api_clients, password_history, users};
 use super::{DbConnection, DbResult, audit};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
@@ -39,7 +39,72 @@ pub struct ApiClientRow {
 pub fn insert_user(conn: &mut DbConnection, row: &UserRow) -> DbResult<()> {
     super::write_tx(conn, |conn| {
         diesel::insert_into(users::table).values(row.clone()).execute(conn)?;
+        insert_history(conn, &row.id, &row.password_hash, row.created_at)?;
         audit::record_change(conn, "user", &row.id, "created", None, Some(row))
+    })
+}
+
+fn insert_history(conn: &mut DbConnection, user_id: &str, hash: &str, at: NaiveDateTime) -> DbResult<()> {
+    diesel::insert_into(password_history::table)
+        .values((
+            password_history::id.eq(super::new_id()),
+            password_history::user_id.eq(user_id),
+            password_history::password_hash.eq(hash),
+            password_history::set_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The hashes of `user_id`'s `n` most recent passwords, the current one first.
+pub fn recent_password_hashes(conn: &mut DbConnection, user_id: &str, n: i64) -> DbResult<Vec<String>> {
+    Ok(password_history::table
+        .filter(password_history::user_id.eq(user_id))
+        .order((password_history::set_at.desc(), password_history::id.desc()))
+        .select(password_history::password_hash)
+        .limit(n)
+        .load(conn)?)
+}
+
+/// When `user_id`'s current password was set (None for an account without history).
+pub fn password_set_at(conn: &mut DbConnection, user_id: &str) -> DbResult<Option<NaiveDateTime>> {
+    Ok(password_history::table
+        .filter(password_history::user_id.eq(user_id))
+        .select(diesel::dsl::max(password_history::set_at))
+        .first(conn)?)
+}
+
+/// Sets `user_id`'s password hash, keeps it in the history (only the `keep` newest stay) and
+/// records `action` (`password_changed` by the person, `password_reset` by an admin) in the
+/// audit trail, without the hash. False when there is no such user.
+pub fn set_password(
+    conn: &mut DbConnection,
+    user_id: &str,
+    hash: &str,
+    now: NaiveDateTime,
+    action: &str,
+    keep: i64,
+) -> DbResult<bool> {
+    super::write_tx(conn, |conn| {
+        let n = diesel::update(users::table.find(user_id))
+            .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+            .execute(conn)?;
+        if n != 1 {
+            return Ok(false);
+        }
+        insert_history(conn, user_id, hash, now)?;
+        let old: Vec<String> = password_history::table
+            .filter(password_history::user_id.eq(user_id))
+            .order((password_history::set_at.desc(), password_history::id.desc()))
+            .select(password_history::id)
+            .offset(keep)
+            .limit(1000)
+            .load(conn)?;
+        if !old.is_empty() {
+            diesel::delete(password_history::table.filter(password_history::id.eq_any(&old))).execute(conn)?;
+        }
+        audit::record(conn, "user", user_id, action, serde_json::json!({"password": "set"}))?;
+        Ok(true)
     })
 }
 

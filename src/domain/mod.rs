@@ -22,6 +22,7 @@ macro_rules! serde_via_string {
 
 pub mod calendar;
 pub mod catalogue;
+pub mod credentials;
 pub mod documents;
 pub mod error;
 pub mod ids;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod health;
 pub mod history;
 pub mod manifests;
+pub mod passwords;
 pub mod reads;
 pub mod registry;
 pub mod second_factor;

@@ -117,6 +117,15 @@ pub fn check_code(conn: &mut DbConnection, user_id: &str, code: &str, unix_secs:
     }
 }
 
+/// Whether the caller has a confirmed second factor.
+pub async fn enrolled(state: &AppState, ctx: &Ctx) -> Result<bool> {
+    let id = ctx.who.subject.clone();
+    Ok(state
+        .db
+        .run(move |conn| Ok(db::second_factor::factor_of(conn, &id)?.is_some_and(|f| f.confirmed_at.is_some())))
+        .await?)
+}
+
 /// Starts an enrolment for the caller (an admin or regulator): a new secret, pending until a
 /// first code confirms it. Refused while a confirmed factor exists.
 pub async fn enrol(state: &AppState, ctx: &Ctx) -> Result<Enrolment> {

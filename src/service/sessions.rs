@@ -11,7 +11,7 @@ use crate::auth::principal::{Binding, Principal, Role, SubjectKind};
 use crate::auth::{password, session, token, token::TokenIssuer};
 use crate::config::SecondFactorMode;
 use crate::db::{self, DbConnection, DbResult, to_db_time};
-use crate::service::{Error, Result, second_factor};
+use crate::service::{Ctx, Error, Result, second_factor};
 use crate::state::AppState;
 
 /// The subject a credential names, as stored.
@@ -82,7 +82,11 @@ fn find_credential(conn: &mut DbConnection, grant: &Grant) -> DbResult<Option<Cr
     })
 }
 
-fn too_many(until: chrono::NaiveDateTime) -> Error {
+/// The one answer to every failed sign-in: unknown account, wrong password, disabled account,
+/// missing or wrong second factor alike.
+pub const INVALID_CREDENTIALS: &str = "invalid credentials";
+
+pub(crate) fn too_many(until: chrono::NaiveDateTime) -> Error {
     let secs = (until - Utc::now().naive_utc()).num_seconds().max(1) as u64;
     Error::TooManyRequests {
         retry_after_secs: secs,
@@ -106,7 +110,7 @@ pub struct Issued {
 
 /// Counts one failed attempt for the account and the address, and puts it (and a lockout it
 /// triggers) into the audit trail: the account tried, the address and why, never the secret.
-async fn count_failure(
+pub(crate) async fn count_failure(
     state: &AppState,
     account_key: String,
     ip_key: String,
@@ -125,8 +129,8 @@ async fn count_failure(
                     Err(db::DbError::Conflict(_)) => db::throttle::record_failure(conn, key, now, window, max)?,
                     other => other?,
                 };
-                if let Some(until) = until {
-                    locked.push((key.clone(), until));
+                if let Some(lockout) = until {
+                    locked.push((key.clone(), lockout));
                 }
             }
             db::audit::record(
@@ -136,13 +140,17 @@ async fn count_failure(
                 "login_failed",
                 json!({"address": ip_key, "reason": reason}),
             )?;
-            for (key, until) in locked {
+            for (key, lockout) in locked {
                 db::audit::record(
                     conn,
                     "login",
                     &key,
                     "login_locked_out",
-                    json!({"until": until.and_utc().to_rfc3339()}),
+                    json!({
+                        "until": lockout.until.and_utc().to_rfc3339(),
+                        "lockout": lockout.number,
+                        "minutes": (lockout.until - now).num_minutes(),
+                    }),
                 )?;
             }
             Ok(())
@@ -151,10 +159,93 @@ async fn count_failure(
     Ok(())
 }
 
+/// A credential that passed every check of a sign-in: the subject, and the scope its token gets.
+pub(crate) struct Checked {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub binding: Binding,
+    pub scope: Option<&'static str>,
+    pub account_key: String,
+    pub ip_key: String,
+}
+
 /// [`authenticate`] with the person's second factor (`totp`: a current TOTP code or a recovery
 /// code). Admins and regulators with a confirmed factor must send it; without one, under
-/// `HWT_SECOND_FACTOR=required`, they get a token that may only enrol one.
+/// `HWT_SECOND_FACTOR=required`, they get a token that may only enrol one. A person whose
+/// password is older than `HWT_PASSWORD_MAX_AGE_DAYS` gets no token but is told to change it
+/// (only after every credential was right, so that answer reveals nothing to a guesser).
 pub async fn authenticate_with(state: &AppState, client: String, grant: Grant, totp: Option<String>) -> Result<Issued> {
+    let kind = grant.kind();
+    let c = check_credentials(state, client, grant, totp).await?;
+    if kind == SubjectKind::User {
+        crate::service::passwords::refuse_expired(state, &c.id).await?;
+    }
+    let (id, name, role, binding, scope) = (c.id.clone(), c.name.clone(), c.role, c.binding.clone(), c.scope);
+    signed_in(state, c, kind, json!({})).await?;
+    let token = issue(state, &id, kind, &name, role, &binding, scope)?;
+    Ok(Issued { token, scope })
+}
+
+fn issue(
+    state: &AppState,
+    id: &str,
+    kind: SubjectKind,
+    name: &str,
+    role: Role,
+    binding: &Binding,
+    scope: Option<&str>,
+) -> Result<String> {
+    let issuer = TokenIssuer {
+        keys: &state.keys,
+        issuer: &state.config.jwt_issuer,
+        audience: &state.config.jwt_audience,
+        ttl_secs: state.config.access_token_ttl_secs,
+    };
+    issuer
+        .issue_scoped(id, kind, name, role, &binding.to_claim(), scope)
+        .map_err(Error::internal)
+}
+
+/// Clears the account's failures and puts the sign-in (a person's) or the token issued (an API
+/// client's) into the audit trail as the subject's own act.
+pub(crate) async fn signed_in(state: &AppState, c: Checked, kind: SubjectKind, extra: serde_json::Value) -> Result<()> {
+    crate::audit::set_request_actor(&c.id, &c.name, c.role.as_str());
+    let Checked {
+        id,
+        account_key,
+        ip_key,
+        scope,
+        ..
+    } = c;
+    state
+        .db
+        .run(move |conn| {
+            db::throttle::clear(conn, &account_key)?;
+            let (object_type, action) = match kind {
+                SubjectKind::User => ("user", "login"),
+                SubjectKind::Client => ("api_client", "token_issued"),
+            };
+            let mut diff = json!({"address": ip_key, "scope": scope});
+            if let (Some(d), Some(e)) = (diff.as_object_mut(), extra.as_object()) {
+                d.extend(e.clone());
+            }
+            db::audit::record(conn, object_type, &id, action, diff)
+        })
+        .await?;
+    Ok(())
+}
+
+/// Every check of a sign-in, under the login throttle: neither key locked out, the secret right,
+/// the account active, and the second factor of admins and regulators who enrolled one. Every
+/// failure is counted and answers the same `invalid credentials`. Shared by the token endpoint,
+/// the web UI's login and a person's own password change.
+pub(crate) async fn check_credentials(
+    state: &AppState,
+    client: String,
+    grant: Grant,
+    totp: Option<String>,
+) -> Result<Checked> {
     let account_key = grant.account_key();
     let ip_key = format!("ip:{client}");
     let now = to_db_time(Utc::now());
@@ -197,11 +288,11 @@ pub async fn authenticate_with(state: &AppState, client: String, grant: Grant, t
         .map_err(Error::internal)?;
     let usable = credential.filter(|c| matches && c.active);
 
-    // 3. Count the failure or clear the account's counter.
+    // 3. Count the failure.
     let Some(cred) = usable else {
         count_failure(state, account_key, ip_key, now, "credentials").await?;
         tracing::info!(kind = ?grant.kind(), "login failed");
-        return Err(Error::Unauthenticated("invalid credentials"));
+        return Err(Error::Unauthenticated(INVALID_CREDENTIALS));
     };
 
     let role =
@@ -222,56 +313,132 @@ pub async fn authenticate_with(state: &AppState, client: String, grant: Grant, t
             })
             .await?;
         if enrolled {
-            let Some(code) = totp else {
-                return Err(Error::Unauthenticated(
-                    "a second factor is required: send the current TOTP code (or a recovery code) as `totp`",
-                ));
+            // A missing code answers exactly like a wrong password and counts like one: the
+            // answer must not tell a caller without the code that the password was right.
+            let ok = match totp {
+                Some(code) => {
+                    state
+                        .db
+                        .run(move |conn| second_factor::check_code(conn, &id, &code, unix))
+                        .await?
+                }
+                None => false,
             };
-            let ok = state
-                .db
-                .run(move |conn| second_factor::check_code(conn, &id, &code, unix))
-                .await?;
             if !ok {
                 count_failure(state, account_key, ip_key, now, "second_factor").await?;
                 tracing::info!(kind = ?grant.kind(), "login failed: second factor");
-                return Err(Error::Unauthenticated("invalid credentials"));
+                return Err(Error::Unauthenticated(INVALID_CREDENTIALS));
             }
         } else if state.config.second_factor == SecondFactorMode::Required {
             scope = Some(token::ENROLMENT_SCOPE);
         }
     }
+    Ok(Checked {
+        id: cred.id,
+        name: cred.name,
+        role,
+        binding,
+        scope,
+        account_key,
+        ip_key,
+    })
+}
 
-    // The sign-in (a person's) or the token issued (an API client's) goes into the audit trail as
-    // the subject's own act.
-    crate::audit::set_request_actor(&cred.id, &cred.name, role.as_str());
-    let (kind, subject) = (grant.kind(), cred.id.clone());
-    state
+/// A full token for a person whose session could only enrol a second factor and who has just
+/// confirmed one (the web UI signs them in at once): the password was checked at sign-in, the
+/// factor's first code now. Refused unless the factor was confirmed within the last minutes.
+pub async fn sign_in_after_enrolment(state: &AppState, ctx: &Ctx) -> Result<String> {
+    let id = ctx.who.subject.clone();
+    let fresh = state
         .db
         .run(move |conn| {
-            db::throttle::clear(conn, &account_key)?;
-            let (object_type, action) = match kind {
-                SubjectKind::User => ("user", "login"),
-                SubjectKind::Client => ("api_client", "token_issued"),
-            };
-            db::audit::record(
-                conn,
-                object_type,
-                &subject,
-                action,
-                json!({"address": ip_key, "scope": scope}),
-            )
+            Ok(db::second_factor::factor_of(conn, &id)?
+                .and_then(|f| f.confirmed_at)
+                .is_some_and(|at| db::db_now() - at < Duration::minutes(5)))
         })
         .await?;
-    let issuer = TokenIssuer {
-        keys: &state.keys,
-        issuer: &state.config.jwt_issuer,
-        audience: &state.config.jwt_audience,
-        ttl_secs: state.config.access_token_ttl_secs,
+    if ctx.who.kind != SubjectKind::User || !fresh {
+        return Err(Error::Unauthenticated("sign in again with the one-time code"));
+    }
+    let who = &ctx.who;
+    let checked = Checked {
+        id: who.subject.clone(),
+        name: who.name.clone(),
+        role: who.role,
+        binding: who.binding.clone(),
+        scope: None,
+        account_key: format!("user:{}", who.name.to_lowercase()),
+        ip_key: String::new(),
     };
-    let token = issuer
-        .issue_scoped(&cred.id, grant.kind(), &cred.name, role, &binding.to_claim(), scope)
-        .map_err(Error::internal)?;
-    Ok(Issued { token, scope })
+    signed_in(
+        state,
+        checked,
+        SubjectKind::User,
+        json!({"after": "second_factor_enrolment"}),
+    )
+    .await?;
+    issue(
+        state,
+        &who.subject,
+        SubjectKind::User,
+        &who.name,
+        who.role,
+        &who.binding,
+        None,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Web UI sessions (等保 2.0: idle and absolute timeouts), kept in the database for every replica.
+
+/// Why a web UI session did not go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// Unused longer than `HWT_UI_IDLE_MINUTES`.
+    Idle,
+    /// Older than `HWT_UI_ABSOLUTE_HOURS`.
+    Absolute,
+    /// Signed out, or not a session the UI began.
+    Ended,
+}
+
+/// Begins the web UI session of `token`, which the UI's login has just been issued.
+pub async fn start_ui_session(state: &AppState, token: &str) -> Result<()> {
+    let claims = token::verify(&state.keys, &state.config.jwt_issuer, &state.config.jwt_audience, token)
+        .map_err(|e| Error::internal(anyhow::anyhow!("a token just issued does not verify: {e}")))?;
+    state
+        .db
+        .run(move |conn| db::ui_sessions::start(conn, &claims.jti, &claims.sub, db::db_now()))
+        .await?;
+    Ok(())
+}
+
+/// Whether the web UI session of the token `jti` goes on (`None`) or why it ended. `active` marks
+/// it used (a person's request; not a page's background refresh).
+pub async fn keep_ui_session(state: &AppState, jti: &str, active: bool) -> Result<Option<SessionEnd>> {
+    let idle = Duration::minutes(i64::try_from(state.config.ui_idle_minutes).unwrap_or(15));
+    let absolute = Duration::hours(i64::try_from(state.config.ui_absolute_hours).unwrap_or(8));
+    let jti = jti.to_string();
+    let standing = state
+        .db
+        .run(move |conn| db::ui_sessions::keep(conn, &jti, db::db_now(), idle, absolute, active))
+        .await?;
+    Ok(match standing {
+        db::ui_sessions::Standing::Alive => None,
+        db::ui_sessions::Standing::Idle => Some(SessionEnd::Idle),
+        db::ui_sessions::Standing::Absolute => Some(SessionEnd::Absolute),
+        db::ui_sessions::Standing::Ended => Some(SessionEnd::Ended),
+    })
+}
+
+/// Ends the web UI session of the token `jti` (signing out): its cookie opens no page any more.
+pub async fn end_ui_session(state: &AppState, jti: &str) -> Result<()> {
+    let jti = jti.to_string();
+    state
+        .db
+        .run(move |conn| db::ui_sessions::end(conn, &jti, db::db_now()))
+        .await?;
+    Ok(())
 }
 
 /// Verifies an access token and checks its subject is still active with the same role and

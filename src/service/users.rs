@@ -12,6 +12,7 @@ use crate::auth::principal::{Binding, Principal, Role, SubjectKind};
 use crate::auth::{Decision, Guarded, authorize};
 use crate::db::{self, db_now, new_id, users::UserRow};
 use crate::domain::Invalid;
+use crate::domain::credentials::password_problems;
 use crate::domain::ids::ProvinceCode;
 use crate::service::commands::{enum_schema, province_schema, text_schema, valid_text, validation_problems};
 use crate::service::error::validation_error;
@@ -26,8 +27,8 @@ pub struct NewUserInput {
     #[validate(custom(function = "valid_username"))]
     #[schema(pattern = "^[A-Za-z0-9._@-]{3,64}$")]
     pub username: String,
-    /// 12 to 1024 characters.
-    #[validate(custom(function = "valid_password"))]
+    /// 12 to 1024 characters mixing at least three of: lower-case letters, upper-case letters,
+    /// digits, other characters; not the username.
     #[schema(min_length = 12, max_length = 1024)]
     pub password: String,
     /// enterprise, operator, regulator, auditor or admin.
@@ -59,10 +60,6 @@ fn valid_username(s: &str) -> Result<(), ValidationError> {
     validate_username(s).map(|_| ()).map_err(validation_error)
 }
 
-fn valid_password(s: &str) -> Result<(), ValidationError> {
-    validate_password(s).map(|_| ()).map_err(validation_error)
-}
-
 fn valid_role(s: &str) -> Result<(), ValidationError> {
     role_of(s).map(|_| ()).map_err(validation_error)
 }
@@ -91,6 +88,10 @@ impl NewUserInput {
             .err()
             .map(|e| validation_problems(&e))
             .unwrap_or_default();
+        // Every rule the password breaks (domain::credentials), the username's included.
+        for invalid in password_problems(&self.password, &self.username) {
+            problems.push(FieldProblem::body("/password", &invalid));
+        }
         if let Ok(role) = role_of(&self.role)
             && let Err(misfits) = binding_for(
                 role,
@@ -169,11 +170,12 @@ pub fn validate_username(s: &str) -> Result<String, Invalid> {
     }
 }
 
-pub fn validate_password(s: &str) -> Result<String, Invalid> {
-    if s.chars().count() < 12 || s.chars().count() > 1024 {
-        Err(Invalid::new("user.password", "password must be 12 to 1024 characters"))
-    } else {
-        Ok(s.to_string())
+/// A new password of `username` by the rules of `domain::credentials` (the first rule it breaks);
+/// whether it repeats an earlier one is `service::passwords`' check.
+pub fn validate_password(s: &str, username: &str) -> Result<String, Invalid> {
+    match password_problems(s, username).into_iter().next() {
+        Some(invalid) => Err(invalid),
+        None => Ok(s.to_string()),
     }
 }
 

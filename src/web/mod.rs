@@ -31,6 +31,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/login", web::post().to(pages::login::login))
                 .route("/logout", web::post().to(pages::login::logout))
                 .route("/lang/{code}", web::get().to(pages::login::switch_lang))
+                .route("/password", web::get().to(pages::account::password_form))
+                .route("/password", web::post().to(pages::account::password_change))
+                .route("/second-factor", web::get().to(pages::account::second_factor_page))
+                .route(
+                    "/second-factor/start",
+                    web::post().to(pages::account::second_factor_start),
+                )
+                .route(
+                    "/second-factor/confirm",
+                    web::post().to(pages::account::second_factor_confirm),
+                )
+                .route(
+                    "/second-factor/disable",
+                    web::post().to(pages::account::second_factor_disable),
+                )
                 .route("/queue", web::get().to(pages::queue::queue))
                 .route("/queue/counts", web::get().to(pages::queue::queue_counts))
                 .route("/applications/{id}", web::get().to(pages::application::application))

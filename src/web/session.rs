@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::i18n::Lang;
 use crate::auth::principal::Principal;
-use crate::service::{self, sessions::principal_from_token};
+use crate::service;
+use crate::service::sessions::{SessionEnd, principal_for_enrolment, principal_from_token};
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "hwt_session";
@@ -63,6 +64,11 @@ pub struct UiUser {
     pub who: Principal,
     pub csrf: String,
     pub lang: Lang,
+    /// The session token's id: the UI session (`service::sessions::keep_ui_session`).
+    pub jti: String,
+    /// The session may only enrol a second factor (an admin or regulator without one, while one
+    /// is required): only the second-factor pages open.
+    pub limited: bool,
     /// For admins and regulators: the year whose holiday notice is missing and due
     /// (`service::calendar::notice_alert`), shown as a banner on every page.
     pub notice_missing: Option<i32>,
@@ -70,6 +76,9 @@ pub struct UiUser {
     /// loaded, and the edition used instead (`service::catalogue::alert`).
     pub catalogue_missing: Option<CatalogueMissing>,
 }
+
+/// A UI user of the second-factor pages: a full session, or one that may only enrol.
+pub struct UiEnrolling(pub UiUser);
 
 /// The banner's facts about a catalogue edition in force but not loaded.
 #[derive(Debug, Clone)]
@@ -94,75 +103,136 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// What the extractors read of a request before going async.
+struct Presented {
+    state: Option<web::Data<AppState>>,
+    token: Option<String>,
+    lang: Lang,
+    next: Option<String>,
+    htmx: bool,
+    /// A person's request, which keeps the session alive: not a page's background refresh
+    /// (an htmx GET, such as the queue's counts every 30 s).
+    active: bool,
+}
+
+fn presented(req: &HttpRequest) -> Presented {
+    let htmx = req.headers().contains_key("hx-request");
+    let get = req.method() == actix_web::http::Method::GET;
+    Presented {
+        state: req.app_data::<web::Data<AppState>>().cloned(),
+        token: req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()),
+        lang: lang_of(req),
+        next: req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .filter(|p| get && p.starts_with("/ui/")),
+        htmx,
+        active: !(htmx && get),
+    }
+}
+
 impl FromRequest for UiUser {
     type Error = UiError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
-        let lang = lang_of(req);
-        let next = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .filter(|p| req.method() == actix_web::http::Method::GET && p.starts_with("/ui/"));
-        let htmx = req.headers().contains_key("hx-request");
-        Box::pin(async move {
-            let login = || UiError::Login { next, htmx };
-            let (Some(state), Some(token)) = (state, token) else {
-                return Err(login());
-            };
-            match principal_from_token(&state, &token).await {
-                Ok((who, claims)) => {
-                    let catalogue_missing = match who.role {
-                        crate::auth::principal::Role::Admin | crate::auth::principal::Role::Regulator => {
-                            service::catalogue::alert(&state)
-                                .await
-                                .map(|(m, used)| CatalogueMissing {
-                                    edition: m.edition,
-                                    source: m.source,
-                                    in_force_from: m.in_force_from.to_string(),
-                                    used,
-                                })
-                        }
-                        _ => None,
-                    };
-                    let notice_missing = match who.role {
-                        crate::auth::principal::Role::Admin | crate::auth::principal::Role::Regulator => {
-                            match state.calendar().await {
-                                Ok(cal) => service::calendar::notice_alert(
-                                    &cal,
-                                    crate::domain::calendar::shanghai_date(chrono::Utc::now()),
-                                ),
-                                Err(_) => None,
-                            }
-                        }
-                        _ => None,
-                    };
-                    Ok(UiUser {
-                        who,
-                        csrf: csrf_for(&claims.jti),
-                        lang,
-                        notice_missing,
-                        catalogue_missing,
-                    })
-                }
-                // The database being away is not a reason to log the user out.
-                Err(e @ (service::Error::Unavailable { .. } | service::Error::Internal(_))) => {
-                    Err(UiError::Service(e, lang))
-                }
-                Err(_) => Err(login()),
-            }
-        })
+        Box::pin(ui_user(presented(req), false))
     }
+}
+
+impl FromRequest for UiEnrolling {
+    type Error = UiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let p = presented(req);
+        Box::pin(async move { ui_user(p, true).await.map(UiEnrolling) })
+    }
+}
+
+/// The session's user: its token verified (`enrolling`: one that may only enrol a second factor
+/// is accepted too), and its UI session neither idle nor too old nor signed out.
+async fn ui_user(p: Presented, enrolling: bool) -> Result<UiUser, UiError> {
+    let Presented {
+        state,
+        token,
+        lang,
+        next,
+        htmx,
+        active,
+    } = p;
+    let login = |ended: Option<SessionEnd>| UiError::Login { next, htmx, ended };
+    let (Some(state), Some(token)) = (state, token) else {
+        return Err(login(None));
+    };
+    let resolved = if enrolling {
+        principal_for_enrolment(&state, &token).await
+    } else {
+        principal_from_token(&state, &token).await
+    };
+    let (who, claims) = match resolved {
+        Ok(r) => r,
+        // The database being away is not a reason to log the user out.
+        Err(e @ (service::Error::Unavailable { .. } | service::Error::Internal(_))) => {
+            return Err(UiError::Service(e, lang));
+        }
+        Err(_) => return Err(login(None)),
+    };
+    match service::sessions::keep_ui_session(&state, &claims.jti, active).await {
+        Ok(None) => {}
+        Ok(Some(ended)) => return Err(login(Some(ended))),
+        Err(e) => return Err(UiError::Service(e, lang)),
+    }
+    let limited = claims.scope.as_deref() == Some(crate::auth::token::ENROLMENT_SCOPE);
+    let banners = !limited
+        && matches!(
+            who.role,
+            crate::auth::principal::Role::Admin | crate::auth::principal::Role::Regulator
+        );
+    let catalogue_missing = if banners {
+        service::catalogue::alert(&state)
+            .await
+            .map(|(m, used)| CatalogueMissing {
+                edition: m.edition,
+                source: m.source,
+                in_force_from: m.in_force_from.to_string(),
+                used,
+            })
+    } else {
+        None
+    };
+    let notice_missing = if banners {
+        match state.calendar().await {
+            Ok(cal) => {
+                service::calendar::notice_alert(&cal, crate::domain::calendar::shanghai_date(chrono::Utc::now()))
+            }
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    Ok(UiUser {
+        who,
+        csrf: csrf_for(&claims.jti),
+        lang,
+        jti: claims.jti,
+        limited,
+        notice_missing,
+        catalogue_missing,
+    })
 }
 
 /// What a UI request can fail with. Each renders as a page (or, for htmx, a redirect header).
 #[derive(Debug)]
 pub enum UiError {
-    /// No valid session: to the login page, coming back afterwards.
-    Login { next: Option<String>, htmx: bool },
+    /// No valid session: to the login page, coming back afterwards; `ended` says why a session
+    /// that was there ended (shown on the login page).
+    Login {
+        next: Option<String>,
+        htmx: bool,
+        ended: Option<SessionEnd>,
+    },
     /// A form without this session's CSRF token.
     Csrf(Lang),
     /// The service refused or failed: a page that says why, with the status the API would answer.
@@ -196,13 +266,23 @@ impl ResponseError for UiError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            UiError::Login { next, htmx } => {
-                let target = match next {
-                    Some(n) => format!(
-                        "/ui/login?next={}",
+            UiError::Login { next, htmx, ended } => {
+                let mut query = Vec::new();
+                if let Some(n) = next {
+                    query.push(format!(
+                        "next={}",
                         percent_encoding::utf8_percent_encode(n, percent_encoding::NON_ALPHANUMERIC)
-                    ),
-                    None => "/ui/login".into(),
+                    ));
+                }
+                match ended {
+                    Some(SessionEnd::Idle) => query.push("ended=idle".into()),
+                    Some(SessionEnd::Absolute) => query.push("ended=absolute".into()),
+                    Some(SessionEnd::Ended) | None => {}
+                }
+                let target = if query.is_empty() {
+                    "/ui/login".to_string()
+                } else {
+                    format!("/ui/login?{}", query.join("&"))
                 };
                 if *htmx {
                     // htmx follows this header with a full page load.

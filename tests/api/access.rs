@@ -62,6 +62,7 @@ const USER: &str = "/api/v1/users/{id}";
 const USER_DISABLE: &str = "/api/v1/users/{id}/disable";
 const USER_ENABLE: &str = "/api/v1/users/{id}/enable";
 const USER_FACTOR_RESET: &str = "/api/v1/users/{id}/second-factor/reset";
+const USER_PASSWORD: &str = "/api/v1/users/{id}/password";
 const ENTERPRISE: &str = "/api/v1/enterprises/{id}";
 const OPERATOR: &str = "/api/v1/operators/{id}";
 const OPERATOR_LICENCES: &str = "/api/v1/operators/{id}/licences";
@@ -566,6 +567,7 @@ fn user_calls(id: &str) -> Vec<Call> {
         Call::post_empty(USER_DISABLE, &[id]),
         Call::post_empty(USER_ENABLE, &[id]),
         Call::post_empty(USER_FACTOR_RESET, &[id]),
+        Call::post(USER_PASSWORD, &[id], json!({"password": "Access-matrix-Pw-1"})),
     ]
 }
 
@@ -823,6 +825,7 @@ fn forbidden_cells(w: &World) -> Vec<Cell> {
             Call::post_empty(USER_DISABLE, &[&w.clerk_id]),
             Call::post_empty(USER_ENABLE, &[&w.clerk_id]),
             Call::post_empty(USER_FACTOR_RESET, &[&w.clerk_id]),
+            Call::post(USER_PASSWORD, &[&w.clerk_id], json!({"password": "Access-matrix-Pw-1"})),
         ],
     );
     // The (public) agreement is confirmed by the other province only.

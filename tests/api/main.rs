@@ -6,6 +6,7 @@
 mod support;
 
 mod access;
+mod accounts;
 mod applications;
 mod audit;
 mod auth;
@@ -40,5 +41,6 @@ mod security_events;
 mod seed;
 mod ui;
 mod ui_regimes;
+mod ui_accounts;
 mod webhooks;
 mod whitelist;

@@ -13,7 +13,7 @@ use crate::service::sessions::{self, Grant};
 use crate::state::AppState;
 use crate::web::i18n::Lang;
 use crate::web::session::{
-    LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, UiError, UiUser, constant_time_eq, expired_cookie, lang_of,
+    LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, UiEnrolling, UiError, constant_time_eq, expired_cookie, lang_of,
     session_cookie,
 };
 
@@ -35,6 +35,8 @@ struct LoginPage {
     next: String,
     username: String,
     error: Option<String>,
+    /// Why the person is here again (a session that ended, a password changed).
+    notice: Option<String>,
 }
 
 fn random_token() -> String {
@@ -46,6 +48,26 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A form's CSRF token before there is a session: a random value kept in a cookie for `path`
+/// and echoed by the form (double submit). Answers the token and its cookie.
+pub(super) fn pre_session_csrf(req: &HttpRequest, path: &'static str) -> (String, actix_web::cookie::Cookie<'static>) {
+    let csrf = random_token();
+    let cookie = actix_web::cookie::Cookie::build(LOGIN_CSRF_COOKIE, csrf.clone())
+        .path(path)
+        .http_only(true)
+        .secure(crate::web::session::is_tls(req))
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .finish();
+    (csrf, cookie)
+}
+
+/// Whether a form posted before there is a session echoes its CSRF cookie.
+pub(super) fn pre_session_csrf_ok(req: &HttpRequest, form: &Form) -> bool {
+    let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string());
+    matches!((form.get("csrf"), expected.as_deref()),
+        (Some(sent), Some(exp)) if !exp.is_empty() && constant_time_eq(sent.as_bytes(), exp.as_bytes()))
+}
+
 fn login_page(
     req: &HttpRequest,
     status: StatusCode,
@@ -53,31 +75,74 @@ fn login_page(
     next: &str,
     error: Option<String>,
 ) -> HttpResponse {
+    login_page_with(req, status, username, next, error, None)
+}
+
+fn login_page_with(
+    req: &HttpRequest,
+    status: StatusCode,
+    username: &str,
+    next: &str,
+    error: Option<String>,
+    notice: Option<String>,
+) -> HttpResponse {
     let lang = lang_of(req);
-    let csrf = random_token();
+    let (csrf, cookie) = pre_session_csrf(req, "/ui/login");
     let page = LoginPage {
         lang,
         other_lang: lang.other(),
-        csrf: csrf.clone(),
+        csrf,
         next: next.to_string(),
         username: username.to_string(),
         error,
+        notice,
     };
     let mut res = render_status(lang, status, &page);
-    let cookie = actix_web::cookie::Cookie::build(LOGIN_CSRF_COOKIE, csrf)
-        .path("/ui/login")
-        .http_only(true)
-        .secure(crate::web::session::is_tls(req))
-        .same_site(actix_web::cookie::SameSite::Strict)
-        .finish();
     let _ = res.add_cookie(&cookie);
     res
 }
 
+/// The caller's address as the login throttle counts it.
+pub(super) fn client_of(state: &AppState, req: &HttpRequest) -> String {
+    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
+    client_address(
+        req.peer_addr().map(|a| a.ip()),
+        forwarded,
+        &state.config.trusted_proxies,
+    )
+}
+
 pub async fn login_form(req: HttpRequest) -> HttpResponse {
+    let lang = lang_of(&req);
     let q: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let next = safe_next(q.get("next").map(String::as_str)).unwrap_or_default();
-    login_page(&req, StatusCode::OK, "", &next, None)
+    // A session that ended by itself says why; a changed password says so.
+    let notice = match (q.get("ended").map(String::as_str), q.contains_key("changed")) {
+        (Some("idle"), _) => Some(lang.t("session_idle").to_string()),
+        (Some("absolute"), _) => Some(lang.t("session_absolute").to_string()),
+        (_, true) => Some(lang.t("password_changed").to_string()),
+        _ => None,
+    };
+    login_page_with(&req, StatusCode::OK, "", &next, None, notice)
+}
+
+/// The session cookie of `token` for a new UI session, on `res`.
+pub(super) async fn begin_session(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+    mut res: HttpResponse,
+) -> HttpResponse {
+    if let Err(e) = sessions::start_ui_session(state, token).await {
+        return UiError::Service(e, lang_of(req)).error_response_owned();
+    }
+    let _ = res.add_cookie(&session_cookie(req, token, state.config.access_token_ttl_secs));
+    let _ = res.add_removal_cookie(
+        &actix_web::cookie::Cookie::build(LOGIN_CSRF_COOKIE, "")
+            .path("/ui/login")
+            .finish(),
+    );
+    res
 }
 
 pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
@@ -88,10 +153,7 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
     // The second factor's code, for admins and regulators who enrolled one (service::sessions).
     let totp = form.get("totp").map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
     let next = safe_next(form.get("next")).unwrap_or_default();
-    let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string());
-    let csrf_ok = matches!((form.get("csrf"), expected.as_deref()),
-        (Some(sent), Some(exp)) if !exp.is_empty() && constant_time_eq(sent.as_bytes(), exp.as_bytes()));
-    if !csrf_ok {
+    if !pre_session_csrf_ok(&req, &form) {
         return UiError::Csrf(lang).error_response_owned();
     }
     if username.is_empty() || password.is_empty() {
@@ -102,17 +164,11 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
         username: username.clone(),
         password,
     };
-    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
-    let client = client_address(
-        req.peer_addr().map(|a| a.ip()),
-        forwarded,
-        &state.config.trusted_proxies,
-    );
+    let client = client_of(&state, &req);
     match sessions::authenticate_with(&state, client, grant, totp).await {
-        // A token that may only enrol a second factor opens no page of the UI.
+        // A token that may only enrol a second factor opens the enrolment pages only.
         Ok(issued) if issued.scope == Some(crate::auth::token::ENROLMENT_SCOPE) => {
-            let msg = lang.t("login_enrol_first").to_string();
-            login_page(&req, StatusCode::FORBIDDEN, &username, &next, Some(msg))
+            begin_session(&state, &req, &issued.token, see_other("/ui/second-factor")).await
         }
         Ok(sessions::Issued { token, .. }) => {
             let who = sessions::principal_from_token(&state, &token).await;
@@ -121,15 +177,16 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
                 (Ok((p, _)), true) => home_of(p.role).to_string(),
                 (Err(_), true) => "/ui/queue".to_string(),
             };
-            let mut res = see_other(&to);
-            let _ = res.add_cookie(&session_cookie(&req, &token, state.config.access_token_ttl_secs));
-            let _ = res.add_removal_cookie(
-                &actix_web::cookie::Cookie::build(LOGIN_CSRF_COOKIE, "")
-                    .path("/ui/login")
-                    .finish(),
-            );
-            res
+            begin_session(&state, &req, &token, see_other(&to)).await
         }
+        // Every credential was right, but the password is too old: a new one first.
+        Err(e) if crate::service::passwords::is_expired(&e) => super::account::password_page(
+            &req,
+            StatusCode::OK,
+            &username,
+            Some(lang.t("password_expired").to_string()),
+            vec![],
+        ),
         Err(service::Error::TooManyRequests { retry_after_secs, .. }) => {
             let msg = format!(
                 "{} {} {}",
@@ -151,8 +208,13 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
     }
 }
 
-pub async fn logout(u: UiUser, body: web::Bytes) -> UiResult<HttpResponse> {
+pub async fn logout(state: web::Data<AppState>, u: UiEnrolling, body: web::Bytes) -> UiResult<HttpResponse> {
+    let u = u.0;
     Form::checked(&u, &body)?;
+    // The session ends here for every replica: its cookie, if kept, opens nothing any more.
+    sessions::end_ui_session(&state, &u.jti)
+        .await
+        .map_err(|e| UiError::Service(e, u.lang))?;
     let mut res = see_other("/ui/login");
     let _ = res.add_cookie(&expired_cookie(SESSION_COOKIE));
     Ok(res)

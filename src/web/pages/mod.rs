@@ -4,6 +4,7 @@
 //! headers, the error page, posted forms and how a refusal's problems are shown on a form.
 
 pub mod agreements;
+pub mod account;
 pub mod annual;
 pub mod application;
 pub mod audit;
@@ -91,6 +92,8 @@ pub struct Chrome {
     pub notice_missing: Option<i32>,
     /// The catalogue edition in force but not loaded (admins and regulators).
     pub catalogue_missing: Option<super::session::CatalogueMissing>,
+    /// Whether the person has second-factor pages (admins and regulators).
+    pub second_factor: bool,
 }
 
 impl Chrome {
@@ -156,6 +159,7 @@ impl Chrome {
             other_lang: lang.other(),
             notice_missing: u.notice_missing,
             catalogue_missing: u.catalogue_missing.clone(),
+            second_factor: crate::service::second_factor::required_for(u.who.role),
         }
     }
 }

@@ -1,0 +1,2 @@
+DROP INDEX password_history_user;
+DROP TABLE password_history;

@@ -1,0 +1,2 @@
+DROP INDEX ui_sessions_started;
+DROP TABLE ui_sessions;
