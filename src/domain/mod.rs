@@ -28,6 +28,7 @@ pub mod ids;
 pub mod manifest;
 pub mod province;
 pub mod quantity;
+pub mod report;
 pub mod statutory;
 pub mod whitelist;
 pub mod workflow;
