@@ -26,6 +26,7 @@ pub mod documents;
 pub mod error;
 pub mod ids;
 pub mod manifest;
+pub mod parties;
 pub mod province;
 pub mod quantity;
 pub mod report;

@@ -14,6 +14,7 @@ mod calendar;
 mod catalogue;
 mod changes;
 mod cli;
+mod collectors;
 mod consent_backfill;
 mod enforcement;
 mod erp_example;
