@@ -1,6 +1,6 @@
-//! The door of the transfer history and the annual reconciliation (`service::history`): reads
-//! the query string into the service's typed query, and answers JSON, or CSV with
-//! `Accept: text/csv` (the history streamed page by page in constant memory).
+//! The door of the transfer history and the January report (`service::history`): reads the
+//! query string into the service's typed query, and answers JSON, or CSV with `Accept: text/csv`
+//! (the history streamed page by page in constant memory); the report also as XLSX.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -14,9 +14,10 @@ use crate::domain::catalogue::{WasteCategory, WasteCode};
 use crate::domain::ids::ProvinceCode;
 use crate::domain::workflow::Status;
 use crate::service::history::{
-    self, AnnualBy, AnnualQuery, TransferPageRequest, TransferQuery, annual_csv, parse_year,
+    self, AnnualQuery, ReportFormat, TransferPageRequest, TransferQuery, XLSX_TYPE, annual_csv, annual_file_name,
+    annual_xlsx, parse_year,
 };
-pub use crate::service::history::{AnnualLineDto, AnnualReport, TotalsDto, TransferDto, TransferPage};
+pub use crate::service::history::{AnnualLineDto, AnnualReport, AnnualTotalsDto, TotalsDto, TransferDto, TransferPage};
 use crate::service::{Ctx, Error};
 use crate::state::AppState;
 
@@ -136,20 +137,26 @@ pub(crate) fn csv_response(
         .streaming(body)
 }
 
-/// The annual reconciliation between provinces (each January): per operator × listed code or
-/// category × source province, the year's quota against what was approved, shipped and
-/// received, and what remains. JSON, or CSV with `Accept: text/csv`.
+/// The January report (年度报告, due each January for the year before): per operator × waste
+/// category (HWxx) × source province, the quantity received in the year — counted by the day of
+/// receipt (Asia/Shanghai), not by the entry's or the approval's year — and the number of
+/// manifests, beside the quantity the year's whitelist listed (`shared_listed_kg`: the whole
+/// quota of an entry that serves several sources, shown beside each). Regulators see the lines
+/// of their province (as source or receiving province); auditors and admins all. JSON, CSV
+/// (UTF-8 with BOM) or XLSX: by `format`, or else by `Accept` (`text/csv`,
+/// `application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`).
 #[utoipa::path(
     tag = "history",
     security(("bearer" = [])),
     params(
-        ("year" = i32, Query),
-        ("by" = Option<String>, Query, description = "code (default: as listed) or category"),
+        ("year" = i32, Query, description = "the year whose receipts are reported (2000–2100)"),
+        ("format" = Option<String>, Query, description = "json (default), csv or xlsx; wins over `Accept`"),
     ),
     responses(
-        (status = 200, description = "the report as JSON, or with `Accept: text/csv` the same lines as CSV", content(
+        (status = 200, description = "the report as JSON, or the same lines as CSV or as an XLSX workbook", content(
             (AnnualReport = "application/json"),
-            (String = "text/csv")
+            (String = "text/csv"),
+            (inline(super::import::XlsxFile) = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         )),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -157,24 +164,33 @@ pub(crate) fn csv_response(
 )]
 #[get("/reports/annual")]
 pub async fn annual(state: web::Data<AppState>, who: Principal, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let mut q = QueryParams::parse(&req, &["year", "by"])?;
+    let mut q = QueryParams::parse(&req, &["year", "format"])?;
     let year = q.required("year").map(str::to_string);
     let year = year.and_then(|y| q.parse_with("year", |_| parse_year(&y)));
-    let by = q.parse_with("by", AnnualBy::parse).unwrap_or_default();
+    let format = q.parse_with("format", ReportFormat::parse);
     q.finish()?;
     let Some(year) = year else {
         return Err(ApiError::internal(anyhow::anyhow!("year missing after validation")));
     };
-    let report = history::annual_report(&state, &Ctx::new(who), AnnualQuery { year, by }).await?;
-    if wants_csv(&req) {
-        let bytes = annual_csv(&report)?;
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"annual-{year}.csv\""),
-            ))
-            .body(bytes));
-    }
-    Ok(HttpResponse::Ok().json(report))
+    let format = format.unwrap_or_else(|| {
+        ReportFormat::from_accept(
+            req.headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        )
+    });
+    let report = history::annual_report(&state, &Ctx::new(who), AnnualQuery { year }).await?;
+    let (bytes, content_type) = match format {
+        ReportFormat::Json => return Ok(HttpResponse::Ok().json(report)),
+        ReportFormat::Csv => (annual_csv(&report)?, "text/csv; charset=utf-8"),
+        ReportFormat::Xlsx => (annual_xlsx(&report)?, XLSX_TYPE),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", annual_file_name(year, format)),
+        ))
+        .body(bytes))
 }

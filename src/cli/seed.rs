@@ -243,6 +243,8 @@ fn demo_registry(conn: &mut DbConnection) -> anyhow::Result<()> {
                     created_by: "seed".into(),
                     created_at: now,
                     updated_at: now,
+                    kind: "producer".into(),
+                    collector_operator_id: None,
                 },
             )
             .map_err(err)?;

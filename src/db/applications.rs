@@ -300,6 +300,10 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
         ));
         return Ok(out);
     };
+    // A collector (收集单位) files like a producer, under its collection licence.
+    if let Some(why) = super::registry::filing_refusal(conn, &enterprise, today)? {
+        refusals.push(("/".into(), why));
+    }
     out.source_province = enterprise.province.clone();
     out.source_division = enterprise.division_code.clone();
     out.receiving_province = operator.province.clone();

@@ -1,5 +1,5 @@
 //! Read models for auditors: the transfer history (applications with their approvals and what
-//! manifests shipped and the operators accepted) and the annual reconciliation of the whitelist.
+//! manifests shipped and the operators accepted). The January report reads through `annual`.
 
 use chrono::NaiveDateTime;
 use diesel::dsl::{count_star, sql};
@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable};
 use serde::Serialize;
 
-use super::schema::{application_items, enterprises, operators, transfer_applications, whitelist_entries};
+use super::schema::{application_items, enterprises, operators, transfer_applications};
 use super::{DbConnection, DbResult};
 
 /// Filters of the transfer history. `province` (the caller's scope) matches either side.
@@ -254,105 +254,4 @@ pub fn totals(conn: &mut DbConnection, f: &TransferFilter) -> DbResult<Totals> {
         shipped_g: shipped.unwrap_or(0),
         received_g: received.unwrap_or(0),
     })
-}
-
-/// One line of the annual reconciliation: an operator × a listed scope (a code or a
-/// category) × a source province, summed over the year's entries.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct AnnualLine {
-    pub operator_id: String,
-    pub operator_name: String,
-    pub receiving_province: String,
-    pub source_province: String,
-    /// An 8-digit code or a category HWxx, as listed (or the category when rolled up).
-    pub scope: String,
-    pub quota_g: i64,
-    pub reserved_g: i64,
-    pub approved_g: i64,
-    pub shipped_g: i64,
-    pub received_g: i64,
-    /// quota − reserved − approved.
-    pub remaining_g: i64,
-}
-
-/// (operator, operator name, receiving, source, scope, category, quota, reserved, approved,
-/// shipped, received) of one entry.
-type EntrySums = (String, String, String, String, String, String, i64, i64, i64, i64, i64);
-
-/// The year's whitelist against what was approved, shipped and received, per operator and
-/// listed scope (`by_category`: rolled up to the category). Entries of any status count: a
-/// suspended entry's quantities were still used.
-pub fn annual(
-    conn: &mut DbConnection,
-    year: i32,
-    by_category: bool,
-    province: Option<&str>,
-) -> DbResult<Vec<AnnualLine>> {
-    use whitelist_entries::dsl as e;
-    let mut q = e::whitelist_entries
-        .inner_join(operators::table.on(operators::id.eq(e::operator_id)))
-        .filter(e::year.eq(year))
-        .into_boxed();
-    if let Some(p) = province {
-        q = q.filter(
-            e::source_province
-                .eq(p.to_string())
-                .or(e::receiving_province.eq(p.to_string())),
-        );
-    }
-    let rows: Vec<EntrySums> = q
-        .order((operators::name, e::operator_id, e::source_province, e::scope))
-        .select((
-            e::operator_id,
-            operators::name,
-            e::receiving_province,
-            e::source_province,
-            e::scope,
-            e::category,
-            e::quota_g,
-            e::reserved_g,
-            e::approved_g,
-            e::shipped_g,
-            e::received_g,
-        ))
-        .load(conn)?;
-    let mut out: Vec<AnnualLine> = Vec::new();
-    for (op, name, recv, src, scope, category, quota, reserved, approved, shipped, received) in rows {
-        let key = if by_category { category } else { scope };
-        match out
-            .iter_mut()
-            .find(|l| l.operator_id == op && l.source_province == src && l.scope == key)
-        {
-            Some(l) => {
-                l.quota_g += quota;
-                l.reserved_g += reserved;
-                l.approved_g += approved;
-                l.shipped_g += shipped;
-                l.received_g += received;
-                l.remaining_g += quota - reserved - approved;
-            }
-            None => out.push(AnnualLine {
-                operator_id: op,
-                operator_name: name,
-                receiving_province: recv,
-                source_province: src,
-                scope: key,
-                quota_g: quota,
-                reserved_g: reserved,
-                approved_g: approved,
-                shipped_g: shipped,
-                received_g: received,
-                remaining_g: quota - reserved - approved,
-            }),
-        }
-    }
-    out.sort_by(|a, b| {
-        (&a.operator_name, &a.operator_id, &a.source_province, &a.scope).cmp(&(
-            &b.operator_name,
-            &b.operator_id,
-            &b.source_province,
-            &b.scope,
-        ))
-    });
-    Ok(out)
 }

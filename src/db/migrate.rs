@@ -43,6 +43,53 @@ pub fn apply_pending(conn: &mut DbConnection) -> DbResult<Vec<String>> {
         .map_err(harness_err)
 }
 
+/// Applies, under the set-up lock, the pending migrations older than `before` (a version such as
+/// `2026-12-03-000020`, dashes optional), oldest first. A data migration's test uses it to build
+/// the database as an older release left it.
+pub fn apply_before(conn: &mut DbConnection, before: &str) -> DbResult<Vec<String>> {
+    with_setup_lock(conn, |conn| match conn {
+        DbConnection::Postgresql(c) => apply_before_on(c, POSTGRES_MIGRATIONS, before),
+        DbConnection::Sqlite(c) => apply_before_on(c, SQLITE_MIGRATIONS, before),
+    })
+}
+
+/// The digits of a version, which both spellings (`2026-12-03-000020`, `20261203000020`) share.
+fn version_digits(v: &str) -> String {
+    v.chars()
+        .take_while(|c| *c != '_')
+        .filter(char::is_ascii_digit)
+        .collect()
+}
+
+fn apply_before_on<DB, C>(c: &mut C, source: EmbeddedMigrations, before: &str) -> DbResult<Vec<String>>
+where
+    DB: diesel::backend::Backend,
+    C: MigrationHarness<DB>,
+    EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+{
+    let cut = version_digits(before);
+    let mut all = diesel::migration::MigrationSource::<DB>::migrations(&source).map_err(harness_err)?;
+    all.sort_by_key(|m| version_digits(&m.name().version().to_string()));
+    let applied: std::collections::HashSet<String> = c
+        .applied_migrations()
+        .map_err(harness_err)?
+        .iter()
+        .map(|v| version_digits(&v.to_string()))
+        .collect();
+    let mut done = Vec::new();
+    for m in all {
+        let v = version_digits(&m.name().version().to_string());
+        if v >= cut {
+            break;
+        }
+        if !applied.contains(&v) {
+            c.run_migration(&*m).map_err(harness_err)?;
+            done.push(m.name().to_string());
+        }
+    }
+    Ok(done)
+}
+
 /// Reverts every applied migration (tests check that each down step works).
 pub fn revert_all(conn: &mut DbConnection) -> DbResult<Vec<String>> {
     let reverted = match conn {

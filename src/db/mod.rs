@@ -1,6 +1,7 @@
 //! Storage: the only module that knows diesel. One schema over SQLite (embedded default) and
 //! PostgreSQL (production), chosen by the database URL.
 
+pub mod annual;
 pub mod applications;
 pub mod audit;
 pub mod calendar;

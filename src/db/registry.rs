@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::schema::{enterprises, operator_licences, operators};
 use super::{DbConnection, DbError, DbResult, audit, db_now, new_id, write_tx};
+use crate::domain::Invalid;
 use crate::domain::catalogue::{WasteCategory, WasteCode};
 use crate::domain::quantity::Quantity;
 use crate::domain::whitelist::{Licence, LicenceMode, LicenceStatus};
@@ -24,6 +25,10 @@ pub struct EnterpriseRow {
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// `producer` (产生单位) or `collector` (收集单位, `domain::parties`).
+    pub kind: String,
+    /// A collector's own operator record, whose licence it files under.
+    pub collector_operator_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -121,6 +126,22 @@ pub fn insert_enterprise(conn: &mut DbConnection, row: &EnterpriseRow) -> DbResu
             .execute(conn)?;
         audit::record_change(conn, "enterprise", &row.id, "created", None, Some(row))
     })
+}
+
+/// Why this enterprise may not file on `today` as the transferring party: a collector without a
+/// collection licence in force that day (`domain::parties`). A producer has no such condition.
+pub fn filing_refusal(conn: &mut DbConnection, e: &EnterpriseRow, today: NaiveDate) -> DbResult<Option<Invalid>> {
+    if e.kind != crate::domain::parties::PartyKind::Collector.as_str() {
+        return Ok(None);
+    }
+    let licence = match &e.collector_operator_id {
+        Some(op) => licence_on(conn, op, today)?.map(|l| l.to_domain()).transpose()?,
+        None => None,
+    };
+    Ok(crate::domain::parties::collector_licence_problem(
+        licence.as_ref(),
+        today,
+    ))
 }
 
 pub fn enterprise_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<EnterpriseRow>> {

@@ -119,6 +119,8 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        kind -> Text,
+        collector_operator_id -> Nullable<Text>,
     }
 }
 

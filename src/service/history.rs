@@ -1,6 +1,6 @@
-//! The transfer history and the annual reconciliation: who may see which transfers, the search
-//! with its tonnage totals, the whole result as CSV chunks read page by page in constant memory,
-//! and the annual report's lines. Each door reads its own query (the API's query string, the web
+//! The transfer history and the January report: who may see which transfers, the search with
+//! its tonnage totals, the whole result as CSV chunks read page by page in constant memory, and
+//! the January report (`annual_report`) with its CSV and XLSX exports. Each door reads its own query (the API's query string, the web
 //! UI's filter form) into the typed queries here.
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::principal::{Principal, Role, Scope};
-use crate::db::history::{APPROVED_STATUSES, AnnualLine, Totals, TransferFilter, TransferRow};
+use crate::db::history::{APPROVED_STATUSES, Totals, TransferFilter, TransferRow};
 use crate::db::{self, from_db_time, to_db_time};
 use crate::domain::catalogue::{WasteCategory, WasteCode};
 use crate::domain::ids::ProvinceCode;
@@ -309,31 +309,6 @@ pub fn export_csv(
     }))
 }
 
-/// What the annual report's lines are per: the code or category as listed, or the category.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AnnualBy {
-    #[default]
-    Code,
-    Category,
-}
-
-impl AnnualBy {
-    pub fn parse(s: &str) -> std::result::Result<AnnualBy, crate::domain::Invalid> {
-        match s {
-            "code" => Ok(AnnualBy::Code),
-            "category" => Ok(AnnualBy::Category),
-            _ => Err(crate::domain::Invalid::new("query.by", "code or category")),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AnnualBy::Code => "code",
-            AnnualBy::Category => "category",
-        }
-    }
-}
-
 /// The year of an annual report (2000–2100).
 pub fn parse_year(s: &str) -> std::result::Result<i32, crate::domain::Invalid> {
     s.parse::<i32>()
@@ -342,118 +317,215 @@ pub fn parse_year(s: &str) -> std::result::Result<i32, crate::domain::Invalid> {
         .ok_or_else(|| crate::domain::Invalid::new("query.year", "a year such as 2026"))
 }
 
-/// Which annual report.
+/// Which January report: the year whose receipts it counts.
 #[derive(Debug, Clone, Copy)]
 pub struct AnnualQuery {
     pub year: i32,
-    pub by: AnnualBy,
 }
 
+/// The forms the report is delivered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReportFormat {
+    #[default]
+    Json,
+    Csv,
+    Xlsx,
+}
+
+pub use super::whitelist::import::XLSX_TYPE;
+
+impl ReportFormat {
+    pub fn parse(s: &str) -> std::result::Result<ReportFormat, crate::domain::Invalid> {
+        match s {
+            "json" => Ok(ReportFormat::Json),
+            "csv" => Ok(ReportFormat::Csv),
+            "xlsx" => Ok(ReportFormat::Xlsx),
+            _ => Err(crate::domain::Invalid::new("query.format", "json, csv or xlsx")),
+        }
+    }
+
+    /// The format an `Accept` header asks for (JSON unless it names CSV or XLSX).
+    pub fn from_accept(accept: &str) -> ReportFormat {
+        if accept.contains(XLSX_TYPE) {
+            ReportFormat::Xlsx
+        } else if accept.contains("text/csv") {
+            ReportFormat::Csv
+        } else {
+            ReportFormat::Json
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFormat::Json => "json",
+            ReportFormat::Csv => "csv",
+            ReportFormat::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// One line of the January report: an operator × waste category × source province.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AnnualLineDto {
     pub operator_id: String,
     pub operator_name: String,
     pub receiving_province: String,
     pub source_province: String,
-    /// The listed code or category (the category when `by=category`).
-    pub scope: String,
-    pub quota_kg: String,
-    pub reserved_kg: String,
-    pub approved_kg: String,
-    pub shipped_kg: String,
+    /// HWxx.
+    pub category: String,
+    /// The year's quotas of the entries listed for this operator, category and source alone
+    /// (as amended by letter; suspended and expired entries included).
+    pub listed_kg: String,
+    /// The whole quotas of the year's entries that this source shares with other sources:
+    /// a shared quota is not split, so it stands in full beside each source it serves.
+    pub shared_listed_kg: String,
+    /// Accepted at receipt, for manifests received in the year (Asia/Shanghai).
     pub received_kg: String,
-    /// quota − reserved − approved.
-    pub remaining_kg: String,
+    /// Manifests received in the year with a line of this category.
+    pub manifests: i64,
 }
 
-impl From<AnnualLine> for AnnualLineDto {
-    fn from(l: AnnualLine) -> Self {
-        AnnualLineDto {
-            operator_id: l.operator_id,
-            operator_name: l.operator_name,
-            receiving_province: l.receiving_province,
-            source_province: l.source_province,
-            scope: l.scope,
-            quota_kg: grams_to_kg_string(l.quota_g),
-            reserved_kg: grams_to_kg_string(l.reserved_g),
-            approved_kg: grams_to_kg_string(l.approved_g),
-            shipped_kg: grams_to_kg_string(l.shipped_g),
-            received_kg: grams_to_kg_string(l.received_g),
-            remaining_kg: grams_to_kg_string(l.remaining_g),
-        }
-    }
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnnualTotalsDto {
+    pub listed_kg: String,
+    pub received_kg: String,
+    pub manifests: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AnnualReport {
     pub year: i32,
-    /// code (as listed) or category.
-    pub by: String,
+    /// Always `receipt_date`: a load counts in the year it was received (Asia/Shanghai), not in
+    /// the year of its entry or approval.
+    pub counted_by: String,
     pub lines: Vec<AnnualLineDto>,
+    /// Over the lines (shared quotas are left out of `listed_kg`, so nothing counts twice).
+    pub totals: AnnualTotalsDto,
 }
 
-/// The annual reconciliation between provinces (each January): per operator × listed code or
-/// category × source province, the year's quota against what was approved, shipped and
-/// received, and what remains. For admins, auditors and regulators (a province's: its own).
+/// The January report (年度报告, due each January for the year before): per operator × waste
+/// category × source province, what the operator received in the year — counted by the day of
+/// receipt — and in how many manifests, beside the quantity the year's whitelist listed for it
+/// (see `domain::report` for a quota shared by several sources). Regulators (and auditors bound
+/// to a province) see the lines where their province is the source or the receiving province;
+/// auditors and admins see all.
 pub async fn annual_report(state: &AppState, ctx: &Ctx, q: AnnualQuery) -> Result<AnnualReport> {
     let province = match (ctx.who.role, ctx.who.scope()) {
-        (_, Scope::All) => None,
+        (Role::Admin | Role::Auditor, Scope::All) => None,
         (Role::Regulator | Role::Auditor, Scope::Province(p)) => Some(p.as_str().to_string()),
         _ => {
             return Err(Error::Forbidden(
-                "the annual reconciliation is for regulators, auditors and admins".into(),
+                "the January report is for regulators, auditors and admins".into(),
             ));
         }
     };
-    let by_category = q.by == AnnualBy::Category;
     let year = q.year;
-    let lines = super::reads::archive(state, &ctx.who.subject, move |conn| {
-        db::history::annual(conn, year, by_category, province.as_deref())
+    let Some((from, to)) = crate::domain::report::year_window(year) else {
+        return Err(Error::internal(anyhow::anyhow!("no window for year {year}")));
+    };
+    let (lines, names) = super::reads::archive(state, &ctx.who.subject, move |conn| {
+        let p = province.as_deref();
+        let received = db::annual::received(conn, to_db_time(from), to_db_time(to), p)?;
+        let listed = db::annual::listed(conn, year, p)?;
+        let lines = crate::domain::report::lines(received, listed, p);
+        let ids: Vec<String> = lines.iter().map(|l| l.operator_id.clone()).collect();
+        let names = db::annual::operator_names(conn, &ids)?;
+        Ok((lines, names))
     })
     .await?;
+    let totals = AnnualTotalsDto {
+        listed_kg: grams_to_kg_string(lines.iter().map(|l| l.listed_g).sum()),
+        received_kg: grams_to_kg_string(lines.iter().map(|l| l.received_g).sum()),
+        manifests: lines.iter().map(|l| l.manifests).sum(),
+    };
     Ok(AnnualReport {
         year,
-        by: q.by.as_str().into(),
-        lines: lines.into_iter().map(AnnualLineDto::from).collect(),
+        counted_by: "receipt_date".into(),
+        lines: lines
+            .into_iter()
+            .map(|l| AnnualLineDto {
+                operator_name: names.get(&l.operator_id).cloned().unwrap_or_default(),
+                operator_id: l.operator_id,
+                receiving_province: l.receiving_province,
+                source_province: l.source_province,
+                category: l.category,
+                listed_kg: grams_to_kg_string(l.listed_g),
+                shared_listed_kg: grams_to_kg_string(l.shared_listed_g),
+                received_kg: grams_to_kg_string(l.received_g),
+                manifests: l.manifests,
+            })
+            .collect(),
+        totals,
     })
 }
 
-/// The annual report as CSV (UTF-8 with BOM), the same lines as the JSON.
+/// The columns of both exports, in Chinese and English (the reports go to both kinds of reader).
+const ANNUAL_HEADER: [&str; 9] = [
+    "经营单位编号 operator_id",
+    "经营单位 operator",
+    "接受省 receiving_province",
+    "移出省 source_province",
+    "类别 category",
+    "名单量kg listed_kg",
+    "共享名单量kg shared_listed_kg",
+    "接收量kg received_kg",
+    "联单数 manifests",
+];
+
+/// The report as CSV (UTF-8 with BOM, so it opens in Excel), the same lines as the JSON.
 pub fn annual_csv(report: &AnnualReport) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(BOM.as_bytes().to_vec());
-    let header = [
-        "经营单位编号 operator_id",
-        "经营单位 operator",
-        "接受省 receiving_province",
-        "移出省 source_province",
-        if report.by == "category" {
-            "类别 category"
-        } else {
-            "代码或类别 scope"
-        },
-        "额度kg quota_kg",
-        "预留kg reserved_kg",
-        "批准kg approved_kg",
-        "转移kg shipped_kg",
-        "接收kg received_kg",
-        "剩余kg remaining_kg",
-    ];
-    w.write_record(header).map_err(Error::internal)?;
+    w.write_record(ANNUAL_HEADER).map_err(Error::internal)?;
     for l in &report.lines {
         w.write_record([
             &l.operator_id,
             &l.operator_name,
             &l.receiving_province,
             &l.source_province,
-            &l.scope,
-            &l.quota_kg,
-            &l.reserved_kg,
-            &l.approved_kg,
-            &l.shipped_kg,
+            &l.category,
+            &l.listed_kg,
+            &l.shared_listed_kg,
             &l.received_kg,
-            &l.remaining_kg,
+            &l.manifests.to_string(),
         ])
         .map_err(Error::internal)?;
     }
     w.into_inner().map_err(|e| Error::internal(anyhow::anyhow!("{e}")))
+}
+
+/// The report as an XLSX workbook: one sheet named after the year, the same columns as the CSV,
+/// quantities as numbers (kg, three decimals) so they can be summed.
+pub fn annual_xlsx(report: &AnnualReport) -> Result<Vec<u8>> {
+    use rust_xlsxwriter::{Format, Workbook, XlsxError};
+    let build = || -> std::result::Result<Vec<u8>, XlsxError> {
+        let mut book = Workbook::new();
+        let bold = Format::new().set_bold();
+        let kg = Format::new().set_num_format("0.000");
+        let sheet = book.add_worksheet();
+        sheet.set_name(report.year.to_string())?;
+        for (col, h) in ANNUAL_HEADER.iter().enumerate() {
+            sheet.write_string_with_format(0, col as u16, *h, &bold)?;
+        }
+        for (i, l) in report.lines.iter().enumerate() {
+            let row = i as u32 + 1;
+            let number = |s: &str| s.parse::<f64>().unwrap_or(0.0);
+            sheet.write_string(row, 0, &l.operator_id)?;
+            sheet.write_string(row, 1, &l.operator_name)?;
+            sheet.write_string(row, 2, &l.receiving_province)?;
+            sheet.write_string(row, 3, &l.source_province)?;
+            sheet.write_string(row, 4, &l.category)?;
+            sheet.write_number_with_format(row, 5, number(&l.listed_kg), &kg)?;
+            sheet.write_number_with_format(row, 6, number(&l.shared_listed_kg), &kg)?;
+            sheet.write_number_with_format(row, 7, number(&l.received_kg), &kg)?;
+            sheet.write_number(row, 8, l.manifests as f64)?;
+        }
+        sheet.set_freeze_panes(1, 0)?;
+        book.save_to_buffer()
+    };
+    build().map_err(Error::internal)
+}
+
+/// The file name of an export of the report.
+pub fn annual_file_name(year: i32, format: ReportFormat) -> String {
+    format!("annual-{year}.{}", format.as_str())
 }

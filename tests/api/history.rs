@@ -197,69 +197,221 @@ async fn history_filters_and_totals(backend: Backend) {
 }
 both_backends!(history_filters_and_totals, history_filters_and_totals);
 
-async fn annual_reconciliation(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let (reg, ..) = seeded(&app).await;
-    let year = this_year();
-    let (s, report, _) = app
-        .get(&format!("/api/v1/reports/annual?year={year}"), Some(&reg.sc))
-        .await;
-    assert_eq!(s, 200, "{report}");
-    assert_eq!(
-        report["lines"],
-        json!([{
-            "operator_id": reg.operator_id, "operator_name": "四川测试环保处置有限公司",
-            "receiving_province": "510000", "source_province": "500000", "scope": "HW08",
-            "quota_kg": "100.000", "reserved_kg": "10.000", "approved_kg": "40.000",
-            "shipped_kg": "25.000", "received_kg": "20.000", "remaining_kg": "50.000"
-        }])
-    );
-    let (_, report, _) = app
-        .get(
-            &format!("/api/v1/reports/annual?year={year}&by=category"),
-            Some(&reg.cq),
-        )
-        .await;
-    assert_eq!(report["lines"][0]["scope"], "HW08");
-    assert_eq!(report["by"], "category");
-    let (_, report, _) = app
-        .get(&format!("/api/v1/reports/annual?year={year}"), Some(&reg.gz))
-        .await;
-    assert_eq!(report["lines"], json!([]), "Guizhou has no part in it");
-    let (_, report, _) = app
-        .get(&format!("/api/v1/reports/annual?year={}", year + 1), Some(&reg.sc))
-        .await;
-    assert_eq!(report["lines"], json!([]));
-    assert_eq!(
-        app.get(
-            &format!("/api/v1/reports/annual?year={year}"),
-            Some(&reg.enterprise_token)
-        )
-        .await
-        .0,
-        403
-    );
-    let (s, body, h) = app.get("/api/v1/reports/annual?by=month", Some(&reg.sc)).await;
-    assert_eq!(assert_problem(s, &body, &h, 422), vec!["query.required", "query.by"]);
-    let res = app
-        .client
-        .get(app.url(&format!("/api/v1/reports/annual?year={year}")))
-        .bearer_auth(&reg.sc)
-        .header("accept", "text/csv")
-        .send()
+/// Ships `kg` on approval `a` and has the operator accept all of it; returns the manifest's id.
+pub(crate) async fn shipped_and_received(app: &TestApp, reg: &Registry, a: &str, kg: &str) -> String {
+    let m = post(
+        app,
+        &reg.enterprise_token,
+        "/api/v1/manifests",
+        crate::manifests::manifest(a, &[(0, kg)]),
+    )
+    .await;
+    let mid = m["id"].as_str().unwrap().to_string();
+    post(
+        app,
+        &reg.enterprise_token,
+        &format!("/api/v1/manifests/{mid}/dispatch"),
+        json!({}),
+    )
+    .await;
+    post(
+        app,
+        &reg.operator_token,
+        &format!("/api/v1/manifests/{mid}/receipt"),
+        json!({"outcome": "received", "items": [{"line": 0, "accepted_kg": kg}]}),
+    )
+    .await;
+    mid
+}
+
+/// Moves a manifest's receipt to another instant (the tests cannot wait for New Year).
+pub(crate) async fn received_at(app: &TestApp, manifest: &str, utc: &str) {
+    let sql = format!("UPDATE manifests SET received_at = '{utc}' WHERE id = '{manifest}'");
+    app.state
+        .db
+        .run(move |c| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(sql).execute(c)?;
+            Ok(())
+        })
         .await
         .unwrap();
-    let text = res.text().await.unwrap();
-    assert!(text.starts_with('\u{feff}'));
-    assert_eq!(text.lines().count(), 2);
-    assert!(
-        text.lines()
-            .nth(1)
-            .unwrap()
-            .ends_with(",100.000,10.000,40.000,25.000,20.000,50.000")
-    );
 }
-both_backends!(annual_reconciliation, annual_reconciliation);
+
+fn line<'a>(report: &'a Value, source: &str, category: &str) -> &'a Value {
+    report["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["source_province"] == source && l["category"] == category)
+        .unwrap_or_else(|| panic!("no line {source} {category} in {report}"))
+}
+
+/// The January report against hand-computed expectations: counted by the day of receipt in
+/// Asia/Shanghai (a receipt at 00:30 on 1 January, Beijing time, of a load approved the year
+/// before counts in the new year; one at 23:59 on 31 December in the old), per operator ×
+/// category × source province, with the manifests counted and the listed quantity beside it —
+/// a quota shared by two sources in full beside each, apart from the quotas listed for one.
+/// Scopes, the formats (JSON, CSV, XLSX by `format` or `Accept`) and bad queries.
+async fn january_report(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (reg, a, ..) = seeded(&app).await;
+    let year = this_year();
+    // A quota of 60 kg shared by Chongqing and Guizhou for the same operator and category.
+    crate::regimes::four_province_agreement(&app, &reg).await;
+    let (s, e, _) = app
+        .post_json(
+            "/api/v1/whitelist-entries",
+            Some(&reg.sc),
+            &json!({"year": year, "operator_id": reg.operator_id, "source_province": "500000",
+                    "scope": "900-249-08", "quota_kg": "60", "shared_sources": ["520000"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{e}");
+    let shared = e["id"].as_str().unwrap();
+    post(
+        &app,
+        &reg.gz,
+        &format!("/api/v1/whitelist-entries/{shared}/confirm"),
+        json!({}),
+    )
+    .await;
+    // Two more loads of approval A: 10 kg received at 00:30 on 1 January (Beijing time) of next
+    // year, 5 kg at 23:59:59 on 31 December of this one.
+    let late = shipped_and_received(&app, &reg, &a, "10").await;
+    received_at(&app, &late, &format!("{year}-12-31 16:30:00")).await;
+    let early = shipped_and_received(&app, &reg, &a, "5").await;
+    received_at(&app, &early, &format!("{year}-12-31 15:59:59")).await;
+
+    let report = |token: String, query: String| {
+        let app = &app;
+        async move {
+            let (s, r, _) = app.get(&format!("/api/v1/reports/annual?{query}"), Some(&token)).await;
+            assert_eq!(s, 200, "{r}");
+            r
+        }
+    };
+    let r = report(reg.sc.clone(), format!("year={year}")).await;
+    assert_eq!(r["counted_by"], "receipt_date");
+    assert_eq!(r["lines"].as_array().unwrap().len(), 2, "{r}");
+    assert_eq!(
+        line(&r, "500000", "HW08"),
+        &json!({
+            "operator_id": reg.operator_id, "operator_name": "四川测试环保处置有限公司",
+            "receiving_province": "510000", "source_province": "500000", "category": "HW08",
+            "listed_kg": "100.000", "shared_listed_kg": "60.000", "received_kg": "25.000", "manifests": 2
+        })
+    );
+    assert_eq!(
+        line(&r, "520000", "HW08"),
+        &json!({
+            "operator_id": reg.operator_id, "operator_name": "四川测试环保处置有限公司",
+            "receiving_province": "510000", "source_province": "520000", "category": "HW08",
+            "listed_kg": "0.000", "shared_listed_kg": "60.000", "received_kg": "0.000", "manifests": 0
+        })
+    );
+    assert_eq!(
+        r["totals"],
+        json!({"listed_kg": "100.000", "received_kg": "25.000", "manifests": 2})
+    );
+    // Next year's report has the January receipt, and nothing listed (no entries for it yet).
+    let next = report(reg.sc.clone(), format!("year={}", year + 1)).await;
+    assert_eq!(
+        next["lines"],
+        json!([{
+            "operator_id": reg.operator_id, "operator_name": "四川测试环保处置有限公司",
+            "receiving_province": "510000", "source_province": "500000", "category": "HW08",
+            "listed_kg": "0.000", "shared_listed_kg": "0.000", "received_kg": "10.000", "manifests": 1
+        }])
+    );
+
+    // Scopes: Chongqing sees its line, Guizhou the shared one only, Yunnan nothing; a
+    // nationwide auditor all; a producer is refused.
+    let cq = report(reg.cq.clone(), format!("year={year}")).await;
+    assert_eq!(cq["lines"].as_array().unwrap().len(), 1);
+    assert_eq!(cq["lines"][0]["source_province"], "500000");
+    let gz = report(reg.gz.clone(), format!("year={year}")).await;
+    assert_eq!(gz["lines"].as_array().unwrap().len(), 1);
+    assert_eq!(gz["lines"][0]["source_province"], "520000");
+    let yn = report(reg.yn.clone(), format!("year={year}")).await;
+    assert_eq!(yn["lines"], json!([]));
+    app.add_user("aud", "auditor", None).await;
+    let aud = app.login("aud").await;
+    assert_eq!(report(aud.clone(), format!("year={year}")).await["lines"], r["lines"]);
+    let (s, body, h) = app
+        .get(
+            &format!("/api/v1/reports/annual?year={year}"),
+            Some(&reg.enterprise_token),
+        )
+        .await;
+    assert_problem(s, &body, &h, 403);
+
+    // Bad queries: every problem at once, and the old `by` is unknown.
+    let (s, body, h) = app
+        .get("/api/v1/reports/annual?format=pdf&by=code", Some(&reg.sc))
+        .await;
+    let codes = assert_problem(s, &body, &h, 422);
+    assert!(codes.contains(&"query.required".to_string()), "{codes:?}");
+    assert!(codes.contains(&"query.format".to_string()), "{codes:?}");
+    assert_eq!(codes.len(), 3, "{body}");
+
+    // CSV, by `format` and by `Accept`: the same lines.
+    let download = |query: String, accept: &'static str| {
+        let req = app
+            .client
+            .get(app.url(&format!("/api/v1/reports/annual?{query}")))
+            .bearer_auth(&reg.sc)
+            .header("accept", accept);
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            let kind = res.headers()["content-type"].to_str().unwrap().to_string();
+            let disposition = res.headers()["content-disposition"].to_str().unwrap().to_string();
+            (kind, disposition, res.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (kind, disposition, csv) = download(format!("year={year}&format=csv"), "application/json").await;
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    assert!(disposition.contains(&format!("annual-{year}.csv")), "{disposition}");
+    let (_, _, by_accept) = download(format!("year={year}"), "text/csv").await;
+    assert_eq!(csv, by_accept);
+    let text = String::from_utf8(csv).unwrap();
+    assert!(text.starts_with('\u{feff}'));
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows[0].contains("接收量kg received_kg") && rows[0].contains("联单数 manifests"));
+    assert!(
+        rows.iter().any(|l| l.ends_with(",500000,HW08,100.000,60.000,25.000,2")),
+        "{text}"
+    );
+
+    // XLSX: one sheet named after the year, the same lines, quantities as numbers.
+    let (kind, disposition, xlsx) = download(
+        format!("year={year}"),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    .await;
+    assert_eq!(
+        kind,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert!(disposition.contains(&format!("annual-{year}.xlsx")), "{disposition}");
+    let (_, _, by_format) = download(format!("year={year}&format=xlsx"), "*/*").await;
+    assert_eq!(xlsx.len(), by_format.len());
+    use calamine::Reader as _;
+    let mut book: calamine::Xlsx<_> = calamine::Xlsx::new(std::io::Cursor::new(xlsx)).unwrap();
+    assert_eq!(book.sheet_names(), vec![year.to_string()]);
+    let range = book.worksheet_range(&year.to_string()).unwrap();
+    let cells: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(cells.len(), 3, "{cells:?}");
+    assert_eq!(cells[0][7], "接收量kg received_kg");
+    let cq_row = cells.iter().find(|r| r[3] == "500000").unwrap();
+    assert_eq!(&cq_row[4..], ["HW08", "100", "60", "25", "2"], "{cq_row:?}");
+}
+both_backends!(january_report, january_report);
 
 /// Resident memory of this process (the test and the in-process server), in KiB.
 fn rss_kib() -> u64 {

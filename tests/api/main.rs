@@ -15,6 +15,8 @@ mod calendar;
 mod catalogue;
 mod changes;
 mod cli;
+mod collectors;
+mod consent_backfill;
 mod enforcement;
 mod erp_example;
 mod errors;

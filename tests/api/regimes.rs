@@ -91,7 +91,7 @@ async fn one_agreement_among_four_provinces(backend: Backend) {
 both_backends!(one_agreement_among_four_provinces, one_agreement_among_four_provinces);
 
 /// The four-province mechanism, proposed by Guizhou and confirmed by the three others.
-async fn four_province_agreement(app: &TestApp, reg: &Registry) -> String {
+pub(crate) async fn four_province_agreement(app: &TestApp, reg: &Registry) -> String {
     let y = reg.year;
     let (s, a) = post(
         app,

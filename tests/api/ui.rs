@@ -1709,10 +1709,10 @@ async fn history_and_annual_pages_match_the_api(backend: Backend) {
     let (s, _, page) = get("/ui/annual".into()).await;
     assert_eq!(s, 200);
     assert!(
-        page.contains(&format!("/ui/annual/export?year={}&#38;by=code", year - 1)),
+        page.contains(&format!("/ui/annual/export?year={}&#38;format=xlsx", year - 1)),
         "{page}"
     );
-    let (s, kind, ui) = get(format!("/ui/annual/export?year={year}&by=code")).await;
+    let (s, kind, ui) = get(format!("/ui/annual/export?year={year}&format=csv")).await;
     assert_eq!(s, 200);
     assert!(kind.starts_with("text/csv"), "{kind}");
     let api = api_csv(format!("/api/v1/reports/annual?year={year}")).await;
@@ -1721,7 +1721,7 @@ async fn history_and_annual_pages_match_the_api(backend: Backend) {
         ui.lines()
             .nth(1)
             .unwrap()
-            .ends_with(",100.000,10.000,40.000,25.000,20.000,50.000"),
+            .ends_with(",500000,HW08,100.000,0.000,20.000,1"),
         "{ui}"
     );
     let (s, _, _) = get("/ui/annual?year=1999".into()).await;
@@ -1730,6 +1730,106 @@ async fn history_and_annual_pages_match_the_api(backend: Backend) {
 both_backends!(
     history_and_annual_pages_match_the_api,
     history_and_annual_pages_match_the_api
+);
+
+/// The January report's page shows the API's numbers: a regulator opens it in the browser, picks
+/// the year in its form, and every line (listed, shared, received, manifests) and the totals
+/// read from the page are those of `GET /api/v1/reports/annual` for the same regulator; the page
+/// links both downloads.
+async fn january_report_page_shows_the_apis_numbers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (reg, ..) = crate::history::seeded(&app).await;
+    let year = this_year();
+    app.add_user("sc_annual", "regulator", Some("510000")).await;
+    let (s, api, _) = app
+        .get(&format!("/api/v1/reports/annual?year={year}"), Some(&reg.sc))
+        .await;
+    assert_eq!(s, 200, "{api}");
+    assert!(!api["lines"].as_array().unwrap().is_empty(), "{api}");
+
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    login(&c, &app, "sc_annual").await;
+    c.goto(&app.url("/ui/annual")).await.unwrap();
+    // The page opens on last year's report; the form asks for this year's.
+    let field = c.find(Locator::Css("form.filters input[name=year]")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(&year.to_string()).await.unwrap();
+    c.find(Locator::Css("form.filters button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        if c.current_url()
+            .await
+            .unwrap()
+            .query()
+            .unwrap_or_default()
+            .contains(&format!("year={year}"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text_of(&c, "h1").await.contains(&year.to_string()));
+    let rows = c
+        .find_all(Locator::Css("#annual tbody tr[data-operator]"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), api["lines"].as_array().unwrap().len());
+    for l in api["lines"].as_array().unwrap() {
+        let row = format!(
+            "#annual tbody tr[data-operator='{}'][data-source='{}'][data-category='{}']",
+            l["operator_id"].as_str().unwrap(),
+            l["source_province"].as_str().unwrap(),
+            l["category"].as_str().unwrap()
+        );
+        for (cell, field) in [
+            ("listed", "listed_kg"),
+            ("shared", "shared_listed_kg"),
+            ("received", "received_kg"),
+        ] {
+            assert_eq!(
+                text_of(&c, &format!("{row} td.{cell}")).await,
+                l[field].as_str().unwrap(),
+                "{field} of {row}"
+            );
+        }
+        assert_eq!(
+            text_of(&c, &format!("{row} td.manifests")).await,
+            l["manifests"].to_string()
+        );
+    }
+    assert_eq!(
+        text_of(&c, "#annual-totals td.received").await,
+        api["totals"]["received_kg"].as_str().unwrap()
+    );
+    assert_eq!(
+        text_of(&c, "#annual-totals td.listed").await,
+        api["totals"]["listed_kg"].as_str().unwrap()
+    );
+    for (id, format) in [("export-csv", "csv"), ("export-xlsx", "xlsx")] {
+        let href = c
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            href.ends_with(&format!("/ui/annual/export?year={year}&format={format}")),
+            "{href}"
+        );
+    }
+    shot(&c, backend, "annual-report").await;
+    c.close().await.unwrap();
+}
+both_backends!(
+    january_report_page_shows_the_apis_numbers,
+    january_report_page_shows_the_apis_numbers
 );
 
 // ------------------------------------------------------------------------------------------------

@@ -253,12 +253,13 @@ impl ApplicationInput {
     }
 }
 
-/// Only a producer enterprise (its people or its API clients) files.
+/// Only a transferring party (移出人) files: a producer enterprise or a licensed collector (its
+/// people or its API clients); a collector's licence is checked with the filing's other rules.
 fn enterprise_of(who: &Principal) -> Result<String> {
     match (&who.role, &who.binding) {
         (Role::Enterprise, Binding::Enterprise(id)) => Ok(id.clone()),
         _ => Err(Error::Forbidden(
-            "only a producer enterprise files transfer applications".into(),
+            "only a transferring party (a producer or a licensed collector) files transfer applications".into(),
         )),
     }
 }

@@ -125,9 +125,43 @@ pub struct EnterpriseInput {
     #[validate(custom(function = "valid_text::<40>"))]
     #[schema(schema_with = text_schema::<40>)]
     pub contact_phone: String,
+    /// `producer` (产生单位, the default) or `collector` (收集单位): a licensed collector may be
+    /// the transferring party for the waste it collected from many producers.
+    #[serde(default)]
+    #[validate(custom(function = "valid_party_kind"))]
+    #[schema(schema_with = party_kind_schema)]
+    pub kind: Option<String>,
+    /// A collector's own registered operator record (the same legal person: the same USCC),
+    /// whose 危险废物经营许可证 it files under: it must include collection (收集) and be in force
+    /// on the day of each filing. Required for a collector; not given for a producer.
+    #[serde(default, deserialize_with = "crate::service::commands::present")]
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub collector_operator_id: Option<String>,
+}
+
+fn valid_party_kind(s: &str) -> std::result::Result<(), ValidationError> {
+    crate::domain::parties::PartyKind::parse(s)
+        .map(|_| ())
+        .map_err(validation_error)
+}
+
+fn party_kind_schema() -> Schema {
+    enum_schema(
+        &["producer", "collector"],
+        "producer (产生单位, the default) or collector (收集单位)",
+    )
 }
 
 impl EnterpriseInput {
+    /// The kind of party, once [`EnterpriseInput::problems`] found nothing.
+    pub fn party_kind(&self) -> crate::domain::parties::PartyKind {
+        self.kind
+            .as_deref()
+            .and_then(|k| crate::domain::parties::PartyKind::parse(k).ok())
+            .unwrap_or_default()
+    }
+
     /// Every problem at once, the division's province included.
     pub fn problems(&self) -> Vec<FieldProblem> {
         let mut problems = self
@@ -136,6 +170,22 @@ impl EnterpriseInput {
             .map(|e| validation_problems(&e))
             .unwrap_or_default();
         problems.extend(division_problem(&self.province, &self.division_code));
+        let collector = self.kind.as_deref() == Some(crate::domain::parties::PartyKind::Collector.as_str());
+        match (collector, &self.collector_operator_id) {
+            (true, None) => problems.push(FieldProblem::new(
+                Location::Body,
+                "/collector_operator_id",
+                "enterprise.collector_licence_required",
+                "a collector names its own registered operator record, whose collection licence it files under",
+            )),
+            (false, Some(_)) => problems.push(FieldProblem::new(
+                Location::Body,
+                "/collector_operator_id",
+                "enterprise.not_a_collector",
+                "only a collector (kind collector) names an operator record to file under",
+            )),
+            _ => {}
+        }
         sorted(problems)
     }
 

@@ -37,6 +37,10 @@ pub struct EnterpriseDto {
     pub contact_name: String,
     pub contact_phone: String,
     pub created_at: String,
+    /// `producer` (产生单位) or `collector` (收集单位).
+    pub kind: String,
+    /// A collector's own operator record, whose collection licence it files under.
+    pub collector_operator_id: Option<String>,
 }
 
 impl From<EnterpriseRow> for EnterpriseDto {
@@ -51,6 +55,8 @@ impl From<EnterpriseRow> for EnterpriseDto {
             contact_name: r.contact_name,
             contact_phone: r.contact_phone,
             created_at: r.created_at.and_utc().to_rfc3339(),
+            kind: r.kind,
+            collector_operator_id: r.collector_operator_id,
         }
     }
 }
@@ -147,7 +153,8 @@ fn licence_today(
     }
 }
 
-/// Registers a producer enterprise: an admin, or a regulator of its province.
+/// Registers a producer enterprise, or a licensed collector under its own operator record: an
+/// admin, or a regulator of its province.
 pub async fn create_enterprise(state: &AppState, ctx: &Ctx, input: EnterpriseInput) -> Result<EnterpriseDto> {
     let who = &ctx.who;
     require_role(who, &[Role::Admin, Role::Regulator])?;
@@ -156,6 +163,31 @@ pub async fn create_enterprise(state: &AppState, ctx: &Ctx, input: EnterpriseInp
         return Err(Error::Forbidden(
             "a regulator registers enterprises of its own province only".into(),
         ));
+    }
+    let kind = input.party_kind();
+    // A collector files under its own licence: the operator record must be the same legal person.
+    if let Some(op) = input.collector_operator_id.clone() {
+        let operator = state
+            .db
+            .run(move |conn| db::registry::operator_by_id(conn, &op))
+            .await?;
+        let problem = match operator {
+            None => Some(crate::domain::Invalid::new(
+                "enterprise.unknown_operator",
+                "no such operator: register the collector's licence as an operator first",
+            )),
+            Some(o) if o.uscc != party.uscc.as_str() => Some(crate::domain::Invalid::new(
+                "enterprise.collector_uscc",
+                "the operator record is another legal person's (its USCC differs): a collector files under its own licence",
+            )),
+            Some(_) => None,
+        };
+        if let Some(p) = problem {
+            return Err(Error::Invalid(vec![crate::service::error::FieldProblem::body(
+                "/collector_operator_id",
+                &p,
+            )]));
+        }
     }
     let now = db_now();
     let row = EnterpriseRow {
@@ -170,6 +202,8 @@ pub async fn create_enterprise(state: &AppState, ctx: &Ctx, input: EnterpriseInp
         created_by: who.name.clone(),
         created_at: now,
         updated_at: now,
+        kind: kind.as_str().to_string(),
+        collector_operator_id: input.collector_operator_id.clone(),
     };
     let stored = row.clone();
     state

@@ -1,0 +1,2 @@
+ALTER TABLE enterprises DROP COLUMN collector_operator_id;
+ALTER TABLE enterprises DROP COLUMN kind;
