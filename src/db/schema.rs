@@ -426,6 +426,7 @@ diesel::table! {
         seq -> BigInt,
         hash -> Text,
         event_seq -> BigInt,
+        crypto -> Nullable<Text>,
     }
 }
 diesel::table! {
@@ -615,6 +616,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    subject_rates (subject) {
+        subject -> Text,
+        tat_us -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_clients,
@@ -656,4 +664,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_attempts,
     job_leases,
     write_marks,
+    subject_rates,
 );

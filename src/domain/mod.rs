@@ -26,6 +26,7 @@ pub mod documents;
 pub mod error;
 pub mod ids;
 pub mod manifest;
+pub mod network;
 pub mod province;
 pub mod quantity;
 pub mod statutory;
