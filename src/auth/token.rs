@@ -188,7 +188,8 @@ mod tests {
         let other = tempfile::tempdir().unwrap();
         assert!(verify(&keys(CryptoSuite::Sm, other.path()), "hwt", "api", &token).is_err());
         // An EdDSA token is refused by an SM2 service, and the other way round.
-        let ed = keys(CryptoSuite::Standard, other.path());
+        let ed_dir = tempfile::tempdir().unwrap();
+        let ed = keys(CryptoSuite::Standard, ed_dir.path());
         let ed_token = issuer(&ed)
             .issue("u1", SubjectKind::User, "张三", Role::Enterprise, "e1")
             .unwrap();
