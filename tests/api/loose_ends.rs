@@ -197,7 +197,8 @@ async fn finished_deliveries_are_purged_after_the_retention(backend: Backend) {
         attempts_before - 1,
         "the delivered one's attempt went with it"
     );
-    assert_eq!(events_after, events_before, "events are kept (the changes feed)");
+    // (The sweep may add one of its own, the missing holiday notice.)
+    assert!(events_after >= events_before, "events are kept (the changes feed)");
     // Nothing younger than the retention goes.
     assert_eq!(crate::fixtures::sweep_now(&app).await.deliveries_purged, 0);
 }
