@@ -13,13 +13,29 @@ pub use crate::state::AppState;
 
 /// Applies migrations and loads the embedded reference data (idempotent; replicas may race). A
 /// holiday year that arrives embedded in a new release recomputes every open provisional
-/// deadline, as an import does (deadlines end at `office_close`).
+/// deadline, as an import does (deadlines end at `office_close`). The database's algorithms
+/// are the default suite's (see [`prepare_database_with`]).
 pub fn prepare_database(db: &Db, office_close: chrono::NaiveTime) -> anyhow::Result<Vec<String>> {
+    prepare_database_with(db, office_close, crate::config::CryptoSuite::Standard)
+}
+
+/// [`prepare_database`] for a service configured with `suite` (`HWT_CRYPTO`): right after the
+/// migrations, before anything is written to the audit trail, a new database records the suite
+/// its chain is hashed with; a database started with the other suite is refused with a message
+/// naming both.
+pub fn prepare_database_with(
+    db: &Db,
+    office_close: chrono::NaiveTime,
+    suite: crate::config::CryptoSuite,
+) -> anyhow::Result<Vec<String>> {
     let mut conn = db
         .get()
         .map_err(|_| anyhow::anyhow!("cannot connect to the database: {}", db.diagnose()))?;
-    db::migrate::with_setup_lock(&mut conn, |conn| {
+    let outcome = db::migrate::with_setup_lock(&mut conn, |conn| {
         let applied = db::migrate::apply_pending(conn)?;
+        if let Err(mismatch) = db::audit::settle_suite(conn, suite)? {
+            return Ok(Err(mismatch));
+        }
         db::catalogue::ensure_embedded(conn)?;
         if db::calendar::ensure_embedded(conn)? > 0 {
             let moved = db::calendar::recompute_open_deadlines(conn, office_close, chrono::Utc::now())?;
@@ -30,9 +46,26 @@ pub fn prepare_database(db: &Db, office_close: chrono::NaiveTime) -> anyhow::Res
                 );
             }
         }
-        Ok(applied)
+        Ok(Ok(applied))
     })
-    .map_err(|e| anyhow::anyhow!("preparing the database: {e}"))
+    .map_err(|e| anyhow::anyhow!("preparing the database: {e}"))?;
+    Ok(outcome?)
+}
+
+/// What a start needs besides the schema, under the set-up lock: webhook secrets that an older
+/// database stored in plaintext are sealed. Call after [`prepare_database_with`].
+pub fn prepare_state(state: &AppState) -> anyhow::Result<()> {
+    let mut conn = state
+        .db
+        .get()
+        .map_err(|_| anyhow::anyhow!("cannot connect to the database: {}", state.db.diagnose()))?;
+    let sealer = state.sealer.clone();
+    let sealed = db::migrate::with_setup_lock(&mut conn, |conn| db::webhook_secrets::seal_plain_secrets(conn, &sealer))
+        .map_err(|e| anyhow::anyhow!("preparing the database: {e}"))?;
+    if sealed > 0 {
+        tracing::info!(sealed, "webhook secrets stored in plaintext were sealed");
+    }
+    Ok(())
 }
 
 /// The OpenAPI document, generated from the handlers.

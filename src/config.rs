@@ -25,6 +25,8 @@ pub enum SecondFactorMode {
     Enrolled,
 }
 
+pub use crate::crypto::suite::CryptoSuite;
+
 #[derive(Clone, Args)]
 pub struct Config {
     /// Database URL: `sqlite://PATH` (embedded default) or `postgres://…` (production).
@@ -56,11 +58,21 @@ pub struct Config {
     #[arg(long, global = true, env = "HWT_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=86_400))]
     pub access_token_ttl_secs: u64,
 
-    /// PEM file with the Ed25519 private key (PKCS#8) that signs tokens. Default: DATA_DIR/jwt-ed25519.pem, generated on first start.
+    /// Algorithms: `standard` (SHA-256, HMAC-SHA256, Ed25519) or `sm` (SM3, HMAC-SM3, SM2). A
+    /// database keeps the one it was first started with.
+    #[arg(long, global = true, env = "HWT_CRYPTO", value_enum, default_value_t = CryptoSuite::Standard)]
+    pub crypto: CryptoSuite,
+
+    /// File with the key (32 bytes, hex) that encrypts webhook secrets at rest (AES-256-GCM).
+    /// Default: DATA_DIR/webhook-secrets.key, generated on first start.
+    #[arg(long, global = true, env = "HWT_WEBHOOK_KEY_FILE")]
+    pub webhook_key_file: Option<PathBuf>,
+
+    /// PEM file with the private key (PKCS#8) that signs tokens: Ed25519, or SM2 under `HWT_CRYPTO=sm`. Default: DATA_DIR/jwt-ed25519.pem (jwt-sm2.pem), generated on first start.
     #[arg(long, global = true, env = "HWT_JWT_PRIVATE_KEY_FILE")]
     pub jwt_private_key_file: Option<PathBuf>,
 
-    /// PEM file with the matching public key. Default: DATA_DIR/jwt-ed25519.pub.pem.
+    /// PEM file with the matching public key. Default: DATA_DIR/jwt-ed25519.pub.pem (jwt-sm2.pub.pem).
     #[arg(long, global = true, env = "HWT_JWT_PUBLIC_KEY_FILE")]
     pub jwt_public_key_file: Option<PathBuf>,
 
@@ -169,6 +181,11 @@ pub struct Config {
     #[arg(long, global = true, env = "HWT_WEBHOOK_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_http: bool,
 
+    /// Allow subscription URLs that resolve to loopback, private, link-local or other non-public
+    /// addresses (development, tests, closed networks). Checked at subscription and at delivery.
+    #[arg(long, global = true, env = "HWT_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
     /// Seconds a replica's lease on a background job lasts without renewal; another replica takes
     /// the job over this long after the holder died.
     #[arg(long, global = true, env = "HWT_JOB_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -229,6 +246,9 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_WEBHOOK_TIMEOUT_MS",
     "HWT_WEBHOOK_RETRY_BASE_MS",
     "HWT_WEBHOOK_ALLOW_HTTP",
+    "HWT_WEBHOOK_ALLOW_PRIVATE",
+    "HWT_WEBHOOK_KEY_FILE",
+    "HWT_CRYPTO",
     "HWT_JOB_LEASE_SECS",
     "HWT_FEED_MAX_WAIT_SECS",
     "HWT_FEED_POLL_MS",
@@ -285,6 +305,8 @@ impl Config {
             pool_size: 10,
             pool_timeout_secs: 5,
             access_token_ttl_secs: 3600,
+            crypto: CryptoSuite::Standard,
+            webhook_key_file: None,
             jwt_private_key_file: None,
             jwt_public_key_file: None,
             jwt_issuer: "hwtransfer".into(),
@@ -311,6 +333,7 @@ impl Config {
             webhook_timeout_ms: 10_000,
             webhook_retry_base_ms: 10_000,
             webhook_allow_http: false,
+            webhook_allow_private: false,
             job_lease_secs: 30,
             feed_max_wait_secs: 30,
             feed_poll_ms: 500,
@@ -319,16 +342,29 @@ impl Config {
         }
     }
 
+    fn key_stem(&self) -> &'static str {
+        match self.crypto {
+            CryptoSuite::Standard => "jwt-ed25519",
+            CryptoSuite::Sm => "jwt-sm2",
+        }
+    }
+
     pub fn private_key_path(&self) -> PathBuf {
         self.jwt_private_key_file
             .clone()
-            .unwrap_or_else(|| self.data_dir.join("jwt-ed25519.pem"))
+            .unwrap_or_else(|| self.data_dir.join(format!("{}.pem", self.key_stem())))
     }
 
     pub fn public_key_path(&self) -> PathBuf {
         self.jwt_public_key_file
             .clone()
-            .unwrap_or_else(|| self.data_dir.join("jwt-ed25519.pub.pem"))
+            .unwrap_or_else(|| self.data_dir.join(format!("{}.pub.pem", self.key_stem())))
+    }
+
+    pub fn webhook_key_path(&self) -> PathBuf {
+        self.webhook_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("webhook-secrets.key"))
     }
 }
 
@@ -359,6 +395,8 @@ impl std::fmt::Debug for Config {
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("jwt_private_key_file", &self.private_key_path())
             .field("jwt_public_key_file", &self.public_key_path())
+            .field("crypto", &self.crypto)
+            .field("webhook_key_file", &self.webhook_key_path())
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
             .field("user_cache_secs", &self.user_cache_secs)
@@ -383,6 +421,7 @@ impl std::fmt::Debug for Config {
             .field("webhook_timeout_ms", &self.webhook_timeout_ms)
             .field("webhook_retry_base_ms", &self.webhook_retry_base_ms)
             .field("webhook_allow_http", &self.webhook_allow_http)
+            .field("webhook_allow_private", &self.webhook_allow_private)
             .field("job_lease_secs", &self.job_lease_secs)
             .field("feed_max_wait_secs", &self.feed_max_wait_secs)
             .field("feed_poll_ms", &self.feed_poll_ms)

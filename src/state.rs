@@ -10,6 +10,9 @@ use crate::db::{self, pool::Db};
 use crate::domain::calendar::WorkingDayCalendar;
 use crate::metrics::Metrics;
 
+/// The stored calendar's version: years held, last import.
+type CalendarVersion = (i64, Option<chrono::NaiveDateTime>);
+
 /// The loaded catalogue editions `(edition, in force from)`.
 pub type LoadedEditions = Arc<Vec<(i32, chrono::NaiveDate)>>;
 
@@ -18,6 +21,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub keys: Arc<JwtKeys>,
+    /// The key that seals webhook secrets at rest (`crypto::seal`).
+    pub sealer: Arc<crate::crypto::seal::Sealer>,
     pub metrics: Arc<Metrics>,
     pub subject_cache: crate::auth::session::SubjectCache,
     /// Requests per signed-in subject (see `auth::rate_limit`).
@@ -25,10 +30,10 @@ pub struct AppState {
     /// The hot standby that serves the archive's reads, when one is configured (`db::replica`;
     /// `service::reads` decides who it may serve).
     pub replica: Option<Arc<crate::db::replica::Replica>>,
-    /// The working-day calendar, re-read from the database at most every minute (another replica
-    /// may have imported a year) and at once after an import here.
-    calendar: std::sync::RwLock<Option<(std::time::Instant, Arc<WorkingDayCalendar>)>>,
-    /// The loaded catalogue editions with their in-force dates, cached like the calendar (for the
+    /// The working-day calendar with the database's calendar version it was read at (see
+    /// [`AppState::calendar`]).
+    calendar: std::sync::RwLock<Option<(CalendarVersion, Arc<WorkingDayCalendar>)>>,
+    /// The loaded catalogue editions with their in-force dates, re-read at most every minute (for the
     /// banner and the metric of a missing edition).
     catalogue: std::sync::RwLock<Option<(std::time::Instant, LoadedEditions)>>,
 }
@@ -41,8 +46,10 @@ impl AppState {
             config.pool_size,
             Duration::from_secs(config.pool_timeout_secs),
         )?;
-        let keys = JwtKeys::load_or_generate(&config.private_key_path(), &config.public_key_path())?;
-        let rate_limit = Arc::new(crate::auth::rate_limit::SubjectLimiter::new(
+        let keys = JwtKeys::load_or_generate_for(config.crypto, &config.private_key_path(), &config.public_key_path())?;
+        let sealer = crate::crypto::seal::Sealer::load_or_generate(&config.webhook_key_path())?;
+        let rate_limit = Arc::new(crate::auth::rate_limit::SubjectLimiter::for_database(
+            &db,
             config.rate_limit_per_sec,
             config.rate_limit_burst,
         ));
@@ -64,6 +71,7 @@ impl AppState {
             config: Arc::new(config),
             db,
             keys: Arc::new(keys),
+            sealer: Arc::new(sealer),
             metrics: Arc::new(Metrics::new()?),
             subject_cache: crate::auth::session::SubjectCache::default(),
             rate_limit,
@@ -72,19 +80,35 @@ impl AppState {
         })
     }
 
-    /// The current working-day calendar.
+    /// The current working-day calendar. Kept in memory, and checked against the database's
+    /// calendar version (`db::calendar::version`: one small read) at every call, so a year
+    /// imported on another replica counts in this one's next deadline at once; the day rows are
+    /// read again only when the version moved.
     pub async fn calendar(&self) -> Result<Arc<WorkingDayCalendar>, crate::db::DbError> {
-        if let Ok(guard) = self.calendar.read()
-            && let Some((at, cal)) = guard.as_ref()
-            && at.elapsed() < Duration::from_secs(60)
-        {
-            return Ok(cal.clone());
+        let cached = self.calendar.read().ok().and_then(|g| g.clone());
+        let known = cached.as_ref().map(|(v, _)| *v);
+        let fresh = self
+            .db
+            .run(move |c| {
+                let version = db::calendar::version(c)?;
+                if Some(version) == known {
+                    return Ok(None);
+                }
+                Ok(Some((version, db::calendar::load(c)?)))
+            })
+            .await?;
+        match (fresh, cached) {
+            (None, Some((_, cal))) => Ok(cal),
+            (Some((version, cal)), _) => {
+                let cal = Arc::new(cal);
+                if let Ok(mut guard) = self.calendar.write() {
+                    *guard = Some((version, cal.clone()));
+                }
+                Ok(cal)
+            }
+            // Not reached: no version is known without a cached calendar.
+            (None, None) => Ok(Arc::new(self.db.run(db::calendar::load).await?)),
         }
-        let cal = Arc::new(self.db.run(db::calendar::load).await?);
-        if let Ok(mut guard) = self.calendar.write() {
-            *guard = Some((std::time::Instant::now(), cal.clone()));
-        }
-        Ok(cal)
     }
 
     /// Forgets the cached calendar (after an import).

@@ -1,8 +1,9 @@
 //! The tamper-evident audit trail (pure part): who is acting, what a change looks like as a JSON
 //! diff, and how a record is hashed into the chain. Appending and verifying live in `db::audit`.
 //!
-//! Every record holds the previous record's hash; its own hash is SHA-256 over a canonical
-//! encoding of all its fields plus that previous hash. Editing a record breaks its hash, deleting
+//! Every record holds the previous record's hash; its own hash is SHA-256 (SM3 in a database
+//! started with `HWT_CRYPTO=sm`, recorded in `audit_head.crypto`) over a canonical encoding of
+//! all its fields plus that previous hash. Editing a record breaks its hash, deleting
 //! one leaves a gap in `seq`, reordering breaks the links.
 
 use std::cell::RefCell;
@@ -10,7 +11,8 @@ use std::cell::RefCell;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+
+use crate::crypto::suite::CryptoSuite;
 
 /// The hash the first record links to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -187,9 +189,14 @@ fn sorted(v: &Value) -> Value {
     }
 }
 
-/// The hash of a record: SHA-256 (hex) over a JSON array of its fields in a fixed order, the
-/// instant written with microseconds in UTC.
+/// The hash of a record under the default suite (SHA-256); see [`hash_with`].
 pub fn hash(r: &Record) -> String {
+    hash_with(CryptoSuite::Standard, r)
+}
+
+/// The hash of a record: SHA-256 or SM3 (hex) over a JSON array of its fields in a fixed order,
+/// the instant written with microseconds in UTC.
+pub fn hash_with(suite: CryptoSuite, r: &Record) -> String {
     let encoded = Value::Array(vec![
         Value::from(r.seq),
         Value::from(r.id.clone()),
@@ -204,8 +211,7 @@ pub fn hash(r: &Record) -> String {
         Value::from(r.diff.clone()),
         Value::from(r.prev_hash.clone()),
     ]);
-    let digest = Sha256::digest(canonical_json(&encoded).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::crypto::suite::digest_hex(suite, canonical_json(&encoded).as_bytes())
 }
 
 /// The first thing wrong with the chain, if anything.
@@ -220,8 +226,15 @@ pub struct Break {
     pub detail: String,
 }
 
-/// Checks one record against the one before it (`expected_seq`, `prev_hash`).
-pub fn check_link(r: &Record, stored_hash: &str, expected_seq: i64, prev_hash: &str) -> Option<Break> {
+/// Checks one record against the one before it (`expected_seq`, `prev_hash`), its hash under
+/// `suite`.
+pub fn check_link(
+    suite: CryptoSuite,
+    r: &Record,
+    stored_hash: &str,
+    expected_seq: i64,
+    prev_hash: &str,
+) -> Option<Break> {
     if r.seq != expected_seq {
         return Some(Break {
             seq: expected_seq,
@@ -236,7 +249,7 @@ pub fn check_link(r: &Record, stored_hash: &str, expected_seq: i64, prev_hash: &
             detail: "the record does not link to the hash of the record before it".into(),
         });
     }
-    if hash(r) != stored_hash {
+    if hash_with(suite, r) != stored_hash {
         return Some(Break {
             seq: r.seq,
             kind: "hash_mismatch".into(),
@@ -329,11 +342,35 @@ mod tests {
     fn check_link_names_the_break() {
         let r = record();
         let h = hash(&r);
-        assert_eq!(check_link(&r, &h, 1, GENESIS), None);
-        assert_eq!(check_link(&r, &h, 2, GENESIS).unwrap().kind, "missing_record");
-        assert_eq!(check_link(&r, &h, 1, &"f".repeat(64)).unwrap().kind, "broken_link");
+        let std = CryptoSuite::Standard;
+        assert_eq!(check_link(std, &r, &h, 1, GENESIS), None);
+        assert_eq!(check_link(std, &r, &h, 2, GENESIS).unwrap().kind, "missing_record");
+        assert_eq!(check_link(std, &r, &h, 1, &"f".repeat(64)).unwrap().kind, "broken_link");
         let mut edited = r.clone();
         edited.action = "approved".into();
-        assert_eq!(check_link(&edited, &h, 1, GENESIS).unwrap().kind, "hash_mismatch");
+        assert_eq!(check_link(std, &edited, &h, 1, GENESIS).unwrap().kind, "hash_mismatch");
+    }
+
+    #[test]
+    fn a_chain_verifies_under_sm3_and_not_under_the_other_suite() {
+        let sm = CryptoSuite::Sm;
+        let first = record();
+        let h1 = hash_with(sm, &first);
+        assert_eq!(h1.len(), 64);
+        assert_ne!(h1, hash(&first), "SM3 and SHA-256 differ");
+        let mut second = record();
+        second.seq = 2;
+        second.id = "r2".into();
+        second.prev_hash = h1.clone();
+        let h2 = hash_with(sm, &second);
+        assert_eq!(check_link(sm, &first, &h1, 1, GENESIS), None);
+        assert_eq!(check_link(sm, &second, &h2, 2, &h1), None);
+        assert_eq!(
+            check_link(CryptoSuite::Standard, &first, &h1, 1, GENESIS).unwrap().kind,
+            "hash_mismatch"
+        );
+        let mut edited = second.clone();
+        edited.actor = "someone else".into();
+        assert_eq!(check_link(sm, &edited, &h2, 2, &h1).unwrap().kind, "hash_mismatch");
     }
 }

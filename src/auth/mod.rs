@@ -7,6 +7,7 @@ pub mod permission;
 pub mod principal;
 pub mod rate_limit;
 pub mod session;
+pub mod sm2_jws;
 pub mod token;
 pub mod totp;
 

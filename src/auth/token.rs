@@ -1,10 +1,11 @@
-//! Access tokens: JWTs signed with EdDSA. Verification accepts only EdDSA (so `alg: none` and
+//! Access tokens: JWTs signed with EdDSA, or with SM2 (`SM2SM3`, see `keys::SM2_ALG`) under
+//! `HWT_CRYPTO=sm`. Verification accepts only the pair's own algorithm (so `alg: none` and
 //! HS/RS confusion are refused), checks the signature, `exp`, `nbf`, `iss` and `aud`.
 
 use jsonwebtoken::{Algorithm, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 
-use super::keys::JwtKeys;
+use super::keys::{JwtKeys, Pair};
 use super::principal::{Role, SubjectKind};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -70,9 +71,14 @@ impl TokenIssuer<'_> {
 }
 
 pub fn sign(keys: &JwtKeys, claims: &Claims) -> anyhow::Result<String> {
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(keys.kid.clone());
-    encode(&header, claims, &keys.encoding).map_err(|e| anyhow::anyhow!("signing token: {e}"))
+    match &keys.pair {
+        Pair::Ed25519 { encoding, .. } => {
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some(keys.kid.clone());
+            encode(&header, claims, encoding).map_err(|e| anyhow::anyhow!("signing token: {e}"))
+        }
+        Pair::Sm2 { signing, .. } => super::sm2_jws::sign(signing, &keys.kid, claims),
+    }
 }
 
 /// Why a token was refused; only ever logged, the client gets a generic 401.
@@ -81,15 +87,173 @@ pub fn sign(keys: &JwtKeys, claims: &Claims) -> anyhow::Result<String> {
 pub struct TokenRejected(pub String);
 
 pub fn verify(keys: &JwtKeys, issuer: &str, audience: &str, token: &str) -> Result<Claims, TokenRejected> {
+    let decoding = match &keys.pair {
+        Pair::Ed25519 { decoding, .. } => decoding,
+        Pair::Sm2 { verifying, .. } => {
+            let claims: Claims = super::sm2_jws::verify(verifying, token)?;
+            return check_claims(claims, issuer, audience, chrono::Utc::now().timestamp());
+        }
+    };
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.algorithms = vec![Algorithm::EdDSA];
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
     validation.validate_nbf = true;
     validation.validate_exp = true;
-    validation.leeway = 5;
+    validation.leeway = LEEWAY_SECS as u64;
     validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-    decode::<Claims>(token, &keys.decoding, &validation)
+    decode::<Claims>(token, decoding, &validation)
         .map(|d| d.claims)
         .map_err(|e| TokenRejected(e.to_string()))
+}
+
+/// Seconds of clock difference tolerated on `exp` and `nbf`.
+const LEEWAY_SECS: i64 = 5;
+
+/// The claim checks of [`verify`] for a token whose signature was checked by hand (SM2): the
+/// same rules as the EdDSA path (`exp`, `nbf` with the leeway, `iss`, `aud`; the other required
+/// claims are required by `Claims` itself).
+fn check_claims(claims: Claims, issuer: &str, audience: &str, now: i64) -> Result<Claims, TokenRejected> {
+    if claims.exp < now - LEEWAY_SECS {
+        return Err(TokenRejected("ExpiredSignature".into()));
+    }
+    if claims.nbf > now + LEEWAY_SECS {
+        return Err(TokenRejected("ImmatureSignature".into()));
+    }
+    if claims.iss != issuer {
+        return Err(TokenRejected("InvalidIssuer".into()));
+    }
+    if claims.aud != audience {
+        return Err(TokenRejected("InvalidAudience".into()));
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+    use crate::config::CryptoSuite;
+
+    fn keys(suite: CryptoSuite, dir: &std::path::Path) -> JwtKeys {
+        JwtKeys::load_or_generate_for(suite, &dir.join("k.pem"), &dir.join("k.pub.pem")).unwrap()
+    }
+
+    fn issuer(keys: &JwtKeys) -> TokenIssuer<'_> {
+        TokenIssuer {
+            keys,
+            issuer: "hwt",
+            audience: "api",
+            ttl_secs: 600,
+        }
+    }
+
+    #[test]
+    fn an_sm2_token_verifies_and_a_tampered_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = keys(CryptoSuite::Sm, dir.path());
+        assert_eq!(k.alg(), "SM2SM3");
+        let token = issuer(&k)
+            .issue("u1", SubjectKind::User, "张三", Role::Enterprise, "e1")
+            .unwrap();
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(header["alg"], "SM2SM3");
+        assert_eq!(header["kid"], k.kid.as_str());
+        let claims = verify(&k, "hwt", "api", &token).unwrap();
+        assert_eq!((claims.sub.as_str(), claims.role), ("u1", Role::Enterprise));
+
+        // Another role in the payload, the signature kept.
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut forged: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        forged["role"] = "admin".into();
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap()),
+            parts[2]
+        );
+        assert!(verify(&k, "hwt", "api", &forged).is_err());
+        // A flipped signature bit.
+        let mut sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        sig[10] ^= 1;
+        let flipped = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(sig));
+        assert!(verify(&k, "hwt", "api", &flipped).is_err());
+        // Wrong audience or issuer.
+        assert!(verify(&k, "hwt", "other", &token).is_err());
+        assert!(verify(&k, "other", "api", &token).is_err());
+        // Another SM2 key does not verify it.
+        let other = tempfile::tempdir().unwrap();
+        assert!(verify(&keys(CryptoSuite::Sm, other.path()), "hwt", "api", &token).is_err());
+        // An EdDSA token is refused by an SM2 service, and the other way round.
+        let ed_dir = tempfile::tempdir().unwrap();
+        let ed = keys(CryptoSuite::Standard, ed_dir.path());
+        let ed_token = issuer(&ed)
+            .issue("u1", SubjectKind::User, "张三", Role::Enterprise, "e1")
+            .unwrap();
+        assert!(verify(&k, "hwt", "api", &ed_token).is_err());
+        assert!(verify(&ed, "hwt", "api", &token).is_err());
+        // alg none.
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            parts[1]
+        );
+        assert!(verify(&k, "hwt", "api", &none).is_err());
+    }
+
+    #[test]
+    fn an_expired_sm2_token_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = keys(CryptoSuite::Sm, dir.path());
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: "u1".into(),
+            role: Role::Admin,
+            binding: String::new(),
+            kind: SubjectKind::User,
+            name: "a".into(),
+            iat: now - 100,
+            nbf: now - 100,
+            exp: now - 10,
+            iss: "hwt".into(),
+            aud: "api".into(),
+            jti: "j".into(),
+            scope: None,
+        };
+        let token = sign(&k, &claims).unwrap();
+        assert!(verify(&k, "hwt", "api", &token).is_err());
+        let future = Claims {
+            nbf: now + 100,
+            exp: now + 200,
+            ..claims
+        };
+        assert!(verify(&k, "hwt", "api", &sign(&k, &future).unwrap()).is_err());
+    }
+
+    #[test]
+    fn the_sm2_key_is_published_as_an_ec_jwk_of_curve_sm2() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = keys(CryptoSuite::Sm, dir.path());
+        let jwk = &k.jwks()["keys"][0];
+        assert_eq!(jwk["kty"], "EC");
+        assert_eq!(jwk["crv"], "SM2");
+        assert_eq!(jwk["alg"], "SM2SM3");
+        assert_eq!(jwk["kid"], k.kid.as_str());
+        for c in ["x", "y"] {
+            assert_eq!(URL_SAFE_NO_PAD.decode(jwk[c].as_str().unwrap()).unwrap().len(), 32);
+        }
+        // The pair is read again from its files.
+        let again = keys(CryptoSuite::Sm, dir.path());
+        assert_eq!(again.kid, k.kid);
+        // An Ed25519 file is no SM2 key.
+        let ed = tempfile::tempdir().unwrap();
+        keys(CryptoSuite::Standard, ed.path());
+        assert!(
+            JwtKeys::load_or_generate_for(CryptoSuite::Sm, &ed.path().join("k.pem"), &ed.path().join("k.pub.pem"))
+                .is_err()
+        );
+    }
 }

@@ -165,8 +165,16 @@ pub enum CatalogueCommand {
 
 fn open(config: &Config) -> anyhow::Result<AppState> {
     let state = AppState::new(config.clone())?;
-    app::prepare_database(&state.db, state.config.office_close)?;
+    app::prepare_database_with(&state.db, state.config.office_close, state.config.crypto)?;
+    app::prepare_state(&state)?;
     Ok(state)
+}
+
+/// Loads the demo data under the set-up lock: replicas started with `--demo` at the same moment
+/// seed one after the other, and the later ones find everything there (`seed::demo` is
+/// idempotent) instead of racing on the same rows.
+fn seed_demo(conn: &mut db::pool::PooledConn, office_close: chrono::NaiveTime) -> anyhow::Result<Vec<seed::DemoLogin>> {
+    db::migrate::with_setup_lock(conn, |c| seed::demo(c, office_close).map_err(db::DbError::Other)).map_err(fail)
 }
 
 fn conn(state: &AppState) -> anyhow::Result<db::pool::PooledConn> {
@@ -216,7 +224,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { demo } => serve(config, demo).await,
         Command::Migrate => {
             let state = AppState::new(config)?;
-            let applied = app::prepare_database(&state.db, state.config.office_close)?;
+            let applied = app::prepare_database_with(&state.db, state.config.office_close, state.config.crypto)?;
+            app::prepare_state(&state)?;
             println!(
                 "migrations applied: {}",
                 if applied.is_empty() {
@@ -276,7 +285,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("say --demo to load the demo data, or --scale N for benchmark data");
             }
             let state = open(&config)?;
-            let logins = seed::demo(&mut *conn(&state)?, config.office_close)?;
+            let logins = seed_demo(&mut conn(&state)?, config.office_close)?;
             seed::print_logins(&logins, None);
             Ok(())
         }
@@ -384,20 +393,23 @@ async fn serve(mut config: Config, demo: bool) -> anyhow::Result<()> {
     let state = AppState::new(config.clone())?;
     let db = state.db.clone();
     let close = state.config.office_close;
-    let applied = actix_web::web::block(move || app::prepare_database(&db, close)).await??;
+    let suite = config.crypto;
+    let applied = actix_web::web::block(move || app::prepare_database_with(&db, close, suite)).await??;
+    let state = actix_web::web::Data::new(state);
+    let prepared = state.clone();
+    actix_web::web::block(move || app::prepare_state(&prepared)).await??;
     tracing::info!(database = %crate::config::redact_url(&config.database_url), ?applied, "database ready");
     let logins = if demo {
         let db = state.db.clone();
         let close = config.office_close;
         Some(
-            actix_web::web::block(move || -> anyhow::Result<_> { seed::demo(&mut *db.get().map_err(fail)?, close) })
+            actix_web::web::block(move || -> anyhow::Result<_> { seed_demo(&mut db.get().map_err(fail)?, close) })
                 .await??,
         )
     } else {
         None
     };
     warn_missing_calendar(&state).await;
-    let state = actix_web::web::Data::new(state);
     if config.sweep_interval_secs > 0 {
         crate::jobs::spawn_sweeper(
             state.clone(),

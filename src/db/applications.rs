@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::{
     application_attachments, application_events, application_items, application_steps, approval_copies,
-    approval_counters, clock_suspensions, decision_counters, decisions, transfer_applications,
+    clock_suspensions, decisions, transfer_applications,
 };
 use super::whitelist::{EntryRow, Movement, apply_movement};
 use super::{DbConnection, DbError, DbResult, db_now, new_id, to_db_time, write_tx};
@@ -1032,27 +1032,7 @@ fn issue_approval(
 ) -> DbResult<(String, NaiveDate)> {
     let today = shanghai_date(now);
     let year = today.year();
-    let bumped = diesel::update(
-        approval_counters::table
-            .filter(approval_counters::source_province.eq(&app.source_province))
-            .filter(approval_counters::year.eq(year)),
-    )
-    .set(approval_counters::last_seq.eq(approval_counters::last_seq + 1))
-    .execute(conn)?;
-    if bumped == 0 {
-        diesel::insert_into(approval_counters::table)
-            .values((
-                approval_counters::source_province.eq(&app.source_province),
-                approval_counters::year.eq(year),
-                approval_counters::last_seq.eq(1),
-            ))
-            .execute(conn)?;
-    }
-    let seq: i32 = approval_counters::table
-        .filter(approval_counters::source_province.eq(&app.source_province))
-        .filter(approval_counters::year.eq(year))
-        .select(approval_counters::last_seq)
-        .first(conn)?;
+    let seq = super::counters::next_approval(conn, &app.source_province, year)?;
     let number = Series::Approval.number(&province_short(&app.source_province), year, seq);
     let period_end = super::whitelist::parse_date(&app.period_end)?;
     let licence_until = super::registry::licence_on(conn, &app.operator_id, today)?
@@ -1150,30 +1130,7 @@ pub fn copies(conn: &mut DbConnection, app_id: &str) -> DbResult<Vec<CopyRow>> {
 
 /// The next number of a decision-document series, gap-free per source province and year.
 fn next_number(conn: &mut DbConnection, series: Series, source_province: &str, year: i32) -> DbResult<String> {
-    let bumped = diesel::update(
-        decision_counters::table
-            .filter(decision_counters::series.eq(series.as_str()))
-            .filter(decision_counters::source_province.eq(source_province))
-            .filter(decision_counters::year.eq(year)),
-    )
-    .set(decision_counters::last_seq.eq(decision_counters::last_seq + 1))
-    .execute(conn)?;
-    if bumped == 0 {
-        diesel::insert_into(decision_counters::table)
-            .values((
-                decision_counters::series.eq(series.as_str()),
-                decision_counters::source_province.eq(source_province),
-                decision_counters::year.eq(year),
-                decision_counters::last_seq.eq(1),
-            ))
-            .execute(conn)?;
-    }
-    let seq: i32 = decision_counters::table
-        .filter(decision_counters::series.eq(series.as_str()))
-        .filter(decision_counters::source_province.eq(source_province))
-        .filter(decision_counters::year.eq(year))
-        .select(decision_counters::last_seq)
-        .first(conn)?;
+    let seq = super::counters::next_decision(conn, series.as_str(), source_province, year)?;
     Ok(series.number(&province_short(source_province), year, seq))
 }
 

@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::schema::{audit_head, audit_log};
 use super::{DbConnection, DbResult, db_now, new_id, write_tx};
 use crate::audit::{self, Break, Context, Record};
+use crate::crypto::suite::CryptoSuite;
 
 /// A change waiting for its transaction to commit.
 #[derive(Debug, Clone)]
@@ -125,10 +126,16 @@ pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
     diesel::update(audit_head::table.find(1))
         .set(audit_head::seq.eq(audit_head::seq))
         .execute(conn)?;
-    let (mut seq, mut prev, event_seq): (i64, String, i64) = audit_head::table
+    let (mut seq, mut prev, event_seq, crypto): (i64, String, i64, Option<String>) = audit_head::table
         .find(1)
-        .select((audit_head::seq, audit_head::hash, audit_head::event_seq))
+        .select((
+            audit_head::seq,
+            audit_head::hash,
+            audit_head::event_seq,
+            audit_head::crypto,
+        ))
         .first(conn)?;
+    let suite = head_suite(crypto.as_deref());
     let at = db_now();
     let mut rows = Vec::with_capacity(pending.len());
     for p in pending {
@@ -147,7 +154,7 @@ pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
             diff: audit::canonical_json(&p.diff),
             prev_hash: prev,
         };
-        let hash = audit::hash(&r);
+        let hash = audit::hash_with(suite, &r);
         prev = hash.clone();
         rows.push(AuditRow::from_record(r, hash));
     }
@@ -165,6 +172,68 @@ pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The suite a head names: what it was started with; none recorded (a chain of a version before
+/// the setting, or never started by `serve`) is SHA-256.
+fn head_suite(crypto: Option<&str>) -> CryptoSuite {
+    crypto.and_then(CryptoSuite::parse).unwrap_or(CryptoSuite::Standard)
+}
+
+/// The suite the chain of this database is hashed with.
+pub fn chain_suite(conn: &mut DbConnection) -> DbResult<CryptoSuite> {
+    let crypto: Option<String> = audit_head::table.find(1).select(audit_head::crypto).first(conn)?;
+    Ok(head_suite(crypto.as_deref()))
+}
+
+/// A start with a setting the database was not started with.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this database was started with HWT_CRYPTO={stored} and its audit chain is hashed with {stored_hash}; it cannot \
+     be started with HWT_CRYPTO={wanted}. Start it with HWT_CRYPTO={stored}, or use a new database"
+)]
+pub struct SuiteMismatch {
+    pub stored: &'static str,
+    pub stored_hash: &'static str,
+    pub wanted: &'static str,
+}
+
+fn hash_name(s: CryptoSuite) -> &'static str {
+    match s {
+        CryptoSuite::Standard => "SHA-256",
+        CryptoSuite::Sm => "SM3",
+    }
+}
+
+/// Records the suite of a database on its first start, and refuses another one later. A chain
+/// that already has records before any suite was recorded is SHA-256 (`standard`). Run under
+/// the set-up lock.
+pub fn settle_suite(conn: &mut DbConnection, wanted: CryptoSuite) -> DbResult<Result<(), SuiteMismatch>> {
+    write_tx(conn, |conn| {
+        let (seq, crypto): (i64, Option<String>) = audit_head::table
+            .find(1)
+            .select((audit_head::seq, audit_head::crypto))
+            .first(conn)?;
+        let stored = match crypto.as_deref().and_then(CryptoSuite::parse) {
+            Some(s) => s,
+            // Records hashed before the setting existed are SHA-256.
+            None if seq > 0 => CryptoSuite::Standard,
+            None => wanted,
+        };
+        if crypto.is_none() && stored == wanted {
+            diesel::update(audit_head::table.find(1))
+                .set(audit_head::crypto.eq(Some(wanted.as_str())))
+                .execute(conn)?;
+        }
+        if stored != wanted {
+            return Ok(Err(SuiteMismatch {
+                stored: stored.as_str(),
+                stored_hash: hash_name(stored),
+                wanted: wanted.as_str(),
+            }));
+        }
+        Ok(Ok(()))
+    })
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, utoipa::ToSchema)]
@@ -239,10 +308,11 @@ pub struct Verification {
 /// Walks the chain from the first record to the head as it was when the walk began, in pages
 /// (constant memory), and reports the first broken link.
 pub fn verify(conn: &mut DbConnection) -> DbResult<Verification> {
-    let (head_seq, head_hash): (i64, String) = audit_head::table
+    let (head_seq, head_hash, crypto): (i64, String, Option<String>) = audit_head::table
         .find(1)
-        .select((audit_head::seq, audit_head::hash))
+        .select((audit_head::seq, audit_head::hash, audit_head::crypto))
         .first(conn)?;
+    let suite = head_suite(crypto.as_deref());
     let mut expected = 1i64;
     let mut prev = audit::GENESIS.to_string();
     let mut checked = 0i64;
@@ -265,7 +335,7 @@ pub fn verify(conn: &mut DbConnection) -> DbResult<Verification> {
             break;
         }
         for row in &page {
-            if let Some(b) = audit::check_link(&row.to_record(), &row.hash, expected, &prev) {
+            if let Some(b) = audit::check_link(suite, &row.to_record(), &row.hash, expected, &prev) {
                 return Ok(done(checked, Some(b)));
             }
             checked += 1;

@@ -113,6 +113,14 @@ pub fn ensure_embedded(conn: &mut DbConnection) -> DbResult<usize> {
     Ok(added)
 }
 
+/// What identifies the stored calendar's state: the years held and the last import instant. An
+/// import on any replica changes it (one small read over the year rows, no day rows).
+pub fn version(conn: &mut DbConnection) -> DbResult<(i64, Option<chrono::NaiveDateTime>)> {
+    Ok(calendar_years::table
+        .select((diesel::dsl::count_star(), diesel::dsl::max(calendar_years::imported_at)))
+        .first(conn)?)
+}
+
 /// Recomputes every open provisional deadline (application steps and manifest receipts) with the
 /// calendar now stored: what every arrival of a year does, whichever way it came. Returns how
 /// many deadlines were recomputed.

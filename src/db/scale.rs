@@ -211,6 +211,16 @@ pub fn generate(
              FROM manifests m JOIN application_items i ON i.application_id = m.application_id AND i.line = 0 \
              WHERE m.id LIKE 'scale-m-%'"
         ));
+        // The synthetic serials are taken: each city's counter moves past them, so the first real
+        // manifest of such a city draws the next free serial instead of colliding (409).
+        batch.push(
+            "INSERT INTO manifest_counters (source_city, year, last_serial) \
+             SELECT source_city, year, max(serial) FROM manifests WHERE id LIKE 'scale-m-%' \
+             GROUP BY source_city, year \
+             ON CONFLICT (source_city, year) DO UPDATE SET last_serial = excluded.last_serial \
+             WHERE manifest_counters.last_serial < excluded.last_serial"
+                .to_string(),
+        );
     }
     for sql in &batch {
         conn.batch_execute(sql)?;
@@ -247,6 +257,7 @@ fn append_synthetic_audit(conn: &mut DbConnection, applications: i64, per_app: i
         .find(1)
         .select((audit_head::seq, audit_head::hash))
         .first(conn)?;
+    let suite = super::audit::chain_suite(conn)?;
     let base = chrono::DateTime::from_timestamp(1_704_067_200, 0)
         .unwrap_or_default()
         .naive_utc();
@@ -275,7 +286,7 @@ fn append_synthetic_audit(conn: &mut DbConnection, applications: i64, per_app: i
                 diff: audit::canonical_json(&serde_json::json!({ "status": {"from": null, "to": action} })),
                 prev_hash: prev.clone(),
             };
-            let hash = audit::hash(&r);
+            let hash = audit::hash_with(suite, &r);
             values.push(format!(
                 "({}, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')",
                 r.seq,

@@ -429,6 +429,7 @@ diesel::table! {
         seq -> BigInt,
         hash -> Text,
         event_seq -> BigInt,
+        crypto -> Nullable<Text>,
     }
 }
 diesel::table! {
@@ -637,6 +638,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    subject_rates (subject) {
+        subject -> Text,
+        tat_us -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_clients,
@@ -680,4 +688,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     write_marks,
     password_history,
     ui_sessions,
+    subject_rates,
 );

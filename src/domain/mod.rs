@@ -28,6 +28,7 @@ pub mod error;
 pub mod ids;
 pub mod manifest;
 pub mod parties;
+pub mod network;
 pub mod province;
 pub mod quantity;
 pub mod report;

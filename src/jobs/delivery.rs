@@ -4,6 +4,11 @@
 //! run), so no connection is held while waiting on subscribers' endpoints, and a replica that
 //! dies (even by kill -9) hands over when its lease runs out. Delivery is at least once: an
 //! attempt whose outcome was not recorded before a crash is made again, with the same event id.
+//!
+//! Secrets are stored sealed and opened here, just before signing (HMAC-SHA256, or HMAC-SM3 under
+//! `HWT_CRYPTO=sm`). Unless `HWT_WEBHOOK_ALLOW_PRIVATE` is set, an endpoint whose host is or
+//! resolves to a non-public address is not called (the attempt fails with that reason), and the
+//! client connects only to public addresses (`service::destinations::PublicOnly`).
 
 use std::time::{Duration, Instant};
 
@@ -12,9 +17,11 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
 use crate::config::Config;
+use crate::crypto::seal::Sealer;
 use crate::db::outbox::{self, Due, Outcome};
 use crate::db::pool::Db;
 use crate::db::{DbResult, new_id};
+use crate::service::destinations;
 use crate::state::AppState;
 use crate::webhooks::{self, SIGNATURE_HEADER};
 
@@ -41,13 +48,19 @@ pub struct DeliveryReport {
 pub struct Deliverer {
     client: reqwest::Client,
     holder: String,
+    suite: crate::config::CryptoSuite,
+    allow_private: bool,
     retry_base: Duration,
     lease: chrono::TimeDelta,
 }
 
 impl Deliverer {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if !config.webhook_allow_private {
+            builder = builder.dns_resolver(std::sync::Arc::new(crate::service::destinations::PublicOnly));
+        }
+        let client = builder
             .timeout(Duration::from_millis(config.webhook_timeout_ms))
             .connect_timeout(Duration::from_millis(config.webhook_timeout_ms))
             // A redirect is an answer, not a success: the subscriber must register the final URL.
@@ -57,6 +70,8 @@ impl Deliverer {
         Ok(Deliverer {
             client,
             holder: new_id(),
+            suite: config.crypto,
+            allow_private: config.webhook_allow_private,
             retry_base: Duration::from_millis(config.webhook_retry_base_ms),
             lease: chrono::TimeDelta::seconds(config.job_lease_secs as i64),
         })
@@ -76,8 +91,9 @@ impl Deliverer {
             attempted: due.len(),
             ..Default::default()
         };
+        let sealer = state.sealer.clone();
         let outcomes: Vec<Outcome> = futures_util::stream::iter(due)
-            .map(|d| self.attempt(d, now))
+            .map(|d| self.attempt(d, &sealer, now))
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
@@ -105,10 +121,27 @@ impl Deliverer {
         db.run(move |c| outbox::release_lease(c, LEASE, &holder)).await
     }
 
-    async fn attempt(&self, d: Due, now: DateTime<Utc>) -> Outcome {
+    async fn attempt(&self, d: Due, sealer: &Sealer, now: DateTime<Utc>) -> Outcome {
+        let refused = |error: String| Outcome {
+            delivery_id: d.delivery_id.clone(),
+            subscription_id: d.subscription_id.clone(),
+            attempt: d.attempt,
+            at: now,
+            status_code: None,
+            error: Some(error),
+            duration_ms: 0,
+        };
+        let secret = match sealer.open(&d.secret, &d.subscription_id) {
+            Ok(s) => s,
+            Err(e) => return refused(format!("not sent: {e}")),
+        };
+        // What the name resolves to now (it may have changed since the subscription).
+        if let Some(why) = destinations::refusal(&d.url, self.allow_private).await {
+            return refused(format!("not sent: {}", why.message));
+        }
         // The signature carries the real time of sending: receivers check it against their clock.
         let t = Utc::now().timestamp();
-        let signature = webhooks::sign(&d.secret, t, d.payload.as_bytes());
+        let signature = webhooks::sign_with(self.suite, &secret, t, d.payload.as_bytes());
         let started = Instant::now();
         let sent = self
             .client

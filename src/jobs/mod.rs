@@ -29,6 +29,9 @@ pub struct SweepReport {
     pub manifests_overdue: Vec<String>,
     /// The year whose missing holiday notice this sweep announced to every province (once a year).
     pub notice_missing_announced: Option<i32>,
+    /// Webhook deliveries finished longer ago than `webhooks::DELIVERY_RETENTION`, deleted with
+    /// their attempts (the events stay).
+    pub deliveries_purged: usize,
 }
 
 /// One sweep at `now` with the configured office close time.
@@ -98,6 +101,7 @@ fn sweep_steps(
     }
     report.applications = db::applications::sweep(conn, &calendar, office_close, now)?;
     report.manifests_overdue = db::manifests::sweep(conn, now)?;
+    report.deliveries_purged = db::outbox_retention::purge_finished(conn, now - crate::webhooks::DELIVERY_RETENTION)?;
     Ok(report)
 }
 

@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod changes;
 pub mod commands;
 pub mod dashboard;
+pub mod destinations;
 pub mod error;
 pub mod health;
 pub mod history;

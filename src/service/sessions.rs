@@ -471,6 +471,7 @@ async fn resolve(state: &AppState, token: &str, enrolling: bool) -> Result<(Prin
             state
                 .rate_limit
                 .check(&format!("{:?}:{}", claims.kind, claims.sub))
+                .await
                 .map_err(|secs| Error::TooManyRequests {
                     retry_after_secs: secs,
                     detail: format!("too many requests from this account; retry in {secs} s"),

@@ -37,7 +37,9 @@ pub struct OwnerInput {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionInput {
-    /// An https:// URL without credentials or fragment.
+    /// An https:// URL without credentials or fragment, whose host is public: one that is or
+    /// resolves to a loopback, private or link-local address is refused (422) unless the
+    /// deployment allows it.
     #[schema(schema_with = url_schema)]
     pub url: String,
     /// At least one event type; repeats count once. (Each is checked in
@@ -237,7 +239,8 @@ pub struct SubscriptionDto {
 pub struct SubscriptionCreatedDto {
     #[serde(flatten)]
     pub subscription: SubscriptionDto,
-    /// The HMAC-SHA256 key of the `Hwt-Signature` header. Store it now.
+    /// The HMAC key of the `Hwt-Signature` header (HMAC-SHA256, or HMAC-SM3 where the service
+    /// runs with `HWT_CRYPTO=sm`). Store it now.
     pub secret: String,
 }
 
@@ -332,14 +335,20 @@ pub async fn create(state: &AppState, ctx: &Ctx, new: NewSubscription) -> Result
             ));
         }
     }
+    if let Some(why) = super::destinations::refusal(&url, state.config.webhook_allow_private).await {
+        return Err(Error::invalid_field("/url", &why));
+    }
     let now = db_now();
+    let id = new_id();
+    // Kept sealed (AES-256-GCM, `crypto::seal`); the owner sees the plaintext only now.
+    let sealed = state.sealer.seal(&secret, &id).map_err(Error::internal)?;
     let row = SubscriptionRow {
-        id: new_id(),
+        id,
         owner_kind: kind.as_str().to_string(),
         owner_id,
         url,
         event_types: serde_json::to_string(&types).unwrap_or_else(|_| "[]".into()),
-        secret: secret.clone(),
+        secret: sealed,
         description,
         status: "active".into(),
         failing_since: None,

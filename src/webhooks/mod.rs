@@ -2,17 +2,19 @@
 //! signature and the retry schedule. Storage is in `db::outbox`, delivery in `jobs::delivery`.
 //!
 //! A delivery is a `POST` of the event's JSON body with
-//! `Hwt-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. Receivers
-//! recompute the HMAC over the exact bytes received and refuse a timestamp outside their replay
-//! window (we suggest five minutes, [`REPLAY_WINDOW_SECS`]). See docs/WEBHOOKS.md.
+//! `Hwt-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, or under
+//! `HWT_CRYPTO=sm` `t=<unix seconds>,sm3=<hex HMAC-SM3(secret, "<t>.<body>")>` (the part's name
+//! names the algorithm). Receivers recompute the HMAC over the exact bytes received and refuse a
+//! timestamp outside their replay window (we suggest five minutes, [`REPLAY_WINDOW_SECS`]). See
+//! docs/WEBHOOKS.md.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::ToSchema;
+
+use crate::crypto::suite::{self, CryptoSuite};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "Hwt-Signature";
@@ -24,6 +26,10 @@ pub const RETRY_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 pub const DISABLE_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// How long a finished delivery (delivered, or failed after its retries) and its attempt log are
+/// kept before the sweeper deletes them; the events themselves are kept (the changes feed).
+pub const DELIVERY_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(90);
 
 /// The largest event seq a client may name: 2^53 - 1, exact in every JSON reader.
 pub const SEQ_MAX: i64 = 9_007_199_254_740_991;
@@ -334,25 +340,23 @@ pub struct WhitelistEntryEventData {
     pub reason: Option<String>,
 }
 
-/// The value of the signature header for `body` sent at `t`.
+/// The value of the signature header for `body` sent at `t` (HMAC-SHA256).
 pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
-    format!("t={t},v1={}", hex(&mac(secret, t, body)))
+    sign_with(CryptoSuite::Standard, secret, t, body)
 }
 
-fn mac(secret: &str, t: i64, body: &[u8]) -> Vec<u8> {
-    // HMAC accepts a key of any length, so this cannot fail.
-    let mut m = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return Vec::new(),
-    };
-    m.update(t.to_string().as_bytes());
-    m.update(b".");
-    m.update(body);
-    m.finalize().into_bytes().to_vec()
+/// The name of the signature part of `suite`: `v1` (HMAC-SHA256) or `sm3` (HMAC-SM3).
+pub fn signature_part(s: CryptoSuite) -> &'static str {
+    match s {
+        CryptoSuite::Standard => "v1",
+        CryptoSuite::Sm => "sm3",
+    }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The value of the signature header for `body` sent at `t`, with the MAC of `suite`.
+pub fn sign_with(s: CryptoSuite, secret: &str, t: i64, body: &[u8]) -> String {
+    let tag = suite::mac(s, secret.as_bytes(), &[t.to_string().as_bytes(), b".", body]);
+    format!("t={t},{}={}", signature_part(s), suite::hex(&tag))
 }
 
 /// Why a signature was refused.
@@ -363,15 +367,29 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// Checks a signature header the way a receiver should: the timestamp within `window_secs` of
-/// `now`, and one `v1` that matches (compared in constant time).
+/// Checks an HMAC-SHA256 signature header the way a receiver should (see [`verify_with`]).
 pub fn verify(secret: &str, header: &str, body: &[u8], now: i64, window_secs: i64) -> Result<(), SignatureError> {
+    verify_with(CryptoSuite::Standard, secret, header, body, now, window_secs)
+}
+
+/// Checks a signature header the way a receiver should: the timestamp within `window_secs` of
+/// `now`, and one part of `suite`'s name (`v1`, `sm3`) that matches (compared in constant time).
+/// Parts of the other algorithm are ignored.
+pub fn verify_with(
+    s: CryptoSuite,
+    secret: &str,
+    header: &str,
+    body: &[u8],
+    now: i64,
+    window_secs: i64,
+) -> Result<(), SignatureError> {
+    let part = signature_part(s);
     let mut t = None;
     let mut sigs = Vec::new();
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
+    for p in header.split(',') {
+        match p.trim().split_once('=') {
             Some(("t", v)) => t = v.parse::<i64>().ok(),
-            Some(("v1", v)) => sigs.push(v.to_string()),
+            Some((k, v)) if k == part => sigs.push(v.to_string()),
             _ => {}
         }
     }
@@ -382,13 +400,10 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now: i64, window_secs: i6
     if (now - t).abs() > window_secs {
         return Err(SignatureError::OutsideWindow);
     }
-    let mut m = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| SignatureError::Malformed)?;
-    m.update(t.to_string().as_bytes());
-    m.update(b".");
-    m.update(body);
-    for s in sigs {
-        let Some(bytes) = unhex(&s) else { continue };
-        if m.clone().verify_slice(&bytes).is_ok() {
+    let stamp = t.to_string();
+    for sig in sigs {
+        let Some(bytes) = unhex(&sig) else { continue };
+        if suite::mac_matches(s, secret.as_bytes(), &[stamp.as_bytes(), b".", body], &bytes) {
             return Ok(());
         }
     }
@@ -416,7 +431,7 @@ pub fn backoff(base: Duration, failures: u32) -> Duration {
 pub fn new_secret() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
-    Ok(format!("whsec_{}", hex(&bytes)))
+    Ok(format!("whsec_{}", suite::hex(&bytes)))
 }
 
 #[cfg(test)]
@@ -470,6 +485,53 @@ mod tests {
         // A second signature (during secret rotation) is accepted when one matches.
         let two = format!("{h},v1={}", "00".repeat(32));
         assert_eq!(verify("s3cret", &two, body, 1000, 300), Ok(()));
+    }
+
+    #[test]
+    fn hmac_sm3_worked_example_from_the_docs() {
+        // The HMAC-SM3 example in docs/WEBHOOKS.md; change both together.
+        let body = br#"{"id":"evt-1","type":"application.filed"}"#;
+        let sm = CryptoSuite::Sm;
+        let header = sign_with(sm, "whsec_example", 1_763_712_000, body);
+        assert!(header.starts_with("t=1763712000,sm3="), "{header}");
+        assert_eq!(header.len(), "t=1763712000,sm3=".len() + 64);
+        // `openssl dgst -sm3 -hmac whsec_example` over the signed string says the same.
+        assert_eq!(
+            header,
+            "t=1763712000,sm3=1ab2ae13592d795909be20541af37f71820b8c57b1573188b41198813ee2dc71"
+        );
+        assert_eq!(
+            verify_with(sm, "whsec_example", &header, body, 1_763_712_100, 300),
+            Ok(())
+        );
+        assert_eq!(
+            verify_with(sm, "whsec_other", &header, body, 1_763_712_100, 300),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_with(sm, "whsec_example", &header, b"{}", 1_763_712_100, 300),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_with(sm, "whsec_example", &header, body, 1_763_713_000, 300),
+            Err(SignatureError::OutsideWindow)
+        );
+        // An HMAC-SM3 header is no HMAC-SHA256 signature, nor the other way round.
+        assert_eq!(
+            verify("whsec_example", &header, body, 1_763_712_100, 300),
+            Err(SignatureError::Malformed)
+        );
+        let sha = sign("whsec_example", 1_763_712_000, body);
+        assert_eq!(
+            verify_with(sm, "whsec_example", &sha, body, 1_763_712_100, 300),
+            Err(SignatureError::Malformed)
+        );
+        // The same MAC under the name of the other algorithm does not verify.
+        let renamed = header.replace("sm3=", "v1=");
+        assert_eq!(
+            verify("whsec_example", &renamed, body, 1_763_712_100, 300),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]

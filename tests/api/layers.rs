@@ -9,14 +9,16 @@ use std::path::Path;
 /// Our modules and the modules each may use.
 const RULES: &[(&str, &[&str])] = &[
     ("domain", &[]),
+    // Digests, MACs, sealing and key files: pure computation over RustCrypto crates.
+    ("crypto", &[]),
     ("telemetry", &["config"]),
-    ("config", &[]),
+    ("config", &["crypto"]),
     ("metrics", &[]),
-    ("audit", &["domain", "telemetry"]),
-    ("webhooks", &["domain", "telemetry"]),
-    ("db", &["domain", "audit", "webhooks", "telemetry"]),
-    ("auth", &["domain", "db", "config"]),
-    ("state", &["config", "db", "auth", "metrics", "domain"]),
+    ("audit", &["domain", "telemetry", "crypto"]),
+    ("webhooks", &["domain", "telemetry", "crypto"]),
+    ("db", &["domain", "audit", "webhooks", "telemetry", "crypto"]),
+    ("auth", &["domain", "db", "config", "crypto"]),
+    ("state", &["config", "db", "auth", "metrics", "domain", "crypto"]),
     (
         "service",
         &[
@@ -55,6 +57,7 @@ const RULES: &[(&str, &[&str])] = &[
             "telemetry",
             "webhooks",
             "auth",
+            "crypto",
         ],
     ),
     (

@@ -43,6 +43,7 @@ async fn no_secret_or_token_in_the_logs(backend: Backend) {
         cmd.env("HWT_LOG", "debug")
             .env("HWT_LOG_FORMAT", format)
             .env("HWT_WEBHOOK_ALLOW_HTTP", "true")
+            .env("HWT_WEBHOOK_ALLOW_PRIVATE", "true")
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log));
         let mut service = Service::spawn(cmd, port).await;
@@ -200,6 +201,11 @@ async fn no_secret_or_token_in_the_logs(backend: Backend) {
         assert!(
             text.lines().count() >= 5 && text.contains("listening"),
             "the log was written ({format}): {text}"
+        );
+        // Written to a file, not a terminal: no colour codes in either format.
+        assert!(
+            !text.contains('\u{1b}'),
+            "the {format} log written to a file carries ANSI escape codes:\n{text}"
         );
         for s in &secrets {
             assert!(

@@ -58,3 +58,54 @@ async fn each_subject_has_its_own_bucket(backend: Backend) {
     assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
 }
 both_backends!(each_subject_has_its_own_bucket, each_subject_has_its_own_bucket);
+
+/// Two replicas on one PostgreSQL database grant a subject the limit together, not once each:
+/// the buckets are in the database.
+#[actix_web::test]
+async fn two_replicas_share_one_budget() {
+    let limits = |c: &mut hwtransfer::config::Config| {
+        c.rate_limit_per_sec = 1;
+        c.rate_limit_burst = 6;
+    };
+    let a = TestApp::spawn_with(Backend::Postgres, limits).await;
+    let reg = Registry::setup(&a).await;
+    let mut config = crate::support::test_config(&a.db);
+    limits(&mut config);
+    config.data_dir = a.state.config.data_dir.clone();
+    let b = TestApp::start(crate::support::TestDb::reuse(&a.db), config).await;
+
+    // Alternating between the replicas, as a balancer would.
+    let started = std::time::Instant::now();
+    let mut served = 0;
+    let mut refused = 0;
+    for i in 0..20 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let (s, body, headers) = app
+            .get("/api/v1/transfer-applications", Some(&reg.enterprise_token))
+            .await;
+        match s {
+            200 => served += 1,
+            _ => {
+                assert_problem(s, &body, &headers, 429);
+                assert_eq!(headers["retry-after"], "1");
+                refused += 1;
+            }
+        }
+    }
+    // 6 at once plus one a second: each replica alone would have served 6 of its 10.
+    let allowance = 6 + started.elapsed().as_secs() as i32 + 1;
+    assert!(
+        served <= allowance && served >= 6,
+        "served {served} of 20 across two replicas in {:?} (allowance {allowance})",
+        started.elapsed()
+    );
+    assert_eq!(served + refused, 20);
+    // Both replicas refuse once the shared budget is spent.
+    let (sa, _, _) = a
+        .get("/api/v1/transfer-applications", Some(&reg.enterprise_token))
+        .await;
+    let (sb, _, _) = b
+        .get("/api/v1/transfer-applications", Some(&reg.enterprise_token))
+        .await;
+    assert!(sa == 429 || sb == 429, "{sa} {sb}");
+}

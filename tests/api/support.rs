@@ -278,12 +278,17 @@ impl TestApp {
         }
         let state = AppState::new(config).expect("state");
         let pool = state.db.clone();
-        let close = state.config.office_close;
-        web::block(move || app::prepare_database(&pool, close))
+        let (close, suite) = (state.config.office_close, state.config.crypto);
+        web::block(move || app::prepare_database_with(&pool, close, suite))
             .await
             .expect("block")
             .expect("prepare database");
         let state = web::Data::new(state);
+        let prepared = state.clone();
+        web::block(move || app::prepare_state(&prepared))
+            .await
+            .expect("block")
+            .expect("prepare state");
         let (server, addr) = app::start_server(state.clone(), "127.0.0.1:0").expect("bind");
         actix_web::rt::spawn(server);
         TestApp {

@@ -104,6 +104,8 @@ impl Receiver {
 
 pub fn webhook_config(config: &mut Config) {
     config.webhook_allow_http = true;
+    // The receivers listen on 127.0.0.1.
+    config.webhook_allow_private = true;
     config.webhook_timeout_ms = 300;
     config.webhook_retry_base_ms = 1000;
     config.webhook_interval_ms = 0;
@@ -806,6 +808,7 @@ fn webhook_service(db: &TestDb, data_dir: &std::path::Path, port: u16) -> std::p
     cmd.env("HWT_WEBHOOK_INTERVAL_MS", "50")
         .env("HWT_WEBHOOK_RETRY_BASE_MS", "100")
         .env("HWT_WEBHOOK_ALLOW_HTTP", "true")
+        .env("HWT_WEBHOOK_ALLOW_PRIVATE", "true")
         .env("HWT_JOB_LEASE_SECS", "1")
         .env("HWT_POOL_SIZE", "6");
     cmd
