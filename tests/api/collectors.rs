@@ -78,7 +78,7 @@ async fn collectors_file_like_producers(backend: Backend) {
         .post_json(
             "/api/v1/transfer-applications",
             Some(&token),
-            &crate::manifests::filing(&reg.operator_id, "10"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "10"),
         )
         .await;
     assert_eq!((s, a["route"].as_str()), (201, Some("whitelist")), "{a}");
@@ -97,7 +97,7 @@ async fn collectors_file_like_producers(backend: Backend) {
         &app,
         &token,
         "/api/v1/manifests",
-        crate::manifests::manifest(&id, &[(0, "10")]),
+        crate::fixtures::manifest(&id, &[(0, "10")]),
         None,
     )
     .await;
@@ -118,7 +118,7 @@ async fn collectors_file_like_producers(backend: Backend) {
         .post_json(
             "/api/v1/transfer-applications",
             Some(&token),
-            &crate::manifests::filing(&reg.operator_id, "5"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "5"),
         )
         .await;
     assert_eq!(
@@ -151,7 +151,7 @@ async fn a_collector_needs_its_own_collection_licence(backend: Backend) {
         .post_json(
             "/api/v1/transfer-applications",
             Some(&token),
-            &crate::manifests::filing(&reg.operator_id, "10"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "10"),
         )
         .await;
     assert_eq!(
@@ -211,7 +211,7 @@ async fn a_collector_needs_its_own_collection_licence(backend: Backend) {
         .post_json(
             "/api/v1/transfer-applications",
             Some(&reg.enterprise_token),
-            &crate::manifests::filing(&reg.operator_id, "10"),
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "10"),
         )
         .await;
     assert_eq!((s, a["route"].as_str()), (201, Some("whitelist")), "{a}");

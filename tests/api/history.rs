@@ -203,7 +203,7 @@ pub(crate) async fn shipped_and_received(app: &TestApp, reg: &Registry, a: &str,
         app,
         &reg.enterprise_token,
         "/api/v1/manifests",
-        crate::manifests::manifest(a, &[(0, kg)]),
+        crate::fixtures::manifest(a, &[(0, kg)]),
     )
     .await;
     let mid = m["id"].as_str().unwrap().to_string();
