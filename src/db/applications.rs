@@ -2280,6 +2280,10 @@ pub fn list(
         q = q.filter(t::route.eq(r.clone()));
     }
     if let Some(now) = f.overdue_at {
+        // A late step is due before now, so the case's earliest due instant (`next_due_at`, the
+        // minimum over its open steps, kept by `refresh_next`) is too: that indexed bound keeps
+        // the search to the cases that may be late instead of every case of the province.
+        q = q.filter(t::next_due_at.lt(now));
         // In a province's queue, late is its own step being late; elsewhere, any step.
         q = match (&f.province, f.side) {
             (Some(p), Some(Side::Source)) => q
@@ -2344,7 +2348,11 @@ pub fn queue_counts(
     let base = || t::transfer_applications.filter(acting_province!(province)).into_boxed();
     Ok(QueueCounts {
         waiting: base().count().get_result(conn)?,
-        overdue: base().filter(province_late!(province, now)).count().get_result(conn)?,
+        overdue: base()
+            .filter(t::next_due_at.lt(now))
+            .filter(province_late!(province, now))
+            .count()
+            .get_result(conn)?,
         due_soon: base()
             .filter(
                 t::source_province

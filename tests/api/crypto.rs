@@ -35,7 +35,10 @@ async fn stored_secret(app: &TestApp, id: &str) -> String {
 
 async fn file_one(app: &TestApp, reg: &Registry) {
     let (s, b, _) = app
-        .file_confirmed(&reg.enterprise_token, &crate::fixtures::filing(&reg.operator_id, "900-249-08", "3"))
+        .file_confirmed(
+            &reg.enterprise_token,
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "3"),
+        )
         .await;
     assert_eq!(s, 201, "{b}");
 }

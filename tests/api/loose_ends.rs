@@ -146,7 +146,10 @@ async fn finished_deliveries_are_purged_after_the_retention(backend: Backend) {
     failing.always(crate::webhooks::Reply::Status(500));
     let (_, _) = subscribe(&app, &reg.cq, &failing.url, &["application.filed"]).await;
     let (s, b, _) = app
-        .file_confirmed(&reg.enterprise_token, &crate::fixtures::filing(&reg.operator_id, "900-249-08", "3"))
+        .file_confirmed(
+            &reg.enterprise_token,
+            &crate::fixtures::filing(&reg.operator_id, "900-249-08", "3"),
+        )
         .await;
     assert_eq!(s, 201, "{b}");
     // Delivered, then made 100 days old; the other endpoint is still being retried.

@@ -44,7 +44,7 @@ mod second_factor;
 mod security_events;
 mod seed;
 mod ui;
-mod ui_regimes;
 mod ui_accounts;
+mod ui_regimes;
 mod webhooks;
 mod whitelist;

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::fixtures::Registry;
-use crate::manifest_rules::{approved_days_ago, paper};
 use crate::fixtures::{approved_application, manifest};
+use crate::manifest_rules::{approved_days_ago, paper};
 use crate::support::{Backend, TestApp};
 use crate::ui::{browser, click_confirmed, fill, login, logout, shot, start_driver, text_of};
 

@@ -177,7 +177,7 @@ impl SecondFactorPage {
 async fn enrolled(state: &AppState, u: &UiUser) -> UiResult<bool> {
     second_factor::enrolled(state, &Ctx::new(u.who.clone()))
         .await
-        .map_err(api(u.lang))
+        .map_err(failed(u.lang))
 }
 
 pub async fn second_factor_page(
@@ -208,7 +208,7 @@ pub async fn second_factor_start(
             Ok(render_status(u.lang, StatusCode::OK, &page))
         }
         Err(service::Error::Conflict(_)) => Ok(see_other("/ui/second-factor")),
-        Err(e) => Err(api(u.lang)(e)),
+        Err(e) => Err(failed(u.lang)(e)),
     }
 }
 

@@ -8,7 +8,8 @@ use askama::Template;
 
 use super::manifests::word;
 use super::{
-    Chrome, Form, ProblemView, UiResult, failed, local_time, names, problems_of, province_name, render_status, see_other,
+    Chrome, Form, ProblemView, UiResult, failed, local_time, names, problems_of, province_name, render_status,
+    see_other,
 };
 use crate::domain::whitelist::EntryAction;
 use crate::service::whitelist::entries::{self, AmendmentInput};

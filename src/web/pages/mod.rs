@@ -3,8 +3,8 @@
 //! as in the API. This file holds what the pages share: the page chrome, rendering with the UI's
 //! headers, the error page, posted forms and how a refusal's problems are shown on a form.
 
-pub mod agreements;
 pub mod account;
+pub mod agreements;
 pub mod annual;
 pub mod application;
 pub mod audit;
