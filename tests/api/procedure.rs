@@ -486,6 +486,7 @@ both_backends!(
 /// Sets the due instant of the open step of `side` one day in the past.
 async fn backdate(app: &TestApp, id: &str, side: &'static str) {
     let id = id.to_string();
+    let id2 = id.clone();
     app.state
         .db
         .run(move |c| {
@@ -501,6 +502,11 @@ async fn backdate(app: &TestApp, id: &str, side: &'static str) {
             .set(s::due_at.eq(past))
             .execute(c)?;
             assert_eq!(n, 1);
+            // The case's earliest due instant follows, as the service keeps it.
+            use hwtransfer::db::schema::transfer_applications as t;
+            diesel::update(t::table.find(&id2))
+                .set(t::next_due_at.eq(Some(past)))
+                .execute(c)?;
             Ok(())
         })
         .await
