@@ -207,6 +207,8 @@ fn parameter_schema(path: &str, location: &str, name: &str) -> Option<Value> {
             "side" => json!({"type": "string", "enum": ["source", "receiving"]}),
             "route" => json!({"type": "string", "enum": ["whitelist", "standard"]}),
             "by" => json!({"type": "string", "enum": ["code", "category"]}),
+            // `service::history::ReportFormat::parse`.
+            "format" if path == "/api/v1/reports/annual" => json!({"type": "string", "enum": ["json", "csv", "xlsx"]}),
             "status" if path == "/api/v1/manifests" => {
                 json!({"type": "string", "enum": ["created", "in_transit", "received", "rejected", "cancelled"]})
             }
