@@ -63,12 +63,7 @@ fn demo_accounts() -> Vec<(&'static str, &'static str, Role, Binding)> {
             Role::Operator,
             Binding::Operator(DEMO_OPERATOR_ID.into()),
         ),
-        (
-            "cq-collector",
-            super::seed_regimes::COLLECTOR_NAME,
-            Role::Enterprise,
-            Binding::Enterprise(super::seed_regimes::COLLECTOR_ID.into()),
-        ),
+        super::seed_regimes::collector_account(),
     ]
 }
 

@@ -10,6 +10,7 @@
 use chrono::Datelike;
 
 use super::seed::{AppSeeder, demo_uscc, err};
+use crate::auth::principal::{Binding, Role};
 use crate::db::{self, DbConnection};
 use crate::domain::workflow::Status;
 
@@ -17,6 +18,16 @@ use crate::domain::workflow::Status;
 pub const COLLECTOR_ID: &str = "demo-collector-cq";
 pub const COLLECTOR_NAME: &str = "重庆示范废矿物油收集有限公司";
 const COLLECTOR_OPERATOR_ID: &str = "demo-collector-cq-licence";
+/// The collector's demo account (an enterprise user of the collector).
+pub(super) fn collector_account() -> (&'static str, &'static str, Role, Binding) {
+    (
+        "cq-collector",
+        COLLECTOR_NAME,
+        Role::Enterprise,
+        Binding::Enterprise(COLLECTOR_ID.into()),
+    )
+}
+
 /// Hubei's operator on its inbound list.
 const HUBEI_OPERATOR_ID: &str = "demo-operator-hb-1";
 const SC_OPERATOR: &str = super::seed::DEMO_OPERATOR_ID;
