@@ -1,6 +1,7 @@
 //! The command line: `serve`, `migrate`, accounts, tokens, demo data and reference-data imports.
 
 pub mod seed;
+pub mod seed_regimes;
 
 use std::path::PathBuf;
 

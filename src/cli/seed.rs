@@ -63,10 +63,11 @@ fn demo_accounts() -> Vec<(&'static str, &'static str, Role, Binding)> {
             Role::Operator,
             Binding::Operator(DEMO_OPERATOR_ID.into()),
         ),
+        super::seed_regimes::collector_account(),
     ]
 }
 
-fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+pub(super) fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
@@ -208,7 +209,7 @@ const DEMO_ENTERPRISES: &[(&str, &str, &str, &str, u32)] = &[
     ("demo-producer-yn-1", "昆明冶炼有限公司", "530000", "530100", 105),
 ];
 
-fn demo_uscc(division: &str, serial: u32) -> anyhow::Result<String> {
+pub(super) fn demo_uscc(division: &str, serial: u32) -> anyhow::Result<String> {
     let first17 = format!("91{division}MA{serial:07}");
     Ok(crate::domain::ids::Uscc::with_check_char(&first17[..17])
         .map_err(err)?
@@ -396,6 +397,7 @@ type DemoItem = (
 fn demo_actor_name(party: &str) -> String {
     match party {
         DEMO_ENTERPRISE_ID => "cq-producer".into(),
+        super::seed_regimes::COLLECTOR_ID => "cq-collector".into(),
         "500000" => "cq-regulator".into(),
         "510000" => "sc-regulator".into(),
         "520000" => "gz-regulator".into(),
@@ -433,11 +435,11 @@ fn demo_carrier(province: &str) -> crate::db::applications::Carrier {
 
 /// Files and moves the demo applications. Times are real instants in the past: the day a step
 /// started decides its due day, so "due today" and "overdue" are chosen by going back working days.
-struct AppSeeder<'c> {
-    conn: &'c mut DbConnection,
-    cal: crate::domain::calendar::WorkingDayCalendar,
-    close: chrono::NaiveTime,
-    now: chrono::DateTime<chrono::Utc>,
+pub(super) struct AppSeeder<'c> {
+    pub(super) conn: &'c mut DbConnection,
+    pub(super) cal: crate::domain::calendar::WorkingDayCalendar,
+    pub(super) close: chrono::NaiveTime,
+    pub(super) now: chrono::DateTime<chrono::Utc>,
     /// The day the "due today" cases fall due: today, or the next working day when today is not
     /// one (a deadline always falls on a working day).
     due_day: chrono::NaiveDate,
@@ -451,7 +453,7 @@ const APPROVE_CONDITIONS: &[&str] = &[
 
 impl AppSeeder<'_> {
     /// `n` working days before the due day, at `hh:mm` Asia/Shanghai (never later than now).
-    fn wd(&self, n: u32, hh: u32, mm: u32) -> chrono::DateTime<chrono::Utc> {
+    pub(super) fn wd(&self, n: u32, hh: u32, mm: u32) -> chrono::DateTime<chrono::Utc> {
         let mut day = self.due_day;
         let mut counted = 0;
         while counted < n {
@@ -465,13 +467,13 @@ impl AppSeeder<'_> {
         crate::domain::calendar::deadline_instant(day, time).min(self.now)
     }
 
-    fn day(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    pub(super) fn day(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
         crate::domain::calendar::shanghai_date(at)
     }
 
     /// Files an application at `at`; the requested period is half a year from the filing day
     /// unless given.
-    fn file(
+    pub(super) fn file(
         &mut self,
         enterprise: &str,
         operator: &str,
@@ -485,10 +487,9 @@ impl AppSeeder<'_> {
         use crate::domain::quantity::Quantity;
 
         self.filed += 1;
-        let province = DEMO_ENTERPRISES
-            .iter()
-            .find(|e| e.0 == enterprise)
-            .map(|e| e.2)
+        let province = db::registry::enterprise_by_id(self.conn, enterprise)
+            .map_err(err)?
+            .map(|e| e.province)
             .ok_or_else(|| anyhow::anyhow!("{enterprise} is not a demo enterprise"))?;
         let start = Self::day(at);
         let (period_start, period_end) = period.unwrap_or((start, start + chrono::Duration::days(180)));
@@ -509,7 +510,7 @@ impl AppSeeder<'_> {
             method,
             period_start,
             period_end,
-            carriers: vec![demo_carrier(province)],
+            carriers: vec![demo_carrier(&province)],
             items: lines,
             idempotency_key: None,
             request_hash: format!("demo-seed-{}", self.filed),
@@ -541,7 +542,7 @@ impl AppSeeder<'_> {
     }
 
     /// One workflow act; a refusal means the seed asked for a step the workflow does not allow.
-    fn act(
+    pub(super) fn act(
         &mut self,
         app: &AppRow,
         actor: Actor,
@@ -638,7 +639,12 @@ impl AppSeeder<'_> {
     /// Takes the next favourable steps, all at `at`, until the application is in `until`. Works
     /// on either route, so a case routed differently than planned (a filing day in a year without
     /// an agreement) still lands where asked, or fails loudly.
-    fn advance(&mut self, mut app: AppRow, until: Status, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<AppRow> {
+    pub(super) fn advance(
+        &mut self,
+        mut app: AppRow,
+        until: Status,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<AppRow> {
         loop {
             let status = Status::parse(&app.status).map_err(err)?;
             if status == until {
@@ -1225,6 +1231,7 @@ fn demo_applications(conn: &mut DbConnection, close: chrono::NaiveTime) -> anyho
             filed: 0,
         };
         seeder.all_states()?;
+        seeder.new_states()?;
         // Deemed acceptance, overdue marking and expiry as the sweeper would do them; the second
         // pass flags the review steps that deemed acceptance just opened (already late).
         for _ in 0..2 {
@@ -1238,6 +1245,7 @@ fn demo_applications(conn: &mut DbConnection, close: chrono::NaiveTime) -> anyho
 /// The demo data; deadlines fall due at `office_close` (`HWT_OFFICE_CLOSE`) like real ones.
 pub fn demo(conn: &mut DbConnection, office_close: chrono::NaiveTime) -> anyhow::Result<Vec<DemoLogin>> {
     demo_registry(conn)?;
+    super::seed_regimes::registry(conn)?;
     demo_applications(conn, office_close)?;
     let mut logins = Vec::new();
     for (username, name, role, binding) in demo_accounts() {

@@ -75,7 +75,9 @@ async fn accounts_tokens_and_seed(backend: Backend) {
     );
     ok(hwt(&db).args(["seed", "--demo"]));
     let list = ok(hwt(&db).args(["user", "list"]));
-    assert_eq!(list.lines().count(), 9, "{list}");
+    // cq-officer and the nine demo accounts (cq-collector among them).
+    assert_eq!(list.lines().count(), 10, "{list}");
+    assert!(list.contains("cq-collector"), "{list}");
 
     let client = ok(hwt(&db).args(["client", "add", "--name", "ERP", "--enterprise", "ent-9"]));
     assert!(client.contains("client_id:") && client.contains("client_secret:"));
@@ -98,12 +100,13 @@ async fn accounts_tokens_and_seed(backend: Backend) {
     let (status, me, _) = app.get("/api/v1/auth/me", Some(&token)).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["name"], "cq-officer");
-    // The demo registry: a dozen operators, four provinces' agreements, a confirmed whitelist,
-    // loaded once although the seed ran twice.
+    // The demo registry: a dozen operators (and Hubei's and the collector's licences), four
+    // provinces' agreements (and the four-province mechanism, Hubei's inbound list, Anhui's
+    // 一事一批), a confirmed whitelist, loaded once although the seed ran twice.
     let (_, ops, _) = app.get("/api/v1/operators?limit=200", Some(&token)).await;
-    assert_eq!(ops["items"].as_array().unwrap().len(), 12);
+    assert_eq!(ops["items"].as_array().unwrap().len(), 12 + 2);
     let (_, agreements, _) = app.get("/api/v1/agreements", Some(&token)).await;
-    assert_eq!(agreements.as_array().unwrap().len(), 6);
+    assert_eq!(agreements.as_array().unwrap().len(), 6 + 3);
     assert!(
         agreements
             .as_array()
@@ -114,8 +117,9 @@ async fn accounts_tokens_and_seed(backend: Backend) {
     let (_, entries, _) = app
         .get("/api/v1/whitelist-entries?limit=200&status=confirmed", Some(&token))
         .await;
-    // Chongqing is source or receiving in: 3 CQ operators × 3 sources × 2 + 9 others × 2 from CQ.
-    assert_eq!(entries["items"].as_array().unwrap().len(), 18 + 18);
+    // Chongqing is source or receiving in: 3 CQ operators × 3 sources × 2 + 9 others × 2 from CQ,
+    // and Hubei's inbound entry from CQ.
+    assert_eq!(entries["items"].as_array().unwrap().len(), 18 + 18 + 1);
     // The demo producer can log in and is a real registry record.
     let producer = app.login_with("cq-producer", "demo-pass-2026").await;
     let (status, ent, _) = app.get("/api/v1/enterprises/demo-producer-cq", Some(&producer)).await;

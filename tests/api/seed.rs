@@ -355,3 +355,178 @@ both_backends!(
     seed_and_sweep_honour_the_office_close,
     seed_and_sweep_honour_the_office_close
 );
+
+/// The demo shows every regime of issue 17 and a case in each new state: the four-province
+/// mechanism, Hubei's inbound list, an agreement with 一事一批 and a per-application cap, an entry
+/// shared by two sources, an entry amended by letter; a collector's approved filing (its account
+/// signs in) with a manifest whose arrival is recorded, one received with discrepancies and the
+/// operator's decisions, and one back-filled from paper; and the January report counts them.
+async fn demo_regimes_and_new_states(backend: Backend) {
+    let db = TestDb::new(backend);
+    seed(&db);
+    let app = TestApp::start(TestDb::reuse(&db), crate::support::test_config(&db)).await;
+    let admin = app.login_with("admin", "demo-pass-2026").await;
+    let year = hwtransfer::domain::calendar::shanghai_date(chrono::Utc::now()).year();
+    // Seeding again changes nothing: the same agreements, entries (versions and quotas),
+    // applications and manifests, field for field.
+    let first = regime_snapshot(&app, &admin).await;
+    seed(&db);
+    assert_eq!(
+        regime_snapshot(&app, &admin).await,
+        first,
+        "a second seed changed the demo"
+    );
+
+    // The collector: an enterprise of kind collector under its own operator record, whose
+    // licence includes 收集.
+    let (s, e, _) = app.get("/api/v1/enterprises/demo-collector-cq", Some(&admin)).await;
+    assert_eq!(s, 200, "{e}");
+    assert_eq!(
+        (e["kind"].as_str(), e["collector_operator_id"].as_str()),
+        (Some("collector"), Some("demo-collector-cq-licence")),
+        "{e}"
+    );
+    let (s, licences, _) = app
+        .get("/api/v1/operators/demo-collector-cq-licence/licences", Some(&admin))
+        .await;
+    assert_eq!(s, 200, "{licences}");
+    assert!(
+        licences.to_string().contains("收集"),
+        "the collector's licence includes 收集: {licences}"
+    );
+
+    let (s, agreements, _) = app.get("/api/v1/agreements", Some(&admin)).await;
+    assert_eq!(s, 200, "{agreements}");
+    let agreements = agreements.as_array().unwrap();
+    assert!(
+        agreements
+            .iter()
+            .any(|a| a["provinces"].as_array().unwrap().len() == 4 && a["status"] == "confirmed"),
+        "a four-province agreement: {agreements:?}"
+    );
+    assert!(
+        agreements
+            .iter()
+            .any(|a| a["kind"] == "inbound_list" && a["provinces"] == serde_json::json!(["420000"])),
+        "Hubei's inbound list"
+    );
+    assert!(
+        agreements
+            .iter()
+            .any(|a| a["completion_days"] == 30 && a["cap_per_application_kg"] == "50000.000"),
+        "一事一批 with a cap"
+    );
+
+    let entries = all(&app, &admin, "/api/v1/whitelist-entries?limit=200").await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["shared_sources"] == serde_json::json!(["530000"])
+                && e["source_province"] == "520000"
+                && e["status"] == "confirmed"),
+        "an entry shared by Guizhou and Yunnan"
+    );
+    assert!(
+        entries.iter().any(|e| e["receiving_province"] == "420000"),
+        "an entry on Hubei's inbound list"
+    );
+    let amended = format!("demo-entry-{year}-demo-operator-sc-2-500000-HW08");
+    let (s, versions, _) = app
+        .get(&format!("/api/v1/whitelist-entries/{amended}/versions"), Some(&admin))
+        .await;
+    assert_eq!(s, 200, "{versions}");
+    let letters: Vec<&str> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["letter_number"].as_str())
+        .collect();
+    assert_eq!(
+        letters,
+        vec![format!("川环函〔{year}〕87号").as_str()],
+        "amended once: {versions}"
+    );
+
+    // The collector's filing, approved, and its manifests.
+    let collector = app.login_with("cq-collector", "demo-pass-2026").await;
+    let (s, mine, _) = app.get("/api/v1/transfer-applications", Some(&collector)).await;
+    assert_eq!(s, 200, "{mine}");
+    let mine = mine["items"].as_array().unwrap();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(
+        (mine[0]["enterprise_id"].as_str(), mine[0]["status"].as_str()),
+        (Some("demo-collector-cq"), Some("approved"))
+    );
+    let manifests = all(
+        &app,
+        &admin,
+        &format!(
+            "/api/v1/manifests?limit=200&application_id={}",
+            mine[0]["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(manifests.len(), 3, "{manifests:?}");
+    assert!(
+        manifests
+            .iter()
+            .any(|m| m["status"] == "in_transit" && m["arrived_at"].is_string() && m["receipt_due_on"].is_string()),
+        "an arrived load waiting for receipt: {manifests:?}"
+    );
+    let discrepant = manifests
+        .iter()
+        .find(|m| m["discrepancy"] == true)
+        .unwrap_or_else(|| panic!("a receipt with discrepancies: {manifests:?}"));
+    let (s, full, _) = app
+        .get(
+            &format!("/api/v1/manifests/{}", discrepant["id"].as_str().unwrap()),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(s, 200, "{full}");
+    let kinds: BTreeSet<&str> = full["discrepancies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, BTreeSet::from(["packaging", "quantity"]), "{full}");
+    assert!(
+        manifests
+            .iter()
+            .any(|m| m["back_filled"] == true && m["paper_number"].is_string() && m["backfill_due_on"].is_string()),
+        "a back-filled paper trip: {manifests:?}"
+    );
+
+    // The January report of the year it was received in counts the collector's receipt.
+    let received = chrono::DateTime::parse_from_rfc3339(full["received_at"].as_str().unwrap()).unwrap();
+    let received_year = hwtransfer::domain::calendar::shanghai_date(received.with_timezone(&chrono::Utc)).year();
+    let (s, report, _) = app
+        .get(&format!("/api/v1/reports/annual?year={received_year}"), Some(&admin))
+        .await;
+    assert_eq!(s, 200, "{report}");
+    assert!(
+        report["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["operator_id"] == "demo-operator-sc"
+                && l["category"] == "HW08"
+                && l["source_province"] == "500000"
+                && l["manifests"].as_i64().unwrap() >= 1),
+        "{report}"
+    );
+}
+both_backends!(demo_regimes_and_new_states, demo_regimes_and_new_states);
+
+/// What the regimes test compares across two seeds.
+async fn regime_snapshot(app: &TestApp, admin: &str) -> Vec<Value> {
+    let (s, agreements, _) = app.get("/api/v1/agreements", Some(admin)).await;
+    assert_eq!(s, 200, "{agreements}");
+    vec![
+        agreements,
+        Value::Array(all(app, admin, "/api/v1/whitelist-entries?limit=200").await),
+        Value::Array(all(app, admin, "/api/v1/transfer-applications?limit=200").await),
+        Value::Array(all(app, admin, "/api/v1/manifests?limit=200").await),
+    ]
+}
