@@ -1,7 +1,8 @@
 //! The audit trail: every change is recorded with who, role, request id and a diff; the chain
-//! verifies; an edited, a deleted, a reordered row and a cut-off end are each found (the tests
-//! tamper with the table directly); concurrent appends keep the chain whole; auditors' reads are
-//! logged; scopes hold.
+//! verifies; the service's own connection can neither change nor remove a record; an edited, a
+//! deleted, a reordered row and a cut-off end are each found (the tests first lift the append-only
+//! guard, as someone with DDL rights or the database file could); concurrent appends keep the chain
+//! whole; auditors' reads are logged; scopes hold.
 
 use diesel::RunQueryDsl;
 use serde_json::{Value, json};
@@ -16,16 +17,70 @@ async fn verify(app: &TestApp, token: &str) -> Value {
     v
 }
 
+/// Tampers as someone who can do more than the service's statements: the append-only triggers are
+/// lifted first (DDL on PostgreSQL, the file itself on SQLite), so only the chain is left to notice.
 async fn exec(app: &TestApp, sql: &'static str) {
     app.state
         .db
         .run(move |c| {
+            let lift: &[&str] = if c.is_postgres() {
+                &["ALTER TABLE audit_log DISABLE TRIGGER USER"]
+            } else {
+                &[
+                    "DROP TRIGGER IF EXISTS audit_log_no_update",
+                    "DROP TRIGGER IF EXISTS audit_log_no_delete",
+                ]
+            };
+            for l in lift {
+                diesel::sql_query(*l).execute(c)?;
+            }
             diesel::sql_query(sql).execute(c)?;
             Ok(())
         })
         .await
         .unwrap();
 }
+
+/// What the service's own connection gets when it tries to change or remove a record.
+async fn refused(app: &TestApp, sql: &'static str) -> String {
+    app.state
+        .db
+        .run(move |c| Ok(diesel::sql_query(sql).execute(c).map_err(|e| e.to_string())))
+        .await
+        .unwrap()
+        .expect_err(sql)
+}
+
+/// No statement through the service's connection changes, removes or truncates an audit record; the
+/// chain is untouched afterwards and appending goes on.
+async fn records_are_append_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    let before = verify(&app, &reg.admin).await;
+    assert_eq!(before["intact"], true, "{before}");
+    let mut attempts = vec![
+        "UPDATE audit_log SET diff = '{}' WHERE seq = 5",
+        "UPDATE audit_log SET actor_name = 'someone else'",
+        "DELETE FROM audit_log WHERE seq = 5",
+        "DELETE FROM audit_log",
+    ];
+    if backend == Backend::Postgres {
+        attempts.push("TRUNCATE audit_log");
+    }
+    for sql in attempts {
+        let err = refused(&app, sql).await;
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    let after = verify(&app, &reg.admin).await;
+    assert_eq!(after, before, "nothing changed");
+    // Appending still works: one more change, one more record, still whole.
+    reg.confirmed_entry(&app, "HW49", "50").await;
+    let grown = verify(&app, &reg.admin).await;
+    assert_eq!(grown["intact"], true, "{grown}");
+    assert!(grown["head_seq"].as_i64() > before["head_seq"].as_i64());
+}
+both_backends!(records_are_append_only, records_are_append_only);
 
 async fn trail_records_every_change(backend: Backend) {
     let app = TestApp::spawn(backend).await;
