@@ -311,7 +311,35 @@ pub async fn case(app: &TestApp, token: &str, id: &str) -> Value {
         .get(&format!("/api/v1/transfer-applications/{id}"), Some(token))
         .await;
     assert_eq!(s, 200, "{a}");
+    assert_next_due_holds(app, id).await;
     a
+}
+
+/// The queue's bound holds for the case: `next_due_at` is its earliest open step's due instant,
+/// none when no step is open (the province queues and counts search only cases that have one).
+/// Checked at every `case` read, so every workflow test that reads a case checks it.
+pub async fn assert_next_due_holds(app: &TestApp, id: &str) {
+    use diesel::prelude::*;
+    use hwtransfer::db::schema::{application_steps as s, transfer_applications as t};
+    let key = id.to_string();
+    let (next, earliest) = app
+        .state
+        .db
+        .run(move |c| {
+            let next: Option<chrono::NaiveDateTime> = t::table.find(&key).select(t::next_due_at).first(c)?;
+            let earliest: Option<chrono::NaiveDateTime> = s::table
+                .filter(s::application_id.eq(&key))
+                .filter(s::completed_at.is_null())
+                .select(diesel::dsl::min(s::due_at))
+                .first(c)?;
+            Ok((next, earliest))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        next, earliest,
+        "case {id}: next_due_at against its open steps' earliest due instant"
+    );
 }
 
 /// An entry's quota usage as Chongqing's regulator reads it.

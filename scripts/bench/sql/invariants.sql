@@ -100,6 +100,16 @@ FROM (SELECT a.id FROM transfer_applications a
                  ELSE coalesce(o.n, 0) NOT IN (1, 2) OR o.n <> o.sides END
       LIMIT 5) x;
 
+-- The queue's bound: a case's next_due_at is its earliest open step's due instant, NULL when it has
+-- none (the province queues and counts search only cases with one, db::applications::list).
+SELECT 'applications: next_due_at is the earliest open step''s due instant, none when no step is open', count(*), coalesce(string_agg(id, ' '), '')
+FROM (SELECT a.id FROM transfer_applications a
+      LEFT JOIN (SELECT application_id, min(due_at) AS due
+                 FROM application_steps WHERE completed_at IS NULL GROUP BY application_id) o
+             ON o.application_id = a.id
+      WHERE a.id NOT LIKE 'scale-%' AND a.next_due_at IS DISTINCT FROM o.due
+      LIMIT 5) x;
+
 -- Numbers.
 SELECT 'approval numbers: unique', count(*), coalesce(string_agg(approval_number, ' '), '')
 FROM (SELECT a.approval_number FROM transfer_applications a
