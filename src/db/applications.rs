@@ -2219,10 +2219,15 @@ macro_rules! acting_province {
     ($p:expr) => {
         t::source_province
             .eq($p.to_string())
+            .and(t::next_due_at.is_not_null())
             .and(open_step_of!("source"))
-            .or(t::receiving_province.eq($p.to_string()).and(open_step_of!("receiving")))
             .or(t::receiving_province
                 .eq($p.to_string())
+                .and(t::next_due_at.is_not_null())
+                .and(open_step_of!("receiving")))
+            .or(t::receiving_province
+                .eq($p.to_string())
+                .and(t::next_due_at.is_not_null())
                 .and(t::route.eq("whitelist"))
                 .and(t::status.eq("under_review"))
                 .and(t::receiving_consent.eq("consent"))
@@ -2263,11 +2268,16 @@ pub fn list(
     }
     if let Some(p) = &f.province {
         q = match f.side {
+            // A case with an open step has a due instant (`next_due_at`, kept by
+            // `refresh_next`), so that indexed bound keeps a queue to the open cases of the
+            // province instead of its whole archive.
             Some(Side::Source) => q
                 .filter(t::source_province.eq(p.clone()))
+                .filter(t::next_due_at.is_not_null())
                 .filter(open_step_of!("source")),
             Some(Side::Receiving) => q
                 .filter(t::receiving_province.eq(p.clone()))
+                .filter(t::next_due_at.is_not_null())
                 .filter(open_step_of!("receiving")),
             None if f.acting => q.filter(acting_province!(p)),
             None => q.filter(t::source_province.eq(p.clone()).or(t::receiving_province.eq(p.clone()))),
@@ -2354,6 +2364,7 @@ pub fn queue_counts(
             .count()
             .get_result(conn)?,
         due_soon: base()
+            .filter(t::next_due_at.lt(soon))
             .filter(
                 t::source_province
                     .eq(province.to_string())
