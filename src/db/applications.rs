@@ -634,6 +634,11 @@ fn audit_app_as(
 /// transaction. A filing routed to the standard route is stored only when `standard_confirmed`
 /// says yes for its assessment (the caller confirmed exactly these reasons); otherwise the
 /// answer is [`FileOutcome::Unconfirmed`] with the assessment, and nothing is stored.
+///
+/// The case is stored first and its quantities reserved last, so the whitelist entry's row
+/// lock, which the first reservation takes and the commit releases, covers only the
+/// reservations and the commit: filings on one hot entry wait for each other for as short a
+/// time as the quota guard allows.
 pub fn file(
     conn: &mut DbConnection,
     cal: &WorkingDayCalendar,
@@ -664,30 +669,17 @@ pub fn file(
             let refusals = a.refusals.clone();
             return Ok((FileOutcome::Refused(refusals), Some(a)));
         }
-        let id = new_id();
-        // Reserve every item's quantity; if any reservation loses a race, none stays
-        // (the savepoint rolls back) and the filing takes the standard route.
+        let mut confirm = Some(standard_confirmed);
         if a.route == Route::Whitelist {
-            let reserved = conn.transaction::<_, DbError, _>(|conn| {
-                for (item, m) in f.items.iter().zip(&a.items) {
-                    let Some(entry) = &m.entry else {
-                        return Err(DbError::Conflict("no entry".into()));
-                    };
-                    if !apply_movement(
-                        conn,
-                        &entry.id,
-                        Movement::Reserve,
-                        item.quantity.grams(),
-                        Some(&id),
-                        &f.filed_by,
-                    )? {
-                        return Err(DbError::Conflict(entry.id.clone()));
-                    }
-                }
-                Ok(())
+            // A savepoint: if a reservation loses a race, the case stored with it goes too
+            // (rows, audit records and events) and the filing takes the standard route.
+            let stored = write_tx(conn, |conn| {
+                let app = store_filing(conn, cal, office_close, f, &a, now, today)?;
+                reserve(conn, f, &a, &app.id)?;
+                Ok(app)
             });
-            match reserved {
-                Ok(()) => {}
+            match stored {
+                Ok(app) => return Ok((FileOutcome::Filed(app), Some(a))),
                 Err(DbError::Conflict(entry)) => {
                     a.route = Route::Standard;
                     let line = a
@@ -706,106 +698,153 @@ pub fn file(
                 Err(e) => return Err(e),
             }
         }
-        // Nothing is written before this point: an unconfirmed filing leaves no trace.
-        if a.route == Route::Standard && !standard_confirmed(&a) {
+        // Nothing is stored for a standard filing the caller did not confirm.
+        if !confirm.take().is_some_and(|c| c(&a)) {
             return Ok((FileOutcome::Unconfirmed, Some(a)));
         }
-        let reasons = a.reason_texts();
-        let now_db = to_db_time(now);
-        let app = AppRow {
-            id: id.clone(),
-            enterprise_id: f.enterprise_id.clone(),
-            source_province: a.source_province.clone(),
-            source_division: a.source_division.clone(),
-            operator_id: f.operator_id.clone(),
-            receiving_province: a.receiving_province.clone(),
-            route: a.route.as_str().to_string(),
-            route_reasons: serde_json::to_string(&reasons).unwrap_or_default(),
-            receiving_consent: a.receiving_consent.clone(),
-            status: Status::Submitted.as_str().to_string(),
-            method: f.method.as_str().to_string(),
-            period_start: f.period_start.to_string(),
-            period_end: f.period_end.to_string(),
-            carriers: serde_json::to_string(&f.carriers).unwrap_or_default(),
-            catalogue_edition: a.edition,
-            received_at: now_db,
-            received_on: today.to_string(),
-            accepted_on: None,
-            deemed_accepted: false,
-            correction_notice: None,
-            approval_number: None,
-            approved_at: None,
-            valid_until: None,
-            idempotency_key: f.idempotency_key.clone(),
-            request_hash: f.request_hash.clone(),
-            filed_by: f.filed_by.clone(),
-            next_due_at: None,
-            next_side: None,
-            version: 1,
-            created_at: now_db,
-            updated_at: now_db,
-            quantity_g: f.items.iter().map(|i| i.quantity.grams()).sum(),
-            shipped_g: 0,
-            received_g: 0,
-            revoked_at: None,
-            revocation_reasons: None,
-            refusal_number: None,
-            refused_at: None,
-            refusal_reasons: None,
-            consultation_number: None,
-            consultation_date: None,
-            reply_number: None,
-            reply_date: None,
-        };
-        diesel::insert_into(transfer_applications::table)
-            .values(app.clone())
-            .execute(conn)?;
-        let mut item_rows = Vec::with_capacity(f.items.len());
-        for (i, (item, m)) in f.items.iter().zip(&a.items).enumerate() {
-            let on_whitelist = a.route == Route::Whitelist;
-            item_rows.push(ItemRow {
-                application_id: id.clone(),
-                line: i as i32,
-                waste_code: item.code.as_str().to_string(),
-                category: item.code.category().as_str(),
-                waste_name: item.name.clone(),
-                physical_form: item.physical_form.clone(),
-                hazards: item.hazards.clone(),
-                packaging: item.packaging.clone(),
-                quantity_g: item.quantity.grams(),
-                entry_id: m.entry.as_ref().filter(|_| on_whitelist).map(|e| e.id.clone()),
-                entry_version: m.entry.as_ref().filter(|_| on_whitelist).map(|e| e.version),
-                shipped_g: 0,
-                received_g: 0,
-            });
-        }
-        for row in &item_rows {
-            diesel::insert_into(application_items::table)
-                .values(row.clone())
-                .execute(conn)?;
-        }
-        start_step(conn, cal, office_close, &id, StepKind::Acceptance, today, today)?;
-        // The row as stored (the step set its next due instant), read once for the webhook
-        // payload, the audit record and the answer.
-        let app = app_by_id(conn, &id)?.ok_or(DbError::NotFound)?;
-        let detail = serde_json::json!({"route": a.route.as_str(), "reasons": reasons});
-        insert_event(
-            conn,
-            &id,
-            Some(&app),
-            "filed",
-            &f.filed_by,
-            "enterprise",
-            detail.clone(),
-        )?;
-        let items_detail = serde_json::json!({
-            "route": a.route.as_str(),
-            "reasons": reasons,
-            "items": item_rows,
-        });
-        audit_app_as(conn, None, Some(&app), &id, "filed", &items_detail)?;
+        let app = store_filing(conn, cal, office_close, f, &a, now, today)?;
         Ok((FileOutcome::Filed(app), Some(a)))
     })
+}
+
+/// Reserves every item's quantity on its entry, the entries in a fixed order (two filings that
+/// share entries lock them alike and cannot deadlock). `Conflict(entry)` when one would break
+/// `reserved + approved ≤ quota`.
+fn reserve(conn: &mut DbConnection, f: &Filing, a: &Assessment, app_id: &str) -> DbResult<()> {
+    let mut lines: Vec<(&str, i64)> = Vec::with_capacity(f.items.len());
+    for (item, m) in f.items.iter().zip(&a.items) {
+        let Some(entry) = &m.entry else {
+            return Err(DbError::Conflict("no entry".into()));
+        };
+        lines.push((entry.id.as_str(), item.quantity.grams()));
+    }
+    lines.sort_by_key(|(entry, _)| *entry);
+    for (entry, grams) in lines {
+        if !apply_movement(conn, entry, Movement::Reserve, grams, Some(app_id), &f.filed_by)? {
+            return Err(DbError::Conflict(entry.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Stores a filed case on the assessment's route: the case with its acceptance step (its next
+/// due instant set in the same insert), its items, the `filed` event and the audit record.
+/// Returns the row as stored.
+fn store_filing(
+    conn: &mut DbConnection,
+    cal: &WorkingDayCalendar,
+    office_close: NaiveTime,
+    f: &Filing,
+    a: &Assessment,
+    now: DateTime<Utc>,
+    today: NaiveDate,
+) -> DbResult<AppRow> {
+    let id = new_id();
+    let reasons = a.reason_texts();
+    let now_db = to_db_time(now);
+    let kind = StepKind::Acceptance;
+    let (due_on, due_at, provisional) = due_for(cal, office_close, kind, today, &[], today);
+    let app = AppRow {
+        id: id.clone(),
+        enterprise_id: f.enterprise_id.clone(),
+        source_province: a.source_province.clone(),
+        source_division: a.source_division.clone(),
+        operator_id: f.operator_id.clone(),
+        receiving_province: a.receiving_province.clone(),
+        route: a.route.as_str().to_string(),
+        route_reasons: serde_json::to_string(&reasons).unwrap_or_default(),
+        receiving_consent: a.receiving_consent.clone(),
+        status: Status::Submitted.as_str().to_string(),
+        method: f.method.as_str().to_string(),
+        period_start: f.period_start.to_string(),
+        period_end: f.period_end.to_string(),
+        carriers: serde_json::to_string(&f.carriers).unwrap_or_default(),
+        catalogue_edition: a.edition,
+        received_at: now_db,
+        received_on: today.to_string(),
+        accepted_on: None,
+        deemed_accepted: false,
+        correction_notice: None,
+        approval_number: None,
+        approved_at: None,
+        valid_until: None,
+        idempotency_key: f.idempotency_key.clone(),
+        request_hash: f.request_hash.clone(),
+        filed_by: f.filed_by.clone(),
+        // The acceptance step is the case's only open step (what `refresh_next` would set).
+        next_due_at: Some(due_at),
+        next_side: Some(kind.side().as_str().to_string()),
+        version: 1,
+        created_at: now_db,
+        updated_at: now_db,
+        quantity_g: f.items.iter().map(|i| i.quantity.grams()).sum(),
+        shipped_g: 0,
+        received_g: 0,
+        revoked_at: None,
+        revocation_reasons: None,
+        refusal_number: None,
+        refused_at: None,
+        refusal_reasons: None,
+        consultation_number: None,
+        consultation_date: None,
+        reply_number: None,
+        reply_date: None,
+    };
+    diesel::insert_into(transfer_applications::table)
+        .values(app.clone())
+        .execute(conn)?;
+    let on_whitelist = a.route == Route::Whitelist;
+    let item_rows: Vec<ItemRow> = f
+        .items
+        .iter()
+        .zip(&a.items)
+        .enumerate()
+        .map(|(i, (item, m))| ItemRow {
+            application_id: id.clone(),
+            line: i as i32,
+            waste_code: item.code.as_str().to_string(),
+            category: item.code.category().as_str(),
+            waste_name: item.name.clone(),
+            physical_form: item.physical_form.clone(),
+            hazards: item.hazards.clone(),
+            packaging: item.packaging.clone(),
+            quantity_g: item.quantity.grams(),
+            entry_id: m.entry.as_ref().filter(|_| on_whitelist).map(|e| e.id.clone()),
+            entry_version: m.entry.as_ref().filter(|_| on_whitelist).map(|e| e.version),
+            shipped_g: 0,
+            received_g: 0,
+        })
+        .collect();
+    for row in &item_rows {
+        diesel::insert_into(application_items::table)
+            .values(row.clone())
+            .execute(conn)?;
+    }
+    diesel::insert_into(application_steps::table)
+        .values(StepRow {
+            id: new_id(),
+            application_id: id.clone(),
+            kind: kind.as_str().to_string(),
+            side: kind.side().as_str().to_string(),
+            started_on: today.to_string(),
+            working_days: kind.working_days() as i32,
+            due_on: due_on.to_string(),
+            due_at,
+            provisional,
+            completed_at: None,
+            outcome: None,
+            overdue_at: None,
+        })
+        .execute(conn)?;
+    let detail = serde_json::json!({"route": a.route.as_str(), "reasons": reasons});
+    insert_event(conn, &id, Some(&app), "filed", &f.filed_by, "enterprise", detail)?;
+    let items_detail = serde_json::json!({
+        "route": a.route.as_str(),
+        "reasons": reasons,
+        "items": item_rows,
+    });
+    audit_app_as(conn, None, Some(&app), &id, "filed", &items_detail)?;
+    Ok(app)
 }
 
 fn due_for(

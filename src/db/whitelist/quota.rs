@@ -58,7 +58,10 @@ pub fn apply_movement(
     }
     let now = db_now();
     let target = e::whitelist_entries.find(entry_id);
-    let n = match movement {
+    // Each movement answers the entry's totals after it (`RETURNING`, one round trip while
+    // the row is locked), or nothing when its guard refused it.
+    let totals = (e::reserved_g, e::approved_g, e::shipped_g, e::received_g);
+    let after: Option<(i64, i64, i64, i64)> = match movement {
         // The guard of DESIGN §2: one conditional UPDATE, atomic on both backends.
         Movement::Reserve => diesel::update(
             target
@@ -66,37 +69,47 @@ pub fn apply_movement(
                 .filter((e::reserved_g + e::approved_g + grams).le(e::quota_g)),
         )
         .set((e::reserved_g.eq(e::reserved_g + grams), e::updated_at.eq(now)))
-        .execute(conn)?,
+        .returning(totals)
+        .get_result(conn)
+        .optional()?,
         Movement::Commit => diesel::update(target.filter(e::reserved_g.ge(grams)))
             .set((
                 e::reserved_g.eq(e::reserved_g - grams),
                 e::approved_g.eq(e::approved_g + grams),
                 e::updated_at.eq(now),
             ))
-            .execute(conn)?,
+            .returning(totals)
+            .get_result(conn)
+            .optional()?,
         Movement::Release => diesel::update(target.filter(e::reserved_g.ge(grams)))
             .set((e::reserved_g.eq(e::reserved_g - grams), e::updated_at.eq(now)))
-            .execute(conn)?,
+            .returning(totals)
+            .get_result(conn)
+            .optional()?,
         Movement::ReleaseApproved => diesel::update(target.filter(e::approved_g.ge(grams)))
             .set((e::approved_g.eq(e::approved_g - grams), e::updated_at.eq(now)))
-            .execute(conn)?,
+            .returning(totals)
+            .get_result(conn)
+            .optional()?,
         Movement::Ship => diesel::update(target)
             .set((e::shipped_g.eq(e::shipped_g + grams), e::updated_at.eq(now)))
-            .execute(conn)?,
+            .returning(totals)
+            .get_result(conn)
+            .optional()?,
         Movement::Return => diesel::update(target.filter(e::shipped_g.ge(grams)))
             .set((e::shipped_g.eq(e::shipped_g - grams), e::updated_at.eq(now)))
-            .execute(conn)?,
+            .returning(totals)
+            .get_result(conn)
+            .optional()?,
         Movement::Receive => diesel::update(target)
             .set((e::received_g.eq(e::received_g + grams), e::updated_at.eq(now)))
-            .execute(conn)?,
+            .returning(totals)
+            .get_result(conn)
+            .optional()?,
     };
-    if n == 0 {
+    let Some((reserved, approved, shipped, received)) = after else {
         return Ok(false);
-    }
-    let (reserved, approved, shipped, received): (i64, i64, i64, i64) = e::whitelist_entries
-        .find(entry_id)
-        .select((e::reserved_g, e::approved_g, e::shipped_g, e::received_g))
-        .first(conn)?;
+    };
     let change =
         |field: &str, after: i64, delta: i64| serde_json::json!({ field: {"from": after - delta, "to": after} });
     let diff = match movement {
