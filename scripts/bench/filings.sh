@@ -12,6 +12,8 @@
 #   BENCH_POOL_SIZE    HWT_POOL_SIZE of the server                   32
 #   BENCH_QUANTITY_KG  kilograms per filing                          1
 #   BENCH_KEEP_DB      1: keep the database afterwards (dropped by default)
+#   BENCH_BIN          a built service binary to run instead of building one (release build)
+#   BENCH_SKIP_SQL_CHECK  1: skip check-filing-sql.sh (the pgbench scripts against the service's SQL)
 #
 # Needs: cargo, wrk, pgbench, psql, pg_isready, curl, jq. Missing wrk/jq/pgbench are installed with
 # apt-get when running as root. Writes only to a temporary directory; changes no tracked file.
@@ -109,9 +111,14 @@ children_cpu() {
 HZ=$(getconf CLK_TCK)
 
 # --- build -----------------------------------------------------------------------------------
-log "build (cargo build --release)"
-cargo build --release --quiet
-BIN="${CARGO_TARGET_DIR:-target}/release/hwtransfer"
+if [ -n "${BENCH_BIN:-}" ]; then
+    BIN=$BENCH_BIN
+    log "binary $BIN (BENCH_BIN, not built here)"
+else
+    log "build (cargo build --release)"
+    cargo build --release --quiet
+    BIN="${CARGO_TARGET_DIR:-target}/release/hwtransfer"
+fi
 [ -x "$BIN" ] || die "no binary at $BIN"
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain -- src migrations Cargo.toml Cargo.lock 2>/dev/null)" ]; then
@@ -128,6 +135,14 @@ if ! pg_isready -d "$PG_URL/postgres" -q; then
     done
 fi
 pg_isready -d "$PG_URL/postgres" >&2
+
+# The pgbench scripts must be the SQL this binary sends for a filing (issue #18): a fresh capture
+# compared with them, statement for statement (scripts/bench/check-filing-sql.sh).
+if [ "${BENCH_SKIP_SQL_CHECK:-0}" != 1 ]; then
+    log "the pgbench scripts against the service's SQL (check-filing-sql.sh)"
+    BENCH_BIN="$BIN" BENCH_PG_URL="$PG_URL" BENCH_QUANTITY_KG="$QTY_KG" "$BENCH_DIR/check-filing-sql.sh" ||
+        die "scripts/bench/sql/{checkout,filing-tx,response}.sql are not what the service sends: capture and generate them again (docs/BENCHMARKS.md), or BENCH_SKIP_SQL_CHECK=1"
+fi
 PG_VERSION=$(psql "$PG_URL/postgres" -AtXc "SHOW server_version")
 psql "$PG_URL/postgres" -qXc "CREATE DATABASE \"$DB\"" >/dev/null
 DB_CREATED=1
@@ -283,21 +298,12 @@ wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=""
 
 # --- pgbench ---------------------------------------------------------------------------------
-# The values the service binds, taken from the probe filing it stored.
-IFS='|' read -r DIVISION CONSENT REQUEST_HASH DUE_ON DUE_AT ENTRY_VERSION EDITION < <(sql "
-    SELECT a.source_division, a.receiving_consent, a.request_hash, s.due_on, s.due_at, i.entry_version, a.catalogue_edition
-    FROM transfer_applications a JOIN application_steps s ON s.application_id = a.id
-    JOIN application_items i ON i.application_id = a.id WHERE a.idempotency_key = 'bench-probe'")
-CARRIERS=$(sql "SELECT carriers FROM transfer_applications WHERE idempotency_key = 'bench-probe'")
-PGB_VARS=(
-    -D "ent=$ENT" -D "op=$OP" -D "src=500000" -D "dst=510000" -D "division=$DIVISION"
-    -D "year=$YEAR" -D "year_start=$YEAR-01-01" -D "year_end=$YEAR-12-31" -D "edition=$EDITION"
-    -D "code=$CODE" -D "code_like=$CODE%" -D "category=$CATEGORY" -D "entry=$ENTRY"
-    -D "entry_version=$ENTRY_VERSION" -D "grams=$GRAMS" -D "filed_by=cq-producer" -D "consent=$CONSENT"
-    -D "method=dispose" -D "period_start=$TODAY" -D "period_end=$PERIOD_END" -D "carriers=$CARRIERS"
-    -D "today=$TODAY" -D "request_hash=$REQUEST_HASH" -D "waste_name=废矿物油" -D "physical_form=液态"
-    -D "hazards=T/I" -D "packaging=200 L 铁桶" -D "due_on=$DUE_ON" -D "due_at=$DUE_AT"
-)
+# The values the service binds, taken from the probe filing it stored (filing-vars.sh: the same
+# names filing_sql.py gave the captured values).
+mapfile -t VARS < <("$BENCH_DIR/filing-vars.sh" "$DB_URL" bench-probe)
+[ ${#VARS[@]} -gt 0 ] || die "filing-vars.sh found no probe filing"
+PGB_VARS=()
+for v in "${VARS[@]}"; do PGB_VARS+=(-D "$v"); done
 cp "$BENCH_DIR/sql/filing-tx.sql" "$TMP/tx.sql"
 cat "$BENCH_DIR/sql/checkout.sql" "$BENCH_DIR/sql/filing-tx.sql" "$BENCH_DIR/sql/response.sql" >"$TMP/request.sql"
 
@@ -327,7 +333,7 @@ read -r PM1_BUSY PM1_ALL < <(machine_ticks)
 PGB_ELAPSED=$(awk -v a=$((PM1_ALL - PM0_ALL)) -v n="$(nproc)" -v hz="$HZ" 'BEGIN{print a/n/hz}')
 CORES_PGB=$(awk -v b=$((PM1_BUSY - PM0_BUSY)) -v hz="$HZ" -v e="$PGB_ELAPSED" 'BEGIN{printf "%.2f", b/hz/e}')
 CORES_PGB_CLIENT=$(awk -v c0="$(cat "$TMP/c0")" -v c1="$(cat "$TMP/c1")" -v e="$PGB_ELAPSED" 'BEGIN{printf "%.2f", (c1-c0)/e}')
-log "pgbench: the whole request's SQL (checkout ping + transaction + the answer's reads), ${DURATION}s"
+log "pgbench: the whole request's SQL (checkouts and the calendar's version + transaction + the answer's reads), ${DURATION}s"
 run_pgbench request
 
 PGB_LEDGER=$(sql "SELECT count(*) FROM quota_ledger WHERE application_id LIKE 'pgb-a-%'")
@@ -347,8 +353,10 @@ RATIO_TX=$(awk -v a="$RATE" -v b="$TPS_TX" 'BEGIN{printf "%.0f", 100*a/b}')
 RATIO_REQ=$(awk -v a="$RATE" -v b="$TPS_REQ" 'BEGIN{printf "%.0f", 100*a/b}')
 P99=$(val measured p99_ms)
 verdict() { if [ "$1" = 1 ]; then echo met; else echo "NOT met"; fi; }
-MET_RATIO=$(verdict "$(awk -v r="$RATIO_TX" 'BEGIN{print (r >= 60)}')")
-MET_P99=$(verdict "$(awk -v p="$P99" 'BEGIN{print (p < 50)}')")
+# Issue #18's targets for one hot entry at 32 clients (the older ones, 60 % and 50 ms, are
+# superseded): at least 90 % of pgbench running the same SQL, p99 under 150 ms.
+MET_RATIO=$(verdict "$(awk -v r="$RATIO_TX" 'BEGIN{print (r >= 90)}')")
+MET_P99=$(verdict "$(awk -v p="$P99" 'BEGIN{print (p < 150)}')")
 
 cat <<EOF
 
@@ -370,8 +378,8 @@ background load (nothing of ours running): $BG_BEFORE cores before, $BG_AFTER af
 | HTTP / pgbench (transaction)              | ${RATIO_TX} % |
 | HTTP / pgbench (whole request's SQL)      | ${RATIO_REQ} % |
 
-target ≥ 60 % of pgbench (transaction): $MET_RATIO (${RATIO_TX} %)
-target p99 < 50 ms:                     $MET_P99 (${P99} ms)
+target ≥ 90 % of pgbench (transaction): $MET_RATIO (${RATIO_TX} %)
+target p99 < 150 ms:                    $MET_P99 (${P99} ms)
 EOF
 if awk -v a="$BG_BEFORE" -v b="$BG_AFTER" 'BEGIN{exit !(a > 0.2 || b > 0.2)}'; then
     echo "WARNING: other processes kept $BG_BEFORE / $BG_AFTER cores busy before / after: these figures are disturbed; run again on a quiet machine."
