@@ -1,5 +1,5 @@
 //! The demo's whitelist regimes beyond one province pair and the states issue 17 added, beside
-//! `seed.rs`'s registry and cases: the 川渝滇黔 four-province mechanism, an entry that serves two
+//! `seed/`'s registry and cases: the 川渝滇黔 four-province mechanism, an entry that serves two
 //! source provinces from one shared quota, an entry's quota amended by letter, Hubei's one-sided
 //! inbound list with its listed operator, an agreement with 一事一批 (completion within 30 days
 //! and a per-application cap), a licensed collector (收集单位) as the transferring party, and
