@@ -285,6 +285,8 @@ diesel::table! {
         consultation_date -> Nullable<Text>,
         reply_number -> Nullable<Text>,
         reply_date -> Nullable<Text>,
+        source_step_open -> Bool,
+        receiving_step_open -> Bool,
     }
 }
 

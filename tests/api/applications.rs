@@ -1192,3 +1192,80 @@ async fn standard_route_needs_confirmation(backend: Backend) {
     assert_eq!(stored_applications(&app).await.0, 5);
 }
 both_backends!(standard_route_needs_confirmation, standard_route_needs_confirmation);
+
+/// A queue page builds its case views together (one query per kind for the whole page, each
+/// operator's licence once); every item must be exactly the case as read alone, whatever its
+/// state: approved with copies and decisions, accepted with a clock stopped, just filed, and
+/// blocked because the operator's licence was suspended.
+async fn queue_page_shows_each_case_as_read_alone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    let approved = crate::fixtures::approved_application(&app, &reg, "2").await;
+    let (accepted, _) = crate::fixtures::accepted_case(&app, &reg, "3").await;
+    let (_, a) = file_confirmed(&app, &reg, &filing(&reg.operator_id, "900-041-49", "4")).await;
+    let paused = a["id"].as_str().unwrap().to_string();
+    act(&app, &reg.cq, &paused, "accept", json!({}), None).await;
+    let (s, p) = act(
+        &app,
+        &reg.cq,
+        &paused,
+        "suspend-clock",
+        json!({"reason": "专家评审"}),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{p}");
+    let (s, b) = file(&app, &reg, &filing(&reg.operator_id, "900-249-08", "1")).await;
+    assert_eq!(s, 201, "{b}");
+    let submitted = b["id"].as_str().unwrap().to_string();
+    // Sichuan suspends the operator's licence: no open case may be approved now.
+    let (s, body, _) = app
+        .post_json(
+            &format!("/api/v1/operators/{}/licence/suspend", reg.operator_id),
+            Some(&reg.sc),
+            &json!({"reason": "超范围经营，责令停业整顿"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+
+    let (s, page, _) = app.get("/api/v1/transfer-applications?limit=50", Some(&reg.cq)).await;
+    assert_eq!(s, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    let mut ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    ids.sort();
+    let mut want = vec![
+        approved.as_str(),
+        accepted.as_str(),
+        paused.as_str(),
+        submitted.as_str(),
+    ];
+    want.sort();
+    assert_eq!(ids, want);
+    for item in items {
+        let id = item["id"].as_str().unwrap();
+        let (s, alone, _) = app
+            .get(&format!("/api/v1/transfer-applications/{id}"), Some(&reg.cq))
+            .await;
+        assert_eq!(s, 200, "{alone}");
+        assert_eq!(item, &alone, "case {id}: the queue's view against the case read alone");
+    }
+    // The page held each kind of part, so the comparison above covered them.
+    let by_id = |id: &str| items.iter().find(|i| i["id"] == id).unwrap();
+    assert!(!by_id(&approved)["approval"]["copies"].as_array().unwrap().is_empty());
+    assert_eq!(by_id(&approved)["decisions"].as_array().unwrap().len(), 2);
+    assert!(
+        by_id(&approved)["approval_blocked"].is_null(),
+        "a decided case is not blocked"
+    );
+    let steps = by_id(&paused)["steps"].as_array().unwrap();
+    assert!(steps.iter().any(|s| s["suspended"] == true), "{steps:?}");
+    for open in [&accepted, &paused, &submitted] {
+        assert_eq!(by_id(open)["approval_blocked"]["code"], "approval.licence_not_valid");
+        assert!(!by_id(open)["items"].as_array().unwrap().is_empty());
+    }
+}
+both_backends!(
+    queue_page_shows_each_case_as_read_alone,
+    queue_page_shows_each_case_as_read_alone
+);

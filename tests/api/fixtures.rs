@@ -316,29 +316,35 @@ pub async fn case(app: &TestApp, token: &str, id: &str) -> Value {
 }
 
 /// The queue's bound holds for the case: `next_due_at` is its earliest open step's due instant,
-/// none when no step is open (the province queues and counts search only cases that have one).
-/// Checked at every `case` read, so every workflow test that reads a case checks it.
+/// none when no step is open, and `source_step_open` / `receiving_step_open` say which sides
+/// have a step open (the province queues and counts search only cases that have one, by these
+/// columns). Checked at every `case` read, so every workflow test that reads a case checks it.
 pub async fn assert_next_due_holds(app: &TestApp, id: &str) {
     use diesel::prelude::*;
     use hwtransfer::db::schema::{application_steps as s, transfer_applications as t};
     let key = id.to_string();
-    let (next, earliest) = app
+    let (stored, from_steps) = app
         .state
         .db
         .run(move |c| {
-            let next: Option<chrono::NaiveDateTime> = t::table.find(&key).select(t::next_due_at).first(c)?;
-            let earliest: Option<chrono::NaiveDateTime> = s::table
+            let stored: (Option<chrono::NaiveDateTime>, bool, bool) = t::table
+                .find(&key)
+                .select((t::next_due_at, t::source_step_open, t::receiving_step_open))
+                .first(c)?;
+            let open: Vec<(String, chrono::NaiveDateTime)> = s::table
                 .filter(s::application_id.eq(&key))
                 .filter(s::completed_at.is_null())
-                .select(diesel::dsl::min(s::due_at))
-                .first(c)?;
-            Ok((next, earliest))
+                .select((s::side, s::due_at))
+                .load(c)?;
+            let earliest = open.iter().map(|(_, due)| *due).min();
+            let side_open = |side: &str| open.iter().any(|(s, _)| s == side);
+            Ok((stored, (earliest, side_open("source"), side_open("receiving"))))
         })
         .await
         .unwrap();
     assert_eq!(
-        next, earliest,
-        "case {id}: next_due_at against its open steps' earliest due instant"
+        stored, from_steps,
+        "case {id}: (next_due_at, source_step_open, receiving_step_open) against its open steps"
     );
 }
 

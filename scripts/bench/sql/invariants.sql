@@ -108,6 +108,15 @@ FROM (SELECT a.id FROM transfer_applications a
                  FROM application_steps WHERE completed_at IS NULL GROUP BY application_id) o
              ON o.application_id = a.id
       WHERE a.id NOT LIKE 'scale-%' AND a.next_due_at IS DISTINCT FROM o.due
+      LIMIT 5) x
+UNION ALL
+SELECT 'applications: source_step_open and receiving_step_open say which sides have a step open', count(*), coalesce(string_agg(id, ' '), '')
+FROM (SELECT a.id FROM transfer_applications a
+      WHERE a.id NOT LIKE 'scale-%'
+        AND (a.source_step_open <> EXISTS (SELECT 1 FROM application_steps s WHERE s.application_id = a.id
+                                             AND s.completed_at IS NULL AND s.side = 'source')
+             OR a.receiving_step_open <> EXISTS (SELECT 1 FROM application_steps s WHERE s.application_id = a.id
+                                                   AND s.completed_at IS NULL AND s.side = 'receiving'))
       LIMIT 5) x;
 
 -- Numbers.

@@ -163,7 +163,20 @@ pub fn approval_blocker(
     route: Route,
     today: NaiveDate,
 ) -> DbResult<Option<Invalid>> {
-    match crate::db::registry::licence_on(conn, &app.operator_id, today)? {
+    let licence = crate::db::registry::licence_on(conn, &app.operator_id, today)?;
+    approval_blocker_given(conn, app, route, today, licence)
+}
+
+/// [`approval_blocker`] with the operator's licence on `today` already read (a page of cases
+/// reads each operator's once).
+pub fn approval_blocker_given(
+    conn: &mut DbConnection,
+    app: &AppRow,
+    route: Route,
+    today: NaiveDate,
+    licence: Option<crate::db::registry::LicenceRow>,
+) -> DbResult<Option<Invalid>> {
+    match licence {
         Some(l) if l.allows_on(today) => {}
         Some(l) if l.status == "valid" => {
             return Ok(Some(Invalid::new(

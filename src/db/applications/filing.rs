@@ -535,6 +535,8 @@ fn store_filing(
         consultation_date: None,
         reply_number: None,
         reply_date: None,
+        source_step_open: kind.side() == Side::Source,
+        receiving_step_open: kind.side() == Side::Receiving,
     };
     diesel::insert_into(transfer_applications::table)
         .values(app.clone())

@@ -65,11 +65,11 @@ macro_rules! acting_province {
         t::source_province
             .eq($p.to_string())
             .and(t::next_due_at.is_not_null())
-            .and(open_step_of!("source"))
+            .and(t::source_step_open.eq(true))
             .or(t::receiving_province
                 .eq($p.to_string())
                 .and(t::next_due_at.is_not_null())
-                .and(open_step_of!("receiving")))
+                .and(t::receiving_step_open.eq(true)))
             .or(t::receiving_province
                 .eq($p.to_string())
                 .and(t::next_due_at.is_not_null())
@@ -113,17 +113,18 @@ pub fn list(
     }
     if let Some(p) = &f.province {
         q = match f.side {
-            // A case with an open step has a due instant (`next_due_at`, kept by
-            // `refresh_next`), so that indexed bound keeps a queue to the open cases of the
-            // province instead of its whole archive.
+            // A case with an open step has a due instant (`next_due_at`) and says which
+            // provinces' steps are open (both kept by `refresh_next`): with the
+            // `(province, next_due_at, id)` index the queue reads the province's open cases in
+            // its order and stops at the page, whatever the archive behind them.
             Some(Side::Source) => q
                 .filter(t::source_province.eq(p.clone()))
                 .filter(t::next_due_at.is_not_null())
-                .filter(open_step_of!("source")),
+                .filter(t::source_step_open.eq(true)),
             Some(Side::Receiving) => q
                 .filter(t::receiving_province.eq(p.clone()))
                 .filter(t::next_due_at.is_not_null())
-                .filter(open_step_of!("receiving")),
+                .filter(t::receiving_step_open.eq(true)),
             None if f.acting => q.filter(acting_province!(p)),
             None => q.filter(t::source_province.eq(p.clone()).or(t::receiving_province.eq(p.clone()))),
         };
@@ -175,11 +176,16 @@ pub fn list(
         }
         None => {}
     }
-    Ok(
+    // When every case the filter keeps has a due instant, the order is the index's own
+    // (no `IS NULL` term), so the database walks it and stops at the page instead of sorting.
+    let all_due =
+        f.province.is_some() && (f.side.is_some() || f.acting) || f.overdue_at.is_some() || f.due_before.is_some();
+    let q = if all_due {
+        q.order((t::next_due_at.asc(), t::id.asc()))
+    } else {
         q.order((t::next_due_at.is_null().asc(), t::next_due_at.asc(), t::id.asc()))
-            .limit(limit)
-            .load(conn)?,
-    )
+    };
+    Ok(q.limit(limit).load(conn)?)
 }
 
 /// The live counts of a province's 待办 queue.

@@ -54,6 +54,10 @@ pub struct AppRow {
     pub consultation_date: Option<String>,
     pub reply_number: Option<String>,
     pub reply_date: Option<String>,
+    /// Whether the source's and the receiving province's step is open (what a province's queue
+    /// by side reads), kept with `next_due_at` by `refresh_next`.
+    pub source_step_open: bool,
+    pub receiving_step_open: bool,
 }
 
 /// 抄送: one department an approval was copied to.
@@ -192,4 +196,85 @@ pub fn app_by_approval_number(conn: &mut DbConnection, number: &str) -> DbResult
         .select(AppRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// What a case view shows besides the case row: its items, steps, clock suspensions,
+/// decisions and (approved cases only) copies.
+#[derive(Debug, Clone, Default)]
+pub struct CaseParts {
+    pub items: Vec<ItemRow>,
+    pub steps: Vec<StepRow>,
+    pub suspensions: Vec<SuspensionRow>,
+    pub decisions: Vec<DecisionRow>,
+    pub copies: Vec<CopyRow>,
+}
+
+/// [`CaseParts`] of many cases (a queue page) in one query per kind instead of one per case,
+/// each list in the order the single-case reads give it.
+pub fn case_parts(conn: &mut DbConnection, apps: &[AppRow]) -> DbResult<std::collections::HashMap<String, CaseParts>> {
+    let mut out: std::collections::HashMap<String, CaseParts> =
+        apps.iter().map(|a| (a.id.clone(), CaseParts::default())).collect();
+    if apps.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<&str> = apps.iter().map(|a| a.id.as_str()).collect();
+    for r in application_items::table
+        .filter(application_items::application_id.eq_any(&ids))
+        .order((application_items::application_id.asc(), application_items::line.asc()))
+        .select(ItemRow::as_select())
+        .load(conn)?
+    {
+        if let Some(p) = out.get_mut(&r.application_id) {
+            p.items.push(r);
+        }
+    }
+    for r in application_steps::table
+        .filter(application_steps::application_id.eq_any(&ids))
+        .order(application_steps::id.asc())
+        .select(StepRow::as_select())
+        .load(conn)?
+    {
+        if let Some(p) = out.get_mut(&r.application_id) {
+            p.steps.push(r);
+        }
+    }
+    for r in clock_suspensions::table
+        .filter(clock_suspensions::application_id.eq_any(&ids))
+        .order(clock_suspensions::id.asc())
+        .select(SuspensionRow::as_select())
+        .load(conn)?
+    {
+        if let Some(p) = out.get_mut(&r.application_id) {
+            p.suspensions.push(r);
+        }
+    }
+    for r in decisions::table
+        .filter(decisions::application_id.eq_any(&ids))
+        .order(decisions::id.asc())
+        .select(DecisionRow::as_select())
+        .load(conn)?
+    {
+        if let Some(p) = out.get_mut(&r.application_id) {
+            p.decisions.push(r);
+        }
+    }
+    // Copies (抄送) are sent with an approval: only approved cases have any to read.
+    let approved: Vec<&str> = apps
+        .iter()
+        .filter(|a| a.approval_number.is_some())
+        .map(|a| a.id.as_str())
+        .collect();
+    if !approved.is_empty() {
+        for r in approval_copies::table
+            .filter(approval_copies::application_id.eq_any(&approved))
+            .order(approval_copies::id.asc())
+            .select(CopyRow::as_select())
+            .load(conn)?
+        {
+            if let Some(p) = out.get_mut(&r.application_id) {
+                p.copies.push(r);
+            }
+        }
+    }
+    Ok(out)
 }

@@ -58,15 +58,19 @@ pub(super) fn start_step(
 }
 
 /// Keeps the application's next due instant and acting side (what the queue sorts on) in step
-/// with its open steps: the earliest due one, the source's first on a tie.
+/// with its open steps: the earliest due one, the source's first on a tie; and which provinces
+/// have a step open (what a queue by side filters on).
 fn refresh_next(conn: &mut DbConnection, app_id: &str) -> DbResult<()> {
     let mut open = open_steps(conn, app_id)?;
     open.sort_by_key(|s| (s.due_at, s.side != "source"));
     let first = open.first();
+    let side_open = |side: Side| open.iter().any(|s| s.side == side.as_str());
     diesel::update(transfer_applications::table.find(app_id))
         .set((
             transfer_applications::next_due_at.eq(first.map(|s| s.due_at)),
             transfer_applications::next_side.eq(first.map(|s| s.side.clone())),
+            transfer_applications::source_step_open.eq(side_open(Side::Source)),
+            transfer_applications::receiving_step_open.eq(side_open(Side::Receiving)),
         ))
         .execute(conn)?;
     Ok(())
@@ -126,6 +130,8 @@ pub(super) fn complete_open_step(conn: &mut DbConnection, app_id: &str, outcome:
         .set((
             transfer_applications::next_due_at.eq(None::<NaiveDateTime>),
             transfer_applications::next_side.eq(None::<String>),
+            transfer_applications::source_step_open.eq(false),
+            transfer_applications::receiving_step_open.eq(false),
         ))
         .execute(conn)?;
     Ok(())

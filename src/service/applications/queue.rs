@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::case::{ApplicationDto, load_dto};
+use super::case::{ApplicationDto, load_dtos};
 use crate::auth::principal::{Principal, Scope};
 use crate::db;
 pub use crate::db::applications::AppFilter;
@@ -89,15 +89,15 @@ pub async fn page(
             let after = after.map(|c| (c.due, c.id));
             let mut rows = db::applications::list(conn, &f, after, limit + 1)?;
             let more = cut_page(&mut rows, limit);
-            let mut out = Vec::new();
-            for r in rows {
-                let key = QueueCursor {
+            let keys: Vec<QueueCursor> = rows
+                .iter()
+                .map(|r| QueueCursor {
                     due: r.next_due_at,
                     id: r.id.clone(),
-                };
-                out.push((key, load_dto(conn, &cal, r, now)?));
-            }
-            Ok((out, more))
+                })
+                .collect();
+            let dtos = load_dtos(conn, &cal, rows, now)?;
+            Ok((keys.into_iter().zip(dtos).collect::<Vec<_>>(), more))
         })
         .await?;
     let next_cursor = more.then(|| rows.last().map(|(k, _)| k.to_string())).flatten();
