@@ -489,8 +489,7 @@ fn store_filing(
     let today = shanghai_date(now);
     let reasons = a.reason_texts();
     let now_db = to_db_time(now);
-    let kind = StepKind::Acceptance;
-    let (due_on, due_at, provisional) = due_for(cal, office_close, kind, today, &[], today);
+    let step = new_step(cal, office_close, &id, StepKind::Acceptance, today, today);
     let app = AppRow {
         id: id.clone(),
         enterprise_id: f.enterprise_id.clone(),
@@ -519,8 +518,8 @@ fn store_filing(
         request_hash: f.request_hash.clone(),
         filed_by: f.filed_by.clone(),
         // The acceptance step is the case's only open step (what `refresh_next` would set).
-        next_due_at: Some(due_at),
-        next_side: Some(kind.side().as_str().to_string()),
+        next_due_at: Some(step.due_at),
+        next_side: Some(step.side.clone()),
         version: 1,
         created_at: now_db,
         updated_at: now_db,
@@ -536,8 +535,8 @@ fn store_filing(
         consultation_date: None,
         reply_number: None,
         reply_date: None,
-        source_step_open: kind.side() == Side::Source,
-        receiving_step_open: kind.side() == Side::Receiving,
+        source_step_open: step.side == Side::Source.as_str(),
+        receiving_step_open: step.side == Side::Receiving.as_str(),
     };
     diesel::insert_into(transfer_applications::table)
         .values(app.clone())
@@ -570,20 +569,7 @@ fn store_filing(
             .execute(conn)?;
     }
     diesel::insert_into(application_steps::table)
-        .values(StepRow {
-            id: new_id(),
-            application_id: id.clone(),
-            kind: kind.as_str().to_string(),
-            side: kind.side().as_str().to_string(),
-            started_on: today.to_string(),
-            working_days: kind.working_days() as i32,
-            due_on: due_on.to_string(),
-            due_at,
-            provisional,
-            completed_at: None,
-            outcome: None,
-            overdue_at: None,
-        })
+        .values(step)
         .execute(conn)?;
     let detail = serde_json::json!({"route": a.route.as_str(), "reasons": reasons});
     insert_event(conn, &id, Some(&app), "filed", &f.filed_by, "enterprise", detail)?;

@@ -3,7 +3,7 @@
 
 use super::*;
 
-pub(super) fn due_for(
+fn due_for(
     cal: &WorkingDayCalendar,
     office_close: NaiveTime,
     kind: StepKind,
@@ -19,24 +19,18 @@ pub(super) fn due_for(
     )
 }
 
-/// Opens (or restarts) a step and makes it the application's next due instant.
-pub(super) fn start_step(
-    conn: &mut DbConnection,
+/// A new open step of `kind` started on `started_on`, its due day and instant computed with
+/// the calendar (not yet stored).
+pub(super) fn new_step(
     cal: &WorkingDayCalendar,
     office_close: NaiveTime,
     app_id: &str,
     kind: StepKind,
     started_on: NaiveDate,
     today: NaiveDate,
-) -> DbResult<StepRow> {
+) -> StepRow {
     let (due_on, due_at, provisional) = due_for(cal, office_close, kind, started_on, &[], today);
-    diesel::delete(
-        application_steps::table
-            .filter(application_steps::application_id.eq(app_id))
-            .filter(application_steps::kind.eq(kind.as_str())),
-    )
-    .execute(conn)?;
-    let step = StepRow {
+    StepRow {
         id: new_id(),
         application_id: app_id.to_string(),
         kind: kind.as_str().to_string(),
@@ -49,7 +43,26 @@ pub(super) fn start_step(
         completed_at: None,
         outcome: None,
         overdue_at: None,
-    };
+    }
+}
+
+/// Opens (or restarts) a step and makes it the application's next due instant.
+pub(super) fn start_step(
+    conn: &mut DbConnection,
+    cal: &WorkingDayCalendar,
+    office_close: NaiveTime,
+    app_id: &str,
+    kind: StepKind,
+    started_on: NaiveDate,
+    today: NaiveDate,
+) -> DbResult<StepRow> {
+    diesel::delete(
+        application_steps::table
+            .filter(application_steps::application_id.eq(app_id))
+            .filter(application_steps::kind.eq(kind.as_str())),
+    )
+    .execute(conn)?;
+    let step = new_step(cal, office_close, app_id, kind, started_on, today);
     diesel::insert_into(application_steps::table)
         .values(step.clone())
         .execute(conn)?;
