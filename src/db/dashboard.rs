@@ -1,16 +1,16 @@
 //! Figures for the dashboard: approved tonnage per month and province pair, decisions on time per
-//! province, and quota utilisation per operator. Each reads a bounded window (twelve months, or
-//! one year's entries) of narrow columns and groups in Rust, which keeps the SQL the same on both
-//! backends.
+//! province, and quota utilisation per operator. The first two read the maintained totals of
+//! `db::figures` (a row per province pair and day), the third one year's whitelist entries; each
+//! groups in Rust, which keeps the SQL the same on both backends.
 
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::{application_steps, operators, transfer_applications, whitelist_entries};
+use super::figures::{self, Select};
+use super::schema::{operators, whitelist_entries};
 use super::{DbConnection, DbResult};
-use crate::domain::calendar::shanghai_date;
 
 /// Approved grams in one month (Asia/Shanghai, `YYYY-MM`) from one province to another.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,29 +21,20 @@ pub struct PairMonth {
     pub grams: i64,
 }
 
-/// Approvals since `since`, by (source, receiving, month); `province` limits to cases involving it.
+/// Approvals since `since`'s Shanghai day, by (source, receiving, month); `province` limits to
+/// cases involving it. Read from the maintained totals (`db::figures`).
 pub fn monthly_tonnage(
     conn: &mut DbConnection,
     since: NaiveDateTime,
     province: Option<&str>,
 ) -> DbResult<Vec<PairMonth>> {
-    use transfer_applications::dsl as t;
-    let mut q = t::transfer_applications
-        .filter(t::approved_at.ge(since))
-        .select((t::source_province, t::receiving_province, t::approved_at, t::quantity_g))
-        .into_boxed();
-    if let Some(p) = province {
-        q = q.filter(
-            t::source_province
-                .eq(p.to_string())
-                .or(t::receiving_province.eq(p.to_string())),
-        );
-    }
-    let rows: Vec<(String, String, Option<NaiveDateTime>, i64)> = q.load(conn)?;
+    let select = Select {
+        province,
+        first: Some(figures::day_of(since)),
+        ..Default::default()
+    };
     let mut sums: BTreeMap<(String, String, String), i64> = BTreeMap::new();
-    for (source, receiving, at, grams) in rows {
-        let Some(at) = at else { continue };
-        let day = shanghai_date(at.and_utc());
+    for (source, receiving, day, grams) in figures::approvals_by_day(conn, &select)? {
         let month = format!("{:04}-{:02}", day.year(), day.month());
         *sums.entry((source, receiving, month)).or_default() += grams;
     }
@@ -66,32 +57,27 @@ pub struct OnTime {
     pub on_time: i64,
 }
 
-/// Steps completed since `since`, counted for the province whose side took them.
+/// Steps completed since `since`'s Shanghai day, counted for the province whose side took them.
+/// Read from the maintained totals (`db::figures`).
 pub fn on_time(conn: &mut DbConnection, since: NaiveDateTime, province: Option<&str>) -> DbResult<Vec<OnTime>> {
-    use application_steps::dsl as s;
-    use transfer_applications::dsl as t;
-    let rows: Vec<(String, Option<NaiveDateTime>, NaiveDateTime, String, String)> = s::application_steps
-        .inner_join(t::transfer_applications)
-        .filter(s::completed_at.ge(since))
-        .select((
-            s::side,
-            s::completed_at,
-            s::due_at,
-            t::source_province,
-            t::receiving_province,
-        ))
-        .load(conn)?;
+    let select = Select {
+        province,
+        first: Some(figures::day_of(since)),
+        ..Default::default()
+    };
     let mut counts: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for (side, done, due, source, receiving) in rows {
-        let who = if side == "source" { source } else { receiving };
+    for done in figures::steps_by_side(conn, &select)? {
+        let who = if done.side == "source" {
+            done.source_province
+        } else {
+            done.receiving_province
+        };
         if province.is_some_and(|p| p != who) {
             continue;
         }
         let c = counts.entry(who).or_default();
-        c.0 += 1;
-        if done.is_some_and(|d| d <= due) {
-            c.1 += 1;
-        }
+        c.0 += done.completed;
+        c.1 += done.on_time;
     }
     Ok(counts
         .into_iter()

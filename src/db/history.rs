@@ -229,7 +229,54 @@ pub struct Totals {
     pub received_g: i64,
 }
 
+/// Totals over the whole filtered history. Filters the figures keep (provinces, status, whole
+/// Shanghai days) read the maintained totals (`db::figures`), whose size follows days and province
+/// pairs; the partial days at the window's edges, and filters they do not keep (producer,
+/// operator, code, category), read the cases.
 pub fn totals(conn: &mut DbConnection, f: &TransferFilter) -> DbResult<Totals> {
+    let by_case = f.producer.is_some()
+        || f.operator.is_some()
+        || f.only_producer.is_some()
+        || f.only_operator.is_some()
+        || f.code.is_some()
+        || f.category.is_some();
+    if by_case {
+        return case_totals(conn, f);
+    }
+    let cut = super::figures::cut(f.from, f.to);
+    let mut t = Totals::default();
+    if let Some((first, end)) = cut.days {
+        let select = super::figures::Select {
+            source_province: f.source_province.as_deref(),
+            receiving_province: f.receiving_province.as_deref(),
+            province: f.province.as_deref(),
+            label: f.status.as_deref(),
+            first,
+            end,
+        };
+        let [count, requested, approved, shipped, received] =
+            super::figures::case_sums(conn, &select, &APPROVED_STATUSES)?;
+        t = Totals {
+            count,
+            requested_g: requested,
+            approved_g: approved,
+            shipped_g: shipped,
+            received_g: received,
+        };
+    }
+    for (from, to) in cut.edges {
+        let edge = case_totals(conn, &TransferFilter { from, to, ..f.clone() })?;
+        t.count += edge.count;
+        t.requested_g += edge.requested_g;
+        t.approved_g += edge.approved_g;
+        t.shipped_g += edge.shipped_g;
+        t.received_g += edge.received_g;
+    }
+    Ok(t)
+}
+
+/// Totals summed over the filtered cases themselves.
+pub fn case_totals(conn: &mut DbConnection, f: &TransferFilter) -> DbResult<Totals> {
     // One pass over the filtered rows. SUM of BIGINT is NUMERIC on PostgreSQL: cast back so both
     // backends give an i64.
     let total = |expr: &str| sql::<Nullable<BigInt>>(&format!("CAST(SUM({expr}) AS BIGINT)"));

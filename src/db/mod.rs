@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod counters;
 pub mod dashboard;
+pub mod figures;
 pub mod history;
 pub mod locks;
 pub mod manifests;

@@ -236,6 +236,8 @@ pub fn generate(
     if audit_per_application > 0 {
         report.audit_events = append_synthetic_audit(conn, applications, audit_per_application)?;
     }
+    // The triggers appended a change per case and step: fold them, as the sweeper would.
+    super::figures::fold(conn)?;
     if pg {
         conn.batch_execute("ANALYZE")?;
     }

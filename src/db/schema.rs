@@ -647,6 +647,24 @@ diesel::table! {
     }
 }
 
+// No key of its own (an appended row repeats its folded row's key until the fold); the key
+// below is the folded rows' unique index, named for diesel's sake.
+diesel::table! {
+    transfer_figures (figure, source_province, receiving_province, label, day) {
+        folded -> Bool,
+        figure -> Text,
+        source_province -> Text,
+        receiving_province -> Text,
+        label -> Text,
+        day -> Text,
+        n -> BigInt,
+        quantity_g -> BigInt,
+        shipped_g -> BigInt,
+        received_g -> BigInt,
+        on_time -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     api_clients,
@@ -691,4 +709,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_history,
     ui_sessions,
     subject_rates,
+    transfer_figures,
 );

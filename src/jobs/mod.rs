@@ -32,6 +32,9 @@ pub struct SweepReport {
     /// Webhook deliveries finished longer ago than `webhooks::DELIVERY_RETENTION`, deleted with
     /// their attempts (the events stay).
     pub deliveries_purged: usize,
+    /// Changes appended to the maintained totals since the last sweep, folded into them
+    /// (`db::figures`).
+    pub figures_folded: usize,
 }
 
 /// One sweep at `now` with the configured office close time.
@@ -102,6 +105,7 @@ fn sweep_steps(
     report.applications = db::applications::sweep(conn, &calendar, office_close, now)?;
     report.manifests_overdue = db::manifests::sweep(conn, now)?;
     report.deliveries_purged = db::outbox_retention::purge_finished(conn, now - crate::webhooks::DELIVERY_RETENTION)?;
+    report.figures_folded = db::figures::fold(conn)?;
     Ok(report)
 }
 

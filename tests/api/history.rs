@@ -466,3 +466,300 @@ async fn csv_export_streams_100k_rows(backend: Backend) {
     );
 }
 both_backends!(csv_export_streams_100k_rows, csv_export_streams_100k_rows);
+
+/// The maintained totals (`db::figures`) answer what a sum over the cases answers, for every
+/// filter they keep and windows cut at Shanghai midnights or not; before the fold, after it, and
+/// with changes appended after it; the dashboard's figures likewise against the steps and
+/// approvals themselves. Each fold moves what was appended and leaves no empty row behind.
+async fn figures_agree_with_the_cases(backend: Backend) {
+    use chrono::{Datelike, Duration, Utc};
+    use diesel::prelude::*;
+    use hwtransfer::db::schema::{application_steps as s, transfer_applications as t};
+    use hwtransfer::db::{self, figures, history::TransferFilter};
+
+    let app = TestApp::spawn(backend).await;
+    let (reg, _a, b, _c) = seeded(&app).await;
+    // B accepted: a completed step on the source side.
+    let (st, body, _) = app
+        .post_json(
+            &format!("/api/v1/transfer-applications/{b}/accept"),
+            Some(&reg.cq),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+
+    let now = Utc::now().naive_utc();
+    let today = figures::day_of(now);
+    let midnight = figures::start_of(today);
+    let hour = Duration::hours(1);
+    let windows = [
+        (None, None),
+        (Some(midnight), Some(midnight + Duration::days(1))),
+        (Some(midnight - Duration::days(3)), None),
+        (None, Some(midnight + Duration::days(2))),
+        (Some(now - hour), Some(now + hour)),
+        (Some(midnight + hour), Some(midnight + Duration::days(4) + hour)),
+        (
+            Some(midnight - Duration::days(2) + hour),
+            Some(midnight + Duration::days(1)),
+        ),
+        (Some(now + Duration::days(1)), Some(now - Duration::days(1))),
+    ];
+    let mut filters = Vec::new();
+    for (from, to) in windows {
+        let base = TransferFilter {
+            from,
+            to,
+            ..Default::default()
+        };
+        filters.push(base.clone());
+        for status in ["approved", "submitted", "under_review", "refused"] {
+            filters.push(TransferFilter {
+                status: Some(status.into()),
+                ..base.clone()
+            });
+        }
+        filters.push(TransferFilter {
+            source_province: Some("500000".into()),
+            receiving_province: Some("510000".into()),
+            ..base.clone()
+        });
+        filters.push(TransferFilter {
+            receiving_province: Some("500000".into()),
+            ..base.clone()
+        });
+        filters.push(TransferFilter {
+            province: Some("510000".into()),
+            status: Some("approved".into()),
+            ..base.clone()
+        });
+        filters.push(TransferFilter {
+            province: Some("520000".into()),
+            ..base.clone()
+        });
+    }
+    let since = now - Duration::days(366);
+
+    // The dashboard's oracle: the approvals and completed steps themselves.
+    fn oracle(
+        conn: &mut db::DbConnection,
+        since: chrono::NaiveDateTime,
+    ) -> (Vec<db::dashboard::PairMonth>, Vec<db::dashboard::OnTime>) {
+        use std::collections::BTreeMap;
+        let mut months: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+        let approvals: Vec<(String, String, Option<chrono::NaiveDateTime>, i64)> = t::table
+            .filter(t::approved_at.is_not_null())
+            .select((t::source_province, t::receiving_province, t::approved_at, t::quantity_g))
+            .load(conn)
+            .unwrap();
+        for (src, recv, at, g) in approvals {
+            let day = figures::day_of(at.unwrap());
+            if day >= figures::day_of(since) {
+                *months
+                    .entry((src, recv, format!("{:04}-{:02}", day.year(), day.month())))
+                    .or_default() += g;
+            }
+        }
+        let mut sides: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let steps: Vec<(
+            String,
+            Option<chrono::NaiveDateTime>,
+            chrono::NaiveDateTime,
+            String,
+            String,
+        )> = s::table
+            .inner_join(t::table)
+            .filter(s::completed_at.is_not_null())
+            .select((
+                s::side,
+                s::completed_at,
+                s::due_at,
+                t::source_province,
+                t::receiving_province,
+            ))
+            .load(conn)
+            .unwrap();
+        for (side, done, due, src, recv) in steps {
+            let done = done.unwrap();
+            if figures::day_of(done) >= figures::day_of(since) {
+                let c = sides.entry(if side == "source" { src } else { recv }).or_default();
+                c.0 += 1;
+                c.1 += i64::from(done <= due);
+            }
+        }
+        (
+            months
+                .into_iter()
+                .map(|((source, receiving, month), grams)| db::dashboard::PairMonth {
+                    source,
+                    receiving,
+                    month,
+                    grams,
+                })
+                .collect(),
+            sides
+                .into_iter()
+                .map(|(province, (completed, on_time))| db::dashboard::OnTime {
+                    province,
+                    completed,
+                    on_time,
+                })
+                .collect(),
+        )
+    }
+
+    let check = |label: &'static str| {
+        let filters = filters.clone();
+        let pool = app.state.db.clone();
+        async move {
+            pool.run(move |conn| {
+                for f in &filters {
+                    let (figures_say, cases_say) = (
+                        db::history::totals(conn, f).unwrap(),
+                        db::history::case_totals(conn, f).unwrap(),
+                    );
+                    assert_eq!(figures_say, cases_say, "{label}: {f:?}");
+                }
+                let (months, on_time) = oracle(conn, since);
+                assert!(
+                    !months.is_empty() && !on_time.is_empty(),
+                    "{label}: the oracle sees the seeded cases"
+                );
+                assert_eq!(
+                    db::dashboard::monthly_tonnage(conn, since, None).unwrap(),
+                    months,
+                    "{label}"
+                );
+                assert_eq!(db::dashboard::on_time(conn, since, None).unwrap(), on_time, "{label}");
+                let cq: Vec<_> = on_time.iter().filter(|o| o.province == "500000").cloned().collect();
+                assert_eq!(
+                    db::dashboard::on_time(conn, since, Some("500000")).unwrap(),
+                    cq,
+                    "{label}"
+                );
+                Ok::<_, db::DbError>(())
+            })
+            .await
+            .unwrap();
+        }
+    };
+    let db_run = |f: fn(&mut db::DbConnection) -> db::DbResult<i64>| {
+        let pool = app.state.db.clone();
+        async move { pool.run(f).await.unwrap() }
+    };
+
+    // Everything the seeding changed is appended and not yet folded (no sweeper runs in tests).
+    let appended = db_run(figures::unfolded).await;
+    assert!(appended > 10, "{appended} changes appended");
+    check("before the fold").await;
+    let folded = db_run(|c| figures::fold(c).map(|n| n as i64)).await;
+    assert_eq!(folded, appended, "the fold moves every appended change");
+    assert_eq!(db_run(figures::unfolded).await, 0);
+    // No folded row came to nothing: the statuses the cases left are gone.
+    let empty = db_run(|c| {
+        use hwtransfer::db::schema::transfer_figures as tf;
+        Ok(tf::table
+            .filter(tf::folded.eq(true))
+            .filter(tf::n.eq(0))
+            .count()
+            .get_result(c)?)
+    })
+    .await;
+    assert_eq!(empty, 0);
+    check("after the fold").await;
+    assert_eq!(
+        db_run(|c| figures::fold(c).map(|n| n as i64)).await,
+        0,
+        "nothing left to fold"
+    );
+
+    // Changes after the fold: a refusal, a withdrawal and a new filing, read before the next.
+    let d = post(
+        &app,
+        &reg.enterprise_token,
+        "/api/v1/transfer-applications",
+        filing(&reg.operator_id, "900-249-08", "7"),
+    )
+    .await;
+    let d = d["id"].as_str().unwrap();
+    let (st, body, _) = app
+        .post_json(
+            &format!("/api/v1/transfer-applications/{d}/withdraw"),
+            Some(&reg.enterprise_token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert!(db_run(figures::unfolded).await > 0);
+    check("appended after a fold").await;
+    db_run(|c| figures::fold(c).map(|n| n as i64)).await;
+    check("folded twice").await;
+}
+both_backends!(figures_agree_with_the_cases, figures_agree_with_the_cases);
+
+/// On PostgreSQL the fold runs beside the writers (the sweeper of another replica may run it
+/// twice at once): filings committing while two folds loop lose no change and count none twice.
+#[actix_web::test]
+async fn figures_fold_while_cases_change_postgres() {
+    use hwtransfer::db::{self, figures, history::TransferFilter};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let (reg, _, _, _) = seeded(&app).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let folders: Vec<_> = (0..2)
+        .map(|_| {
+            let (pool, stop) = (app.state.db.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut runs = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut conn = pool.get().unwrap();
+                    figures::fold(&mut conn).unwrap();
+                    runs += 1;
+                }
+                runs
+            })
+        })
+        .collect();
+    let filings = (0..40).map(|i| {
+        let (app, reg) = (&app, &reg);
+        async move {
+            let (s, b, _) = app
+                .post_json(
+                    "/api/v1/transfer-applications",
+                    Some(&reg.enterprise_token),
+                    &filing(&reg.operator_id, "900-249-08", &format!("0.{:03}", i + 1)),
+                )
+                .await;
+            assert_eq!(s, 201, "{b}");
+        }
+    });
+    futures_util::future::join_all(filings).await;
+    stop.store(true, Ordering::Relaxed);
+    for f in folders {
+        assert!(f.join().unwrap() > 0);
+    }
+    app.state
+        .db
+        .run(|conn| {
+            for f in [
+                TransferFilter::default(),
+                TransferFilter {
+                    status: Some("submitted".into()),
+                    ..Default::default()
+                },
+            ] {
+                assert_eq!(db::history::totals(conn, &f)?, db::history::case_totals(conn, &f)?);
+            }
+            assert_eq!(db::history::totals(conn, &TransferFilter::default())?.count, 43);
+            figures::fold(conn)?;
+            assert_eq!(figures::unfolded(conn)?, 0);
+            let all = TransferFilter::default();
+            assert_eq!(db::history::totals(conn, &all)?, db::history::case_totals(conn, &all)?);
+            Ok::<_, db::DbError>(())
+        })
+        .await
+        .unwrap();
+}

@@ -160,4 +160,32 @@ FROM (SELECT i.application_id || '#' || i.line AS k
                  WHERE m.status NOT IN ('rejected', 'cancelled') AND m.id NOT LIKE 'scale-m-%'
                  GROUP BY 1, 2) s ON s.application_id = i.application_id AND s.application_line = i.line
       WHERE i.application_id NOT LIKE 'scale-%' AND i.shipped_g <> coalesce(s.q, 0)
+      LIMIT 5) x
+UNION ALL
+SELECT 'figures: the maintained totals (folded and appended) equal the cases, per pair, status and day', count(*), coalesce(string_agg(k, ' '), '')
+FROM (SELECT coalesce(c.k, f.k) AS k
+      FROM (SELECT source_province || '>' || receiving_province || '/' || status || '/' || (created_at + interval '8 hours')::date AS k,
+                   count(*) AS n, sum(quantity_g) AS q, sum(shipped_g) AS s, sum(received_g) AS r
+            FROM transfer_applications GROUP BY 1) c
+      FULL JOIN (SELECT source_province || '>' || receiving_province || '/' || label || '/' || day AS k,
+                        sum(n) AS n, sum(quantity_g) AS q, sum(shipped_g) AS s, sum(received_g) AS r
+                 FROM transfer_figures WHERE figure = 'cases' GROUP BY 1 HAVING sum(n) <> 0) f ON f.k = c.k
+      WHERE (c.n, c.q, c.s, c.r) IS DISTINCT FROM (f.n, f.q, f.s, f.r)
+      LIMIT 5) x
+UNION ALL
+SELECT 'figures: approvals and completed steps per pair and day equal the cases and steps', count(*), coalesce(string_agg(k, ' '), '')
+FROM (SELECT coalesce(c.k, f.k) AS k
+      FROM (SELECT 'approvals/' || source_province || '>' || receiving_province || '/' || (approved_at + interval '8 hours')::date AS k,
+                   count(*) AS n, sum(quantity_g) AS q, 0::numeric AS t
+            FROM transfer_applications WHERE approved_at IS NOT NULL GROUP BY 1
+            UNION ALL
+            SELECT 'steps/' || s.side || '/' || a.source_province || '>' || a.receiving_province || '/' || (s.completed_at + interval '8 hours')::date,
+                   count(*), 0, count(*) FILTER (WHERE s.completed_at <= s.due_at)
+            FROM application_steps s JOIN transfer_applications a ON a.id = s.application_id
+            WHERE s.completed_at IS NOT NULL GROUP BY 1) c
+      FULL JOIN (SELECT figure || '/' || CASE WHEN figure = 'steps' THEN label || '/' ELSE '' END
+                        || source_province || '>' || receiving_province || '/' || day AS k,
+                        sum(n) AS n, sum(quantity_g) AS q, sum(on_time) AS t
+                 FROM transfer_figures WHERE figure IN ('approvals', 'steps') GROUP BY 1 HAVING sum(n) <> 0) f ON f.k = c.k
+      WHERE (c.n, c.q, c.t) IS DISTINCT FROM (f.n, f.q, f.t)
       LIMIT 5) x;

@@ -1,0 +1,8 @@
+DROP TRIGGER transfer_figures_step_delete;
+DROP TRIGGER transfer_figures_step_update;
+DROP TRIGGER transfer_figures_step_insert;
+DROP TRIGGER transfer_figures_case_delete;
+DROP TRIGGER transfer_figures_approval_update;
+DROP TRIGGER transfer_figures_case_update;
+DROP TRIGGER transfer_figures_case_insert;
+DROP TABLE transfer_figures;
