@@ -2,7 +2,8 @@
 //! item each, manifests under the approved ones, and a hash-chained audit trail. Set-based SQL
 //! (generate_series on PostgreSQL, a recursive CTE on SQLite) so a million rows take seconds,
 //! not hours. The rows are marked `scale-` and are not realistic cases: they are shaped to
-//! exercise the history indexes (four provinces, 20 waste codes, every status, three years).
+//! exercise the history indexes (four provinces, 20 waste codes, every status, three years), with
+//! the open work (open steps, due instants) among the newest cases only, as in a real archive.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -20,6 +21,8 @@ pub struct ScaleReport {
 }
 
 const OPERATORS: i64 = 50;
+/// Only the newest this many synthetic cases may be open (see `generate`).
+const OPEN_WINDOW: i64 = 2000;
 const PROVINCES: [&str; 4] = ["500000", "510000", "520000", "530000"];
 const CODES: [&str; 20] = [
     "900-249-08",
@@ -130,21 +133,56 @@ pub fn generate(
     };
     let spread = (89_000_000 / applications.max(1)).max(1);
     let ts = at(pg, &format!("n * {spread}"));
-    let status = case(
-        "n % 10",
-        &[
-            "approved",
-            "approved",
-            "approved",
-            "approved",
-            "approved",
-            "approved",
-            "expired",
-            "under_review",
-            "refused",
-            "submitted",
-        ],
+    // Open work is the newest cases', as in a real archive (a case is accepted or deemed
+    // accepted within five working days, and decided within weeks): only the newest
+    // `OPEN_WINDOW` may be `submitted` or `under_review`, each with its open step on the source
+    // side, due a month after seeding; the same slots of older cases were withdrawn. So a
+    // province's queue holds the same open work at every scale while the archive grows.
+    let open_from = applications - OPEN_WINDOW;
+    let open = format!("(n > {open_from} AND n % 10 IN (7, 9))");
+    let status = format!(
+        "(CASE WHEN n > {open_from} THEN {} ELSE {} END)",
+        case(
+            "n % 10",
+            &[
+                "approved",
+                "approved",
+                "approved",
+                "approved",
+                "approved",
+                "approved",
+                "expired",
+                "under_review",
+                "refused",
+                "submitted",
+            ],
+        ),
+        case(
+            "n % 10",
+            &[
+                "approved",
+                "approved",
+                "approved",
+                "approved",
+                "approved",
+                "approved",
+                "expired",
+                "withdrawn",
+                "refused",
+                "withdrawn",
+            ],
+        )
     );
+    let due = if pg {
+        format!("(timestamp '{now}' + interval '30 days')")
+    } else {
+        format!("datetime('{now}', '+30 days')")
+    };
+    let due_on = if pg {
+        format!("to_char({due}, 'YYYY-MM-DD')")
+    } else {
+        format!("date({due})")
+    };
     let approved = "(n % 10 <= 6)";
     let src = case("n % 4", &PROVINCES);
     let recv = case("(n % 4 + 1 + (n / 4) % 3) % 4", &PROVINCES);
@@ -158,13 +196,14 @@ pub fn generate(
          receiving_province, route, route_reasons, receiving_consent, status, method, period_start, period_end, carriers, \
          catalogue_edition, received_at, received_on, accepted_on, deemed_accepted, correction_notice, approval_number, \
          approved_at, valid_until, idempotency_key, request_hash, filed_by, next_due_at, next_side, version, created_at, \
-         updated_at, quantity_g, shipped_g, received_g) \
+         updated_at, quantity_g, shipped_g, received_g, source_step_open) \
          SELECT {id}, 'scale-ent-' || {ent}, {src}, '500112', 'scale-op-' || {op}, {recv}, \
          CASE WHEN n % 3 = 0 THEN 'standard' ELSE 'whitelist' END, '[]', 'consent', {status}, 'dispose', \
          '2026-01-01', '2026-12-31', '[]', 2021, {ts}, '2026-01-01', NULL, FALSE, NULL, \
          CASE WHEN {approved} THEN 'scale-' || n ELSE NULL END, NULL, \
-         CASE WHEN {approved} THEN '2026-12-31' ELSE NULL END, NULL, '', 'scale', NULL, NULL, 1, {ts}, {ts}, \
-         {q}, {shipped}, {shipped} FROM {from}",
+         CASE WHEN {approved} THEN '2026-12-31' ELSE NULL END, NULL, '', 'scale', \
+         CASE WHEN {open} THEN {due} ELSE NULL END, CASE WHEN {open} THEN 'source' ELSE NULL END, 1, {ts}, {ts}, \
+         {q}, {shipped}, {shipped}, {open} FROM {from}",
         ent = pad(pg, &format!("n % {n_ent}"), 6),
         op = pad(pg, &format!("n % {OPERATORS}"), 4),
     );
@@ -177,7 +216,15 @@ pub fn generate(
         code = case("n % 20", &CODES),
         cat = case("n % 20", &cat_refs),
     );
-    let mut batch = vec![apps, items];
+    let steps = format!(
+        "{with}INSERT INTO application_steps (id, application_id, kind, side, started_on, working_days, due_on, \
+         due_at, provisional, completed_at, outcome, overdue_at, reminded_at) \
+         SELECT 'scale-s-' || {step}, {id}, CASE WHEN n % 10 = 9 THEN 'acceptance' WHEN n % 3 = 0 THEN 'source_review' \
+         ELSE 'whitelist_decision' END, 'source', '2026-01-01', 5, {due_on}, {due}, FALSE, NULL, NULL, NULL, NULL \
+         FROM {from} WHERE {open}",
+        step = pad(pg, "n", 10),
+    );
+    let mut batch = vec![apps, items, steps];
     if m > 0 {
         let idx = format!("(CAST(substr(a.id, 7) AS BIGINT) * {m} + k)");
         let (kwith, kfrom) = if pg {
