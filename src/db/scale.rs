@@ -283,9 +283,11 @@ pub fn generate(
     if audit_per_application > 0 {
         report.audit_events = append_synthetic_audit(conn, applications, audit_per_application)?;
     }
-    // The triggers appended a change per case and step: fold them, as the sweeper would.
+    // The triggers appended a change per case and step: fold them, as the sweeper would, and
+    // give back the space the appended rows took (a steady state never appends so many at once).
     super::figures::fold(conn)?;
     if pg {
+        conn.batch_execute("VACUUM FULL transfer_figures")?;
         conn.batch_execute("ANALYZE")?;
     }
     Ok(report)

@@ -31,7 +31,7 @@ CREATE TABLE transfer_figures (
 CREATE UNIQUE INDEX transfer_figures_key ON transfer_figures
     (figure, source_province, receiving_province, label, day) WHERE folded;
 -- No key of its own: an appended row repeats its folded row's key until the fold.
-CREATE INDEX transfer_figures_read ON transfer_figures (figure, label, day);
+CREATE INDEX transfer_figures_read ON transfer_figures (figure, label, source_province, receiving_province, day);
 CREATE INDEX transfer_figures_appended ON transfer_figures (figure) WHERE NOT folded;
 
 CREATE FUNCTION transfer_figures_of_case() RETURNS trigger LANGUAGE plpgsql AS $$
