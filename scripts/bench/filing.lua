@@ -3,13 +3,19 @@
 --
 -- Settings come from the environment (set by filings.sh):
 --   BENCH_TOKEN      enterprise access token (cq-producer)
---   BENCH_BODY       JSON body of one filing
+--   BENCH_BODY       JSON body of one filing, or several, one per line: request i of a thread
+--                    sends body (i + thread) mod n, so the filings spread over their entries
 --   BENCH_RUN        a run id, so keys never repeat across runs on the same database
+--   BENCH_KEY_PREFIX the Idempotency-Key's first word (default bench), which tells phases apart
 --   BENCH_RESULT     file the summary is written to (key=value lines)
 
 local token = os.getenv("BENCH_TOKEN") or error("BENCH_TOKEN is not set")
-local body = os.getenv("BENCH_BODY") or error("BENCH_BODY is not set")
+local bodies = {}
+for line in (os.getenv("BENCH_BODY") or error("BENCH_BODY is not set")):gmatch("[^\n]+") do
+   table.insert(bodies, line)
+end
 local run = os.getenv("BENCH_RUN") or "run"
+local prefix = os.getenv("BENCH_KEY_PREFIX") or "bench"
 local result_file = os.getenv("BENCH_RESULT")
 
 local threads = {}
@@ -37,9 +43,9 @@ function request()
    local headers = {
       ["Authorization"] = "Bearer " .. token,
       ["Content-Type"] = "application/json",
-      ["Idempotency-Key"] = string.format("bench-%s-%d-%d", run, tid, counter),
+      ["Idempotency-Key"] = string.format("%s-%s-%d-%d", prefix, run, tid, counter),
    }
-   return wrk.format("POST", path, headers, body)
+   return wrk.format("POST", path, headers, bodies[(counter + tid) % #bodies + 1])
 end
 
 function response(status, headers, body)
