@@ -262,15 +262,20 @@ HTTP_OK=$(($(val warmup status_201) + $(val measured status_201) + 1))
 # The demo seed files applications of its own (some on the standard route): count only ours,
 # which carry a bench-… Idempotency-Key, and only the reservations made since the probe.
 MINE="idempotency_key LIKE 'bench-%'"
-# Requests still in flight when wrk stopped are finished by the server: wait until the count settles.
 count_mine() { sql "SELECT count(*) FROM transfer_applications WHERE $MINE"; }
-settled=$(count_mine)
-for _ in $(seq 1 20); do
-    sleep 0.5
-    now=$(count_mine)
-    [ "$now" = "$settled" ] && break
-    settled=$now
-done
+# The count a counting function ($1) settles at: requests in flight when wrk stopped still finish.
+settle() {
+    local was now
+    was=$($1)
+    for _ in $(seq 1 20); do
+        sleep 0.5
+        now=$($1)
+        [ "$now" = "$was" ] && break
+        was=$now
+    done
+    echo "$was"
+}
+settled=$(settle count_mine)
 STANDARD=$(sql "SELECT count(*) FROM transfer_applications WHERE $MINE AND route <> 'whitelist'")
 WHITELIST=$(sql "SELECT count(*) FROM transfer_applications WHERE $MINE AND route = 'whitelist'")
 LEDGER=$(sql "SELECT count(*) FROM quota_ledger WHERE entry_id = '$ENTRY' AND movement = 'reserve'")
@@ -331,13 +336,7 @@ if [ "$SPREAD" -gt 0 ]; then
     SPREAD_RATE=$(val spread rate)
     echo "spread: $SPREAD_RATE filings/s over $SPREAD_N entries, p50 / p99 $(val spread p50_ms) / $(val spread p99_ms) ms, statuses $(val spread statuses)" >&2
     [ "$(val spread statuses)" = "201:$(val spread requests)" ] || check_failed "spread: not every answer was 201: $(val spread statuses)"
-    settled=$(count_spread)
-    for _ in $(seq 1 20); do
-        sleep 0.5
-        now=$(count_spread)
-        [ "$now" = "$settled" ] && break
-        settled=$now
-    done
+    settled=$(settle count_spread)
     SPREAD_STD=$(sql "SELECT count(*) FROM transfer_applications WHERE idempotency_key LIKE 'spread-%' AND route <> 'whitelist'")
     [ "$SPREAD_STD" = 0 ] || check_failed "spread: $SPREAD_STD filings took the standard route"
     [ "$settled" -ge "$(val spread status_201)" ] && [ "$settled" -le $(($(val spread status_201) + CONNS)) ] ||

@@ -230,7 +230,7 @@ pub fn fold(conn: &mut DbConnection) -> DbResult<usize> {
                RETURNING {KEY}, n, quantity_g, shipped_g, received_g, on_time), \
              summed AS (INSERT INTO transfer_figures ({cols}) \
                SELECT true, {KEY}, {SUMS} FROM moved GROUP BY {KEY} \
-               ON CONFLICT ({KEY}) WHERE folded DO UPDATE SET {ADD} RETURNING 1) \
+               ON CONFLICT ({KEY}) WHERE folded DO UPDATE SET {ADD}) \
              SELECT (SELECT COUNT(*) FROM moved) AS moved"
         );
         let m: Moved = diesel::sql_query(sql).get_result(conn)?;

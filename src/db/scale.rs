@@ -139,39 +139,29 @@ pub fn generate(
     // side, due a month after seeding; the same slots of older cases were withdrawn. So a
     // province's queue holds the same open work at every scale while the archive grows.
     let open_from = applications - OPEN_WINDOW;
-    let open = format!("(n > {open_from} AND n % 10 IN (7, 9))");
+    let mix = [
+        "approved",
+        "approved",
+        "approved",
+        "approved",
+        "approved",
+        "approved",
+        "expired",
+        "under_review",
+        "refused",
+        "submitted",
+    ];
+    let is_open = |s: &&str| matches!(*s, "submitted" | "under_review");
+    let open_slots: Vec<String> = (0..mix.len())
+        .filter(|&i| is_open(&mix[i]))
+        .map(|i| i.to_string())
+        .collect();
+    let closed = mix.map(|s| if is_open(&s) { "withdrawn" } else { s });
+    let open = format!("(n > {open_from} AND n % 10 IN ({}))", open_slots.join(", "));
     let status = format!(
         "(CASE WHEN n > {open_from} THEN {} ELSE {} END)",
-        case(
-            "n % 10",
-            &[
-                "approved",
-                "approved",
-                "approved",
-                "approved",
-                "approved",
-                "approved",
-                "expired",
-                "under_review",
-                "refused",
-                "submitted",
-            ],
-        ),
-        case(
-            "n % 10",
-            &[
-                "approved",
-                "approved",
-                "approved",
-                "approved",
-                "approved",
-                "approved",
-                "expired",
-                "withdrawn",
-                "refused",
-                "withdrawn",
-            ],
-        )
+        case("n % 10", &mix),
+        case("n % 10", &closed)
     );
     let due = if pg {
         format!("(timestamp '{now}' + interval '30 days')")
