@@ -105,19 +105,34 @@ def parse_capture(path):
     return vars_, stmts
 
 
+INSERT_RX = re.compile(r'INSERT INTO "(\w+)" \(([^)]*)\) VALUES ((?:\([^()]*\)(?:,\s*)?)+)')
+
+
 def insert_columns(sql):
-    """INSERT: {param number: column}."""
-    m = re.match(r'INSERT INTO "(\w+)" \(([^)]*)\) VALUES \((.*)\)', sql)
-    if not m:
-        return None, {}
-    cols = [c.strip().strip('"') for c in m.group(2).split(",")]
-    vals = [v.strip() for v in m.group(3).split(",")]
+    """Every INSERT in the statement (one, or several in a WITH, of one row or many):
+    {param number: (table, column)}."""
     out = {}
-    for c, v in zip(cols, vals):
-        pm = re.fullmatch(r"\$(\d+)", v)
-        if pm:
-            out[int(pm.group(1))] = c
-    return m.group(1), out
+    for m in INSERT_RX.finditer(sql):
+        cols = [c.strip().strip('"') for c in m.group(2).split(",")]
+        for row in re.findall(r"\(([^()]*)\)", m.group(3)):
+            vals = [v.strip() for v in row.split(",")]
+            for c, v in zip(cols, vals):
+                pm = re.fullmatch(r"\$(\d+)", v)
+                if pm:
+                    out[int(pm.group(1))] = (m.group(1), c)
+    return out
+
+
+def updated_table(sql):
+    m = re.search(r'(?:^|\) )UPDATE "(\w+)"', sql)
+    return m.group(1) if m else None
+
+
+def is_head_read(sql):
+    """The statement that reads the audit head (locking it): its columns become :h_<column>."""
+    return (sql.startswith("SELECT") and 'FROM "audit_head"' in sql) or (
+        sql.startswith('UPDATE "audit_head"') and " RETURNING " in sql
+    )
 
 
 def context_column(sql, n):
@@ -147,8 +162,7 @@ def generate(capture, sql_dir):
     new_ids = set()
     audit_seqs, event_seqs = [], []
     for sql, params in stmts:
-        table, cols = insert_columns(sql)
-        for n, c in cols.items():
+        for n, (table, c) in insert_columns(sql).items():
             v = params.get(n)
             if table == "transfer_applications" and c == "id":
                 app_id = v
@@ -189,14 +203,12 @@ def generate(capture, sql_dir):
     sets_done = set()
     rendered = []  # (sql text, [meta commands before it])
     for sql, params in stmts:
-        table, cols = insert_columns(sql)
-        if table is None:
-            m = re.match(r'UPDATE "(\w+)"', sql)
-            table = m.group(1) if m else None
+        cols = insert_columns(sql)
         meta = []
         subst = {}
         for n, v in params.items():
-            col = cols.get(n) or context_column(sql, n)
+            table, col = cols.get(n) or (updated_table(sql), context_column(sql, n))
+            inserted = cols.get(n, (None, None))[1]
             if v is None:
                 rep = "NULL"
             elif col == "LIMIT" and re.fullmatch(r"\d+", v):
@@ -205,7 +217,7 @@ def generate(capture, sql_dir):
                 rep = APP
             elif key and v == key:
                 rep = KEY
-            elif table and cols.get(n) in ("id", "request_id") or v in new_ids:
+            elif inserted in ("id", "request_id") or v in new_ids:
                 rep = "gen_random_uuid()::text"
             elif NOW_RX.match(v):
                 rep = "LOCALTIMESTAMP"
@@ -214,7 +226,10 @@ def generate(capture, sql_dir):
                 if m and m not in sets_done:
                     meta.append(m)
                     sets_done.add(m)
-            elif table == "outbox_events" and col == "seq" or table == "audit_head" and col == "event_seq":
+            elif (
+                table == "outbox_events" and col == "seq"
+                or table in ("audit_head", "webhook_deliveries") and col == "event_seq"
+            ):
                 base = event_base if event_base is not None else int(v)
                 rep, m = counter("h_event_seq", base, v)
                 if m and m not in sets_done:
@@ -234,7 +249,7 @@ def generate(capture, sql_dir):
         leftover = re.findall(r"\$\d+\b", text)
         if leftover:
             sys.exit(f"filing_sql.py: parameters without a logged value: {leftover} in {sql[:120]}")
-        if re.search(r'FROM "audit_head"', sql) and sql.startswith("SELECT"):
+        if is_head_read(sql):
             # The head's seq, hash and event_seq become :h_seq, :h_hash, :h_event_seq.
             text = text.rstrip().rstrip(";") + " \\gset h_"
         rendered.append((text, meta))

@@ -13,7 +13,8 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::schema::{audit_head, audit_log};
+use super::outbox::{DeliveryRow, OutboxRow};
+use super::schema::{audit_head, audit_log, outbox_events, webhook_deliveries};
 use super::{DbConnection, DbResult, db_now, new_id, write_tx};
 use crate::audit::{self, Break, Context, Record};
 use crate::crypto::suite::CryptoSuite;
@@ -116,6 +117,12 @@ pub fn record_change<T: Serialize>(
 
 /// Chains and inserts what this transaction recorded, then the outbox events it emitted;
 /// called by `write_tx` just before commit.
+///
+/// The head row is the one lock every write takes, held from here to the commit, so this part
+/// is kept to as few round trips as it can be (issue #18): the head is locked and read in one
+/// statement, and on PostgreSQL the records, the events, their deliveries and the head's new
+/// position go in one more. Only the subscriptions are read in between: under the lock, so a
+/// subscription committed before these events are numbered hears them.
 pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
     let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
     let events = super::outbox::take_pending();
@@ -123,18 +130,16 @@ pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
         return Ok(());
     }
     // Lock the head row (PostgreSQL: until commit; SQLite already holds the write lock).
-    diesel::update(audit_head::table.find(1))
-        .set(audit_head::seq.eq(audit_head::seq))
-        .execute(conn)?;
-    let (mut seq, mut prev, event_seq, crypto): (i64, String, i64, Option<String>) = audit_head::table
-        .find(1)
-        .select((
-            audit_head::seq,
-            audit_head::hash,
-            audit_head::event_seq,
-            audit_head::crypto,
-        ))
-        .first(conn)?;
+    let (mut seq, mut prev, event_seq, crypto): (i64, String, i64, Option<String>) =
+        diesel::update(audit_head::table.find(1))
+            .set(audit_head::seq.eq(audit_head::seq))
+            .returning((
+                audit_head::seq,
+                audit_head::hash,
+                audit_head::event_seq,
+                audit_head::crypto,
+            ))
+            .get_result(conn)?;
     let suite = head_suite(crypto.as_deref());
     let at = db_now();
     let mut rows = Vec::with_capacity(pending.len());
@@ -158,19 +163,208 @@ pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
         prev = hash.clone();
         rows.push(AuditRow::from_record(r, hash));
     }
-    // One statement per record: multi-row inserts do not compile for the multi-backend connection.
-    for row in &rows {
-        diesel::insert_into(audit_log::table).values(row).execute(conn)?;
-    }
+    let subscriptions = super::outbox::subscriptions_hearing(conn, &events)?;
     // Events are numbered under the same lock, so their `seq` follows commit order too.
-    let event_seq = super::outbox::insert_events(conn, events, event_seq)?;
-    diesel::update(audit_head::table.find(1))
-        .set((
-            audit_head::seq.eq(seq),
-            audit_head::hash.eq(&prev),
-            audit_head::event_seq.eq(event_seq),
-        ))
-        .execute(conn)?;
+    let (outbox, deliveries, event_seq) = super::outbox::number_events(events, event_seq, &subscriptions);
+    let head = Head {
+        seq,
+        hash: prev,
+        event_seq,
+    };
+    let params = 13 * rows.len() + 8 * outbox.len() + 12 * deliveries.len() + 3;
+    match conn {
+        DbConnection::Postgresql(pg) if params <= PG_MAX_PARAMS => append_pg(pg, &rows, &outbox, &deliveries, &head),
+        _ => {
+            // One statement per row: multi-row inserts do not compile for the multi-backend
+            // connection, SQLite's write lock is the transaction's anyway, and a PostgreSQL
+            // transaction this large (an import of thousands of entries) is rare.
+            for row in &rows {
+                diesel::insert_into(audit_log::table).values(row).execute(conn)?;
+            }
+            for row in &outbox {
+                diesel::insert_into(outbox_events::table).values(row).execute(conn)?;
+            }
+            for row in &deliveries {
+                diesel::insert_into(webhook_deliveries::table)
+                    .values(row)
+                    .execute(conn)?;
+            }
+            diesel::update(audit_head::table.find(1))
+                .set((
+                    audit_head::seq.eq(head.seq),
+                    audit_head::hash.eq(&head.hash),
+                    audit_head::event_seq.eq(head.event_seq),
+                ))
+                .execute(conn)?;
+            Ok(())
+        }
+    }
+}
+
+/// The most bind parameters one PostgreSQL statement may carry (its protocol counts them in 16 bits).
+const PG_MAX_PARAMS: usize = 65_535;
+
+/// The head's position after an append.
+struct Head {
+    seq: i64,
+    hash: String,
+    event_seq: i64,
+}
+
+/// PostgreSQL: the audit records, the outbox events, their deliveries and the head's new
+/// position in one statement (data-modifying `WITH`; foreign keys are checked at its end), so
+/// the head lock is held for one round trip and the commit.
+fn append_pg(
+    pg: &mut diesel::PgConnection,
+    audit: &[AuditRow],
+    outbox: &[OutboxRow],
+    deliveries: &[DeliveryRow],
+    head: &Head,
+) -> QueryResult<()> {
+    use diesel::pg::Pg;
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+
+    let mut sql = String::with_capacity(512 * (audit.len() + outbox.len() + deliveries.len()) + 128);
+    let mut n = 0usize;
+    // `INSERT INTO "t" ("c1", …) VALUES ($1, …), (…)` for `rows` rows of `cols` columns.
+    let mut insert = |sql: &mut String, table: &str, cols: &[&str], rows: usize| {
+        sql.push_str(if sql.is_empty() { "WITH " } else { ", " });
+        sql.push_str(&format!("\"new_{table}\" AS (INSERT INTO \"{table}\" ("));
+        sql.push_str(&cols.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", "));
+        sql.push_str(") VALUES ");
+        for r in 0..rows {
+            if r > 0 {
+                sql.push_str(", ");
+            }
+            let params: Vec<String> = (0..cols.len())
+                .map(|_| {
+                    n += 1;
+                    format!("${n}")
+                })
+                .collect();
+            sql.push('(');
+            sql.push_str(&params.join(", "));
+            sql.push(')');
+        }
+        sql.push(')');
+    };
+    if !audit.is_empty() {
+        insert(
+            &mut sql,
+            "audit_log",
+            &[
+                "seq",
+                "id",
+                "at",
+                "actor",
+                "actor_name",
+                "role",
+                "request_id",
+                "object_type",
+                "object_id",
+                "action",
+                "diff",
+                "prev_hash",
+                "hash",
+            ],
+            audit.len(),
+        );
+    }
+    if !outbox.is_empty() {
+        insert(
+            &mut sql,
+            "outbox_events",
+            &[
+                "seq",
+                "id",
+                "event_type",
+                "object_type",
+                "object_id",
+                "audience",
+                "payload",
+                "occurred_at",
+            ],
+            outbox.len(),
+        );
+    }
+    if !deliveries.is_empty() {
+        insert(
+            &mut sql,
+            "webhook_deliveries",
+            &[
+                "id",
+                "subscription_id",
+                "event_seq",
+                "object_id",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "give_up_at",
+                "last_status",
+                "last_error",
+                "delivered_at",
+                "created_at",
+            ],
+            deliveries.len(),
+        );
+    }
+    if !sql.is_empty() {
+        sql.push(' ');
+    }
+    sql.push_str(&format!(
+        "UPDATE \"audit_head\" SET \"seq\" = ${}, \"hash\" = ${}, \"event_seq\" = ${} WHERE (\"audit_head\".\"id\" = 1)",
+        n + 1,
+        n + 2,
+        n + 3
+    ));
+    let mut q = diesel::sql_query(sql).into_boxed::<Pg>();
+    for r in audit {
+        q = q
+            .bind::<BigInt, _>(r.seq)
+            .bind::<Text, _>(r.id.clone())
+            .bind::<Timestamp, _>(r.at)
+            .bind::<Text, _>(r.actor.clone())
+            .bind::<Text, _>(r.actor_name.clone())
+            .bind::<Text, _>(r.role.clone())
+            .bind::<Nullable<Text>, _>(r.request_id.clone())
+            .bind::<Text, _>(r.object_type.clone())
+            .bind::<Text, _>(r.object_id.clone())
+            .bind::<Text, _>(r.action.clone())
+            .bind::<Text, _>(r.diff.clone())
+            .bind::<Text, _>(r.prev_hash.clone())
+            .bind::<Text, _>(r.hash.clone());
+    }
+    for e in outbox {
+        q = q
+            .bind::<BigInt, _>(e.seq)
+            .bind::<Text, _>(e.id.clone())
+            .bind::<Text, _>(e.event_type.clone())
+            .bind::<Text, _>(e.object_type.clone())
+            .bind::<Text, _>(e.object_id.clone())
+            .bind::<Text, _>(e.audience.clone())
+            .bind::<Text, _>(e.payload.clone())
+            .bind::<Timestamp, _>(e.occurred_at);
+    }
+    for d in deliveries {
+        q = q
+            .bind::<Text, _>(d.id.clone())
+            .bind::<Text, _>(d.subscription_id.clone())
+            .bind::<BigInt, _>(d.event_seq)
+            .bind::<Text, _>(d.object_id.clone())
+            .bind::<Text, _>(d.status.clone())
+            .bind::<Integer, _>(d.attempts)
+            .bind::<Timestamp, _>(d.next_attempt_at)
+            .bind::<Timestamp, _>(d.give_up_at)
+            .bind::<Nullable<Integer>, _>(d.last_status)
+            .bind::<Nullable<Text>, _>(d.last_error.clone())
+            .bind::<Nullable<Timestamp>, _>(d.delivered_at)
+            .bind::<Timestamp, _>(d.created_at);
+    }
+    q = q
+        .bind::<BigInt, _>(head.seq)
+        .bind::<Text, _>(head.hash.clone())
+        .bind::<BigInt, _>(head.event_seq);
+    q.execute(pg)?;
     Ok(())
 }
 

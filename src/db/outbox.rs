@@ -233,27 +233,37 @@ fn new_delivery(subscription_id: &str, event_seq: i64, object_id: &str, now: Nai
     }
 }
 
-/// Inserts what this transaction emitted, numbered after `event_seq`, with a delivery for every
-/// active subscription that hears it; returns the last number. Called by the audit flush under
-/// the head lock.
-pub(super) fn insert_events(
+/// The active subscriptions among the owners that hear any of `events` (read by the audit flush
+/// under the head lock, so a subscription that committed before this transaction's events are
+/// numbered hears them).
+pub(super) fn subscriptions_hearing(
     conn: &mut DbConnection,
-    events: Vec<PendingEvent>,
-    mut event_seq: i64,
-) -> QueryResult<i64> {
+    events: &[PendingEvent],
+) -> QueryResult<Vec<SubscriptionRow>> {
     if events.is_empty() {
-        return Ok(event_seq);
+        return Ok(Vec::new());
     }
     let owners: Vec<String> = events
         .iter()
         .flat_map(|e| e.audience.members().iter().map(|(_, id)| id.clone()))
         .collect();
-    let subscriptions: Vec<SubscriptionRow> = webhook_subscriptions::table
+    webhook_subscriptions::table
         .filter(webhook_subscriptions::status.eq("active"))
         .filter(webhook_subscriptions::owner_id.eq_any(&owners))
         .select(SubscriptionRow::as_select())
-        .load(conn)?;
+        .load(conn)
+}
+
+/// What this transaction emitted as rows to insert: its events numbered after `event_seq`, and
+/// a delivery for every subscription that hears each; with the last number.
+pub(super) fn number_events(
+    events: Vec<PendingEvent>,
+    mut event_seq: i64,
+    subscriptions: &[SubscriptionRow],
+) -> (Vec<OutboxRow>, Vec<DeliveryRow>, i64) {
     let now = db_now();
+    let mut rows = Vec::with_capacity(events.len());
+    let mut deliveries = Vec::new();
     for e in events {
         event_seq += 1;
         let event = Event {
@@ -265,25 +275,21 @@ pub(super) fn insert_events(
             data: e.data,
         };
         let payload = serde_json::to_string(&event).unwrap_or_default();
-        diesel::insert_into(outbox_events::table)
-            .values(OutboxRow {
-                seq: event_seq,
-                id: event.id.clone(),
-                event_type: e.event_type.as_str().to_string(),
-                object_type: e.object.object_type.clone(),
-                object_id: e.object.id.clone(),
-                audience: e.audience.encode(),
-                payload,
-                occurred_at: e.occurred_at,
-            })
-            .execute(conn)?;
         for s in subscriptions.iter().filter(|s| s.hears(e.event_type, &e.audience)) {
-            diesel::insert_into(webhook_deliveries::table)
-                .values(new_delivery(&s.id, event_seq, &e.object.id, now))
-                .execute(conn)?;
+            deliveries.push(new_delivery(&s.id, event_seq, &e.object.id, now));
         }
+        rows.push(OutboxRow {
+            seq: event_seq,
+            id: event.id,
+            event_type: e.event_type.as_str().to_string(),
+            object_type: e.object.object_type,
+            object_id: e.object.id,
+            audience: e.audience.encode(),
+            payload,
+            occurred_at: e.occurred_at,
+        });
     }
-    Ok(event_seq)
+    (rows, deliveries, event_seq)
 }
 
 // ---- subscriptions ----

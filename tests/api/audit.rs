@@ -328,3 +328,51 @@ async fn concurrent_appends_keep_the_chain(backend: Backend) {
     assert_eq!(v["head_seq"].as_i64().unwrap() - before, 161, "{v}");
 }
 both_backends!(concurrent_appends_keep_the_chain, concurrent_appends_keep_the_chain);
+
+/// A unit of work too large for one PostgreSQL statement's bind parameters (5 100 records of 13
+/// columns) is appended row by row, a small one in one statement: both chain on, gap-free and
+/// verifying, and every record is stored with its place.
+async fn large_and_small_appends_keep_the_chain(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_user("root", "admin", None).await;
+    let admin = app.login("root").await;
+    let before = verify(&app, &admin).await["head_seq"].as_i64().unwrap();
+    let mut conn = app.state.db.get().unwrap();
+    for n in [5_100, 3] {
+        let r: Result<(), hwtransfer::db::DbError> = hwtransfer::db::write_tx(&mut conn, |c| {
+            for i in 0..n {
+                hwtransfer::db::audit::record(c, "test", &format!("{n}-{i}"), "touched", json!({ "i": i }))?;
+            }
+            Ok(())
+        });
+        r.unwrap();
+    }
+    drop(conn);
+    let v = verify(&app, &admin).await;
+    assert_eq!(v["intact"], true, "{v}");
+    assert_eq!(v["head_seq"].as_i64().unwrap() - before, 5_103, "{v}");
+    let mut conn = app.state.db.get().unwrap();
+    use diesel::prelude::*;
+    use hwtransfer::db::schema::audit_log;
+    let last: Vec<(i64, String)> = audit_log::table
+        .filter(audit_log::object_type.eq("test"))
+        .order(audit_log::seq.desc())
+        .limit(4)
+        .select((audit_log::seq, audit_log::object_id))
+        .load(&mut *conn)
+        .unwrap();
+    let head = v["head_seq"].as_i64().unwrap();
+    assert_eq!(
+        last,
+        vec![
+            (head, "3-2".to_string()),
+            (head - 1, "3-1".to_string()),
+            (head - 2, "3-0".to_string()),
+            (head - 3, "5100-5099".to_string())
+        ]
+    );
+}
+both_backends!(
+    large_and_small_appends_keep_the_chain,
+    large_and_small_appends_keep_the_chain
+);
