@@ -50,6 +50,11 @@ pub struct Config {
     #[arg(long, global = true, env = "HWT_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=500))]
     pub pool_size: u32,
 
+    /// Write transactions this process runs at once; more wait their turn in arrival order
+    /// before they begin (db::gate). Reads are not limited.
+    #[arg(long, global = true, env = "HWT_WRITE_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub write_concurrency: u32,
+
     /// Seconds a request waits for a pooled connection before answering 503.
     #[arg(long, global = true, env = "HWT_POOL_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=120))]
     pub pool_timeout_secs: u64,
@@ -219,6 +224,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "HWT_DATA_DIR",
     "HWT_POOL_SIZE",
     "HWT_POOL_TIMEOUT_SECS",
+    "HWT_WRITE_CONCURRENCY",
     "HWT_ACCESS_TOKEN_TTL_SECS",
     "HWT_JWT_PRIVATE_KEY_FILE",
     "HWT_JWT_PUBLIC_KEY_FILE",
@@ -303,6 +309,7 @@ impl Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
             pool_size: 10,
+            write_concurrency: 8,
             pool_timeout_secs: 5,
             access_token_ttl_secs: 3600,
             crypto: CryptoSuite::Standard,
@@ -391,6 +398,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("pool_size", &self.pool_size)
+            .field("write_concurrency", &self.write_concurrency)
             .field("pool_timeout_secs", &self.pool_timeout_secs)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("jwt_private_key_file", &self.private_key_path())

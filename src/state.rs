@@ -46,6 +46,7 @@ impl AppState {
             config.pool_size,
             Duration::from_secs(config.pool_timeout_secs),
         )?;
+        crate::db::gate::set_limit(config.write_concurrency);
         let keys = JwtKeys::load_or_generate_for(config.crypto, &config.private_key_path(), &config.public_key_path())?;
         let sealer = crate::crypto::seal::Sealer::load_or_generate(&config.webhook_key_path())?;
         let rate_limit = Arc::new(crate::auth::rate_limit::SubjectLimiter::for_database(

@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod counters;
 pub mod dashboard;
 pub mod figures;
+pub mod gate;
 pub mod history;
 pub mod locks;
 pub mod manifests;
@@ -117,7 +118,10 @@ where
     E: From<diesel::result::Error>,
 {
     let (outermost, mark) = audit::enter();
+    // The outermost unit of work waits its turn first (see `gate`); savepoints run in it.
+    let turn = outermost.then(gate::wait_turn);
     let result = write_tx_inner(conn, outermost, f);
+    drop(turn);
     audit::leave(result.is_ok(), mark);
     result
 }
