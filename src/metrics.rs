@@ -11,6 +11,8 @@ pub struct Metrics {
     pool_connections: IntGauge,
     pool_idle: IntGauge,
     pool_waiting: IntGauge,
+    writes_running: IntGauge,
+    writes_waiting: IntGauge,
     webhook_attempts: IntCounterVec,
     notice_missing: IntGauge,
     catalogue_missing: IntGauge,
@@ -39,6 +41,16 @@ impl Metrics {
         let pool_connections = IntGauge::new("db_pool_connections", "Open pooled database connections")?;
         let pool_idle = IntGauge::new("db_pool_idle", "Idle pooled database connections")?;
         let pool_waiting = IntGauge::new("db_pool_waiting", "Requests waiting for a database connection")?;
+        let writes_running = IntGauge::new(
+            "db_write_transactions_running",
+            "Write transactions running now (at most HWT_WRITE_CONCURRENCY)",
+        )?;
+        let writes_waiting = IntGauge::new(
+            "db_write_transactions_waiting",
+            "Write transactions waiting their turn before they begin (db::gate)",
+        )?;
+        registry.register(Box::new(writes_running.clone()))?;
+        registry.register(Box::new(writes_waiting.clone()))?;
         let webhook_attempts = IntCounterVec::new(
             Opts::new("webhook_attempts_total", "Webhook delivery attempts by outcome"),
             &["outcome"],
@@ -89,6 +101,8 @@ impl Metrics {
             pool_connections,
             pool_idle,
             pool_waiting,
+            writes_running,
+            writes_waiting,
             webhook_attempts,
         })
     }
@@ -129,12 +143,15 @@ impl Metrics {
         self.archive_reads.with_label_values(&[server, reason]).inc();
     }
 
-    /// The text exposition, with the pool gauges read now.
+    /// The text exposition, with the pool gauges and the write gate read now.
     pub fn render(&self, pool: (u32, u32, i64)) -> String {
         let (connections, idle, waiting) = pool;
         self.pool_connections.set(i64::from(connections));
         self.pool_idle.set(i64::from(idle));
         self.pool_waiting.set(waiting);
+        let (running, waiting) = crate::db::gate::occupancy();
+        self.writes_running.set(i64::try_from(running).unwrap_or(i64::MAX));
+        self.writes_waiting.set(i64::try_from(waiting).unwrap_or(i64::MAX));
         let mut buf = Vec::new();
         if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
             return String::new();

@@ -37,6 +37,14 @@ pub fn set_limit(limit: u32) {
     NEXT.notify_all();
 }
 
+/// (running, waiting): write transactions inside the gate now, and those waiting their turn.
+pub fn occupancy() -> (u64, u64) {
+    let t = turns();
+    let present = t.issued - t.done;
+    let running = present.min(t.limit);
+    (running, present - running)
+}
+
 /// A turn to run a write transaction; the next waiter may go when it is dropped.
 #[must_use]
 pub struct Turn(());
@@ -79,13 +87,22 @@ mod tests {
                     let turn = wait_turn();
                     let now = INSIDE.fetch_add(1, Ordering::SeqCst) + 1;
                     MOST.fetch_max(now, Ordering::SeqCst);
-                    std::thread::sleep(Duration::from_millis(20));
+                    std::thread::sleep(Duration::from_millis(50));
                     INSIDE.fetch_sub(1, Ordering::SeqCst);
                     PASSED.fetch_add(1, Ordering::SeqCst);
                     drop(turn);
                 })
             })
             .collect();
+        // While they pass, the gauges see at most two running and the others waiting.
+        let mut seen_waiting = false;
+        for _ in 0..150 {
+            let (running, waiting) = occupancy();
+            assert!(running <= 2, "{running} running");
+            seen_waiting |= waiting > 0;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(seen_waiting, "some waited while two ran");
         for t in threads {
             t.join().unwrap();
         }

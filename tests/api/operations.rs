@@ -26,6 +26,8 @@ async fn health_ready_metrics(backend: Backend) {
     assert!(text.contains("hwtransfer_db_pool_connections"));
     assert!(text.contains("hwtransfer_db_pool_idle"));
     assert!(text.contains("hwtransfer_db_pool_waiting 0"));
+    assert!(text.contains("hwtransfer_db_write_transactions_waiting 0"), "{text}");
+    assert!(text.contains("hwtransfer_db_write_transactions_running "), "{text}");
 }
 both_backends!(health_ready_metrics, health_ready_metrics);
 
