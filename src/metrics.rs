@@ -144,12 +144,12 @@ impl Metrics {
     }
 
     /// The text exposition, with the pool gauges and the write gate read now.
-    pub fn render(&self, pool: (u32, u32, i64)) -> String {
+    pub fn render(&self, pool: (u32, u32, i64), writes: (u64, u64)) -> String {
         let (connections, idle, waiting) = pool;
         self.pool_connections.set(i64::from(connections));
         self.pool_idle.set(i64::from(idle));
         self.pool_waiting.set(waiting);
-        let (running, waiting) = crate::db::gate::occupancy();
+        let (running, waiting) = writes;
         self.writes_running.set(i64::try_from(running).unwrap_or(i64::MAX));
         self.writes_waiting.set(i64::try_from(waiting).unwrap_or(i64::MAX));
         let mut buf = Vec::new();

@@ -63,5 +63,5 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     crate::service::reads::replica_report(&state).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(state.db.pool_state()))
+        .body(state.metrics.render(state.db.pool_state(), state.db.write_gate_state()))
 }

@@ -141,4 +141,9 @@ impl Db {
         let s = self.pool.state();
         (s.connections, s.idle_connections, self.waiting.load(Ordering::Relaxed))
     }
+
+    /// (running, waiting) write transactions of this process at the write gate (`db::gate`).
+    pub fn write_gate_state(&self) -> (u64, u64) {
+        super::gate::occupancy()
+    }
 }
