@@ -71,7 +71,7 @@ WHAT = {
     "test_on_check_out: SELECT 1)\n-- and what the request reads on their connections "
     "(the working-day calendar's version).",
     "filing-tx": "One whitelist-route filing's database transaction (db::applications::file: "
-    "idempotency, assess,\n-- store_filing in a savepoint, reserve last, the audit records "
+    "idempotency, assess,\n-- in a savepoint the reservation and then the case, the audit records "
     "and webhook outbox rows at commit).",
     "response": "After COMMIT, on the same pooled connection: what the answer reads "
     "(service::applications::case::load_dto).",
