@@ -1082,6 +1082,69 @@ both_backends!(
     regulators_change_entries_in_the_browser
 );
 
+/// The same three actions from the entry's own page (its forms carry `back` to that page):
+/// Sichuan confirms, suspends with a reason and reinstates with a reason, each click stored as the
+/// API shows, and each answer lands back on the entry's page.
+async fn regulators_change_an_entry_on_its_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    let (s, body) = reg.propose(&app, &reg.cq, "HW08", "300").await;
+    assert_eq!(s, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let page = format!("/ui/entries/{id}");
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+
+    login(&c, &app, "sc").await;
+    c.goto(&app.url(&page)).await.unwrap();
+    click_confirmed(&c, "form[action$='/confirm'] button").await;
+    let (_, _, v_confirmed) = await_entry_status(&app, &reg.sc, &id, "confirmed").await;
+    await_path(&c, &page).await;
+
+    c.wait()
+        .for_element(Locator::Css("form[action$='/suspend']"))
+        .await
+        .unwrap();
+    fill(
+        &c,
+        "form[action$='/suspend'] input[name='reason']",
+        "危废经营许可证年检未通过",
+    )
+    .await;
+    click_confirmed(&c, "form[action$='/suspend'] button").await;
+    let (_, reason, v_suspended) = await_entry_status(&app, &reg.sc, &id, "suspended").await;
+    assert_eq!(reason.as_deref(), Some("危废经营许可证年检未通过"));
+    assert_eq!(v_suspended, v_confirmed + 1);
+    await_path(&c, &page).await;
+
+    c.wait()
+        .for_element(Locator::Css("form[action$='/reinstate']"))
+        .await
+        .unwrap();
+    fill(&c, "form[action$='/reinstate'] input[name='reason']", "复检合格").await;
+    click_confirmed(&c, "form[action$='/reinstate'] button").await;
+    let (_, reason, v_reinstated) = await_entry_status(&app, &reg.sc, &id, "confirmed").await;
+    assert_eq!(reason.as_deref(), Some("复检合格"));
+    assert_eq!(v_reinstated, v_suspended + 1);
+    await_path(&c, &page).await;
+    shot(&c, backend, "entry-page-reinstated").await;
+}
+both_backends!(
+    regulators_change_an_entry_on_its_page,
+    regulators_change_an_entry_on_its_page
+);
+
+/// Waits until the browser is on `path`, or fails with where it is.
+async fn await_path(c: &Client, path: &str) {
+    for _ in 0..50 {
+        if c.current_url().await.unwrap().path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not on {path}: {}", c.current_url().await.unwrap());
+}
+
 // ------------------------------------------------------------------------------------------------
 // The other forms of the case page: correction notice, acceptance, suspending and resuming the clock
 
