@@ -171,7 +171,10 @@ pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
         hash: prev,
         event_seq,
     };
-    let params = 13 * rows.len() + 8 * outbox.len() + 12 * deliveries.len() + 3;
+    let params = AUDIT_COLUMNS.len() * rows.len()
+        + OUTBOX_COLUMNS.len() * outbox.len()
+        + DELIVERY_COLUMNS.len() * deliveries.len()
+        + 3;
     match conn {
         DbConnection::Postgresql(pg) if params <= PG_MAX_PARAMS => append_pg(pg, &rows, &outbox, &deliveries, &head),
         _ => {
@@ -203,6 +206,47 @@ pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
 
 /// The most bind parameters one PostgreSQL statement may carry (its protocol counts them in 16 bits).
 const PG_MAX_PARAMS: usize = 65_535;
+
+/// The columns `append_pg` writes, in the order it binds them.
+const AUDIT_COLUMNS: &[&str] = &[
+    "seq",
+    "id",
+    "at",
+    "actor",
+    "actor_name",
+    "role",
+    "request_id",
+    "object_type",
+    "object_id",
+    "action",
+    "diff",
+    "prev_hash",
+    "hash",
+];
+const OUTBOX_COLUMNS: &[&str] = &[
+    "seq",
+    "id",
+    "event_type",
+    "object_type",
+    "object_id",
+    "audience",
+    "payload",
+    "occurred_at",
+];
+const DELIVERY_COLUMNS: &[&str] = &[
+    "id",
+    "subscription_id",
+    "event_seq",
+    "object_id",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "give_up_at",
+    "last_status",
+    "last_error",
+    "delivered_at",
+    "created_at",
+];
 
 /// The head's position after an append.
 struct Head {
@@ -249,64 +293,13 @@ fn append_pg(
         sql.push(')');
     };
     if !audit.is_empty() {
-        insert(
-            &mut sql,
-            "audit_log",
-            &[
-                "seq",
-                "id",
-                "at",
-                "actor",
-                "actor_name",
-                "role",
-                "request_id",
-                "object_type",
-                "object_id",
-                "action",
-                "diff",
-                "prev_hash",
-                "hash",
-            ],
-            audit.len(),
-        );
+        insert(&mut sql, "audit_log", AUDIT_COLUMNS, audit.len());
     }
     if !outbox.is_empty() {
-        insert(
-            &mut sql,
-            "outbox_events",
-            &[
-                "seq",
-                "id",
-                "event_type",
-                "object_type",
-                "object_id",
-                "audience",
-                "payload",
-                "occurred_at",
-            ],
-            outbox.len(),
-        );
+        insert(&mut sql, "outbox_events", OUTBOX_COLUMNS, outbox.len());
     }
     if !deliveries.is_empty() {
-        insert(
-            &mut sql,
-            "webhook_deliveries",
-            &[
-                "id",
-                "subscription_id",
-                "event_seq",
-                "object_id",
-                "status",
-                "attempts",
-                "next_attempt_at",
-                "give_up_at",
-                "last_status",
-                "last_error",
-                "delivered_at",
-                "created_at",
-            ],
-            deliveries.len(),
-        );
+        insert(&mut sql, "webhook_deliveries", DELIVERY_COLUMNS, deliveries.len());
     }
     if !sql.is_empty() {
         sql.push(' ');
