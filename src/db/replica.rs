@@ -117,6 +117,13 @@ pub fn write_mark(conn: &mut DbConnection, subject: &str) -> DbResult<Option<i64
     Ok(row.and_then(|r| r.lsn))
 }
 
+/// Whether the standby behind `conn` has replayed the primary's log up to `mark` by now.
+pub fn replayed_past(conn: &mut DbConnection, mark: i64) -> DbResult<bool> {
+    let row: Lsn =
+        diesel::sql_query("SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint AS lsn").get_result(pg(conn)?)?;
+    Ok(row.lsn.is_some_and(|lsn| lsn >= mark))
+}
+
 fn standby_position(conn: &mut DbConnection) -> DbResult<Position> {
     Ok(diesel::sql_query(
         "SELECT pg_is_in_recovery() AS in_recovery, \

@@ -55,8 +55,10 @@ pub async fn note_write(state: &AppState, subject: &str) {
 }
 
 /// Runs the archive read `f` for `subject` on the standby when it may serve them, else on the
-/// primary. A read the standby fails to answer (it went down, or cancelled the query in
-/// recovery) is run again on the primary.
+/// primary. A caller whose last write is past the standby's last seen position is asked about
+/// again on the standby's own connection, just before the read: the look is up to 200 ms old,
+/// and replay usually passes a mark within milliseconds. A read the standby fails to answer (it
+/// went down, or cancelled the query in recovery) is run again on the primary.
 pub async fn archive<T, F>(state: &AppState, subject: &str, f: F) -> Result<T>
 where
     F: Fn(&mut DbConnection) -> DbResult<T> + Send + Sync + 'static,
@@ -69,35 +71,49 @@ where
     };
     let status = standby.status(&state.db).await;
     state.metrics.replica(status.state == StandbyState::Ok, status.lag_secs);
-    let reason = match status.state {
-        StandbyState::Down => Some("standby_down"),
-        StandbyState::Lagging => Some("standby_lagging"),
+    // The mark the standby must have replayed before it may answer, if the last look does not
+    // already show it has.
+    let unseen_mark = match status.state {
+        StandbyState::Down => return on_primary(state, f, "standby_down").await,
+        StandbyState::Lagging => return on_primary(state, f, "standby_lagging").await,
         StandbyState::Ok => {
             let who = subject.to_string();
             match state.db.run(move |c| replica::write_mark(c, &who)).await? {
-                Some(mark) if mark > status.replay_lsn => Some("own_write_not_replayed"),
+                Some(mark) if mark > status.replay_lsn => Some(mark),
                 _ => None,
             }
         }
     };
-    if let Some(reason) = reason {
-        state.metrics.archive_read("primary", reason);
-        let g = f.clone();
-        return Ok(state.db.run(move |c| g(c)).await?);
-    }
     let g = f.clone();
-    match standby.db().run(move |c| g(c)).await {
-        Ok(v) => {
+    let on_standby = standby
+        .db()
+        .run(move |c| match unseen_mark {
+            // Replay only moves forward: every statement after this one sees the mark.
+            Some(mark) if !replica::replayed_past(c, mark)? => Ok(None),
+            _ => g(c).map(Some),
+        })
+        .await;
+    match on_standby {
+        Ok(Some(v)) => {
             state.metrics.archive_read("standby", "replayed");
             Ok(v)
         }
+        Ok(None) => on_primary(state, f, "own_write_not_replayed").await,
         Err(e @ (DbError::NotFound | DbError::Conflict(_))) => Err(e.into()),
         Err(e) => {
             tracing::warn!(error = %e, "the read replica failed a read; the primary answers it");
             standby.note_down();
-            state.metrics.archive_read("primary", "standby_failed");
-            let g = f.clone();
-            Ok(state.db.run(move |c| g(c)).await?)
+            on_primary(state, f, "standby_failed").await
         }
     }
+}
+
+/// Runs the archive read on the primary, counting why.
+async fn on_primary<T, F>(state: &AppState, f: Arc<F>, reason: &'static str) -> Result<T>
+where
+    F: Fn(&mut DbConnection) -> DbResult<T> + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    state.metrics.archive_read("primary", reason);
+    Ok(state.db.run(move |c| f(c)).await?)
 }
