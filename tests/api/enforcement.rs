@@ -254,6 +254,25 @@ async fn suspended_entry_blocks_the_whitelist_route(backend: Backend) {
     let a = case(&app, &reg, &moved).await;
     assert_eq!(a["approval_blocked"]["code"], "approval.entry_suspended", "{a}");
     assert_eq!(a["decisions"], json!([]));
+    // The queue, which reads the stopped entries of its whole page at once, says what each
+    // case's own view says.
+    let (s, page, _) = app.get("/api/v1/transfer-applications?limit=50", Some(&reg.cq)).await;
+    assert_eq!(s, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    for id in [&moved, &kept] {
+        let listed = items
+            .iter()
+            .find(|i| i["id"] == id.as_str())
+            .expect("the case is in the queue");
+        assert_eq!(
+            listed["approval_blocked"],
+            case(&app, &reg, id).await["approval_blocked"]
+        );
+        assert_eq!(
+            listed["approval_blocked"]["code"], "approval.entry_suspended",
+            "{listed}"
+        );
+    }
 
     // Moving it to the standard route: the source's, with its version and a reason.
     let path = format!("/api/v1/transfer-applications/{moved}/reroute");
@@ -312,6 +331,17 @@ async fn suspended_entry_blocks_the_whitelist_route(backend: Backend) {
     // Reinstating the entry restores the whitelist route for the case that kept its reservation.
     let (s, body) = entry_change(&app, &reg.sc, &entry, "reinstate", "检修完成").await;
     assert_eq!(s, 200, "{body}");
+    let (_, page, _) = app.get("/api/v1/transfer-applications?limit=50", Some(&reg.cq)).await;
+    let listed = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == kept.as_str())
+        .cloned();
+    assert_eq!(
+        listed.expect("the case is in the queue")["approval_blocked"],
+        Value::Null
+    );
     let (s, a) = post(
         &app,
         &reg.cq,

@@ -164,31 +164,37 @@ pub fn approval_blocker(
     today: NaiveDate,
 ) -> DbResult<Option<Invalid>> {
     let licence = crate::db::registry::licence_on(conn, &app.operator_id, today)?;
-    approval_blocker_given(conn, app, route, today, licence)
+    let stopped = if route == Route::Whitelist {
+        stopped_entries(conn, &app.id)?.into_iter().next()
+    } else {
+        None
+    };
+    Ok(approval_blocker_given(route, today, licence, stopped))
 }
 
-/// [`approval_blocker`] with the operator's licence on `today` already read (a page of cases
-/// reads each operator's once).
+/// [`approval_blocker`] from what it reads: the operator's licence on `today`, and the first
+/// (by id) of the entries the case draws on that is no longer confirmed. A page of cases reads
+/// each operator's licence once and the stopped entries of all its cases in one query
+/// ([`first_stopped_entries`]).
 pub fn approval_blocker_given(
-    conn: &mut DbConnection,
-    app: &AppRow,
     route: Route,
     today: NaiveDate,
     licence: Option<crate::db::registry::LicenceRow>,
-) -> DbResult<Option<Invalid>> {
+    stopped: Option<EntryRow>,
+) -> Option<Invalid> {
     match licence {
         Some(l) if l.allows_on(today) => {}
         Some(l) if l.status == "valid" => {
-            return Ok(Some(Invalid::new(
+            return Some(Invalid::new(
                 "approval.licence_not_valid",
                 format!(
                     "the operator's licence {} ended on {}: no approval may be issued (固废法 第80条)",
                     l.licence_number, l.valid_until
                 ),
-            )));
+            ));
         }
         Some(l) => {
-            return Ok(Some(Invalid::new(
+            return Some(Invalid::new(
                 "approval.licence_not_valid",
                 format!(
                     "the operator's licence {} is {}{}: no approval may be issued while it is not valid (固废法 第80条)",
@@ -196,19 +202,17 @@ pub fn approval_blocker_given(
                     l.status,
                     l.status_reason.map(|r| format!(" ({r})")).unwrap_or_default()
                 ),
-            )));
+            ));
         }
         None => {
-            return Ok(Some(Invalid::new(
+            return Some(Invalid::new(
                 "approval.licence_not_valid",
                 format!("the operator holds no licence valid on {today}: no approval may be issued (固废法 第80条)"),
-            )));
+            ));
         }
     }
-    if route == Route::Whitelist
-        && let Some(entry) = stopped_entries(conn, &app.id)?.into_iter().next()
-    {
-        return Ok(Some(Invalid::new(
+    match (route, stopped) {
+        (Route::Whitelist, Some(entry)) => Some(Invalid::new(
             "approval.entry_suspended",
             format!(
                 "the whitelist entry {} this case draws on is {}{}: refuse the application, or move it to the standard route",
@@ -216,9 +220,51 @@ pub fn approval_blocker_given(
                 entry.status,
                 entry.status_reason.map(|r| format!(" ({r})")).unwrap_or_default()
             ),
-        )));
+        )),
+        _ => None,
     }
-    Ok(None)
+}
+
+/// For each of `app_ids` that draws on an entry no longer confirmed, the first such entry (by
+/// id), as [`stopped_entries`] gives it: one query for a page of cases while every entry is
+/// confirmed, the usual state, and a second to match the cases when one is not.
+pub fn first_stopped_entries(
+    conn: &mut DbConnection,
+    app_ids: &[&str],
+) -> DbResult<std::collections::HashMap<String, EntryRow>> {
+    use crate::db::schema::whitelist_entries as e;
+    let mut out = std::collections::HashMap::new();
+    if app_ids.is_empty() {
+        return Ok(out);
+    }
+    let stopped: Vec<EntryRow> = e::table
+        .filter(
+            e::id.nullable().eq_any(
+                application_items::table
+                    .filter(application_items::application_id.eq_any(app_ids))
+                    .select(application_items::entry_id),
+            ),
+        )
+        .filter(e::status.ne("confirmed"))
+        .order(e::id.asc())
+        .select(EntryRow::as_select())
+        .load(conn)?;
+    if stopped.is_empty() {
+        return Ok(out);
+    }
+    let stopped_ids: Vec<&str> = stopped.iter().map(|s| s.id.as_str()).collect();
+    let drawn: Vec<(String, Option<String>)> = application_items::table
+        .filter(application_items::application_id.eq_any(app_ids))
+        .filter(application_items::entry_id.eq_any(&stopped_ids))
+        .select((application_items::application_id, application_items::entry_id))
+        .load(conn)?;
+    // `stopped` is in id order: the first entry inserted for a case is its first by id.
+    for entry in stopped {
+        for (app_id, _) in drawn.iter().filter(|(_, id)| id.as_deref() == Some(entry.id.as_str())) {
+            out.entry(app_id.clone()).or_insert_with(|| entry.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// The whitelist entries a case draws on that no longer allow the whitelist route (suspended),

@@ -259,8 +259,9 @@ pub fn load_dto(
     Ok(case_view(cal, app, parts, blocker, now))
 }
 
-/// The DTOs of many cases (a queue page), in their order: their parts read in one query per
-/// kind, each operator's licence once, instead of about six queries per case.
+/// The DTOs of many cases (a queue page), in their order: their parts and the entries that
+/// block their approval read in one query per kind, each operator's licence once, instead of
+/// about seven queries per case.
 pub fn load_dtos(
     conn: &mut db::DbConnection,
     cal: &WorkingDayCalendar,
@@ -269,6 +270,12 @@ pub fn load_dtos(
 ) -> db::DbResult<Vec<ApplicationDto>> {
     let today = shanghai_date(now);
     let mut parts = db::applications::case_parts(conn, &apps)?;
+    let open_on_whitelist: Vec<&str> = apps
+        .iter()
+        .filter(|a| open_route(a) == Some(Route::Whitelist))
+        .map(|a| a.id.as_str())
+        .collect();
+    let mut stopped = db::applications::first_stopped_entries(conn, &open_on_whitelist)?;
     let mut licences: std::collections::HashMap<String, Option<db::registry::LicenceRow>> =
         std::collections::HashMap::new();
     let mut out = Vec::with_capacity(apps.len());
@@ -283,7 +290,7 @@ pub fn load_dtos(
                         l
                     }
                 };
-                db::applications::approval_blocker_given(conn, &app, route, today, licence)?
+                db::applications::approval_blocker_given(route, today, licence, stopped.remove(&app.id))
             }
             None => None,
         };
