@@ -654,6 +654,114 @@ async fn queue_for_regulators(backend: Backend) {
 }
 both_backends!(queue_for_regulators, queue_for_regulators);
 
+/// A province both sends and receives: its list without `side` reads the two sides apart and
+/// merges them (db::applications::list). Every page, one case at a time, follows the list's
+/// order — open cases by due instant, then the closed ones by id — and together they are the
+/// province's cases, each once, whether filtered by status or not.
+async fn a_provinces_list_merges_both_sides_in_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    // Sichuan's own producer sends to a Chongqing operator (the standard route: no entry).
+    let cq_operator = crate::fixtures::create_operator(
+        &app,
+        &reg.cq,
+        "重庆测试处置有限公司",
+        "500000",
+        "500112",
+        3,
+        crate::fixtures::licence_body(&["HW08", "HW49"], "1000000"),
+    )
+    .await;
+    let (s, body, _) = app
+        .post_json(
+            "/api/v1/enterprises",
+            Some(&reg.sc),
+            &json!({"name": "四川测试化工有限公司", "uscc": crate::fixtures::uscc("510100", 4),
+                "province": "510000", "division_code": "510100", "address": "成都市测试路4号",
+                "contact_name": "李四", "contact_phone": "028-00000000"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    app.add_user("sc-ent", "enterprise", body["id"].as_str()).await;
+    let sc_ent = app.login("sc-ent").await;
+    let mut received = Vec::new();
+    let mut sent = Vec::new();
+    for kg in ["1", "2", "3"] {
+        let (s, a) = file(&app, &reg, &filing(&reg.operator_id, "900-249-08", kg)).await;
+        assert_eq!(s, 201, "{a}");
+        received.push(a["id"].as_str().unwrap().to_string());
+        let (s, a, _) = app
+            .file_confirmed(&sc_ent, &filing(&cq_operator, "900-249-08", kg))
+            .await;
+        assert_eq!(s, 201, "{a}");
+        assert_eq!(a["route"], "standard");
+        sent.push(a["id"].as_str().unwrap().to_string());
+    }
+    // One closed case on each side: no due instant, after the open ones.
+    let (s, b) = act(&app, &reg.enterprise_token, &received[0], "withdraw", json!({}), None).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = act(&app, &sc_ent, &sent[1], "withdraw", json!({}), None).await;
+    assert_eq!(s, 200, "{b}");
+
+    let due = |a: &Value| -> Option<String> {
+        a["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["completed_at"].is_null())
+            .map(|s| s["due_at"].as_str().unwrap().to_string())
+    };
+    for (query, want) in [
+        ("", [&received[..], &sent[..]].concat()),
+        (
+            "&status=submitted",
+            vec![
+                received[1].clone(),
+                received[2].clone(),
+                sent[0].clone(),
+                sent[2].clone(),
+            ],
+        ),
+        ("&status=withdrawn", vec![received[0].clone(), sent[1].clone()]),
+    ] {
+        let one_by_one =
+            crate::seed::all(&app, &reg.sc, &format!("/api/v1/transfer-applications?limit=1{query}")).await;
+        let (s, whole, _) = app
+            .get(&format!("/api/v1/transfer-applications?limit=50{query}"), Some(&reg.sc))
+            .await;
+        assert_eq!(s, 200, "{whole}");
+        let whole = whole["items"].as_array().unwrap().clone();
+        let ids = |items: &[Value]| {
+            items
+                .iter()
+                .map(|a| a["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&one_by_one), ids(&whole), "{query}: pages of one against one page");
+        let mut got = ids(&whole);
+        got.sort();
+        let mut want = want;
+        want.sort();
+        assert_eq!(got, want, "{query}: each of Sichuan's cases once");
+        // The order: open cases by due instant (then id), then closed ones by id.
+        let keys: Vec<(bool, Option<String>, String)> = whole
+            .iter()
+            .map(|a| {
+                let d = due(a);
+                (d.is_none(), d, a["id"].as_str().unwrap().to_string())
+            })
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted, "{query}: the list's order");
+    }
+}
+both_backends!(
+    a_provinces_list_merges_both_sides_in_order,
+    a_provinces_list_merges_both_sides_in_order
+);
+
 /// A clock that runs into a year without a holiday notice is provisional; importing the year
 /// recomputes it.
 async fn provisional_deadlines_are_recomputed_on_import(backend: Backend) {

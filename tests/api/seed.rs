@@ -44,7 +44,7 @@ fn grams(kg: &str) -> i64 {
 }
 
 /// Every page of a list endpoint (`items` + `next_cursor`).
-async fn all(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
+pub(crate) async fn all(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

@@ -1,0 +1,4 @@
+DROP INDEX transfer_applications_receiving_status_order;
+DROP INDEX transfer_applications_source_status_order;
+DROP INDEX transfer_applications_receiving_order;
+DROP INDEX transfer_applications_source_order;
