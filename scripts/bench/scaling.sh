@@ -6,8 +6,9 @@
 # scripts/bench/mix.lua with its exact query string — the regulator's queue (side=source,
 # side=receiving, overdue=true, status=submitted), the history filters (status, code, one month,
 # a producer with totals, an operator, the nationwide auditor with totals), a get by id — plus
-# three reads the mix does not send: the history of a seeded operator (the mix's operators are
-# demo ones, with demo applications only), and the web UI's queue counts fragment and dashboard.
+# five reads the mix does not send: the history of a seeded operator (the mix's operators are
+# demo ones, with demo applications only), the regulator's list without side (all cases, and
+# status=approved), and the web UI's queue counts fragment and dashboard.
 # Prints, per read, p50 and p95 at each scale and the ratio of the p50s; a ratio over 1.5 is
 # marked "over target". See docs/BENCHMARKS.md.
 #
@@ -71,7 +72,7 @@ FAILURES=()
 
 # Read kinds: name, whether the mix sends it, and its request path (the index j picks the variant).
 KINDS=(
-    queue:side=source queue:side=receiving queue:overdue=true queue:status=submitted
+    queue:side=source queue:side=receiving queue:overdue=true queue:status=submitted queue:all queue:status=approved
     history:status=approved history:code history:from+to history:producer+totals history:operator
     history:auditor get:seeded history:seeded-operator ui:queue-counts ui:dashboard
 )
@@ -90,6 +91,8 @@ path_of() {
         queue:side=receiving) echo "/api/v1/transfer-applications?side=receiving&limit=20" ;;
         queue:overdue=true) echo "/api/v1/transfer-applications?overdue=true&limit=20" ;;
         queue:status=submitted) echo "/api/v1/transfer-applications?status=submitted&limit=20" ;;
+        queue:all) echo "/api/v1/transfer-applications?limit=20" ;;
+        queue:status=approved) echo "/api/v1/transfer-applications?status=approved&limit=20" ;;
         history:status=approved) echo "/api/v1/transfers?status=approved&totals=false&limit=50" ;;
         history:code) echo "/api/v1/transfers?code=$CODE&totals=false&limit=50" ;;
         history:from+to) echo "/api/v1/transfers?from=$HISTORY_FROM&to=$HISTORY_TO&totals=false&limit=50" ;;
@@ -116,7 +119,7 @@ path_of() {
     esac
 }
 
-in_mix() { case $1 in ui:*) echo "no (web UI)" ;; history:seeded-operator) echo "no (a seeded operator)" ;; *) echo yes ;; esac; }
+in_mix() { case $1 in ui:*) echo "no (web UI)" ;; history:seeded-operator) echo "no (a seeded operator)" ;; queue:all | queue:status=approved) echo "no (the province's list without side)" ;; *) echo yes ;; esac; }
 slug() { tr -c 'A-Za-z0-9\n' '_' <<<"$1"; }
 
 scaling_tools() {
