@@ -345,6 +345,25 @@ print_kinds() {
     done
 }
 
+# The end of a report: a warning when other processes kept the machine busy (cores before, after).
+warn_if_disturbed() {
+    if awk -v a="$1" -v b="$2" 'BEGIN{exit !(a > 0.2 || b > 0.2)}'; then
+        echo
+        echo "WARNING: other processes kept $1 / $2 cores busy before / after: these figures are disturbed."
+    fi
+}
+
+# The last lines of a report: every failed check (exit 1), or that all passed.
+end_with_checks() {
+    if [ ${#FAILED_CHECKS[@]} -gt 0 ]; then
+        echo
+        printf 'FAILED CHECK: %s\n' "${FAILED_CHECKS[@]}"
+        exit 1
+    fi
+    echo
+    echo "all checks passed"
+}
+
 [ "${MIX_LIB:-0}" = 1 ] && return 0
 
 # =============================================================================================
@@ -497,14 +516,5 @@ if [ "$SOAK" -gt 0 ]; then
     echo "Every 10 s: seconds:RSS MiB/database connections"
     awk '{b = int($1 / 10)} b != last {printf "%s:%d/%d ", $1, $2/1024, $3; last = b} END{print ""}' last=-1 "$TMP/samples"
 fi
-if awk -v a="$BG_BEFORE" -v b="$BG_AFTER" 'BEGIN{exit !(a > 0.2 || b > 0.2)}'; then
-    echo
-    echo "WARNING: other processes kept $BG_BEFORE / $BG_AFTER cores busy before / after: these figures are disturbed."
-fi
-if [ ${#FAILED_CHECKS[@]} -gt 0 ]; then
-    echo
-    printf 'FAILED CHECK: %s\n' "${FAILED_CHECKS[@]}"
-    exit 1
-fi
-echo
-echo "all checks passed"
+warn_if_disturbed "$BG_BEFORE" "$BG_AFTER"
+end_with_checks

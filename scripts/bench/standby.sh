@@ -166,7 +166,7 @@ run_mix() {
     [ "$(val "$res" errors)" = 0 ] || check_failed "$name: $(val "$res" errors) answers were errors"
     [ "$(val "$res" socket_errors)" = 0 ] || check_failed "$name: $(val "$res" socket_errors) socket errors"
 
-    local m0="$TMP/$name.m0" m1="$TMP/$name.m1" by_standby own other history probes stale unfiled hp95 answered
+    local m0="$TMP/$name.m0" m1="$TMP/$name.m1" reason by_standby own other history probes stale unfiled hp95 answered
     by_standby=$(diff_of "$(archive "$m0" replayed standby)" "$(archive "$m1" replayed standby)")
     own=$(diff_of "$(archive "$m0" own_write_not_replayed primary)" "$(archive "$m1" own_write_not_replayed primary)")
     other=0
@@ -252,14 +252,5 @@ $(cat "$TMP/rows")
 
 acknowledged writes checked: $ACKS ($ACK_SUMMARY); invariants: $INVARIANTS_OK of $INVARIANTS_ALL hold; audit verify: $([ "$AUDIT_OK" = 1 ] && echo ok || echo FAILED) ($AUDIT_LINE); the standby, caught up, holds the primary's $ON_PRIMARY applications: $([ "$ON_PRIMARY" = "$ON_STANDBY" ] && echo yes || echo NO)
 EOF
-if awk -v a="$BG_BEFORE" -v b="$BG_AFTER" 'BEGIN{exit !(a > 0.2 || b > 0.2)}'; then
-    echo
-    echo "WARNING: other processes kept $BG_BEFORE / $BG_AFTER cores busy before / after: these figures are disturbed."
-fi
-if [ ${#FAILED_CHECKS[@]} -gt 0 ]; then
-    echo
-    printf 'FAILED CHECK: %s\n' "${FAILED_CHECKS[@]}"
-    exit 1
-fi
-echo
-echo "all checks passed"
+warn_if_disturbed "$BG_BEFORE" "$BG_AFTER"
+end_with_checks

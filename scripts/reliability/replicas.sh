@@ -419,10 +419,4 @@ if [ -s "$TMP/outage.txt" ]; then
     echo "Answers around the outage (seconds from the stop command; stopped at +$STOPPED_AT, start command at +$(since "$DOWN_T" "$START_T"), accepting connections again at +$READY_AT):"
     cat "$TMP/timeline.txt"
 fi
-if [ ${#FAILED_CHECKS[@]} -gt 0 ]; then
-    echo
-    printf 'FAILED CHECK: %s\n' "${FAILED_CHECKS[@]}"
-    exit 1
-fi
-echo
-echo "all checks passed"
+end_with_checks
