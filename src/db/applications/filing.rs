@@ -381,11 +381,14 @@ pub enum FileOutcome {
 /// says yes for its assessment (the caller confirmed exactly these reasons); otherwise the
 /// answer is [`FileOutcome::Unconfirmed`] with the assessment, and nothing is stored.
 ///
-/// The quantities are reserved first, then the case is stored with as few round trips as it
-/// takes (its acceptance step and due instant in its own insert, no read back), all in one
-/// savepoint. Reserving last was tried and measured (docs/BENCHMARKS.md): it shortens the entry
-/// lock but lets every waiting filing write its rows at once, and the database spent about a
-/// third more CPU per filing for no more filings per second.
+/// On the whitelist route the case's own rows (the case, its acceptance step, its `filed` event)
+/// are written first, then the quantities are reserved and the items stored, all in one
+/// savepoint: the entry's row lock is held from the reservation to the commit, so whatever does
+/// not need it goes before. The items and the ledger rows go after it on purpose: they refer to
+/// the entry, and a foreign-key check by a transaction that does not yet hold the entry's lock
+/// shares the row with every other waiting filing (a multixact), which made PostgreSQL spend a
+/// third more CPU per filing when everything was written before the reservation
+/// (docs/BENCHMARKS.md).
 pub fn file(
     conn: &mut DbConnection,
     cal: &WorkingDayCalendar,
@@ -421,9 +424,9 @@ pub fn file(
             // A savepoint: if a reservation loses a race, none stays (nor anything else the
             // savepoint wrote) and the filing takes the standard route.
             let stored = write_tx(conn, |conn| {
-                let id = new_id();
-                reserve(conn, f, &a, &id)?;
-                store_filing(conn, cal, office_close, f, &a, id, now)
+                store_filing(conn, cal, office_close, f, &a, new_id(), now, |conn, id| {
+                    reserve(conn, f, &a, id)
+                })
             });
             match stored {
                 Ok(app) => return Ok((FileOutcome::Filed(app), Some(a))),
@@ -449,7 +452,7 @@ pub fn file(
         if !confirm.take().is_some_and(|c| c(&a)) {
             return Ok((FileOutcome::Unconfirmed, Some(a)));
         }
-        let app = store_filing(conn, cal, office_close, f, &a, new_id(), now)?;
+        let app = store_filing(conn, cal, office_close, f, &a, new_id(), now, |_, _| Ok(()))?;
         Ok((FileOutcome::Filed(app), Some(a)))
     })
 }
@@ -475,8 +478,10 @@ fn reserve(conn: &mut DbConnection, f: &Filing, a: &Assessment, app_id: &str) ->
 }
 
 /// Stores a filed case on the assessment's route: the case with its acceptance step (its next
-/// due instant set in the same insert), its items, the `filed` event and the audit record.
-/// Returns the row as stored.
+/// due instant set in the same insert) and its `filed` event, then `before_items` (the
+/// reservation on the whitelist route), then its items and the audit record. Returns the row
+/// as stored.
+#[allow(clippy::too_many_arguments)]
 fn store_filing(
     conn: &mut DbConnection,
     cal: &WorkingDayCalendar,
@@ -485,6 +490,7 @@ fn store_filing(
     a: &Assessment,
     id: String,
     now: DateTime<Utc>,
+    before_items: impl FnOnce(&mut DbConnection, &str) -> DbResult<()>,
 ) -> DbResult<AppRow> {
     let today = shanghai_date(now);
     let reasons = a.reason_texts();
@@ -541,6 +547,12 @@ fn store_filing(
     diesel::insert_into(transfer_applications::table)
         .values(app.clone())
         .execute(conn)?;
+    diesel::insert_into(application_steps::table)
+        .values(step)
+        .execute(conn)?;
+    let detail = serde_json::json!({"route": a.route.as_str(), "reasons": reasons});
+    insert_event(conn, &id, Some(&app), "filed", &f.filed_by, "enterprise", detail)?;
+    before_items(conn, &id)?;
     let on_whitelist = a.route == Route::Whitelist;
     let item_rows: Vec<ItemRow> = f
         .items
@@ -568,11 +580,6 @@ fn store_filing(
             .values(row.clone())
             .execute(conn)?;
     }
-    diesel::insert_into(application_steps::table)
-        .values(step)
-        .execute(conn)?;
-    let detail = serde_json::json!({"route": a.route.as_str(), "reasons": reasons});
-    insert_event(conn, &id, Some(&app), "filed", &f.filed_by, "enterprise", detail)?;
     let items_detail = serde_json::json!({
         "route": a.route.as_str(),
         "reasons": reasons,
