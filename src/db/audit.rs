@@ -121,8 +121,9 @@ pub fn record_change<T: Serialize>(
 /// The head row is the one lock every write takes, held from here to the commit, so this part
 /// is kept to as few round trips as it can be (issue #18): the head is locked and read in one
 /// statement, and on PostgreSQL the records, the events, their deliveries and the head's new
-/// position go in one more. Only the subscriptions are read in between: under the lock, so a
-/// subscription committed before these events are numbered hears them.
+/// position go in one more. Who hears the events is decided in between, under the lock (so a
+/// subscription committed before these events are numbered hears them), from the subscriptions
+/// already read for the head's `subscriptions_version` — read again only when it changed.
 pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
     let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
     let events = super::outbox::take_pending();
@@ -130,7 +131,7 @@ pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
         return Ok(());
     }
     // Lock the head row (PostgreSQL: until commit; SQLite already holds the write lock).
-    let (mut seq, mut prev, event_seq, crypto): (i64, String, i64, Option<String>) =
+    let (mut seq, mut prev, event_seq, crypto, hearing): (i64, String, i64, Option<String>, String) =
         diesel::update(audit_head::table.find(1))
             .set(audit_head::seq.eq(audit_head::seq))
             .returning((
@@ -138,6 +139,7 @@ pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
                 audit_head::hash,
                 audit_head::event_seq,
                 audit_head::crypto,
+                audit_head::subscriptions_version,
             ))
             .get_result(conn)?;
     let suite = head_suite(crypto.as_deref());
@@ -163,9 +165,9 @@ pub(super) fn flush(conn: &mut DbConnection) -> QueryResult<()> {
         prev = hash.clone();
         rows.push(AuditRow::from_record(r, hash));
     }
-    let subscriptions = super::outbox::subscriptions_hearing(conn, &events)?;
+    let hearers = super::outbox::hearers(conn, &events, &hearing)?;
     // Events are numbered under the same lock, so their `seq` follows commit order too.
-    let (outbox, deliveries, event_seq) = super::outbox::number_events(events, event_seq, &subscriptions);
+    let (outbox, deliveries, event_seq) = super::outbox::number_events(events, event_seq, &hearers);
     let head = Head {
         seq,
         hash: prev,

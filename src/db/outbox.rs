@@ -7,6 +7,8 @@
 //! delivery job (`jobs::delivery`) then posts them, oldest first per subscription and object.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -180,11 +182,6 @@ impl SubscriptionRow {
     pub fn event_types(&self) -> Vec<String> {
         serde_json::from_str(&self.event_types).unwrap_or_default()
     }
-    fn hears(&self, t: EventType, audience: &Audience) -> bool {
-        self.status == "active"
-            && OwnerKind::parse(&self.owner_kind).is_some_and(|k| audience.contains(&k, &self.owner_id))
-            && self.event_types().iter().any(|s| s == t.as_str())
-    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -233,25 +230,76 @@ fn new_delivery(subscription_id: &str, event_seq: i64, object_id: &str, now: Nai
     }
 }
 
-/// The active subscriptions among the owners that hear any of `events` (read by the audit flush
-/// under the head lock, so a subscription that committed before this transaction's events are
-/// numbered hears them).
-pub(super) fn subscriptions_hearing(
-    conn: &mut DbConnection,
-    events: &[PendingEvent],
-) -> QueryResult<Vec<SubscriptionRow>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
+/// Who hears events: the active subscriptions by owner, as they stood under one value of
+/// `audit_head.subscriptions_version`.
+#[derive(Debug, Default)]
+pub(super) struct Hearers {
+    by_owner: HashMap<(String, String), Vec<Hearer>>,
+}
+
+#[derive(Debug)]
+struct Hearer {
+    subscription_id: String,
+    event_types: Vec<String>,
+}
+
+impl Hearers {
+    /// The subscriptions that hear an event of type `t` sent to `audience`, each once.
+    fn of(&self, t: EventType, audience: &Audience) -> impl Iterator<Item = &str> {
+        audience
+            .members()
+            .iter()
+            .filter_map(|(kind, id)| self.by_owner.get(&(kind.as_str().to_string(), id.clone())))
+            .flatten()
+            .filter(move |h| h.event_types.iter().any(|s| s == t.as_str()))
+            .map(|h| h.subscription_id.as_str())
     }
-    let owners: Vec<String> = events
-        .iter()
-        .flat_map(|e| e.audience.members().iter().map(|(_, id)| id.clone()))
-        .collect();
-    webhook_subscriptions::table
+}
+
+/// The hearers read lately, by the subscriptions' version they were read under (a few, for a
+/// process that serves more than one database, as the tests do).
+static HEARERS: Mutex<Vec<(String, Arc<Hearers>)>> = Mutex::new(Vec::new());
+const HEARERS_KEPT: usize = 8;
+
+/// Who hears `events`, as of `version` — the head's `subscriptions_version`, read with the head's
+/// lock, which every change to who hears what also takes (the migration's triggers change the
+/// version). Called by the audit flush under that lock, so a subscription that committed before
+/// these events are numbered hears them; the subscriptions are read again only when the version
+/// is not one already read, which keeps that read out of the lock every write holds.
+pub(super) fn hearers(conn: &mut DbConnection, events: &[PendingEvent], version: &str) -> QueryResult<Arc<Hearers>> {
+    if events.is_empty() {
+        return Ok(Arc::default());
+    }
+    let kept = |cache: &Vec<(String, Arc<Hearers>)>| cache.iter().find(|(v, _)| v == version).map(|(_, h)| h.clone());
+    if let Some(h) = kept(&HEARERS.lock().unwrap_or_else(|e| e.into_inner())) {
+        return Ok(h);
+    }
+    let rows: Vec<(String, String, String, String)> = webhook_subscriptions::table
         .filter(webhook_subscriptions::status.eq("active"))
-        .filter(webhook_subscriptions::owner_id.eq_any(&owners))
-        .select(SubscriptionRow::as_select())
-        .load(conn)
+        .select((
+            webhook_subscriptions::id,
+            webhook_subscriptions::owner_kind,
+            webhook_subscriptions::owner_id,
+            webhook_subscriptions::event_types,
+        ))
+        .order(webhook_subscriptions::id.asc())
+        .load(conn)?;
+    let mut h = Hearers::default();
+    for (id, kind, owner, types) in rows {
+        h.by_owner.entry((kind, owner)).or_default().push(Hearer {
+            subscription_id: id,
+            event_types: serde_json::from_str(&types).unwrap_or_default(),
+        });
+    }
+    let h = Arc::new(h);
+    let mut cache = HEARERS.lock().unwrap_or_else(|e| e.into_inner());
+    if kept(&cache).is_none() {
+        if cache.len() >= HEARERS_KEPT {
+            cache.remove(0);
+        }
+        cache.push((version.to_string(), h.clone()));
+    }
+    Ok(h)
 }
 
 /// What this transaction emitted as rows to insert: its events numbered after `event_seq`, and
@@ -259,7 +307,7 @@ pub(super) fn subscriptions_hearing(
 pub(super) fn number_events(
     events: Vec<PendingEvent>,
     mut event_seq: i64,
-    subscriptions: &[SubscriptionRow],
+    hearers: &Hearers,
 ) -> (Vec<OutboxRow>, Vec<DeliveryRow>, i64) {
     let now = db_now();
     let mut rows = Vec::with_capacity(events.len());
@@ -275,8 +323,8 @@ pub(super) fn number_events(
             data: e.data,
         };
         let payload = serde_json::to_string(&event).unwrap_or_default();
-        for s in subscriptions.iter().filter(|s| s.hears(e.event_type, &e.audience)) {
-            deliveries.push(new_delivery(&s.id, event_seq, &e.object.id, now));
+        for subscription in hearers.of(e.event_type, &e.audience) {
+            deliveries.push(new_delivery(subscription, event_seq, &e.object.id, now));
         }
         rows.push(OutboxRow {
             seq: event_seq,

@@ -432,6 +432,7 @@ diesel::table! {
         hash -> Text,
         event_seq -> BigInt,
         crypto -> Nullable<Text>,
+        subscriptions_version -> Text,
     }
 }
 diesel::table! {

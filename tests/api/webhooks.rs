@@ -963,3 +963,140 @@ both_backends!(
     a_failing_endpoint_does_not_starve_others,
     a_failing_endpoint_does_not_starve_others
 );
+
+/// The head's `subscriptions_version` (who hears what, as of now).
+fn hearing_version(app: &TestApp) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Head {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        subscriptions_version: String,
+    }
+    let mut c = app.state.db.get().unwrap();
+    let rows: Vec<Head> = diesel::RunQueryDsl::load(
+        diesel::sql_query("SELECT subscriptions_version FROM audit_head WHERE id = 1"),
+        &mut c,
+    )
+    .unwrap();
+    rows[0].subscriptions_version.clone()
+}
+
+/// A statement run behind the service's back, as another server on the same database would.
+fn elsewhere(app: &TestApp, statement: &str) {
+    let mut c = app.state.db.get().unwrap();
+    diesel::RunQueryDsl::execute(diesel::sql_query(statement), &mut c).unwrap();
+}
+
+/// The objects of the deliveries queued for a subscription, in event order.
+fn queued_for(app: &TestApp, sub: &str) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Delivery {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        object_id: String,
+    }
+    let mut c = app.state.db.get().unwrap();
+    let rows: Vec<Delivery> = diesel::RunQueryDsl::load(
+        diesel::sql_query(format!(
+            "SELECT object_id FROM webhook_deliveries WHERE subscription_id = '{sub}' ORDER BY event_seq"
+        )),
+        &mut c,
+    )
+    .unwrap();
+    rows.into_iter().map(|d| d.object_id).collect()
+}
+
+/// Emits `application.filed` about `object` to the enterprise, in its own write transaction.
+fn emit_filed(app: &TestApp, enterprise: &str, object: &str) {
+    use hwtransfer::webhooks::{Audience, EventType, OwnerKind};
+    let mut c = app.state.db.get().unwrap();
+    hwtransfer::db::write_tx(&mut c, |c| {
+        let to = Audience::new().with(OwnerKind::Enterprise, enterprise);
+        hwtransfer::db::outbox::emit(
+            c,
+            EventType::ApplicationFiled,
+            "transfer_application",
+            object,
+            to,
+            json!({}),
+        )
+    })
+    .unwrap();
+}
+
+/// Who hears an event is decided under the audit head's lock from the subscriptions read for
+/// the head's `subscriptions_version`, kept between writes. Every change that alters who hears
+/// what changes the version, also when another server makes it (here: plain SQL behind this
+/// process's back), so the next event follows it; a change that alters nobody's hearing (a
+/// failed delivery noted on the subscription) leaves the version, and what was read, alone.
+async fn hearers_follow_changes_made_elsewhere(backend: Backend) {
+    let app = TestApp::spawn_with(backend, webhook_config).await;
+    let reg = Registry::setup(&app).await;
+    let rx = Receiver::start().await;
+    let (sub, _) = subscribe(&app, &reg.enterprise_token, &rx.url, &["application.filed"]).await;
+    let v0 = hearing_version(&app);
+    assert_eq!(v0.len(), 32, "{v0}");
+    emit_filed(&app, &reg.enterprise_id, "object-1");
+    assert_eq!(queued_for(&app, &sub), ["object-1"]);
+    assert_eq!(hearing_version(&app), v0, "an event does not change who hears");
+
+    elsewhere(
+        &app,
+        &format!(
+            "UPDATE webhook_subscriptions SET failing_since = updated_at, last_failure_at = updated_at WHERE id = '{sub}'"
+        ),
+    );
+    assert_eq!(hearing_version(&app), v0, "a failure noted changes nobody's hearing");
+
+    elsewhere(
+        &app,
+        &format!("UPDATE webhook_subscriptions SET status = 'disabled' WHERE id = '{sub}'"),
+    );
+    let v1 = hearing_version(&app);
+    assert_ne!(v1, v0);
+    emit_filed(&app, &reg.enterprise_id, "object-2");
+    assert_eq!(
+        queued_for(&app, &sub),
+        ["object-1"],
+        "a disabled subscription hears nothing"
+    );
+
+    elsewhere(
+        &app,
+        &format!("UPDATE webhook_subscriptions SET status = 'active' WHERE id = '{sub}'"),
+    );
+    emit_filed(&app, &reg.enterprise_id, "object-3");
+    assert_eq!(queued_for(&app, &sub), ["object-1", "object-3"]);
+
+    elsewhere(
+        &app,
+        &format!("UPDATE webhook_subscriptions SET event_types = '[\"application.accepted\"]' WHERE id = '{sub}'"),
+    );
+    emit_filed(&app, &reg.enterprise_id, "object-4");
+    assert_eq!(
+        queued_for(&app, &sub),
+        ["object-1", "object-3"],
+        "no longer of a type it hears"
+    );
+
+    // A subscription added hears the next event; one removed is no longer given deliveries (a
+    // delivery for it would break the foreign key and fail the write).
+    let (second, _) = subscribe(&app, &reg.enterprise_token, &rx.url, &["application.filed"]).await;
+    emit_filed(&app, &reg.enterprise_id, "object-5");
+    assert_eq!(queued_for(&app, &second), ["object-5"]);
+    let v2 = hearing_version(&app);
+    elsewhere(
+        &app,
+        &format!("DELETE FROM webhook_deliveries WHERE subscription_id = '{second}'"),
+    );
+    elsewhere(
+        &app,
+        &format!("DELETE FROM webhook_subscriptions WHERE id = '{second}'"),
+    );
+    assert_ne!(hearing_version(&app), v2);
+    emit_filed(&app, &reg.enterprise_id, "object-6");
+    assert_eq!(queued_for(&app, &sub), ["object-1", "object-3"]);
+    assert!(queued_for(&app, &second).is_empty());
+}
+both_backends!(
+    hearers_follow_changes_made_elsewhere,
+    hearers_follow_changes_made_elsewhere
+);

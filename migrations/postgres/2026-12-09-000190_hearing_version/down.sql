@@ -1,0 +1,4 @@
+DROP TRIGGER webhook_subscriptions_hearing_changed ON webhook_subscriptions;
+DROP TRIGGER webhook_subscriptions_added_or_removed ON webhook_subscriptions;
+DROP FUNCTION webhook_subscriptions_changed();
+ALTER TABLE audit_head DROP COLUMN subscriptions_version;

@@ -1,0 +1,4 @@
+DROP TRIGGER webhook_subscriptions_hearing_changed;
+DROP TRIGGER webhook_subscriptions_removed;
+DROP TRIGGER webhook_subscriptions_added;
+ALTER TABLE audit_head DROP COLUMN subscriptions_version;
