@@ -553,7 +553,7 @@ async fn design_vector_through_an_application(backend: Backend) {
         .run(move |conn| {
             let cal = hwtransfer::db::calendar::load(conn)?;
             let (outcome, _) = hwtransfer::db::applications::file(conn, &cal, close, &f, then, |_| true)?;
-            let FileOutcome::Filed(a) = outcome else {
+            let FileOutcome::Filed(a, _) = outcome else {
                 panic!("not filed")
             };
             let ctx = ActContext {
@@ -782,7 +782,7 @@ async fn provisional_deadlines_are_recomputed_on_import(backend: Backend) {
         .run(move |conn| {
             let cal = hwtransfer::db::calendar::load(conn)?;
             let (outcome, _) = hwtransfer::db::applications::file(conn, &cal, close, &f, then, |_| true)?;
-            let FileOutcome::Filed(a) = outcome else {
+            let FileOutcome::Filed(a, _) = outcome else {
                 panic!("not filed")
             };
             Ok(a.id)
@@ -1376,4 +1376,33 @@ async fn queue_page_shows_each_case_as_read_alone(backend: Backend) {
 both_backends!(
     queue_page_shows_each_case_as_read_alone,
     queue_page_shows_each_case_as_read_alone
+);
+
+/// A filing's answer is built from what the filing stored (its items and acceptance step are
+/// not read back): it must be the case exactly as a read of it afterwards shows it, with the
+/// same ETag, on both routes.
+async fn a_filings_answer_is_the_case_as_read(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let reg = Registry::setup(&app).await;
+    reg.confirmed_entry(&app, "HW08", "100").await;
+    let path = "/api/v1/transfer-applications";
+    for (body, route) in [
+        (filing(&reg.operator_id, "900-249-08", "12.5"), "whitelist"),
+        (filing(&reg.operator_id, "900-041-49", "3"), "standard"),
+    ] {
+        let (s, filed, headers) = app.file_confirmed(&reg.enterprise_token, &body).await;
+        assert_eq!(s, 201, "{filed}");
+        assert_eq!(filed["route"], route);
+        assert_eq!(filed["steps"].as_array().unwrap().len(), 1, "{filed}");
+        let id = filed["id"].as_str().unwrap();
+        let (s, read, read_headers) = app.get(&format!("{path}/{id}"), Some(&reg.enterprise_token)).await;
+        assert_eq!(s, 200, "{read}");
+        assert_eq!(filed, read, "the answer to the filing is the case as read");
+        assert_eq!(headers.get("etag"), read_headers.get("etag"));
+        assert!(headers.get("etag").is_some());
+    }
+}
+both_backends!(
+    a_filings_answer_is_the_case_as_read,
+    a_filings_answer_is_the_case_as_read
 );

@@ -722,7 +722,7 @@ async fn correction_window_never_stops_and_deemed_acceptance_dates_from_resubmis
         .run(move |conn| {
             let cal = hwtransfer::db::calendar::load(conn)?;
             let (outcome, _) = hwtransfer::db::applications::file(conn, &cal, close, &f, received, |_| true)?;
-            let FileOutcome::Filed(a) = outcome else {
+            let FileOutcome::Filed(a, _) = outcome else {
                 panic!("not filed")
             };
             let step = |actor, now| ActContext {

@@ -136,7 +136,29 @@ pub(crate) async fn submit_login(c: &Client, username: &str, code: Option<&str>)
 }
 
 pub(crate) async fn logout(c: &Client) {
-    c.find(Locator::Id("logout")).await.unwrap().click().await.unwrap();
+    // The page may still be swapping (htmx) when the button is found: find it afresh when it
+    // went stale before the click.
+    let mut clicked = false;
+    for _ in 0..20 {
+        let button = c
+            .wait()
+            .for_element(Locator::Id("logout"))
+            .await
+            .expect("a logout button");
+        match button.click().await {
+            Ok(_) => {
+                clicked = true;
+                break;
+            }
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("logout: {e}"),
+        }
+    }
+    assert!(clicked, "the logout button kept going stale");
     c.wait()
         .for_element(Locator::Id("username"))
         .await

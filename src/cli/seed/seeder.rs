@@ -129,7 +129,7 @@ impl AppSeeder<'_> {
         let (outcome, _) =
             db::applications::file(self.conn, &self.cal, self.close, &filing, at, |_| true).map_err(err)?;
         match outcome {
-            FileOutcome::Filed(app) => Ok(app),
+            FileOutcome::Filed(app, _) => Ok(app),
             FileOutcome::Refused(problems) => {
                 let list: Vec<String> = problems
                     .iter()

@@ -365,7 +365,9 @@ pub fn assess(conn: &mut DbConnection, f: &Filing, today: NaiveDate) -> DbResult
 }
 
 pub enum FileOutcome {
-    Filed(AppRow),
+    /// Filed: the case as stored, with its items and its acceptance step as stored (a new case
+    /// has no suspension, decision or copy), so its view needs no read back.
+    Filed(AppRow, CaseParts),
     /// The same Idempotency-Key was used before for the same request: the first answer.
     Replayed(AppRow),
     /// The same Idempotency-Key with a different request.
@@ -429,7 +431,7 @@ pub fn file(
                 })
             });
             match stored {
-                Ok(app) => return Ok((FileOutcome::Filed(app), Some(a))),
+                Ok((app, parts)) => return Ok((FileOutcome::Filed(app, parts), Some(a))),
                 Err(DbError::Conflict(entry)) => {
                     a.route = Route::Standard;
                     let line = a
@@ -452,8 +454,8 @@ pub fn file(
         if !confirm.take().is_some_and(|c| c(&a)) {
             return Ok((FileOutcome::Unconfirmed, Some(a)));
         }
-        let app = store_filing(conn, cal, office_close, f, &a, new_id(), now, |_, _| Ok(()))?;
-        Ok((FileOutcome::Filed(app), Some(a)))
+        let (app, parts) = store_filing(conn, cal, office_close, f, &a, new_id(), now, |_, _| Ok(()))?;
+        Ok((FileOutcome::Filed(app, parts), Some(a)))
     })
 }
 
@@ -479,8 +481,8 @@ fn reserve(conn: &mut DbConnection, f: &Filing, a: &Assessment, app_id: &str) ->
 
 /// Stores a filed case on the assessment's route: the case with its acceptance step (its next
 /// due instant set in the same insert) and its `filed` event, then `before_items` (the
-/// reservation on the whitelist route), then its items and the audit record. Returns the row
-/// as stored.
+/// reservation on the whitelist route), then its items and the audit record. Returns the row,
+/// its items and its step as stored.
 #[allow(clippy::too_many_arguments)]
 fn store_filing(
     conn: &mut DbConnection,
@@ -491,7 +493,7 @@ fn store_filing(
     id: String,
     now: DateTime<Utc>,
     before_items: impl FnOnce(&mut DbConnection, &str) -> DbResult<()>,
-) -> DbResult<AppRow> {
+) -> DbResult<(AppRow, CaseParts)> {
     let today = shanghai_date(now);
     let reasons = a.reason_texts();
     let now_db = to_db_time(now);
@@ -548,7 +550,7 @@ fn store_filing(
         .values(app.clone())
         .execute(conn)?;
     diesel::insert_into(application_steps::table)
-        .values(step)
+        .values(&step)
         .execute(conn)?;
     let detail = serde_json::json!({"route": a.route.as_str(), "reasons": reasons});
     insert_event(conn, &id, Some(&app), "filed", &f.filed_by, "enterprise", detail)?;
@@ -586,5 +588,10 @@ fn store_filing(
         "items": item_rows,
     });
     audit_app_as(conn, None, Some(&app), &id, "filed", &items_detail)?;
-    Ok(app)
+    let parts = CaseParts {
+        items: item_rows,
+        steps: vec![step],
+        ..CaseParts::default()
+    };
+    Ok((app, parts))
 }

@@ -252,6 +252,18 @@ pub fn load_dto(
             None => Vec::new(),
         },
     };
+    dto_with(conn, cal, app, parts, now)
+}
+
+/// A case's DTO from its row and parts already in hand (a case just filed: its items and step
+/// as stored), reading only what blocks its approval.
+pub fn dto_with(
+    conn: &mut db::DbConnection,
+    cal: &WorkingDayCalendar,
+    app: AppRow,
+    parts: CaseParts,
+    now: DateTime<Utc>,
+) -> db::DbResult<ApplicationDto> {
     let blocker = match open_route(&app) {
         Some(route) => db::applications::approval_blocker(conn, &app, route, shanghai_date(now))?,
         None => None,

@@ -9,7 +9,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ArrayBuilder, Schema};
 use validator::{Validate, ValidationError};
 
-use super::case::{ApplicationDto, load_dto};
+use super::case::{ApplicationDto, dto_with, load_dto};
 use crate::auth::principal::{Binding, Principal, Role};
 use crate::db::{
     self,
@@ -406,7 +406,7 @@ pub async fn file(
                 |a: &Assessment| sent.is_some_and(|t| confirms(&key, &enterprise_id, &request_hash, &a.reasons, &t));
             let (outcome, assessment) = db::applications::file(conn, &cal, close, &filing, now, confirmed)?;
             Ok(match outcome {
-                FileOutcome::Filed(app) => Ok((app.version, false, load_dto(conn, &cal, app, now)?)),
+                FileOutcome::Filed(app, parts) => Ok((app.version, false, dto_with(conn, &cal, app, parts, now)?)),
                 FileOutcome::Replayed(app) => Ok((app.version, true, load_dto(conn, &cal, app, now)?)),
                 FileOutcome::KeyReused => Err(crate::service::commands::key_reused()),
                 FileOutcome::Refused(list) => Err(refusals(list)),
