@@ -964,20 +964,25 @@ both_backends!(
     a_failing_endpoint_does_not_starve_others
 );
 
-/// The head's `subscriptions_version` (who hears what, as of now).
-fn hearing_version(app: &TestApp) -> String {
+/// The one text column (`AS value`) of what a query answers, in its order.
+fn texts(app: &TestApp, query: &str) -> Vec<String> {
     #[derive(diesel::QueryableByName)]
-    struct Head {
+    struct Row {
         #[diesel(sql_type = diesel::sql_types::Text)]
-        subscriptions_version: String,
+        value: String,
     }
     let mut c = app.state.db.get().unwrap();
-    let rows: Vec<Head> = diesel::RunQueryDsl::load(
-        diesel::sql_query("SELECT subscriptions_version FROM audit_head WHERE id = 1"),
-        &mut c,
+    let rows: Vec<Row> = diesel::RunQueryDsl::load(diesel::sql_query(query), &mut c).unwrap();
+    rows.into_iter().map(|r| r.value).collect()
+}
+
+/// The head's `subscriptions_version` (who hears what, as of now).
+fn hearing_version(app: &TestApp) -> String {
+    texts(
+        app,
+        "SELECT subscriptions_version AS value FROM audit_head WHERE id = 1",
     )
-    .unwrap();
-    rows[0].subscriptions_version.clone()
+    .remove(0)
 }
 
 /// A statement run behind the service's back, as another server on the same database would.
@@ -988,20 +993,12 @@ fn elsewhere(app: &TestApp, statement: &str) {
 
 /// The objects of the deliveries queued for a subscription, in event order.
 fn queued_for(app: &TestApp, sub: &str) -> Vec<String> {
-    #[derive(diesel::QueryableByName)]
-    struct Delivery {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        object_id: String,
-    }
-    let mut c = app.state.db.get().unwrap();
-    let rows: Vec<Delivery> = diesel::RunQueryDsl::load(
-        diesel::sql_query(format!(
-            "SELECT object_id FROM webhook_deliveries WHERE subscription_id = '{sub}' ORDER BY event_seq"
-        )),
-        &mut c,
+    texts(
+        app,
+        &format!(
+            "SELECT object_id AS value FROM webhook_deliveries WHERE subscription_id = '{sub}' ORDER BY event_seq"
+        ),
     )
-    .unwrap();
-    rows.into_iter().map(|d| d.object_id).collect()
 }
 
 /// Emits `application.filed` about `object` to the enterprise, in its own write transaction.

@@ -7,8 +7,6 @@
 //! delivery job (`jobs::delivery`) then posts them, oldest first per subscription and object.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -19,6 +17,9 @@ use super::applications::AppRow;
 use super::schema::{job_leases, outbox_events, webhook_attempts, webhook_deliveries, webhook_subscriptions};
 use super::{DbConnection, DbResult, db_now, from_db_time, new_id, to_db_time, write_tx};
 use crate::webhooks::{self, Audience, Event, EventObject, EventType, OwnerKind};
+
+mod hearers;
+pub(super) use hearers::{Hearers, hearers};
 
 /// An event waiting for its transaction to commit.
 #[derive(Debug, Clone)]
@@ -228,78 +229,6 @@ fn new_delivery(subscription_id: &str, event_seq: i64, object_id: &str, now: Nai
         delivered_at: None,
         created_at: now,
     }
-}
-
-/// Who hears events: the active subscriptions by owner, as they stood under one value of
-/// `audit_head.subscriptions_version`.
-#[derive(Debug, Default)]
-pub(super) struct Hearers {
-    by_owner: HashMap<(String, String), Vec<Hearer>>,
-}
-
-#[derive(Debug)]
-struct Hearer {
-    subscription_id: String,
-    event_types: Vec<String>,
-}
-
-impl Hearers {
-    /// The subscriptions that hear an event of type `t` sent to `audience`, each once.
-    fn of(&self, t: EventType, audience: &Audience) -> impl Iterator<Item = &str> {
-        audience
-            .members()
-            .iter()
-            .filter_map(|(kind, id)| self.by_owner.get(&(kind.as_str().to_string(), id.clone())))
-            .flatten()
-            .filter(move |h| h.event_types.iter().any(|s| s == t.as_str()))
-            .map(|h| h.subscription_id.as_str())
-    }
-}
-
-/// The hearers read lately, by the subscriptions' version they were read under (a few, for a
-/// process that serves more than one database, as the tests do).
-static HEARERS: Mutex<Vec<(String, Arc<Hearers>)>> = Mutex::new(Vec::new());
-const HEARERS_KEPT: usize = 8;
-
-/// Who hears `events`, as of `version` — the head's `subscriptions_version`, read with the head's
-/// lock, which every change to who hears what also takes (the migration's triggers change the
-/// version). Called by the audit flush under that lock, so a subscription that committed before
-/// these events are numbered hears them; the subscriptions are read again only when the version
-/// is not one already read, which keeps that read out of the lock every write holds.
-pub(super) fn hearers(conn: &mut DbConnection, events: &[PendingEvent], version: &str) -> QueryResult<Arc<Hearers>> {
-    if events.is_empty() {
-        return Ok(Arc::default());
-    }
-    let kept = |cache: &Vec<(String, Arc<Hearers>)>| cache.iter().find(|(v, _)| v == version).map(|(_, h)| h.clone());
-    if let Some(h) = kept(&HEARERS.lock().unwrap_or_else(|e| e.into_inner())) {
-        return Ok(h);
-    }
-    let rows: Vec<(String, String, String, String)> = webhook_subscriptions::table
-        .filter(webhook_subscriptions::status.eq("active"))
-        .select((
-            webhook_subscriptions::id,
-            webhook_subscriptions::owner_kind,
-            webhook_subscriptions::owner_id,
-            webhook_subscriptions::event_types,
-        ))
-        .order(webhook_subscriptions::id.asc())
-        .load(conn)?;
-    let mut h = Hearers::default();
-    for (id, kind, owner, types) in rows {
-        h.by_owner.entry((kind, owner)).or_default().push(Hearer {
-            subscription_id: id,
-            event_types: serde_json::from_str(&types).unwrap_or_default(),
-        });
-    }
-    let h = Arc::new(h);
-    let mut cache = HEARERS.lock().unwrap_or_else(|e| e.into_inner());
-    if kept(&cache).is_none() {
-        if cache.len() >= HEARERS_KEPT {
-            cache.remove(0);
-        }
-        cache.push((version.to_string(), h.clone()));
-    }
-    Ok(h)
 }
 
 /// What this transaction emitted as rows to insert: its events numbered after `event_seq`, and
