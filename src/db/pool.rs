@@ -1,17 +1,64 @@
 //! The r2d2 pool, and the one way handlers reach the database: `Db::run`, which takes the
 //! connection and runs the query on actix's blocking thread pool.
+//!
+//! A connection is proven alive at checkout only when it may have died unseen: when it has not
+//! been used for [`TRUSTED_FOR`], or its last use failed. r2d2's own check (`test_on_check_out`)
+//! sends `SELECT 1` before every checkout — three of a filing's 26 statements, and a round trip
+//! for every read (issue #18). This is HikariCP's rule (`aliveBypassWindowMs`, 500 ms). What it
+//! gives up: a connection the database dropped less than `TRUSTED_FOR` after its last good use
+//! fails the one request that takes it next (answered 503), and is then tested and replaced.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 
 use super::{Backend, DbConnection, DbError, DbResult};
 
-pub type DbPool = Pool<ConnectionManager<DbConnection>>;
-pub type PooledConn = PooledConnection<ConnectionManager<DbConnection>>;
+pub type DbPool = Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
+
+/// How long after its last good use a pooled connection is handed out without a test.
+pub const TRUSTED_FOR: Duration = Duration::from_millis(500);
+
+/// When a pooled connection was last used, and whether that use failed (kept in r2d2's
+/// per-connection extensions).
+#[derive(Debug, Clone, Copy)]
+struct LastUse {
+    at: Instant,
+    failed: bool,
+}
+
+thread_local! {
+    /// Set just before a connection that failed its test is dropped, so that `has_broken` keeps
+    /// it out of the pool (r2d2 asks on the dropping thread).
+    static DISCARD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// diesel's connection manager, except that checkout tests are the pool's (`Db::get`), and a
+/// connection that failed one is dropped instead of returned.
+#[derive(Debug)]
+pub struct Manager(ConnectionManager<DbConnection>);
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        self.0.connect()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        self.0.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        DISCARD.with(|d| d.replace(false)) || self.0.has_broken(conn)
+    }
+}
 
 /// Settings of each new connection. SQLite needs WAL (readers never block the writer) and a busy
 /// timeout (writers queue instead of failing at once); foreign keys are off by default there.
@@ -31,6 +78,21 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SessionSettings 
             DbConnection::Postgresql(_) => "SET jit = off;",
         };
         conn.batch_execute(settings).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Marks `conn` used now; a failed use has it tested at its next checkout.
+fn note_use(conn: &mut PooledConn, failed: bool) {
+    let now = LastUse {
+        at: Instant::now(),
+        failed,
+    };
+    let uses = PooledConnection::extensions_mut(conn);
+    match uses.get_mut::<LastUse>() {
+        Some(last) => *last = now,
+        None => {
+            uses.insert(now);
+        }
     }
 }
 
@@ -66,11 +128,13 @@ impl Db {
         {
             std::fs::create_dir_all(parent)?;
         }
-        let manager = ConnectionManager::<DbConnection>::new(diesel_url.clone());
+        let manager = Manager(ConnectionManager::<DbConnection>::new(diesel_url.clone()));
         let pool = Pool::builder()
             .max_size(size.max(2))
             .connection_timeout(timeout)
             .connection_customizer(Box::new(SessionSettings))
+            // Tested in `Db::get` only when it may have died unseen (see the module's comment).
+            .test_on_check_out(false)
             // Start without connections so the service can come up before the database does.
             .min_idle(Some(0))
             .build_unchecked(manager);
@@ -89,9 +153,30 @@ impl Db {
     /// Takes a connection, blocking; only for code already off the async workers (CLI, jobs, `run`).
     pub fn get(&self) -> DbResult<PooledConn> {
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        let conn = self.pool.get();
+        let conn = self.checkout();
         self.waiting.fetch_sub(1, Ordering::Relaxed);
-        conn.map_err(DbError::from)
+        conn
+    }
+
+    /// A live connection: one used well within `TRUSTED_FOR`, or one that answers `SELECT 1`.
+    /// A connection that does not answer is dropped and the next one tried; after as many
+    /// failures as the pool holds connections, the database is taken to be away.
+    fn checkout(&self) -> DbResult<PooledConn> {
+        for _ in 0..=self.pool.max_size() {
+            let mut conn = self.pool.get()?;
+            let trusted = PooledConnection::extensions(&conn)
+                .get::<LastUse>()
+                .is_some_and(|u| !u.failed && u.at.elapsed() < TRUSTED_FOR);
+            if trusted || conn.ping().is_ok() {
+                note_use(&mut conn, false);
+                return Ok(conn);
+            }
+            tracing::warn!("a pooled database connection did not answer; it is dropped");
+            DISCARD.with(|d| d.set(true));
+            drop(conn);
+            DISCARD.with(|d| d.set(false));
+        }
+        Err(DbError::Unavailable("no pooled connection answered".into()))
     }
 
     /// Runs `f` with a pooled connection on the blocking pool: both the wait for the connection
@@ -115,7 +200,15 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             crate::audit::with_context(ctx, || {
                 let mut conn = db.get()?;
-                f(&mut conn)
+                let out = f(&mut conn);
+                // A failure that may have come from the connection has it tested at its next
+                // checkout; a refusal (not found, a conflict) says nothing about it.
+                let failed = matches!(
+                    out,
+                    Err(DbError::Unavailable(_) | DbError::Query(_) | DbError::Other(_))
+                );
+                note_use(&mut conn, failed);
+                out
             })
         })
         .await

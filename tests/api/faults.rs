@@ -298,3 +298,70 @@ async fn postgres_away_answers_503_and_recovers() {
     assert_eq!(s, 200, "{report}");
     assert_eq!(report["intact"], true, "{report}");
 }
+
+#[derive(diesel::QueryableByName)]
+struct BackendPid {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pid: i32,
+}
+
+/// The server process behind the pool's connection, asked through the pool.
+async fn pooled_backend(pool: &hwtransfer::db::pool::Db) -> hwtransfer::db::DbResult<i32> {
+    pool.run(|c| {
+        Ok(diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .get_result::<BackendPid>(c)?
+            .pid)
+    })
+    .await
+}
+
+/// Ends a server process as a restart or an administrator would, and waits until it is gone.
+fn end_backend(url: &str, pid: i32) {
+    let mut admin = diesel::PgConnection::establish(url).expect("admin connection");
+    diesel::sql_query(format!("SELECT pg_terminate_backend({pid})"))
+        .execute(&mut admin)
+        .expect("terminate");
+    for _ in 0..100 {
+        let alive = diesel::sql_query(format!("SELECT {pid} AS pid FROM pg_stat_activity WHERE pid = {pid}"))
+            .load::<BackendPid>(&mut admin)
+            .expect("pg_stat_activity");
+        if alive.is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("backend {pid} did not end");
+}
+
+/// A pooled connection the database ended is replaced. One idle for longer than the pool trusts
+/// an unused connection (`TRUSTED_FOR`) is tested at checkout and replaced before any query
+/// fails; one taken again sooner fails that one use as unavailable (a 503, never a 500) and is
+/// tested and replaced at the next checkout — one failure per ended connection, not one per use.
+#[actix_web::test]
+async fn ended_connections_are_replaced_at_checkout() {
+    use hwtransfer::db::DbError;
+    use hwtransfer::db::pool::{Db, TRUSTED_FOR};
+    let db = TestDb::new(Backend::Postgres);
+    let pool = Db::connect(&db.url, 2, Duration::from_secs(5)).expect("pool");
+
+    let first = pooled_backend(&pool).await.expect("first use");
+    tokio::time::sleep(TRUSTED_FOR + Duration::from_millis(200)).await;
+    end_backend(&db.url, first);
+    let second = pooled_backend(&pool)
+        .await
+        .expect("an idle connection is tested at checkout and replaced");
+    assert_ne!(second, first, "a new connection");
+
+    end_backend(&db.url, second);
+    let failed = pooled_backend(&pool).await;
+    assert!(matches!(failed, Err(DbError::Unavailable(_))), "{failed:?}");
+    let third = pooled_backend(&pool)
+        .await
+        .expect("the failed connection is tested and replaced");
+    assert_ne!(third, second, "a new connection");
+    assert_eq!(
+        pooled_backend(&pool).await.expect("used again"),
+        third,
+        "the new one is kept"
+    );
+}
