@@ -13,6 +13,39 @@ use crate::metrics::Metrics;
 /// The stored calendar's version: years held, last import.
 type CalendarVersion = (i64, Option<chrono::NaiveDateTime>);
 
+/// The working-day calendar kept in memory with the stored version it was read at.
+#[derive(Default)]
+pub struct CalendarCache(std::sync::RwLock<Option<(CalendarVersion, Arc<WorkingDayCalendar>)>>);
+
+impl CalendarCache {
+    /// The current calendar, on a connection the caller already holds: checked against the
+    /// database's calendar version (`db::calendar::version`: one small read) at every call, so a
+    /// year imported on another replica counts in this one's next deadline at once; the day rows
+    /// are read again only when the version moved. Asked on the use case's own connection, it
+    /// costs no checkout of its own (issue #18).
+    pub fn on(&self, conn: &mut db::DbConnection) -> Result<Arc<WorkingDayCalendar>, crate::db::DbError> {
+        let cached = self.0.read().ok().and_then(|g| g.clone());
+        let version = db::calendar::version(conn)?;
+        if let Some((known, cal)) = cached
+            && known == version
+        {
+            return Ok(cal);
+        }
+        let cal = Arc::new(db::calendar::load(conn)?);
+        if let Ok(mut guard) = self.0.write() {
+            *guard = Some((version, cal.clone()));
+        }
+        Ok(cal)
+    }
+
+    /// Forgets the cached calendar (after an import).
+    pub fn forget(&self) {
+        if let Ok(mut guard) = self.0.write() {
+            *guard = None;
+        }
+    }
+}
+
 /// The loaded catalogue editions `(edition, in force from)`.
 pub type LoadedEditions = Arc<Vec<(i32, chrono::NaiveDate)>>;
 
@@ -30,9 +63,8 @@ pub struct AppState {
     /// The hot standby that serves the archive's reads, when one is configured (`db::replica`;
     /// `service::reads` decides who it may serve).
     pub replica: Option<Arc<crate::db::replica::Replica>>,
-    /// The working-day calendar with the database's calendar version it was read at (see
-    /// [`AppState::calendar`]).
-    calendar: std::sync::RwLock<Option<(CalendarVersion, Arc<WorkingDayCalendar>)>>,
+    /// The working-day calendar with the database's calendar version it was read at.
+    pub calendars: Arc<CalendarCache>,
     /// The loaded catalogue editions with their in-force dates, re-read at most every minute (for the
     /// banner and the metric of a missing edition).
     catalogue: std::sync::RwLock<Option<(std::time::Instant, LoadedEditions)>>,
@@ -76,47 +108,21 @@ impl AppState {
             metrics: Arc::new(Metrics::new()?),
             subject_cache: crate::auth::session::SubjectCache::default(),
             rate_limit,
-            calendar: std::sync::RwLock::new(None),
+            calendars: Arc::new(CalendarCache::default()),
             catalogue: std::sync::RwLock::new(None),
         })
     }
 
-    /// The current working-day calendar. Kept in memory, and checked against the database's
-    /// calendar version (`db::calendar::version`: one small read) at every call, so a year
-    /// imported on another replica counts in this one's next deadline at once; the day rows are
-    /// read again only when the version moved.
+    /// The current working-day calendar, on a connection of its own (see [`CalendarCache::on`];
+    /// a use case that reads the database anyway asks on its own connection instead).
     pub async fn calendar(&self) -> Result<Arc<WorkingDayCalendar>, crate::db::DbError> {
-        let cached = self.calendar.read().ok().and_then(|g| g.clone());
-        let known = cached.as_ref().map(|(v, _)| *v);
-        let fresh = self
-            .db
-            .run(move |c| {
-                let version = db::calendar::version(c)?;
-                if Some(version) == known {
-                    return Ok(None);
-                }
-                Ok(Some((version, db::calendar::load(c)?)))
-            })
-            .await?;
-        match (fresh, cached) {
-            (None, Some((_, cal))) => Ok(cal),
-            (Some((version, cal)), _) => {
-                let cal = Arc::new(cal);
-                if let Ok(mut guard) = self.calendar.write() {
-                    *guard = Some((version, cal.clone()));
-                }
-                Ok(cal)
-            }
-            // Not reached: no version is known without a cached calendar.
-            (None, None) => Ok(Arc::new(self.db.run(db::calendar::load).await?)),
-        }
+        let calendars = self.calendars.clone();
+        self.db.run(move |conn| calendars.on(conn)).await
     }
 
     /// Forgets the cached calendar (after an import).
     pub fn invalidate_calendar(&self) {
-        if let Ok(mut guard) = self.calendar.write() {
-            *guard = None;
-        }
+        self.calendars.forget();
     }
 
     /// The loaded catalogue editions `(edition, in force from)`, re-read at most every minute.

@@ -9,7 +9,6 @@ use crate::db;
 pub use crate::db::applications::EventRow;
 use crate::db::manifests::ManifestFilter;
 pub use crate::db::whitelist::EntryRow;
-use crate::service::Error;
 use crate::service::Result;
 use crate::service::applications::case::{ApplicationDto, load_dto};
 use crate::service::manifests::{ManifestDto, to_full_dto};
@@ -81,10 +80,11 @@ pub struct Verified {
 /// The case holding an approval number, for anyone who has the number (no login): `None` when
 /// no approval has it.
 pub async fn verify_approval(state: &AppState, number: String, now: DateTime<Utc>) -> Result<Option<Verified>> {
-    let cal = state.calendar().await.map_err(Error::from)?;
+    let calendars = state.calendars.clone();
     let found = state
         .db
         .run(move |conn| {
+            let cal = calendars.on(conn)?;
             let Some(app) = db::applications::app_by_approval_number(conn, &number)? else {
                 return Ok(None);
             };

@@ -413,3 +413,79 @@ both_backends!(
     provisional_and_suspended_deadlines_are_not_overdue_in_the_queue,
     provisional_and_suspended_deadlines_are_not_overdue_in_the_queue
 );
+
+/// A year imported through one replica counts in the next deadline another replica computes, at
+/// once: each replica keeps the calendar in memory and checks the stored version on the very
+/// connection a filing is made with (`CalendarCache::on`), not on a timer.
+async fn a_year_imported_through_another_replica_counts_at_once(backend: Backend) {
+    let a = TestApp::spawn(backend).await;
+    let reg = crate::fixtures::Registry::setup(&a).await;
+    reg.confirmed_entry(&a, "900-249-08", "1000").await;
+    let mut config = crate::support::test_config(&a.db);
+    config.data_dir = a.state.config.data_dir.clone();
+    let b = TestApp::start(crate::support::TestDb::reuse(&a.db), config).await;
+    let acceptance_due = |case: &Value| -> String {
+        let steps = case["steps"].as_array().expect("steps");
+        let step = steps
+            .iter()
+            .find(|s| s["kind"] == "acceptance")
+            .expect("an acceptance step");
+        step["due_on"].as_str().unwrap().to_string()
+    };
+
+    // Replica b files first, so its calendar is read and kept.
+    let body = crate::fixtures::filing(&reg.operator_id, "900-249-08", "1");
+    let (status, first, _) = b
+        .post_json("/api/v1/transfer-applications", Some(&reg.enterprise_token), &body)
+        .await;
+    assert_eq!(status, 201, "{first}");
+    let first_due = acceptance_due(&first);
+    let due_day = chrono::NaiveDate::parse_from_str(&first_due, "%Y-%m-%d").unwrap();
+
+    // Through replica a, that deadline's day becomes a holiday (the year is replaced whole).
+    let year = chrono::Datelike::year(&due_day);
+    let notice = json!({
+        "source": "test fixture: one more holiday",
+        "days": [{"date": first_due, "kind": "holiday", "name_zh": "测试假日", "name_en": "Test holiday"}]
+    });
+    let (status, stored, _) = a
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/calendar/{year}"),
+            Some(&reg.admin),
+            &notice,
+        )
+        .await;
+    assert_eq!(status, 200, "{stored}");
+
+    // Replica b's next filing counts it: its acceptance falls due later, on the day b's own
+    // working-day answer gives.
+    let (status, second, _) = b
+        .post_json("/api/v1/transfer-applications", Some(&reg.enterprise_token), &body)
+        .await;
+    assert_eq!(status, 201, "{second}");
+    let moved = acceptance_due(&second);
+    assert!(
+        moved > first_due,
+        "{first_due} is a holiday now, the deadline moved past it: {moved}"
+    );
+    let started = second["steps"].as_array().unwrap()[0]["started_on"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let working_days = second["steps"].as_array().unwrap()[0]["working_days"].as_u64().unwrap() as u32;
+    assert_eq!(due(&b, &started, working_days).await["due"], moved.as_str());
+    // The stored case says the same.
+    let id = second["id"].as_str().unwrap();
+    let (_, read, _) = a
+        .get(
+            &format!("/api/v1/transfer-applications/{id}"),
+            Some(&reg.enterprise_token),
+        )
+        .await;
+    assert_eq!(acceptance_due(&read), moved);
+}
+both_backends!(
+    a_year_imported_through_another_replica_counts_at_once,
+    a_year_imported_through_another_replica_counts_at_once
+);

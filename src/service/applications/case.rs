@@ -504,14 +504,25 @@ fn case_view(
 }
 
 /// The whole case as the caller may see it (404 outside its scope).
+///
+/// One checkout: the row, the caller's right to see it, the calendar and the case's parts are
+/// read on one connection.
 pub async fn case_dto(state: &AppState, who: &Principal, id: String) -> Result<ApplicationDto> {
-    let app = load_visible(state, who, id).await?;
-    let cal = state.calendar().await?;
+    let calendars = state.calendars.clone();
+    let who = who.clone();
     state
         .db
-        .run(move |conn| load_dto(conn, &cal, app, Utc::now()))
-        .await
-        .map_err(Into::into)
+        .run(move |conn| {
+            let Some(app) = db::applications::app_by_id(conn, &id)? else {
+                return Ok(Err(Error::Hidden));
+            };
+            if let Err(e) = authorize(&who, &app, ()) {
+                return Ok(Err(e.into()));
+            }
+            let cal = calendars.on(conn)?;
+            load_dto(conn, &cal, app, Utc::now()).map(Ok)
+        })
+        .await?
 }
 
 /// The side the caller's province takes in a case, if it is a regulator of one of them.

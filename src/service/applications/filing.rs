@@ -395,12 +395,13 @@ pub async fn file(
         request_hash.clone(),
         shanghai_date(now),
     )?;
-    let cal = state.calendar().await?;
+    let calendars = state.calendars.clone();
     let close = state.config.office_close;
     let key = *state.keys.confirmation_key();
     let outcome = state
         .db
         .run(move |conn| {
+            let cal = calendars.on(conn)?;
             let sent = confirmation.clone();
             let confirmed =
                 |a: &Assessment| sent.is_some_and(|t| confirms(&key, &enterprise_id, &request_hash, &a.reasons, &t));
@@ -496,11 +497,11 @@ pub async fn check(state: &AppState, ctx: &Ctx, input: ApplicationInput, request
     let enterprise_id = enterprise_of(&ctx.who)?;
     let today = shanghai_date(ctx.now);
     let filing = input.into_filing(enterprise_id.clone(), ctx.who.name.clone(), None, String::new(), today)?;
-    let cal = state.calendar().await?;
+    let calendars = state.calendars.clone();
     let close = state.config.office_close;
-    let assessment = state
+    let (assessment, cal) = state
         .db
-        .run(move |conn| db::applications::assess(conn, &filing, today))
+        .run(move |conn| Ok((db::applications::assess(conn, &filing, today)?, calendars.on(conn)?)))
         .await?;
     let warnings = crate::service::catalogue::note_used(state, assessment.edition, today);
     let token = (assessment.route == Route::Standard && assessment.refusals.is_empty()).then(|| {

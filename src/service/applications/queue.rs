@@ -82,10 +82,11 @@ pub async fn page(
     if f.province.is_none() {
         f.side = None;
     }
-    let cal = state.calendar().await?;
+    let calendars = state.calendars.clone();
     let (rows, more) = state
         .db
         .run(move |conn| {
+            let cal = calendars.on(conn)?;
             let after = after.map(|c| (c.due, c.id));
             let mut rows = db::applications::list(conn, &f, after, limit + 1)?;
             let more = cut_page(&mut rows, limit);

@@ -41,13 +41,14 @@ pub async fn take_step(
     let app = load_visible(state, who, id).await?;
     let actor =
         actor_for(who, &app).ok_or_else(|| Error::Forbidden("this caller takes no step in this case".into()))?;
-    let cal = state.calendar().await?;
+    let calendars = state.calendars.clone();
     let close = state.config.office_close;
     let (name, role) = (who.name.clone(), who.role.as_str());
     let now = Utc::now();
     let result = state
         .db
         .run(move |conn| {
+            let cal = calendars.on(conn)?;
             let ctx = ActContext {
                 cal: &cal,
                 office_close: close,

@@ -58,13 +58,14 @@ pub async fn act(
             _ => "only the receiving operator confirms receipt".into(),
         }));
     }
-    let cal = state.calendar().await?;
+    let calendars = state.calendars.clone();
     let (close, percent) = (state.config.office_close, state.config.discrepancy_percent);
     let name = who.name.clone();
     let now = ctx.now;
     let result = state
         .db
         .run(move |conn| {
+            let cal = calendars.on(conn)?;
             let ctx = ManifestContext {
                 cal: &cal,
                 office_close: close,

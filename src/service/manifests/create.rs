@@ -283,11 +283,12 @@ pub async fn create(
     };
     load_visible(state, &ctx.who, new.application_id.clone()).await?;
     let now = ctx.now;
-    let cal = state.calendar().await?;
+    let calendars = state.calendars.clone();
     let office_close = state.config.office_close;
     let created = state
         .db
         .run(move |conn| {
+            let cal = calendars.on(conn)?;
             let clock = Clock {
                 cal: &cal,
                 office_close,
