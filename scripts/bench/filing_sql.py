@@ -67,9 +67,9 @@ HEADER = """\
 -- ones (the service computes them between statements), LIMIT n is a literal.
 """
 WHAT = {
-    "checkout": "The whole request's SQL before the filing transaction: pool checkouts (r2d2's "
-    "test_on_check_out: SELECT 1)\n-- and what the request reads on their connections "
-    "(the working-day calendar's version).",
+    "checkout": "The whole request's SQL before the filing transaction: what the request reads "
+    "on its connection\n-- before it (the working-day calendar's version; a pool checkout adds "
+    "SELECT 1 only for a connection\n-- unused for 500 ms, which a loaded server does not have).",
     "filing-tx": "One whitelist-route filing's database transaction (db::applications::file: "
     "idempotency, assess,\n-- in a savepoint the reservation and then the case, the audit records "
     "and webhook outbox rows at commit).",
