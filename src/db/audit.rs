@@ -95,6 +95,28 @@ pub fn record(conn: &mut DbConnection, object_type: &str, object_id: &str, actio
     }
 }
 
+/// Records a read by the acting context (an auditor's query: who read what, when). Outside a unit
+/// of work it is appended at once in a transaction of its own that takes no turn at the write
+/// gate (`ungated_tx`): it writes nothing but this record.
+pub fn record_read(conn: &mut DbConnection, object_type: &str, object_id: &str, diff: Value) -> DbResult<()> {
+    let pending = Pending {
+        ctx: audit::current(),
+        object_type: object_type.to_string(),
+        object_id: object_id.to_string(),
+        action: "read".to_string(),
+        diff,
+    };
+    if in_unit_of_work() {
+        PENDING.with(|p| p.borrow_mut().push(pending));
+        Ok(())
+    } else {
+        super::ungated_tx(conn, |_| {
+            PENDING.with(|p| p.borrow_mut().push(pending));
+            Ok(())
+        })
+    }
+}
+
 /// Records a change as the diff between two snapshots (see [`audit::snapshot`]).
 pub fn record_change<T: Serialize>(
     conn: &mut DbConnection,

@@ -6,7 +6,8 @@
 //! by the entry's row lock, and the database's lock queue is neither cheap nor fair — with 32
 //! transactions queued on one row PostgreSQL does more work per filing and the slowest wait
 //! seconds. Waiting here holds no lock and no open transaction, and the order is the order of
-//! arrival. Reads are not gated. Nested units of work (savepoints) run under their outermost
+//! arrival. Reads are not gated, nor is the record of an auditor's read (`super::ungated_tx`).
+//! Nested units of work (savepoints) run under their outermost
 //! transaction's turn, so a thread never waits for itself.
 
 use std::sync::{Condvar, Mutex, MutexGuard};

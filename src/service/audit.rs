@@ -169,11 +169,10 @@ pub async fn record_auditor_read(
     let logged = state
         .db
         .run_as(ctx, move |conn| {
-            db::audit::record(
+            db::audit::record_read(
                 conn,
                 "query",
                 &object,
-                "read",
                 serde_json::json!({ "query": query, "status": status }),
             )
         })

@@ -376,3 +376,69 @@ both_backends!(
     large_and_small_appends_keep_the_chain,
     large_and_small_appends_keep_the_chain
 );
+
+/// An auditor's read is recorded without waiting for a turn at the write gate: with the gate's one
+/// turn held by a write transaction that has not finished, the auditor's query is answered and its
+/// record is in the trail; a write of the same moment waits for the turn. PostgreSQL only: on
+/// SQLite the database itself lets one writer at a time in, whatever the gate says.
+#[actix_web::test]
+async fn an_auditors_read_takes_no_turn_at_the_write_gate() {
+    let app = TestApp::spawn_with(Backend::Postgres, |c| c.write_concurrency = 1).await;
+    app.add_user("aud", "auditor", None).await;
+    app.add_user("root2", "admin", None).await;
+    let auditor = app.login("aud").await;
+    let admin = app.login("root2").await;
+
+    // A write transaction takes the one turn and holds it until told.
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started, has_started) = std::sync::mpsc::channel::<()>();
+    let db = app.state.db.clone();
+    let holder = std::thread::spawn(move || {
+        let mut conn = db.get().expect("connection");
+        hwtransfer::db::write_tx(&mut conn, |_| {
+            started.send(()).unwrap();
+            wait.recv().unwrap();
+            Ok::<_, hwtransfer::db::DbError>(())
+        })
+        .expect("the holder's transaction");
+    });
+    has_started.recv().unwrap();
+
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        app.get("/api/v1/transfers?limit=1&totals=false", Some(&auditor)),
+    )
+    .await
+    .expect("the auditor's read is answered while the gate's turn is taken");
+    assert_eq!(read.0, 200, "{}", read.1);
+    // A write waits for the turn (the gate still works).
+    let write = tokio::time::timeout(
+        std::time::Duration::from_millis(1500),
+        app.post_json(
+            "/api/v1/users",
+            Some(&admin),
+            &json!({"username": "late-user", "password": "Correct-Horse-9", "role": "auditor"}),
+        ),
+    )
+    .await;
+    assert!(write.is_err(), "a write must wait for the turn: {write:?}");
+
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    let me = app.get("/api/v1/auth/me", Some(&auditor)).await.1;
+    let aud_id = me["subject"].as_str().unwrap().to_string();
+    let (_, page, _) = app
+        .get(
+            &format!("/api/v1/audit/events?object_type=query&actor={aud_id}&limit=200"),
+            Some(&auditor),
+        )
+        .await;
+    let reads = page["items"].as_array().unwrap();
+    assert!(
+        reads
+            .iter()
+            .any(|r| r["object_id"] == "/api/v1/transfers" && r["action"] == "read"),
+        "the read is in the trail: {page}"
+    );
+    assert_eq!(verify(&app, &auditor).await["intact"], true);
+}
