@@ -77,43 +77,39 @@ pub(super) fn in_unit_of_work() -> bool {
 /// Records a change of an object by the acting context of this thread. Inside a write
 /// transaction it is appended when that transaction commits; outside one, at once.
 pub fn record(conn: &mut DbConnection, object_type: &str, object_id: &str, action: &str, diff: Value) -> DbResult<()> {
-    let pending = Pending {
-        ctx: audit::current(),
-        object_type: object_type.to_string(),
-        object_id: object_id.to_string(),
-        action: action.to_string(),
-        diff,
-    };
-    if DEPTH.with(|d| d.get()) > 0 {
-        PENDING.with(|p| p.borrow_mut().push(pending));
-        Ok(())
-    } else {
-        write_tx(conn, |_| {
-            PENDING.with(|p| p.borrow_mut().push(pending));
-            Ok(())
-        })
-    }
+    append(conn, pending(object_type, object_id, action, diff), false)
 }
 
 /// Records a read by the acting context (an auditor's query: who read what, when). Outside a unit
 /// of work it is appended at once in a transaction of its own that takes no turn at the write
 /// gate (`ungated_tx`): it writes nothing but this record.
 pub fn record_read(conn: &mut DbConnection, object_type: &str, object_id: &str, diff: Value) -> DbResult<()> {
-    let pending = Pending {
+    append(conn, pending(object_type, object_id, "read", diff), true)
+}
+
+fn pending(object_type: &str, object_id: &str, action: &str, diff: Value) -> Pending {
+    Pending {
         ctx: audit::current(),
         object_type: object_type.to_string(),
         object_id: object_id.to_string(),
-        action: "read".to_string(),
+        action: action.to_string(),
         diff,
+    }
+}
+
+/// Queues `record` for the unit of work this thread is in, or appends it at once in a transaction
+/// of its own — one that waits for a turn at the write gate unless `ungated`.
+fn append(conn: &mut DbConnection, record: Pending, ungated: bool) -> DbResult<()> {
+    let queue = move |_: &mut DbConnection| -> DbResult<()> {
+        PENDING.with(|p| p.borrow_mut().push(record));
+        Ok(())
     };
     if in_unit_of_work() {
-        PENDING.with(|p| p.borrow_mut().push(pending));
-        Ok(())
+        queue(conn)
+    } else if ungated {
+        super::ungated_tx(conn, queue)
     } else {
-        super::ungated_tx(conn, |_| {
-            PENDING.with(|p| p.borrow_mut().push(pending));
-            Ok(())
-        })
+        write_tx(conn, queue)
     }
 }
 
