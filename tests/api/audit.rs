@@ -11,6 +11,20 @@ use crate::both_backends;
 use crate::fixtures::Registry;
 use crate::support::{Backend, TestApp, assert_problem};
 
+/// The trail's records of the signed-in auditor's own reads: (the page, its items).
+async fn auditor_reads(app: &TestApp, auditor: &str) -> (Value, Vec<Value>) {
+    let me = app.get("/api/v1/auth/me", Some(auditor)).await.1;
+    let aud_id = me["subject"].as_str().unwrap().to_string();
+    let (_, page, _) = app
+        .get(
+            &format!("/api/v1/audit/events?object_type=query&actor={aud_id}&limit=200"),
+            Some(auditor),
+        )
+        .await;
+    let reads = page["items"].as_array().unwrap().clone();
+    (page, reads)
+}
+
 async fn verify(app: &TestApp, token: &str) -> Value {
     let (s, v, _) = app.get("/api/v1/audit/verify", Some(token)).await;
     assert_eq!(s, 200, "{v}");
@@ -151,15 +165,7 @@ async fn trail_records_every_change(backend: Backend) {
     assert!(!text.contains("argon2") && !text.contains("password_hash"), "{text}");
 
     // Auditors' reads are logged: who queried what.
-    let me = app.get("/api/v1/auth/me", Some(&auditor)).await.1;
-    let aud_id = me["subject"].as_str().unwrap().to_string();
-    let (_, page, _) = app
-        .get(
-            &format!("/api/v1/audit/events?object_type=query&actor={aud_id}&limit=200"),
-            Some(&auditor),
-        )
-        .await;
-    let reads = page["items"].as_array().unwrap();
+    let (page, reads) = auditor_reads(&app, &auditor).await;
     assert!(reads.iter().any(|r| r["object_id"] == "/api/v1/audit/verify"), "{page}");
     assert!(
         reads
@@ -425,15 +431,7 @@ async fn an_auditors_read_takes_no_turn_at_the_write_gate() {
 
     release.send(()).unwrap();
     holder.join().unwrap();
-    let me = app.get("/api/v1/auth/me", Some(&auditor)).await.1;
-    let aud_id = me["subject"].as_str().unwrap().to_string();
-    let (_, page, _) = app
-        .get(
-            &format!("/api/v1/audit/events?object_type=query&actor={aud_id}&limit=200"),
-            Some(&auditor),
-        )
-        .await;
-    let reads = page["items"].as_array().unwrap();
+    let (page, reads) = auditor_reads(&app, &auditor).await;
     assert!(
         reads
             .iter()

@@ -513,12 +513,10 @@ pub async fn case_dto(state: &AppState, who: &Principal, id: String) -> Result<A
     state
         .db
         .run(move |conn| {
-            let Some(app) = db::applications::app_by_id(conn, &id)? else {
-                return Ok(Err(Error::Hidden));
+            let app = match visible_on(conn, &who, &id)? {
+                Ok(app) => app,
+                Err(e) => return Ok(Err(e)),
             };
-            if let Err(e) = authorize(&who, &app, ()) {
-                return Ok(Err(e.into()));
-            }
             let cal = calendars.on(conn)?;
             load_dto(conn, &cal, app, Utc::now()).map(Ok)
         })
@@ -535,11 +533,15 @@ pub fn regulator_side(who: &Principal, dto: &ApplicationDto) -> Option<Side> {
 }
 
 pub async fn load_visible(state: &AppState, who: &Principal, id: String) -> Result<AppRow> {
-    let app = state
-        .db
-        .run(move |conn| db::applications::app_by_id(conn, &id))
-        .await?
-        .ok_or(Error::Hidden)?;
-    authorize(who, &app, ())?;
-    Ok(app)
+    let who = who.clone();
+    state.db.run(move |conn| visible_on(conn, &who, &id)).await?
+}
+
+/// The case's row if the caller may see it, on a connection the caller holds: the outer result
+/// is the database's, the inner one the caller's right (404 outside its scope).
+fn visible_on(conn: &mut db::DbConnection, who: &Principal, id: &str) -> db::DbResult<Result<AppRow>> {
+    Ok(match db::applications::app_by_id(conn, id)? {
+        None => Err(Error::Hidden),
+        Some(app) => authorize(who, &app, ()).map(|()| app).map_err(Into::into),
+    })
 }
