@@ -687,7 +687,7 @@ async fn a_provinces_list_merges_both_sides_in_order(backend: Backend) {
     let sc_ent = app.login("sc-ent").await;
     let mut received = Vec::new();
     let mut sent = Vec::new();
-    for kg in ["1", "2", "3"] {
+    for kg in ["1", "2", "3", "4", "5"] {
         let (s, a) = file(&app, &reg, &filing(&reg.operator_id, "900-249-08", kg)).await;
         assert_eq!(s, 201, "{a}");
         received.push(a["id"].as_str().unwrap().to_string());
@@ -698,11 +698,16 @@ async fn a_provinces_list_merges_both_sides_in_order(backend: Backend) {
         assert_eq!(a["route"], "standard");
         sent.push(a["id"].as_str().unwrap().to_string());
     }
-    // One closed case on each side: no due instant, after the open ones.
-    let (s, b) = act(&app, &reg.enterprise_token, &received[0], "withdraw", json!({}), None).await;
-    assert_eq!(s, 200, "{b}");
-    let (s, b) = act(&app, &sc_ent, &sent[1], "withdraw", json!({}), None).await;
-    assert_eq!(s, 200, "{b}");
+    // Four closed cases on each side, more than a page of one reads ahead: no due instant, after
+    // the open ones (a page past the open ones is read in the id's order alone).
+    for (token, id) in [0, 2, 3, 4]
+        .map(|i| (&reg.enterprise_token, &received[i]))
+        .into_iter()
+        .chain([0, 1, 3, 4].map(|i| (&sc_ent, &sent[i])))
+    {
+        let (s, b) = act(&app, token, id, "withdraw", json!({}), None).await;
+        assert_eq!(s, 200, "{b}");
+    }
 
     let due = |a: &Value| -> Option<String> {
         a["steps"]
@@ -714,16 +719,15 @@ async fn a_provinces_list_merges_both_sides_in_order(backend: Backend) {
     };
     for (query, want) in [
         ("", [&received[..], &sent[..]].concat()),
+        ("&status=submitted", vec![received[1].clone(), sent[2].clone()]),
         (
-            "&status=submitted",
-            vec![
-                received[1].clone(),
-                received[2].clone(),
-                sent[0].clone(),
-                sent[2].clone(),
-            ],
+            "&status=withdrawn",
+            [0, 2, 3, 4]
+                .map(|i| received[i].clone())
+                .into_iter()
+                .chain([0, 1, 3, 4].map(|i| sent[i].clone()))
+                .collect(),
         ),
-        ("&status=withdrawn", vec![received[0].clone(), sent[1].clone()]),
     ] {
         let one_by_one =
             crate::seed::all(&app, &reg.sc, &format!("/api/v1/transfer-applications?limit=1{query}")).await;
@@ -756,6 +760,12 @@ async fn a_provinces_list_merges_both_sides_in_order(backend: Backend) {
         sorted.sort();
         assert_eq!(keys, sorted, "{query}: the list's order");
     }
+    // A producer's own list pages the same way: its open case, then its closed ones by id.
+    let one_by_one = crate::seed::all(&app, &sc_ent, "/api/v1/transfer-applications?limit=1").await;
+    let got: Vec<&str> = one_by_one.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    let mut closed = [0, 1, 3, 4].map(|i| sent[i].as_str()).to_vec();
+    closed.sort();
+    assert_eq!(got, [&[sent[2].as_str()][..], &closed[..]].concat());
 }
 both_backends!(
     a_provinces_list_merges_both_sides_in_order,

@@ -209,6 +209,7 @@ fn list_of(
         q = q.filter(t::id.eq_any(ids));
     }
     // Keyset on (next_due_at, id), NULLs (no open step) last.
+    let past_open_work = matches!(after, Some((None, _)));
     match after {
         Some((Some(due), id)) => {
             q = q.filter(
@@ -227,8 +228,16 @@ fn list_of(
     // (no `IS NULL` term), so the database walks it and stops at the page instead of sorting.
     let all_due =
         f.province.is_some() && (f.side.is_some() || f.acting) || f.overdue_at.is_some() || f.due_before.is_some();
+    // Past the cases with a due instant (a cursor without one), no row left has one: the order
+    // is the id's alone, which the `(province[, status], id)`, `(enterprise_id, id)` and
+    // `(operator_id, id)` indexes give, so a deep page of the archive seeks to its cursor. In
+    // the `(next_due_at IS NULL)` order indexes the cursor's id is no seek key (the planner does
+    // not take `IS NULL` for an equality on the column), and every page walked the archive
+    // before it (docs/BENCHMARKS.md).
     let q = if all_due {
         q.order((t::next_due_at.asc(), t::id.asc()))
+    } else if past_open_work {
+        q.order(t::id.asc())
     } else {
         q.order((t::next_due_at.is_null().asc(), t::next_due_at.asc(), t::id.asc()))
     };
