@@ -6,9 +6,10 @@
 # scripts/bench/mix.lua with its exact query string — the regulator's queue (side=source,
 # side=receiving, overdue=true, status=submitted), the history filters (status, code, one month,
 # a producer with totals, an operator, the nationwide auditor with totals), a get by id — plus
-# five reads the mix does not send: the history of a seeded operator (the mix's operators are
+# seven reads the mix does not send: the history of a seeded operator (the mix's operators are
 # demo ones, with demo applications only), the regulator's list without side (all cases, and
-# status=approved), and the web UI's queue counts fragment and dashboard.
+# status=approved) at its first page and at a page deep in the archive (a cursor into the
+# seeded range), and the web UI's queue counts fragment and dashboard.
 # Prints, per read, p50 and p95 at each scale and the ratio of the p50s; a ratio over 1.5 is
 # marked "over target". See docs/BENCHMARKS.md.
 #
@@ -73,6 +74,7 @@ FAILURES=()
 # Read kinds: name, whether the mix sends it, and its request path (the index j picks the variant).
 KINDS=(
     queue:side=source queue:side=receiving queue:overdue=true queue:status=submitted queue:all queue:status=approved
+    queue:all-deep queue:approved-deep
     history:status=approved history:code history:from+to history:producer+totals history:operator
     history:auditor get:seeded history:seeded-operator ui:queue-counts ui:dashboard
 )
@@ -93,6 +95,13 @@ path_of() {
         queue:status=submitted) echo "/api/v1/transfer-applications?status=submitted&limit=20" ;;
         queue:all) echo "/api/v1/transfer-applications?limit=20" ;;
         queue:status=approved) echo "/api/v1/transfer-applications?status=approved&limit=20" ;;
+        queue:all-deep | queue:approved-deep)
+            # A page deep in the province's archive: the cursor of a closed seeded case (no due
+            # instant), at a depth spread over the whole seeded range as get:seeded's ids are.
+            k=$((SEEDED_N[$lb] / 4))
+            printf '/api/v1/transfer-applications?limit=20%s&cursor=-~scale-%010d\n' \
+                "$([ "$kind" = queue:approved-deep ] && echo '&status=approved')" $((4 * (1 + (j * 7919) % k)))
+            ;;
         history:status=approved) echo "/api/v1/transfers?status=approved&totals=false&limit=50" ;;
         history:code) echo "/api/v1/transfers?code=$CODE&totals=false&limit=50" ;;
         history:from+to) echo "/api/v1/transfers?from=$HISTORY_FROM&to=$HISTORY_TO&totals=false&limit=50" ;;
@@ -119,7 +128,7 @@ path_of() {
     esac
 }
 
-in_mix() { case $1 in ui:*) echo "no (web UI)" ;; history:seeded-operator) echo "no (a seeded operator)" ;; queue:all | queue:status=approved) echo "no (the province's list without side)" ;; *) echo yes ;; esac; }
+in_mix() { case $1 in ui:*) echo "no (web UI)" ;; history:seeded-operator) echo "no (a seeded operator)" ;; queue:all | queue:status=approved) echo "no (the province's list without side)" ;; queue:*-deep) echo "no (a deep page of that list)" ;; *) echo yes ;; esac; }
 slug() { tr -c 'A-Za-z0-9\n' '_' <<<"$1"; }
 
 scaling_tools() {
