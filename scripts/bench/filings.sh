@@ -15,6 +15,8 @@
 #   BENCH_BIN          a built service binary to run instead of building one (release build)
 #   BENCH_SKIP_SQL_CHECK  1: skip check-filing-sql.sh (the pgbench scripts against the service's SQL)
 #   BENCH_SPREAD_ENTRIES  entries of the spread phase (0: no spread phase)   20
+#   BENCH_WAITS        1: sample what the database's busy sessions wait on (pg_stat_activity,
+#                      every 0.1 s) in each HTTP phase, and print the commonest (wait, statement)
 #
 # Needs: cargo, wrk, pgbench, psql, pg_isready, curl, jq. Missing wrk/jq/pgbench are installed with
 # apt-get when running as root. Writes only to a temporary directory; changes no tracked file.
@@ -33,6 +35,8 @@ POOL=${BENCH_POOL_SIZE:-32}
 QTY_KG=${BENCH_QUANTITY_KG:-1}
 KEEP_DB=${BENCH_KEEP_DB:-0}
 SPREAD=${BENCH_SPREAD_ENTRIES:-20}
+WAITS=${BENCH_WAITS:-0}
+WAITS_PID=
 WRK_THREADS=2
 PGBENCH_THREADS=2
 
@@ -69,6 +73,7 @@ DB_CREATED=0
 
 cleanup() {
     local rc=$?
+    [ -z "$WAITS_PID" ] || touch "$TMP/waits.stop"
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill "$SERVER_PID" 2>/dev/null || true
         for _ in $(seq 1 50); do
@@ -159,6 +164,36 @@ export HWT_LOG=warn
 
 sql() { psql "$DB_URL" -AtXq -v ON_ERROR_STOP=1 -c "$1"; }
 
+# With BENCH_WAITS=1, while a phase ($1) runs: every 0.1 s, one line per busy session of the
+# database, "wait event | the statement's start" (CPU when it waits on nothing) — which lock or
+# flush the filings queue on. One psql session for the phase (its CPU counts with wrk's).
+start_waits() {
+    [ "$WAITS" = 1 ] || return 0
+    rm -f "$TMP/waits.stop"
+    while [ ! -e "$TMP/waits.stop" ]; do
+        echo "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') || ' | ' ||
+            left(regexp_replace(query, '\s+', ' ', 'g'), 45) FROM pg_stat_activity
+            WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid();"
+        sleep 0.1
+    done | psql "$DB_URL" -AtXq >>"$TMP/waits.$1" 2>/dev/null &
+    WAITS_PID=$!
+}
+# Ends the sampling: the loop stops, psql reads the end of its input and exits.
+stop_waits() {
+    [ -n "$WAITS_PID" ] || return 0
+    touch "$TMP/waits.stop"
+    wait "$WAITS_PID" 2>/dev/null || true
+    WAITS_PID=
+}
+# The commonest lines of phase $1's samples, with their share of all its samples.
+print_waits() {
+    [ -s "$TMP/waits.$1" ] || return 0
+    echo
+    echo "what the busy sessions waited on, $1 phase ($(wc -l <"$TMP/waits.$1") samples):"
+    sort "$TMP/waits.$1" | uniq -c | sort -rn | head -6 |
+        awk -v n="$(wc -l <"$TMP/waits.$1")" '{c=$1; $1=""; printf "  %5.1f %% %s\n", 100*c/n, $0}'
+}
+
 # The filing: demo-producer-cq (500000) → demo-operator-sc (510000), 900-249-08 (HW08), on the
 # seeded confirmed category entry (quota 5 % of the 60 000 t licence = 3 000 t).
 ENT=demo-producer-cq
@@ -234,7 +269,9 @@ read -r M0_BUSY M0_ALL < <(machine_ticks)
 S0=$(proc_ticks "$SERVER_PID")
 P0=$(pg_ticks)
 children_cpu >"$TMP/c0"
+start_waits measured
 run_wrk "$DURATION" measured
+stop_waits
 children_cpu >"$TMP/c1"
 S1=$(proc_ticks "$SERVER_PID")
 P1=$(pg_ticks)
@@ -332,7 +369,9 @@ if [ "$SPREAD" -gt 0 ]; then
     count_spread() { sql "SELECT count(*) FROM transfer_applications WHERE idempotency_key LIKE 'spread-%' AND idempotency_key NOT LIKE 'spread-probe-%'"; }
     SPREAD_LEDGER0=$(spread_ledger)
     log "HTTP spread: ${DURATION}s, $CONNS connections, over $SPREAD_N entries"
+    start_waits spread
     run_wrk "$DURATION" spread "$SPREAD_BODIES" spread
+    stop_waits
     SPREAD_RATE=$(val spread rate)
     echo "spread: $SPREAD_RATE filings/s over $SPREAD_N entries, p50 / p99 $(val spread p50_ms) / $(val spread p99_ms) ms, statuses $(val spread statuses)" >&2
     [ "$(val spread statuses)" = "201:$(val spread requests)" ] || check_failed "spread: not every answer was 201: $(val spread statuses)"
@@ -440,6 +479,8 @@ if [ -n "$SPREAD_RATE" ]; then
     echo "| HTTP filings/s spread over $SPREAD_N entries | $SPREAD_RATE (p50 / p99 $(val spread p50_ms) / $(val spread p99_ms) ms) |"
     echo "target spread >= 1.5 x one entry:        $(verdict "$(awk -v x="$SPREAD_X" 'BEGIN{print (x >= 1.5)}')") (${SPREAD_X}x)"
 fi
+print_waits measured
+print_waits spread
 if awk -v a="$BG_BEFORE" -v b="$BG_AFTER" 'BEGIN{exit !(a > 0.2 || b > 0.2)}'; then
     echo "WARNING: other processes kept $BG_BEFORE / $BG_AFTER cores busy before / after: these figures are disturbed; run again on a quiet machine."
 fi
