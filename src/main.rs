@@ -2,6 +2,12 @@ use clap::Parser;
 use hwtransfer::cli::{Cli, run};
 use hwtransfer::config::unknown_env_keys;
 
+// mimalloc instead of glibc's malloc: under the filing load the server spent about a tenth of its
+// CPU in malloc/free (perf, docs/BENCHMARKS.md), across the many threads of the HTTP workers and
+// the database pool.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     let unknown = unknown_env_keys(std::env::vars().map(|(k, _)| k));
