@@ -45,6 +45,8 @@ pub struct JwtKeys {
     /// The key of the filing confirmations (`service::applications::filing`), derived from the
     /// private key: replicas that share the signing pair accept each other's confirmations.
     confirmation: [u8; 32],
+    /// Tokens whose signature this pair has checked (`token::verify`).
+    pub(super) verified: super::token::VerifiedTokens,
 }
 
 impl JwtKeys {
@@ -111,6 +113,7 @@ impl JwtKeys {
             }),
             kid,
             confirmation,
+            verified: Default::default(),
         })
     }
 
@@ -146,6 +149,7 @@ impl JwtKeys {
             }),
             kid,
             confirmation,
+            verified: Default::default(),
         })
     }
 

@@ -2,8 +2,12 @@
 //! `HWT_CRYPTO=sm`. Verification accepts only the pair's own algorithm (so `alg: none` and
 //! HS/RS confusion are refused), checks the signature, `exp`, `nbf`, `iss` and `aud`.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use jsonwebtoken::{Algorithm, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::keys::{JwtKeys, Pair};
 use super::principal::{Role, SubjectKind};
@@ -87,6 +91,60 @@ pub fn sign(keys: &JwtKeys, claims: &Claims) -> anyhow::Result<String> {
 pub struct TokenRejected(pub String);
 
 pub fn verify(keys: &JwtKeys, issuer: &str, audience: &str, token: &str) -> Result<Claims, TokenRejected> {
+    verify_at(keys, issuer, audience, token, chrono::Utc::now().timestamp())
+}
+
+/// [`verify`] at the instant `now` (Unix seconds) for a token whose signature was checked before;
+/// a token seen for the first time is checked against the clock by the JWT library.
+fn verify_at(keys: &JwtKeys, issuer: &str, audience: &str, token: &str, now: i64) -> Result<Claims, TokenRejected> {
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if let Some(claims) = keys.verified.get(&digest) {
+        return check_claims(claims, issuer, audience, now);
+    }
+    let claims = verify_signature(keys, issuer, audience, token)?;
+    keys.verified.put(digest, &claims, now);
+    Ok(claims)
+}
+
+/// Tokens whose signature a key pair has checked, by the SHA-256 of the token, with their claims.
+/// A client sends the same token with every request until it expires, and checking its Ed25519
+/// (or SM2) signature was the dearest step of a read's own work (perf: about 9 % of the server's
+/// CPU on reads, docs/BENCHMARKS.md). The same bytes verify the same way under the same key, so a
+/// token found here skips the signature and the parsing only: its claims (`exp`, `nbf`, `iss`,
+/// `aud`) are checked again on every use, and whether its subject may still act is the session's
+/// business as before. Bounded: when full, the expired ones go, and all of them if none had.
+#[derive(Default)]
+pub struct VerifiedTokens {
+    entries: Mutex<HashMap<[u8; 32], Claims>>,
+}
+
+/// At most this many verified tokens are kept per key pair (a few MiB).
+const VERIFIED_KEPT: usize = 10_000;
+
+impl VerifiedTokens {
+    fn get(&self, digest: &[u8; 32]) -> Option<Claims> {
+        self.entries.lock().ok()?.get(digest).cloned()
+    }
+
+    fn put(&self, digest: [u8; 32], claims: &Claims, now: i64) {
+        let Ok(mut entries) = self.entries.lock() else { return };
+        if entries.len() >= VERIFIED_KEPT {
+            entries.retain(|_, c| c.exp >= now - LEEWAY_SECS);
+            if entries.len() >= VERIFIED_KEPT {
+                entries.clear();
+            }
+        }
+        entries.insert(digest, claims.clone());
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+}
+
+/// The signature and the claims of a token not seen before.
+fn verify_signature(keys: &JwtKeys, issuer: &str, audience: &str, token: &str) -> Result<Claims, TokenRejected> {
     let decoding = match &keys.pair {
         Pair::Ed25519 { decoding, .. } => decoding,
         Pair::Sm2 { verifying, .. } => {
@@ -202,6 +260,72 @@ mod tests {
             parts[1]
         );
         assert!(verify(&k, "hwt", "api", &none).is_err());
+    }
+
+    /// A token verified once is found again by its bytes, on either suite: its claims are still
+    /// checked at every use (past its expiry, before `nbf`, another issuer or audience: refused),
+    /// and other bytes (a flipped signature bit) are checked afresh and not remembered.
+    #[test]
+    fn a_verified_token_is_remembered_but_its_claims_are_checked_at_every_use() {
+        for suite in [CryptoSuite::Standard, CryptoSuite::Sm] {
+            let dir = tempfile::tempdir().unwrap();
+            let k = keys(suite, dir.path());
+            let token = issuer(&k)
+                .issue("u1", SubjectKind::User, "张三", Role::Enterprise, "e1")
+                .unwrap();
+            let claims = verify(&k, "hwt", "api", &token).unwrap();
+            assert_eq!(k.verified.len(), 1, "{suite:?}");
+            assert_eq!(verify(&k, "hwt", "api", &token).unwrap(), claims, "{suite:?}");
+            assert_eq!(k.verified.len(), 1, "{suite:?}: found, not added again");
+            let at = |now| verify_at(&k, "hwt", "api", &token, now);
+            assert!(at(claims.exp + LEEWAY_SECS).is_ok(), "{suite:?}");
+            assert!(at(claims.exp + LEEWAY_SECS + 1).is_err(), "{suite:?}: expired");
+            assert!(at(claims.nbf - LEEWAY_SECS - 1).is_err(), "{suite:?}: not yet valid");
+            assert!(verify(&k, "hwt", "other", &token).is_err(), "{suite:?}");
+            assert!(verify(&k, "other", "api", &token).is_err(), "{suite:?}");
+            let parts: Vec<&str> = token.split('.').collect();
+            let mut sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+            sig[10] ^= 1;
+            let flipped = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(sig));
+            assert!(verify(&k, "hwt", "api", &flipped).is_err(), "{suite:?}");
+            assert_eq!(k.verified.len(), 1, "{suite:?}: a refused token is not remembered");
+        }
+    }
+
+    /// When full, the remembered tokens that have expired go first; when none has, all go.
+    #[test]
+    fn the_verified_tokens_are_bounded() {
+        let claims = |exp| Claims {
+            sub: "u1".into(),
+            role: Role::Admin,
+            binding: String::new(),
+            kind: SubjectKind::User,
+            name: "a".into(),
+            iat: 0,
+            nbf: 0,
+            exp,
+            iss: "hwt".into(),
+            aud: "api".into(),
+            jti: "j".into(),
+            scope: None,
+        };
+        let digest = |i: usize| -> [u8; 32] { Sha256::digest(i.to_be_bytes()).into() };
+        let v = VerifiedTokens::default();
+        for i in 0..VERIFIED_KEPT - 1 {
+            v.put(digest(i), &claims(100), 50);
+        }
+        v.put(digest(VERIFIED_KEPT), &claims(1000), 50);
+        assert_eq!(v.len(), VERIFIED_KEPT);
+        v.put(digest(VERIFIED_KEPT + 1), &claims(1000), 200);
+        assert_eq!(v.len(), 2, "the expired ones went, the live one stayed");
+        assert!(v.get(&digest(VERIFIED_KEPT)).is_some());
+        for i in 0..VERIFIED_KEPT - 2 {
+            v.put(digest(i), &claims(1000), 200);
+        }
+        assert_eq!(v.len(), VERIFIED_KEPT);
+        v.put(digest(VERIFIED_KEPT + 2), &claims(1000), 200);
+        assert_eq!(v.len(), 1, "none expired: all went before the new one was added");
+        assert!(v.get(&digest(VERIFIED_KEPT + 2)).is_some());
     }
 
     #[test]
