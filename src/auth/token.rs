@@ -1,6 +1,8 @@
 //! Access tokens: JWTs signed with EdDSA, or with SM2 (`SM2SM3`, see `keys::SM2_ALG`) under
 //! `HWT_CRYPTO=sm`. Verification accepts only the pair's own algorithm (so `alg: none` and
-//! HS/RS confusion are refused), checks the signature, `exp`, `nbf`, `iss` and `aud`.
+//! HS/RS confusion are refused), checks the signature, `exp`, `nbf`, `iss` and `aud`; a token whose
+//! signature checked out is remembered by its key pair ([`VerifiedTokens`]), its claims checked anew
+//! at every use.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
