@@ -96,14 +96,14 @@ pub fn verify(keys: &JwtKeys, issuer: &str, audience: &str, token: &str) -> Resu
     verify_at(keys, issuer, audience, token, chrono::Utc::now().timestamp())
 }
 
-/// [`verify`] at the instant `now` (Unix seconds) for a token whose signature was checked before;
-/// a token seen for the first time is checked against the clock by the JWT library.
+/// [`verify`] at the instant `now` (Unix seconds); an EdDSA token seen for the first time is
+/// checked against the clock by the JWT library.
 fn verify_at(keys: &JwtKeys, issuer: &str, audience: &str, token: &str, now: i64) -> Result<Claims, TokenRejected> {
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     if let Some(claims) = keys.verified.get(&digest) {
         return check_claims(claims, issuer, audience, now);
     }
-    let claims = verify_signature(keys, issuer, audience, token)?;
+    let claims = verify_signature(keys, issuer, audience, token, now)?;
     keys.verified.put(digest, &claims, now);
     Ok(claims)
 }
@@ -145,13 +145,20 @@ impl VerifiedTokens {
     }
 }
 
-/// The signature and the claims of a token not seen before.
-fn verify_signature(keys: &JwtKeys, issuer: &str, audience: &str, token: &str) -> Result<Claims, TokenRejected> {
+/// The signature and the claims of a token not seen before: SM2's at `now`, EdDSA's by the JWT
+/// library against the clock.
+fn verify_signature(
+    keys: &JwtKeys,
+    issuer: &str,
+    audience: &str,
+    token: &str,
+    now: i64,
+) -> Result<Claims, TokenRejected> {
     let decoding = match &keys.pair {
         Pair::Ed25519 { decoding, .. } => decoding,
         Pair::Sm2 { verifying, .. } => {
             let claims: Claims = super::sm2_jws::verify(verifying, token)?;
-            return check_claims(claims, issuer, audience, chrono::Utc::now().timestamp());
+            return check_claims(claims, issuer, audience, now);
         }
     };
     let mut validation = Validation::new(Algorithm::EdDSA);
